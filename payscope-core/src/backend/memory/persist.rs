@@ -1,0 +1,91 @@
+//! Append-only JSON-lines files for the embedded state that must survive a restart
+//! (report index, audit chains).
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// A JSON-lines file opened for appending.
+#[derive(Debug)]
+pub(crate) struct AppendLog {
+    path: PathBuf,
+    file: File,
+}
+
+impl AppendLog {
+    /// Opens (creating) `path` for appending.
+    pub fn open(path: &Path) -> Result<AppendLog> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        Ok(AppendLog {
+            path: path.to_owned(),
+            file,
+        })
+    }
+
+    /// Appends one value as a line; `durable` also fsyncs.
+    pub fn append(&mut self, value: &impl Serialize, durable: bool) -> Result<()> {
+        let mut line = serde_json::to_vec(value)?;
+        line.push(b'\n');
+        self.file
+            .write_all(&line)
+            .map_err(|e| Error::internal(format!("writing {}: {e}", self.path.display())))?;
+        if durable {
+            self.file.sync_data()?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads every line of `path` (missing file: nothing). A torn final line, left by a crash in
+/// the middle of a write, is skipped; a bad line anywhere else is an error.
+pub(crate) fn read_lines<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e.into()),
+    };
+    let lines: Vec<String> = BufReader::new(file).lines().collect::<std::io::Result<_>>()?;
+    let mut out = Vec::with_capacity(lines.len());
+    let last = lines.len().saturating_sub(1);
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(v) => out.push(v),
+            Err(_) if i == last => tracing::warn!(path = %path.display(), "skipping a torn last line"),
+            Err(e) => {
+                return Err(Error::internal(format!(
+                    "{} line {} is not valid: {e}",
+                    path.display(),
+                    i + 1
+                )))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces `path` with `values`, atomically (write a temporary file, then rename).
+pub(crate) fn rewrite<T: Serialize>(path: &Path, values: impl IntoIterator<Item = T>) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    {
+        let mut f = File::create(&tmp)?;
+        for v in values {
+            let mut line = serde_json::to_vec(&v)?;
+            line.push(b'\n');
+            f.write_all(&line)?;
+        }
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}

@@ -1,0 +1,350 @@
+//! Metric query execution over one bank's columnar data.
+//!
+//! The planner serves whole UTC days from rollups when every filter, group and metric allows
+//! it, and scans the time-sorted segments for everything else: the partial days at the edges
+//! of a range, high-cardinality dimensions (merchant, MCC, BIN, hour) and the AUTH ↔ SETTLEMENT
+//! join metrics. Both paths produce the same dimension codes and feed the same [`Measures`].
+
+use rustc_hash::FxHashMap;
+
+use super::bank::{day_of, BankData};
+use super::columns::{bin_code, entry_code, flag, Segment};
+use super::rollup::{cross_border_code, Level, RollupKey};
+use crate::calendar::{Date, Timestamp, MS_PER_DAY, MS_PER_HOUR};
+use crate::error::Result;
+use crate::facts::{Country, EntryMode, Network, Stage};
+use crate::money::Currency;
+use crate::store::measures::{finalize, Contribution, Measures};
+use crate::store::metric::{Dimension, Granularity, MetricQuery, MetricResult, Source, WEEKDAYS};
+
+const NO_BUCKET: i64 = i64::MIN;
+
+/// Bucket start (or `NO_BUCKET`) and up to four dimension codes.
+type GroupKey = (i64, [u32; MetricQuery::MAX_GROUP_BY]);
+
+/// A filter turned into the sorted set of codes it accepts.
+pub(crate) struct CompiledFilter {
+    pub dim: Dimension,
+    pub codes: Vec<u32>,
+}
+
+impl CompiledFilter {
+    #[inline]
+    pub fn accepts(&self, code: u32) -> bool {
+        code != 0 && self.codes.binary_search(&code).is_ok()
+    }
+}
+
+/// Compiles filters against the bank's dictionaries; unknown values accept nothing.
+pub(crate) fn compile_filters(
+    bank: &BankData,
+    filters: &[crate::store::metric::Filter],
+) -> Vec<CompiledFilter> {
+    filters
+        .iter()
+        .map(|f| {
+            let mut codes: Vec<u32> = f
+                .values
+                .iter()
+                .filter_map(|v| encode(bank, f.dimension, v))
+                .collect();
+            codes.sort_unstable();
+            codes.dedup();
+            CompiledFilter {
+                dim: f.dimension,
+                codes,
+            }
+        })
+        .collect()
+}
+
+/// The code of a canonical dimension value, if the bank has it.
+fn encode(bank: &BankData, dim: Dimension, v: &str) -> Option<u32> {
+    let d = &bank.dicts;
+    let code = match dim {
+        Dimension::Network => match Network::parse(v)? {
+            Network::Other(s) => d.other_networks.find(s.as_str())? + 7,
+            known => Network::KNOWN.iter().position(|k| *k == known)? as u32 + 1,
+        },
+        Dimension::MerchantId | Dimension::MerchantName => d.strings.find(v)? + 1,
+        Dimension::Mcc => super::columns::mcc_code(Some(v)).ok()? as u32,
+        Dimension::MerchantCountry | Dimension::IssuerCountry => Country::parse(v)?.index() as u32 + 1,
+        Dimension::IssuerBin => bin_code(Some(v)).ok()?,
+        Dimension::EntryMode => entry_code(Some(EntryMode::parse(v)?)) as u32,
+        Dimension::ResponseCode | Dimension::ReasonCode => d.codes.find(v)? + 1,
+        Dimension::Currency => Currency::from_code(v)?.index() as u32 + 1,
+        Dimension::HourOfDay => v.parse::<u32>().ok().filter(|h| *h < 24)? + 1,
+        Dimension::DayOfWeek => WEEKDAYS.iter().position(|w| *w == v)? as u32 + 1,
+        Dimension::CrossBorder => match v {
+            "true" => 2,
+            "false" => 1,
+            _ => return None,
+        },
+    };
+    (code != 0).then_some(code)
+}
+
+/// The canonical text of a dimension code.
+pub(crate) fn decode(bank: &BankData, dim: Dimension, code: u32) -> Option<String> {
+    if code == 0 {
+        return None;
+    }
+    let d = &bank.dicts;
+    match dim {
+        Dimension::Network => d.network(code as u8).map(|n| n.to_string()),
+        Dimension::MerchantId | Dimension::MerchantName => d.string(code).map(str::to_owned),
+        Dimension::Mcc => Some(format!("{:04}", code - 1)),
+        Dimension::MerchantCountry | Dimension::IssuerCountry => {
+            Country::from_index((code - 1) as u8).map(|c| c.alpha2().to_owned())
+        }
+        Dimension::IssuerBin => super::columns::bin_text(code),
+        Dimension::EntryMode => EntryMode::ALL
+            .get(code as usize - 1)
+            .map(|e| e.as_str().to_owned()),
+        Dimension::ResponseCode | Dimension::ReasonCode => d.code_text(code).map(str::to_owned),
+        Dimension::Currency => Currency::from_index((code - 1) as u8).map(|c| c.code().to_owned()),
+        Dimension::HourOfDay => Some((code - 1).to_string()),
+        Dimension::DayOfWeek => WEEKDAYS.get(code as usize - 1).map(|w| (*w).to_owned()),
+        Dimension::CrossBorder => Some((code == 2).to_string()),
+    }
+}
+
+/// The code of `dim` for fact `i` of a segment.
+#[inline]
+pub(crate) fn fact_code(bank: &BankData, stage: Stage, seg: &Segment, i: usize, dim: Dimension) -> u32 {
+    match dim {
+        Dimension::Network => seg.network[i] as u32,
+        Dimension::MerchantId => bank.dicts.merchant_id_code(seg.merchant[i]),
+        Dimension::MerchantName => bank.dicts.merchant_name_code(seg.merchant[i]),
+        Dimension::Mcc => seg.mcc[i] as u32,
+        Dimension::MerchantCountry => seg.merchant_country[i] as u32,
+        Dimension::IssuerCountry => seg.issuer_country[i] as u32,
+        Dimension::IssuerBin => seg.bin[i],
+        Dimension::EntryMode => seg.entry_mode[i] as u32,
+        Dimension::ResponseCode if stage == Stage::Auth => seg.response.get(i),
+        Dimension::ReasonCode if stage == Stage::Chargeback => seg.reason.get(i),
+        Dimension::ResponseCode | Dimension::ReasonCode => 0,
+        Dimension::Currency => seg.currency[i] as u32 + 1,
+        Dimension::HourOfDay => (seg.ts[i].rem_euclid(MS_PER_DAY) / MS_PER_HOUR) as u32 + 1,
+        Dimension::DayOfWeek => Date(day_of(seg.ts[i])).weekday() + 1,
+        Dimension::CrossBorder => cross_border_code(seg.merchant_country[i], seg.issuer_country[i]),
+    }
+}
+
+fn key_code(key: RollupKey, day: i32, dim: Dimension) -> u32 {
+    match dim {
+        Dimension::DayOfWeek => Date(day).weekday() + 1,
+        d => key.dim_code(d),
+    }
+}
+
+/// Answers a normalized query.
+pub(crate) fn run(bank: &BankData, q: &MetricQuery) -> Result<MetricResult> {
+    let stages = q.stages();
+    let filters = compile_filters(bank, &q.filters);
+    let needs_join = q.metrics.iter().any(|m| m.needs_settlement_join());
+    let dims = q
+        .filters
+        .iter()
+        .map(|f| f.dimension)
+        .chain(q.group_by.iter().copied());
+    let mut level = Level::for_dimensions(dims);
+    if q.metrics
+        .contains(&crate::store::metric::Metric::CrossBorderShare)
+    {
+        level = level.map(|_| Level::Fine);
+    }
+    let touches_codes = q
+        .filters
+        .iter()
+        .map(|f| f.dimension)
+        .chain(q.group_by.iter().copied())
+        .any(|d| matches!(d, Dimension::ResponseCode | Dimension::ReasonCode));
+    if needs_join || q.granularity == Some(Granularity::Hour) || (touches_codes && bank.codes_overflowed) {
+        level = None;
+    }
+    let (from, to) = (q.range.from.0, q.range.to.0);
+    let first_full_day = from.div_euclid(MS_PER_DAY) + i64::from(from.rem_euclid(MS_PER_DAY) != 0);
+    let end_full_day = to.div_euclid(MS_PER_DAY);
+    let mut exec = Exec {
+        bank,
+        q,
+        filters,
+        groups: FxHashMap::default(),
+        facts_scanned: 0,
+        pending: Vec::new(),
+        needs_join,
+    };
+    let mut used_rollup = false;
+    let mut used_facts = false;
+    match level {
+        Some(level) if first_full_day < end_full_day => {
+            used_rollup = true;
+            exec.rollup(level, &stages, first_full_day as i32, end_full_day as i32);
+            let (edge_lo, edge_hi) = (first_full_day * MS_PER_DAY, end_full_day * MS_PER_DAY);
+            for (a, b) in [(from, edge_lo), (edge_hi, to)] {
+                if a < b {
+                    used_facts = true;
+                    exec.scan(&stages, a, b);
+                }
+            }
+        }
+        _ => {
+            used_facts = true;
+            exec.scan(&stages, from, to);
+        }
+    }
+    if needs_join {
+        exec.join_settlements();
+    }
+    let source = match (used_rollup, used_facts) {
+        (true, false) => Source::Rollup,
+        (true, true) => Source::RollupAndFacts,
+        _ => Source::Facts,
+    };
+    let facts_scanned = exec.facts_scanned;
+    let groups = exec
+        .groups
+        .into_iter()
+        .map(|((bucket, codes), m)| {
+            let group = q
+                .group_by
+                .iter()
+                .zip(codes)
+                .map(|(d, c)| decode(bank, *d, c))
+                .collect();
+            ((bucket != NO_BUCKET).then_some(Timestamp(bucket)), group, m)
+        })
+        .collect();
+    let rows = finalize(q, groups)?;
+    Ok(MetricResult {
+        query: q.clone(),
+        rows,
+        source,
+        facts_scanned,
+    })
+}
+
+struct Exec<'a> {
+    bank: &'a BankData,
+    q: &'a MetricQuery,
+    filters: Vec<CompiledFilter>,
+    groups: FxHashMap<GroupKey, Measures>,
+    facts_scanned: u64,
+    /// Approved AUTH facts waiting for the settlement join: (group, transaction key, time).
+    pending: Vec<(GroupKey, u64, i64)>,
+    needs_join: bool,
+}
+
+impl Exec<'_> {
+    fn rollup(&mut self, level: Level, stages: &[Stage], first_day: i32, end_day: i32) {
+        let q = self.q;
+        for (&day, cells) in self.bank.rollups.days.range(first_day..end_day) {
+            let bucket = q.granularity.map_or(NO_BUCKET, |g| g.bucket_of_day(Date(day)).0);
+            let list = match level {
+                Level::Coarse => &cells.coarse,
+                Level::Fine => &cells.fine,
+            };
+            'cells: for (key, cell) in list {
+                let stage = key.stage();
+                if !stages.contains(&stage) || cell.count == 0 {
+                    continue;
+                }
+                for f in &self.filters {
+                    if !f.accepts(key_code(*key, day, f.dim)) {
+                        continue 'cells;
+                    }
+                }
+                let mut codes = [0u32; MetricQuery::MAX_GROUP_BY];
+                for (slot, d) in codes.iter_mut().zip(&q.group_by) {
+                    *slot = key_code(*key, day, *d);
+                }
+                let cross_border = match key.dim_code(Dimension::CrossBorder) {
+                    0 => None,
+                    c => Some(c == 2),
+                };
+                let contribution = Contribution {
+                    stage,
+                    currency: Currency::from_index(key.currency_code().saturating_sub(1))
+                        .unwrap_or(Currency::USD),
+                    approved: match key.approval() {
+                        1 => Some(true),
+                        2 => Some(false),
+                        _ => None,
+                    },
+                    count: cell.count,
+                    amount: cell.amount,
+                    fee: cell.fee,
+                    fraud_count: cell.fraud_count,
+                    fraud_amount: cell.fraud_amount,
+                    cross_border,
+                };
+                self.groups.entry((bucket, codes)).or_default().add(contribution);
+            }
+        }
+    }
+
+    fn scan(&mut self, stages: &[Stage], from: i64, to: i64) {
+        let (bank, q) = (self.bank, self.q);
+        for &stage in stages {
+            for seg in &bank.segments[stage.index()] {
+                let range = seg.range(from, to);
+                self.facts_scanned += range.len() as u64;
+                'facts: for i in range {
+                    for f in &self.filters {
+                        if !f.accepts(fact_code(bank, stage, seg, i, f.dim)) {
+                            continue 'facts;
+                        }
+                    }
+                    let mut codes = [0u32; MetricQuery::MAX_GROUP_BY];
+                    for (slot, d) in codes.iter_mut().zip(&q.group_by) {
+                        *slot = fact_code(bank, stage, seg, i, *d);
+                    }
+                    let bucket = q
+                        .granularity
+                        .map_or(NO_BUCKET, |g| g.bucket_start(Timestamp(seg.ts[i])).0);
+                    let key = (bucket, codes);
+                    let flags = seg.flags[i];
+                    let approved = (flags & flag::APPROVED_KNOWN != 0).then_some(flags & flag::APPROVED != 0);
+                    let fraud = flags & flag::FRAUD_COUNTED != 0;
+                    let amount = seg.amount[i] as i128;
+                    let cross = cross_border_code(seg.merchant_country[i], seg.issuer_country[i]);
+                    self.groups.entry(key).or_default().add(Contribution {
+                        stage,
+                        currency: Currency::from_index(seg.currency[i]).unwrap_or(Currency::USD),
+                        approved,
+                        count: 1,
+                        amount,
+                        fee: seg.fee.get(i).0.unwrap_or(0) as i128,
+                        fraud_count: fraud as u64,
+                        fraud_amount: if fraud { amount } else { 0 },
+                        cross_border: (cross != 0).then_some(cross == 2),
+                    });
+                    if self.needs_join && stage == Stage::Auth && approved == Some(true) {
+                        self.pending.push((key, seg.tx[i], seg.ts[i]));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Matches pending approved authorizations with SETTLEMENT facts of the same transaction.
+    fn join_settlements(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let wanted: FxHashMap<u64, usize> = self.pending.iter().enumerate().map(|(i, p)| (p.1, i)).collect();
+        for seg in &self.bank.segments[Stage::Settlement.index()] {
+            self.facts_scanned += seg.len() as u64;
+            for (i, tx) in seg.tx.iter().enumerate() {
+                if let Some(&p) = wanted.get(tx) {
+                    let (key, _, auth_ts) = self.pending[p];
+                    if let Some(m) = self.groups.get_mut(&key) {
+                        m.reconciled += 1;
+                        m.reconcile_delay_millis += (seg.ts[i] - auth_ts) as i128;
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,253 @@
+//! Daily rollups over the low-cardinality dimensions, at two levels: a coarse one (stage,
+//! network, currency, approval) that answers the common questions from a few dozen cells per
+//! day, and a fine one that adds entry mode, response/reason code and both countries.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap;
+
+use crate::facts::Stage;
+use crate::store::metric::Dimension;
+
+/// Packed rollup key: stage 3 bits | network 8 | currency 8 | approval 2 | entry mode 3 |
+/// response-or-reason code 16 | merchant country 8 | issuer country 8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(crate) struct RollupKey(pub u64);
+
+/// Code field value used when a bank has more than 65,534 distinct codes.
+pub(crate) const CODE_OVERFLOW: u32 = 0xFFFF;
+const COARSE_MASK: u64 = (1 << 21) - 1;
+
+impl RollupKey {
+    /// Packs the fields; `code` is the response code for AUTH, the reason code for CHARGEBACK.
+    #[allow(clippy::too_many_arguments)]
+    pub fn pack(
+        stage: Stage,
+        network: u8,
+        currency_code: u8,
+        approval: u8,
+        entry: u8,
+        code: u32,
+        mc: u8,
+        ic: u8,
+    ) -> Self {
+        let code = code.min(CODE_OVERFLOW) as u64;
+        RollupKey(
+            stage.index() as u64
+                | (network as u64) << 3
+                | (currency_code as u64) << 11
+                | (approval as u64) << 19
+                | (entry as u64) << 21
+                | code << 24
+                | (mc as u64) << 40
+                | (ic as u64) << 48,
+        )
+    }
+
+    /// The key with only the coarse fields kept.
+    pub fn coarse(self) -> Self {
+        RollupKey(self.0 & COARSE_MASK)
+    }
+
+    /// The stage.
+    pub fn stage(self) -> Stage {
+        Stage::ALL[(self.0 & 7) as usize % 6]
+    }
+
+    /// Currency table index + 1.
+    pub fn currency_code(self) -> u8 {
+        (self.0 >> 11) as u8
+    }
+
+    /// 0 unknown, 1 approved, 2 declined.
+    pub fn approval(self) -> u8 {
+        ((self.0 >> 19) & 3) as u8
+    }
+
+    /// The dimension code this key gives `dim` (same codes as the fact scan), for every
+    /// dimension rollups keep except `day_of_week`, which comes from the day.
+    pub fn dim_code(self, dim: Dimension) -> u32 {
+        let field = |shift: u32, bits: u32| ((self.0 >> shift) & ((1 << bits) - 1)) as u32;
+        match dim {
+            Dimension::Network => field(3, 8),
+            Dimension::Currency => field(11, 8),
+            Dimension::EntryMode => field(21, 3),
+            Dimension::ResponseCode if self.stage() == Stage::Auth => field(24, 16),
+            Dimension::ReasonCode if self.stage() == Stage::Chargeback => field(24, 16),
+            Dimension::MerchantCountry => field(40, 8),
+            Dimension::IssuerCountry => field(48, 8),
+            Dimension::CrossBorder => cross_border_code(field(40, 8) as u8, field(48, 8) as u8),
+            _ => 0,
+        }
+    }
+}
+
+/// Cross-border code: 0 unknown, 1 domestic, 2 cross-border.
+#[inline]
+pub(crate) fn cross_border_code(mc: u8, ic: u8) -> u32 {
+    match (mc, ic) {
+        (0, _) | (_, 0) => 0,
+        (a, b) if a == b => 1,
+        _ => 2,
+    }
+}
+
+/// Sums for one key on one day.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Cell {
+    pub count: u64,
+    pub amount: i128,
+    pub fee: i128,
+    pub fraud_count: u64,
+    pub fraud_amount: i128,
+}
+
+impl Cell {
+    fn add(&mut self, o: &Cell) {
+        self.count += o.count;
+        self.amount += o.amount;
+        self.fee += o.fee;
+        self.fraud_count += o.fraud_count;
+        self.fraud_amount += o.fraud_amount;
+    }
+}
+
+/// The cells of one day at both levels, sorted by key.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DayCells {
+    pub coarse: Vec<(RollupKey, Cell)>,
+    pub fine: Vec<(RollupKey, Cell)>,
+}
+
+/// Which rollup level a query reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Level {
+    Coarse,
+    Fine,
+}
+
+impl Level {
+    /// The cheapest level that keeps every dimension in `dims`, if any does.
+    pub fn for_dimensions(dims: impl IntoIterator<Item = Dimension>) -> Option<Level> {
+        let mut level = Level::Coarse;
+        for d in dims {
+            match d {
+                Dimension::Network | Dimension::Currency | Dimension::DayOfWeek => {}
+                d if d.in_rollups() => level = Level::Fine,
+                _ => return None,
+            }
+        }
+        Some(level)
+    }
+}
+
+/// A bank's rollups by epoch day.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Rollups {
+    pub days: BTreeMap<i32, DayCells>,
+}
+
+impl Rollups {
+    /// Adds a batch of (day, key) sums.
+    pub fn apply(&mut self, delta: FxHashMap<(i32, RollupKey), Cell>) {
+        let mut by_day: BTreeMap<i32, Vec<(RollupKey, Cell)>> = BTreeMap::new();
+        for ((day, key), cell) in delta {
+            by_day.entry(day).or_default().push((key, cell));
+        }
+        for (day, mut fine) in by_day {
+            fine.sort_unstable_by_key(|(k, _)| *k);
+            let mut coarse: Vec<(RollupKey, Cell)> = Vec::new();
+            for (k, c) in &fine {
+                coarse.push((k.coarse(), *c));
+            }
+            coarse.sort_unstable_by_key(|(k, _)| *k);
+            let cells = self.days.entry(day).or_default();
+            merge_into(&mut cells.fine, fine);
+            merge_into(&mut cells.coarse, coarse);
+        }
+    }
+
+    /// Subtracts a fact's fraud contribution (when a FRAUD fact takes over its transaction).
+    pub fn remove_fraud(&mut self, day: i32, key: RollupKey, amount: i64) {
+        if let Some(cells) = self.days.get_mut(&day) {
+            for (list, k) in [(&mut cells.fine, key), (&mut cells.coarse, key.coarse())] {
+                if let Ok(i) = list.binary_search_by_key(&k, |(k, _)| *k) {
+                    list[i].1.fraud_count = list[i].1.fraud_count.saturating_sub(1);
+                    list[i].1.fraud_amount -= amount as i128;
+                }
+            }
+        }
+    }
+
+    /// Heap bytes held.
+    pub fn heap_bytes(&self) -> usize {
+        self.days
+            .values()
+            .map(|d| {
+                (d.coarse.capacity() + d.fine.capacity()) * std::mem::size_of::<(RollupKey, Cell)>() + 64
+            })
+            .sum()
+    }
+}
+
+/// Merges sorted `add` into sorted `into`, summing cells with equal keys.
+fn merge_into(into: &mut Vec<(RollupKey, Cell)>, add: Vec<(RollupKey, Cell)>) {
+    let old = std::mem::take(into);
+    let mut out: Vec<(RollupKey, Cell)> = Vec::with_capacity(old.len() + add.len());
+    let mut a = old.into_iter().peekable();
+    let mut b = add.into_iter().peekable();
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(x), Some(y)) if x.0 < y.0 => a.next(),
+            (Some(_), Some(_)) | (None, Some(_)) => b.next(),
+            (Some(_), None) => a.next(),
+            (None, None) => break,
+        };
+        let Some((k, c)) = next else { break };
+        match out.last_mut() {
+            Some((lk, lc)) if *lk == k => lc.add(&c),
+            _ => out.push((k, c)),
+        }
+    }
+    *into = out;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_round_trip_their_fields() {
+        let k = RollupKey::pack(Stage::Chargeback, 2, 150, 0, 3, 77, 200, 12);
+        assert_eq!(k.stage(), Stage::Chargeback);
+        assert_eq!(k.dim_code(Dimension::Network), 2);
+        assert_eq!(k.dim_code(Dimension::Currency), 150);
+        assert_eq!(k.dim_code(Dimension::EntryMode), 3);
+        assert_eq!(k.dim_code(Dimension::ReasonCode), 77);
+        assert_eq!(k.dim_code(Dimension::ResponseCode), 0);
+        assert_eq!(k.dim_code(Dimension::MerchantCountry), 200);
+        assert_eq!(k.dim_code(Dimension::IssuerCountry), 12);
+        assert_eq!(k.dim_code(Dimension::CrossBorder), 2);
+        assert_eq!(k.coarse().dim_code(Dimension::EntryMode), 0);
+    }
+
+    #[test]
+    fn applying_twice_sums_cells() {
+        let mut r = Rollups::default();
+        let key = RollupKey::pack(Stage::Auth, 1, 1, 1, 1, 1, 1, 1);
+        for _ in 0..2 {
+            let mut d = FxHashMap::default();
+            d.insert(
+                (5, key),
+                Cell {
+                    count: 2,
+                    amount: 10,
+                    ..Default::default()
+                },
+            );
+            r.apply(d);
+        }
+        assert_eq!(r.days[&5].fine[0].1.count, 4);
+        assert_eq!(r.days[&5].coarse[0].1.amount, 20);
+    }
+}

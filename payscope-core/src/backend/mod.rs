@@ -1,0 +1,4 @@
+//! Store backends. The embedded [`memory`] backend is always compiled; the production
+//! backends sit behind features.
+
+pub mod memory;

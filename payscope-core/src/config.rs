@@ -1,0 +1,655 @@
+//! Every environment variable PayScope reads (CONTRACT §1), parsed once into typed [`Settings`].
+//!
+//! Nothing else in the workspace reads the environment: binaries call [`Settings::from_env`] at
+//! start-up and pass the result in. A bad value yields one error naming the variable. Secrets are
+//! wrapped in `secrecy` types so `Debug` never prints them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine as _;
+use secrecy::{ExposeSecret, SecretBox, SecretString};
+
+use crate::error::{Error, Result};
+
+/// Postgres connection string.
+pub const DATABASE_DSN: &str = "DATABASE_DSN";
+/// Redis URL (job queue and answer cache).
+pub const REDIS_URL: &str = "REDIS_URL";
+/// JWT verification key: PEM text or a path to a PEM file.
+pub const JWT_PUBLIC_KEY: &str = "JWT_PUBLIC_KEY";
+/// Expected `iss` claim.
+pub const JWT_ISSUER: &str = "JWT_ISSUER";
+/// Expected `aud` claim.
+pub const JWT_AUDIENCE: &str = "JWT_AUDIENCE";
+/// Neo4j Bolt URI.
+pub const NEO4J_URI: &str = "NEO4J_URI";
+/// Neo4j user.
+pub const NEO4J_USER: &str = "NEO4J_USER";
+/// Neo4j password.
+pub const NEO4J_PASSWORD: &str = "NEO4J_PASSWORD";
+/// Pinecone API key.
+pub const PINECONE_API_KEY: &str = "PINECONE_API_KEY";
+/// Pinecone index name.
+pub const PINECONE_INDEX_NAME: &str = "PINECONE_INDEX_NAME";
+/// Pinecone data-plane host.
+pub const PINECONE_HOST: &str = "PINECONE_HOST";
+/// OpenAI-compatible API base URL.
+pub const LLM_BASE_URL: &str = "LLM_BASE_URL";
+/// LLM API key.
+pub const LLM_API_KEY: &str = "LLM_API_KEY";
+/// Chat model name.
+pub const LLM_MODEL: &str = "LLM_MODEL";
+/// Embedding model name.
+pub const LLM_EMBEDDING_MODEL: &str = "LLM_EMBEDDING_MODEL";
+/// S3-compatible endpoint.
+pub const MINIO_ENDPOINT: &str = "MINIO_ENDPOINT";
+/// S3 access key id.
+pub const MINIO_ACCESS_KEY: &str = "MINIO_ACCESS_KEY";
+/// S3 secret key.
+pub const MINIO_SECRET_KEY: &str = "MINIO_SECRET_KEY";
+/// Artifact bucket.
+pub const MINIO_BUCKET: &str = "MINIO_BUCKET";
+/// S3 region.
+pub const MINIO_REGION: &str = "MINIO_REGION";
+/// Embedded state directory.
+pub const PAYSCOPE_DATA_DIR: &str = "PAYSCOPE_DATA_DIR";
+/// Log filter.
+pub const PAYSCOPE_LOG: &str = "PAYSCOPE_LOG";
+/// Log format (`json` or `pretty`).
+pub const PAYSCOPE_LOG_FORMAT: &str = "PAYSCOPE_LOG_FORMAT";
+/// Largest accepted upload.
+pub const PAYSCOPE_MAX_UPLOAD_BYTES: &str = "PAYSCOPE_MAX_UPLOAD_BYTES";
+/// Card-token and artifact-encryption key.
+pub const PAYSCOPE_PAN_KEY: &str = "PAYSCOPE_PAN_KEY";
+/// API listen address.
+pub const PAYSCOPE_ADDR: &str = "PAYSCOPE_ADDR";
+/// Worker health/metrics listen address.
+pub const PAYSCOPE_WORKER_ADDR: &str = "PAYSCOPE_WORKER_ADDR";
+/// Postgres pool size.
+pub const PAYSCOPE_DB_POOL_SIZE: &str = "PAYSCOPE_DB_POOL_SIZE";
+/// Postgres statement timeout in milliseconds.
+pub const PAYSCOPE_DB_STATEMENT_TIMEOUT_MS: &str = "PAYSCOPE_DB_STATEMENT_TIMEOUT_MS";
+/// Postgres connect timeout in milliseconds.
+pub const PAYSCOPE_DB_CONNECT_TIMEOUT_MS: &str = "PAYSCOPE_DB_CONNECT_TIMEOUT_MS";
+/// Concurrent ingestion jobs per worker.
+pub const PAYSCOPE_WORKER_CONCURRENCY: &str = "PAYSCOPE_WORKER_CONCURRENCY";
+/// Answer-cache time to live in seconds.
+pub const PAYSCOPE_CACHE_TTL_SECS: &str = "PAYSCOPE_CACHE_TTL_SECS";
+
+/// Every variable this module reads, for docs and tests.
+pub const ALL_VARIABLES: &[&str] = &[
+    DATABASE_DSN,
+    REDIS_URL,
+    JWT_PUBLIC_KEY,
+    JWT_ISSUER,
+    JWT_AUDIENCE,
+    NEO4J_URI,
+    NEO4J_USER,
+    NEO4J_PASSWORD,
+    PINECONE_API_KEY,
+    PINECONE_INDEX_NAME,
+    PINECONE_HOST,
+    LLM_BASE_URL,
+    LLM_API_KEY,
+    LLM_MODEL,
+    LLM_EMBEDDING_MODEL,
+    MINIO_ENDPOINT,
+    MINIO_ACCESS_KEY,
+    MINIO_SECRET_KEY,
+    MINIO_BUCKET,
+    MINIO_REGION,
+    PAYSCOPE_DATA_DIR,
+    PAYSCOPE_LOG,
+    PAYSCOPE_LOG_FORMAT,
+    PAYSCOPE_MAX_UPLOAD_BYTES,
+    PAYSCOPE_PAN_KEY,
+    PAYSCOPE_ADDR,
+    PAYSCOPE_WORKER_ADDR,
+    PAYSCOPE_DB_POOL_SIZE,
+    PAYSCOPE_DB_STATEMENT_TIMEOUT_MS,
+    PAYSCOPE_DB_CONNECT_TIMEOUT_MS,
+    PAYSCOPE_WORKER_CONCURRENCY,
+    PAYSCOPE_CACHE_TTL_SECS,
+];
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// One JSON object per line (default).
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+/// Postgres settings.
+#[derive(Debug)]
+pub struct PostgresSettings {
+    /// The connection string (may hold a password).
+    pub dsn: SecretString,
+    /// Connections in the pool.
+    pub pool_size: u32,
+    /// `statement_timeout` applied to every connection.
+    pub statement_timeout: Duration,
+    /// How long to wait for a connection.
+    pub connect_timeout: Duration,
+}
+
+/// JWT verification settings; the key type is checked by the HTTP crate.
+#[derive(Debug, Clone, Default)]
+pub struct JwtSettings {
+    /// PEM text of the public key.
+    pub public_key_pem: Option<String>,
+    /// Required `iss`, when set.
+    pub issuer: Option<String>,
+    /// Required `aud`, when set.
+    pub audience: Option<String>,
+}
+
+/// Neo4j settings.
+#[derive(Debug)]
+pub struct Neo4jSettings {
+    /// Bolt URI (`bolt://host:7687`).
+    pub uri: String,
+    /// User name.
+    pub user: String,
+    /// Password.
+    pub password: SecretString,
+}
+
+/// Pinecone data-plane settings.
+#[derive(Debug)]
+pub struct PineconeSettings {
+    /// API key.
+    pub api_key: SecretString,
+    /// Index name.
+    pub index_name: String,
+    /// Data-plane host (`https://index-xxxx.svc.pinecone.io`).
+    pub host: String,
+}
+
+/// OpenAI-compatible LLM settings.
+#[derive(Debug)]
+pub struct LlmSettings {
+    /// Base URL (`https://api.openai.com`); `/v1/...` is appended.
+    pub base_url: String,
+    /// API key, when the endpoint needs one.
+    pub api_key: Option<SecretString>,
+    /// Chat model.
+    pub model: String,
+    /// Embedding model; unset keeps the hashing embedder.
+    pub embedding_model: Option<String>,
+}
+
+/// S3-compatible object storage settings.
+#[derive(Debug)]
+pub struct S3Settings {
+    /// Endpoint URL (`http://minio:9000`).
+    pub endpoint: String,
+    /// Access key id.
+    pub access_key: String,
+    /// Secret key.
+    pub secret_key: SecretString,
+    /// Artifact bucket (default `payscope-artifacts`).
+    pub bucket: String,
+    /// Region (default `us-east-1`).
+    pub region: String,
+}
+
+/// Everything the binaries and the engine are configured with.
+#[derive(Debug)]
+pub struct Settings {
+    /// API listen address.
+    pub addr: SocketAddr,
+    /// Worker listen address.
+    pub worker_addr: SocketAddr,
+    /// Postgres, when configured.
+    pub postgres: Option<PostgresSettings>,
+    /// Redis URL, when configured.
+    pub redis_url: Option<SecretString>,
+    /// JWT verification.
+    pub jwt: JwtSettings,
+    /// Neo4j, when configured.
+    pub neo4j: Option<Neo4jSettings>,
+    /// Pinecone, when configured.
+    pub pinecone: Option<PineconeSettings>,
+    /// LLM, when configured.
+    pub llm: Option<LlmSettings>,
+    /// S3/MinIO, when configured.
+    pub s3: Option<S3Settings>,
+    /// Embedded state directory.
+    pub data_dir: PathBuf,
+    /// Log filter directive.
+    pub log_filter: String,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Largest accepted upload.
+    pub max_upload_bytes: u64,
+    /// Card-token and artifact key, when configured.
+    pub pan_key: Option<SecretBox<[u8; 32]>>,
+    /// Concurrent ingestion jobs per worker.
+    pub worker_concurrency: usize,
+    /// Answer-cache TTL.
+    pub cache_ttl: Duration,
+}
+
+impl Settings {
+    /// Reads the process environment, then `.env` in the working directory for variables the
+    /// environment does not set.
+    pub fn from_env() -> Result<Settings> {
+        let dotenv = std::fs::read_to_string(".env")
+            .map(|t| parse_dotenv(&t))
+            .unwrap_or_default();
+        Settings::from_lookup(|name| {
+            std::env::var(name)
+                .ok()
+                .or_else(|| dotenv.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        })
+    }
+
+    /// Parses settings from any lookup (tests pass a map). Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let postgres = match get(DATABASE_DSN) {
+            None => None,
+            Some(dsn) => {
+                check_url(DATABASE_DSN, &dsn, &["postgres", "postgresql"])?;
+                Some(PostgresSettings {
+                    dsn: SecretString::from(dsn),
+                    pool_size: parse_num(PAYSCOPE_DB_POOL_SIZE, get(PAYSCOPE_DB_POOL_SIZE), 10, 1..=1000)?
+                        as u32,
+                    statement_timeout: Duration::from_millis(parse_num(
+                        PAYSCOPE_DB_STATEMENT_TIMEOUT_MS,
+                        get(PAYSCOPE_DB_STATEMENT_TIMEOUT_MS),
+                        30_000,
+                        1..=3_600_000,
+                    )?),
+                    connect_timeout: Duration::from_millis(parse_num(
+                        PAYSCOPE_DB_CONNECT_TIMEOUT_MS,
+                        get(PAYSCOPE_DB_CONNECT_TIMEOUT_MS),
+                        5_000,
+                        1..=600_000,
+                    )?),
+                })
+            }
+        };
+        let redis_url = match get(REDIS_URL) {
+            None => None,
+            Some(url) => {
+                check_url(REDIS_URL, &url, &["redis", "rediss"])?;
+                Some(SecretString::from(url))
+            }
+        };
+        let jwt = JwtSettings {
+            public_key_pem: get(JWT_PUBLIC_KEY).map(|v| read_pem(&v)).transpose()?,
+            issuer: get(JWT_ISSUER),
+            audience: get(JWT_AUDIENCE),
+        };
+        let neo4j = match get(NEO4J_URI) {
+            None => None,
+            Some(uri) => {
+                check_url(
+                    NEO4J_URI,
+                    &uri,
+                    &["bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"],
+                )?;
+                Some(Neo4jSettings {
+                    uri,
+                    user: get(NEO4J_USER).unwrap_or_else(|| "neo4j".to_owned()),
+                    password: SecretString::from(get(NEO4J_PASSWORD).unwrap_or_default()),
+                })
+            }
+        };
+        let pinecone = match (get(PINECONE_API_KEY), get(PINECONE_HOST)) {
+            (None, None) => None,
+            (Some(key), Some(host)) => {
+                let host = if host.contains("://") {
+                    host
+                } else {
+                    format!("https://{host}")
+                };
+                check_url(PINECONE_HOST, &host, &["http", "https"])?;
+                Some(PineconeSettings {
+                    api_key: SecretString::from(key),
+                    index_name: get(PINECONE_INDEX_NAME).unwrap_or_else(|| "payscope".to_owned()),
+                    host,
+                })
+            }
+            (None, Some(_)) => {
+                return Err(config_error(
+                    PINECONE_API_KEY,
+                    "is required when PINECONE_HOST is set",
+                ))
+            }
+            (Some(_), None) => {
+                return Err(config_error(
+                    PINECONE_HOST,
+                    "is required when PINECONE_API_KEY is set",
+                ))
+            }
+        };
+        let llm = match get(LLM_BASE_URL) {
+            None => None,
+            Some(base_url) => {
+                check_url(LLM_BASE_URL, &base_url, &["http", "https"])?;
+                Some(LlmSettings {
+                    base_url: base_url.trim_end_matches('/').to_owned(),
+                    api_key: get(LLM_API_KEY).map(SecretString::from),
+                    model: get(LLM_MODEL).unwrap_or_else(|| "gpt-4o-mini".to_owned()),
+                    embedding_model: get(LLM_EMBEDDING_MODEL),
+                })
+            }
+        };
+        let s3 = match get(MINIO_ENDPOINT) {
+            None => None,
+            Some(endpoint) => {
+                check_url(MINIO_ENDPOINT, &endpoint, &["http", "https"])?;
+                Some(S3Settings {
+                    endpoint,
+                    access_key: get(MINIO_ACCESS_KEY).ok_or_else(|| {
+                        config_error(MINIO_ACCESS_KEY, "is required when MINIO_ENDPOINT is set")
+                    })?,
+                    secret_key: SecretString::from(get(MINIO_SECRET_KEY).ok_or_else(|| {
+                        config_error(MINIO_SECRET_KEY, "is required when MINIO_ENDPOINT is set")
+                    })?),
+                    bucket: get(MINIO_BUCKET).unwrap_or_else(|| "payscope-artifacts".to_owned()),
+                    region: get(MINIO_REGION).unwrap_or_else(|| "us-east-1".to_owned()),
+                })
+            }
+        };
+        let log_format = match get(PAYSCOPE_LOG_FORMAT)
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("json") => LogFormat::Json,
+            Some("pretty") | Some("text") => LogFormat::Pretty,
+            Some(other) => {
+                return Err(config_error(
+                    PAYSCOPE_LOG_FORMAT,
+                    &format!("`{other}` is not json or pretty"),
+                ))
+            }
+        };
+        Ok(Settings {
+            addr: parse_addr(PAYSCOPE_ADDR, get(PAYSCOPE_ADDR), "0.0.0.0:8000")?,
+            worker_addr: parse_addr(PAYSCOPE_WORKER_ADDR, get(PAYSCOPE_WORKER_ADDR), "0.0.0.0:8001")?,
+            postgres,
+            redis_url,
+            jwt,
+            neo4j,
+            pinecone,
+            llm,
+            s3,
+            data_dir: PathBuf::from(get(PAYSCOPE_DATA_DIR).unwrap_or_else(|| "./payscope-data".to_owned())),
+            log_filter: get(PAYSCOPE_LOG).unwrap_or_else(|| "info".to_owned()),
+            log_format,
+            max_upload_bytes: match get(PAYSCOPE_MAX_UPLOAD_BYTES) {
+                None => 256 << 20,
+                Some(v) => parse_size(&v).ok_or_else(|| {
+                    config_error(
+                        PAYSCOPE_MAX_UPLOAD_BYTES,
+                        &format!("`{v}` is not a size (bytes, or a number with KiB/MiB/GiB)"),
+                    )
+                })?,
+            },
+            pan_key: get(PAYSCOPE_PAN_KEY).map(|v| parse_pan_key(&v)).transpose()?,
+            worker_concurrency: parse_num(
+                PAYSCOPE_WORKER_CONCURRENCY,
+                get(PAYSCOPE_WORKER_CONCURRENCY),
+                2,
+                1..=64,
+            )? as usize,
+            cache_ttl: Duration::from_secs(parse_num(
+                PAYSCOPE_CACHE_TTL_SECS,
+                get(PAYSCOPE_CACHE_TTL_SECS),
+                300,
+                0..=86_400 * 7,
+            )?),
+        })
+    }
+
+    /// Settings for embedded use with everything at its default and state under `data_dir`.
+    pub fn embedded(data_dir: impl Into<PathBuf>) -> Settings {
+        let mut s = Settings::from_lookup(|_| None).unwrap_or_else(|_| unreachable_defaults());
+        s.data_dir = data_dir.into();
+        s
+    }
+
+    /// Returns the PAN key bytes, when configured.
+    pub fn pan_key_bytes(&self) -> Option<[u8; 32]> {
+        self.pan_key.as_ref().map(|k| *k.expose_secret())
+    }
+}
+
+// The defaults above always parse; this keeps `embedded` free of `expect`.
+fn unreachable_defaults() -> Settings {
+    Settings {
+        addr: SocketAddr::from(([0, 0, 0, 0], 8000)),
+        worker_addr: SocketAddr::from(([0, 0, 0, 0], 8001)),
+        postgres: None,
+        redis_url: None,
+        jwt: JwtSettings::default(),
+        neo4j: None,
+        pinecone: None,
+        llm: None,
+        s3: None,
+        data_dir: PathBuf::from("./payscope-data"),
+        log_filter: "info".to_owned(),
+        log_format: LogFormat::Json,
+        max_upload_bytes: 256 << 20,
+        pan_key: None,
+        worker_concurrency: 2,
+        cache_ttl: Duration::from_secs(300),
+    }
+}
+
+fn config_error(variable: &str, problem: &str) -> Error {
+    Error::invalid("invalid_config", format!("{variable} {problem}"))
+}
+
+fn check_url(variable: &str, value: &str, schemes: &[&str]) -> Result<()> {
+    // Never echo the value: it may carry a password.
+    let url =
+        url::Url::parse(value).map_err(|e| config_error(variable, &format!("is not a valid URL ({e})")))?;
+    if !schemes.contains(&url.scheme()) {
+        return Err(config_error(
+            variable,
+            &format!(
+                "has scheme `{}`, expected one of {}",
+                url.scheme(),
+                schemes.join(", ")
+            ),
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) && url.scheme() != "postgres" && url.scheme() != "postgresql"
+    {
+        return Err(config_error(variable, "has no host"));
+    }
+    Ok(())
+}
+
+fn parse_addr(variable: &str, value: Option<String>, default: &str) -> Result<SocketAddr> {
+    let v = value.unwrap_or_else(|| default.to_owned());
+    v.parse().map_err(|_| {
+        config_error(
+            variable,
+            &format!("`{v}` is not a socket address like 0.0.0.0:8000"),
+        )
+    })
+}
+
+fn parse_num(
+    variable: &str,
+    value: Option<String>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64> {
+    let Some(v) = value else { return Ok(default) };
+    let n: u64 = v
+        .parse()
+        .map_err(|_| config_error(variable, &format!("`{v}` is not a whole number")))?;
+    if !range.contains(&n) {
+        return Err(config_error(
+            variable,
+            &format!("{n} is outside {}..={}", range.start(), range.end()),
+        ));
+    }
+    Ok(n)
+}
+
+/// Parses `268435456`, `256MiB`, `256M`, `1GiB`, `512KiB`.
+pub fn parse_size(v: &str) -> Option<u64> {
+    let v = v.trim();
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(mult).filter(|&b| b > 0)
+}
+
+/// Parses a 32-byte key written as 64 hex characters or standard base64.
+pub fn parse_pan_key(v: &str) -> Result<SecretBox<[u8; 32]>> {
+    let v = v.trim();
+    let mut key = [0u8; 32];
+    if v.len() == 64 && hex::decode_to_slice(v, &mut key).is_ok() {
+        return Ok(SecretBox::new(Box::new(key)));
+    }
+    match base64::engine::general_purpose::STANDARD.decode(v) {
+        Ok(bytes) if bytes.len() == 32 => {
+            key.copy_from_slice(&bytes);
+            Ok(SecretBox::new(Box::new(key)))
+        }
+        _ => Err(config_error(
+            PAYSCOPE_PAN_KEY,
+            "must be 32 bytes written as 64 hex characters or base64",
+        )),
+    }
+}
+
+fn read_pem(value: &str) -> Result<String> {
+    let text = if value.contains("-----BEGIN") {
+        value.replace("\\n", "\n")
+    } else {
+        std::fs::read_to_string(value).map_err(|e| {
+            config_error(
+                JWT_PUBLIC_KEY,
+                &format!("is neither PEM text nor a readable file ({e})"),
+            )
+        })?
+    };
+    if !text.contains("-----BEGIN") || !text.contains("-----END") {
+        return Err(config_error(JWT_PUBLIC_KEY, "does not contain a PEM block"));
+    }
+    Ok(text)
+}
+
+/// Parses `.env` text: `KEY=value` lines, `#` comments, optional `export `, single or double quotes.
+pub fn parse_dotenv(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                return None;
+            }
+            let line = line.strip_prefix("export ").unwrap_or(line);
+            let (k, v) = line.split_once('=')?;
+            let v = v.trim();
+            let v = if v.len() >= 2
+                && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')))
+            {
+                v[1..v.len() - 1].to_owned()
+            } else {
+                v.split(" #").next().unwrap_or(v).trim().to_owned()
+            };
+            Some((k.trim().to_owned(), v))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn settings(vars: &[(&str, &str)]) -> Result<Settings> {
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_embedded() {
+        let s = settings(&[]).unwrap();
+        assert!(s.postgres.is_none() && s.redis_url.is_none() && s.s3.is_none());
+        assert_eq!(s.max_upload_bytes, 256 << 20);
+        assert_eq!(s.addr.port(), 8000);
+        assert_eq!(s.worker_addr.port(), 8001);
+        assert_eq!(s.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable_and_hide_secrets() {
+        let e = settings(&[(DATABASE_DSN, "mysql://u:hunter2@h/db")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("DATABASE_DSN") && !e.contains("hunter2"), "{e}");
+        let e = settings(&[(PAYSCOPE_MAX_UPLOAD_BYTES, "lots")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("PAYSCOPE_MAX_UPLOAD_BYTES"), "{e}");
+        let e = settings(&[(PAYSCOPE_PAN_KEY, "short")]).unwrap_err().to_string();
+        assert!(e.starts_with("PAYSCOPE_PAN_KEY"), "{e}");
+        let e = settings(&[(JWT_PUBLIC_KEY, "/nonexistent/key.pem")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("JWT_PUBLIC_KEY"), "{e}");
+        let e = settings(&[(MINIO_ENDPOINT, "http://minio:9000")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("MINIO_ACCESS_KEY"), "{e}");
+    }
+
+    #[test]
+    fn debug_never_prints_secrets() {
+        let s = settings(&[
+            (DATABASE_DSN, "postgres://app:s3cr3t-pw@db:5432/payscope"),
+            (LLM_BASE_URL, "http://llm:8080"),
+            (LLM_API_KEY, "sk-topsecret"),
+            (PAYSCOPE_PAN_KEY, &"ab".repeat(32)),
+        ])
+        .unwrap();
+        let dbg = format!("{s:?}");
+        assert!(
+            !dbg.contains("s3cr3t-pw") && !dbg.contains("sk-topsecret") && !dbg.contains("abab"),
+            "{dbg}"
+        );
+        assert_eq!(s.pan_key_bytes(), Some([0xab; 32]));
+    }
+
+    #[test]
+    fn sizes_and_dotenv() {
+        assert_eq!(parse_size("256MiB"), Some(256 << 20));
+        assert_eq!(parse_size("1024"), Some(1024));
+        assert_eq!(parse_size("0"), None);
+        let env = parse_dotenv("# c\nexport A=1\nB=\"x y\"\nC=z # note\n\nbad line\n");
+        assert_eq!(
+            env,
+            vec![
+                ("A".into(), "1".into()),
+                ("B".into(), "x y".into()),
+                ("C".into(), "z".into())
+            ]
+        );
+    }
+}

@@ -1,0 +1,178 @@
+//! The engine's error type: user errors (bad input, not found, forbidden) that map to 4xx,
+//! and internal errors (a store is down, a bug) that map to 5xx and never leak details.
+
+use std::fmt;
+
+/// Result alias used across the engine.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Which side of the line an error falls on; the HTTP crate maps it to a status code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// The request or file is malformed (400).
+    InvalidInput,
+    /// The caller is not allowed to do this (403).
+    Forbidden,
+    /// The thing asked for does not exist for this bank (404).
+    NotFound,
+    /// The body is larger than allowed (413).
+    PayloadTooLarge,
+    /// The content type or file format is not supported (415).
+    UnsupportedMediaType,
+    /// The report is understood but cannot be loaded (422).
+    Unprocessable,
+    /// A dependency (database, queue, object store) is down (503).
+    Unavailable,
+    /// A bug or an unexpected state (500).
+    Internal,
+}
+
+impl ErrorKind {
+    /// True for errors the caller caused.
+    pub fn is_user_error(self) -> bool {
+        !matches!(self, ErrorKind::Unavailable | ErrorKind::Internal)
+    }
+}
+
+/// The engine's error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Malformed input; `code` is a stable snake_case identifier.
+    #[error("{message}")]
+    InvalidInput {
+        /// Stable error code.
+        code: &'static str,
+        /// What was wrong and where.
+        message: String,
+    },
+    /// The caller lacks a permission.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Nothing with this id exists for the caller's bank.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The body exceeds a size limit.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The content is of a type the engine does not read.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The report cannot be loaded (missing required columns, too many bad rows).
+    #[error("{0}")]
+    Unprocessable(String),
+    /// A dependency is unreachable or failing.
+    #[error("{dependency} unavailable: {reason}")]
+    Unavailable {
+        /// Which dependency (`postgres`, `redis`, `object_store`, ...).
+        dependency: &'static str,
+        /// A short reason, safe to show.
+        reason: String,
+    },
+    /// An unexpected internal failure; the message is logged, never returned to a client.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// Shorthand for [`Error::InvalidInput`].
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Internal`] from anything displayable.
+    pub fn internal(message: impl fmt::Display) -> Self {
+        Error::Internal(message.to_string())
+    }
+
+    /// Shorthand for [`Error::Unavailable`].
+    pub fn unavailable(dependency: &'static str, reason: impl fmt::Display) -> Self {
+        Error::Unavailable {
+            dependency,
+            reason: reason.to_string(),
+        }
+    }
+
+    /// The error's kind.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::InvalidInput { .. } => ErrorKind::InvalidInput,
+            Error::Forbidden(_) => ErrorKind::Forbidden,
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::PayloadTooLarge(_) => ErrorKind::PayloadTooLarge,
+            Error::UnsupportedMediaType(_) => ErrorKind::UnsupportedMediaType,
+            Error::Unprocessable(_) => ErrorKind::Unprocessable,
+            Error::Unavailable { .. } => ErrorKind::Unavailable,
+            Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// The stable snake_case code a client sees (CONTRACT §3).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidInput { code, .. } => code,
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound(_) => "not_found",
+            Error::PayloadTooLarge(_) => "payload_too_large",
+            Error::UnsupportedMediaType(_) => "unsupported_media_type",
+            Error::Unprocessable(_) => "unprocessable_report",
+            Error::Unavailable { .. } => "dependency_unavailable",
+            Error::Internal(_) => "internal_error",
+        }
+    }
+
+    /// The message a client may see: internal details are replaced by a generic line.
+    pub fn public_message(&self) -> String {
+        match self {
+            Error::Internal(_) => "internal error".to_owned(),
+            Error::Unavailable { dependency, .. } => format!("{dependency} is unavailable, retry later"),
+            other => other.to_string(),
+        }
+    }
+}
+
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Self {
+        Error::Internal(format!("i/o: {e}"))
+    }
+}
+
+impl From<object_store::Error> for Error {
+    fn from(e: object_store::Error) -> Self {
+        match e {
+            object_store::Error::NotFound { path, .. } => Error::NotFound(format!("object {path}")),
+            other => Error::unavailable("object_store", other),
+        }
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::Internal(format!("json: {e}"))
+    }
+}
+
+impl From<tokio::task::JoinError> for Error {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Error::Internal(format!("background task failed: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_details_never_reach_clients() {
+        let e = Error::internal("pool at 10.0.0.3:5432 returned garbage");
+        assert_eq!(e.public_message(), "internal error");
+        assert!(!e.kind().is_user_error());
+        let e = Error::invalid("invalid_amount", "row 3: amount `abc` is not a number");
+        assert_eq!(e.code(), "invalid_amount");
+        assert!(e.kind().is_user_error());
+    }
+}

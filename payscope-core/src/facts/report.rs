@@ -1,0 +1,342 @@
+//! A report (one uploaded file) and its processing status, as `GET /reports/{id}` shows it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use uuid::Uuid;
+
+use super::Stage;
+use crate::bank::BankId;
+use crate::calendar::Timestamp;
+use crate::error::{Error, Result};
+
+/// A report's id.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ReportId(pub Uuid);
+
+impl ReportId {
+    /// A fresh random id.
+    pub fn new() -> Self {
+        Self(Uuid::new_v4())
+    }
+}
+
+impl Default for ReportId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FromStr for ReportId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Uuid::parse_str(s)
+            .map(Self)
+            .map_err(|_| Error::NotFound(format!("report `{s}`")))
+    }
+}
+
+impl fmt::Display for ReportId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Debug for ReportId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ReportId({})", self.0)
+    }
+}
+
+/// A SHA-256 digest, written as 64 lowercase hex characters.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sha256(pub [u8; 32]);
+
+impl Sha256 {
+    /// Hashes bytes.
+    pub fn digest(bytes: &[u8]) -> Self {
+        use sha2::Digest;
+        Self(sha2::Sha256::digest(bytes).into())
+    }
+
+    /// Parses 64 hex characters.
+    pub fn parse_hex(s: &str) -> Option<Self> {
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s, &mut out).ok()?;
+        Some(Self(out))
+    }
+}
+
+impl fmt::Display for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for Sha256 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Sha256({self})")
+    }
+}
+
+impl Serialize for Sha256 {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Sha256 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Sha256::parse_hex(&s).ok_or_else(|| serde::de::Error::custom("sha256 must be 64 hex characters"))
+    }
+}
+
+/// What kind of report a file is, as the uploader declared it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportType {
+    /// Decide from a stage column or the headers.
+    #[default]
+    Auto,
+    /// Authorizations.
+    Authorization,
+    /// Clearing records.
+    Clearing,
+    /// Settlement records.
+    Settlement,
+    /// Chargebacks.
+    Chargeback,
+    /// Refunds.
+    Refund,
+    /// Fraud reports (TC40 / SAFE).
+    Fraud,
+}
+
+impl ReportType {
+    /// The stage every row of such a report has, if the type fixes one.
+    pub fn stage(self) -> Option<Stage> {
+        Some(match self {
+            ReportType::Auto => return None,
+            ReportType::Authorization => Stage::Auth,
+            ReportType::Clearing => Stage::Clearing,
+            ReportType::Settlement => Stage::Settlement,
+            ReportType::Chargeback => Stage::Chargeback,
+            ReportType::Refund => Stage::Refund,
+            ReportType::Fraud => Stage::Fraud,
+        })
+    }
+
+    /// The report type that yields `stage`.
+    pub fn for_stage(stage: Stage) -> ReportType {
+        match stage {
+            Stage::Auth => ReportType::Authorization,
+            Stage::Clearing => ReportType::Clearing,
+            Stage::Settlement => ReportType::Settlement,
+            Stage::Chargeback => ReportType::Chargeback,
+            Stage::Refund => ReportType::Refund,
+            Stage::Fraud => ReportType::Fraud,
+        }
+    }
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportType::Auto => "auto",
+            ReportType::Authorization => "authorization",
+            ReportType::Clearing => "clearing",
+            ReportType::Settlement => "settlement",
+            ReportType::Chargeback => "chargeback",
+            ReportType::Refund => "refund",
+            ReportType::Fraud => "fraud",
+        }
+    }
+}
+
+impl FromStr for ReportType {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        if s.trim().eq_ignore_ascii_case("auto") || s.trim().is_empty() {
+            return Ok(ReportType::Auto);
+        }
+        Stage::parse(s).map(ReportType::for_stage).ok_or_else(|| {
+            Error::invalid(
+                "invalid_report_type",
+                format!(
+                    "report_type `{s}` is not one of authorization, clearing, settlement, chargeback, refund, fraud, auto"
+                ),
+            )
+        })
+    }
+}
+
+/// Processing state of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReportStatus {
+    /// Stored and waiting for a worker.
+    Queued,
+    /// A worker is loading it.
+    Processing,
+    /// Loaded (possibly with rejected rows).
+    Completed,
+    /// Nothing was loaded; `errors` says why.
+    Failed,
+}
+
+impl ReportStatus {
+    /// True once processing has ended, successfully or not.
+    pub fn is_final(self) -> bool {
+        matches!(self, ReportStatus::Completed | ReportStatus::Failed)
+    }
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportStatus::Queued => "queued",
+            ReportStatus::Processing => "processing",
+            ReportStatus::Completed => "completed",
+            ReportStatus::Failed => "failed",
+        }
+    }
+}
+
+/// How one source column was mapped to a canonical field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MappingDecision {
+    /// The column's header as it appears in the file.
+    pub column: String,
+    /// The canonical field (`amount`, `transaction_id`, ..., or `stage` for an inferred stage).
+    pub field: String,
+    /// 0–1: how sure the mapper is.
+    pub confidence: f64,
+    /// `synonym`, `fuzzy`, `value_shape`, `report_type`, `header_inference`, `canonical`.
+    pub rule: String,
+}
+
+/// A rejected row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RowError {
+    /// The data row number (1 = first row after the header); 0 for file-level errors.
+    pub row: u32,
+    /// The source column, when one is at fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// Stable error code (`invalid_amount`, `missing_value`, ...).
+    pub code: String,
+    /// What was wrong, never echoing a card number.
+    pub message: String,
+}
+
+/// A report and its status (CONTRACT §4 "Report status").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The report's id.
+    pub report_id: ReportId,
+    /// The bank that uploaded it (not part of the wire form; the HTTP layer omits it).
+    pub bank_id: BankId,
+    /// Processing state.
+    pub status: ReportStatus,
+    /// The file name the uploader gave, if any.
+    pub filename: Option<String>,
+    /// Declared (or, once processed, inferred) report type.
+    pub report_type: ReportType,
+    /// Network the uploader declared for rows without one.
+    pub network: Option<String>,
+    /// Default currency for rows without one.
+    pub currency: Option<String>,
+    /// IANA time zone for timestamps without an offset.
+    pub timezone: String,
+    /// SHA-256 of the raw bytes.
+    pub sha256: Sha256,
+    /// Size of the raw file.
+    pub size_bytes: u64,
+    /// Data rows in the file.
+    pub rows_total: u64,
+    /// Facts loaded.
+    pub facts_loaded: u64,
+    /// Rows rejected with a row-level error.
+    pub rows_rejected: u64,
+    /// Facts skipped because the same `(transaction_id, stage)` was already loaded.
+    pub duplicates_skipped: u64,
+    /// The first 100 row errors (counts above are complete).
+    pub errors: Vec<RowError>,
+    /// Header mapping decisions.
+    pub mapping: Vec<MappingDecision>,
+    /// Overall mapping confidence the report's facts carry (0–1).
+    pub confidence: f64,
+    /// When it was uploaded.
+    pub created_at: Timestamp,
+    /// When processing ended.
+    pub completed_at: Option<Timestamp>,
+    /// Monotonic per-bank sequence, assigned by the report store; orders reports newest first.
+    pub seq: u64,
+    /// The bank's data version the commit of this report produced; orders rebuilds.
+    #[serde(default)]
+    pub data_version: Option<u64>,
+}
+
+impl Report {
+    /// Most row errors a report keeps.
+    pub const MAX_ERRORS: usize = 100;
+
+    /// A new queued report.
+    pub fn queued(bank_id: BankId, sha256: Sha256, size_bytes: u64, options: &ReportOptions) -> Report {
+        Report {
+            report_id: ReportId::new(),
+            bank_id,
+            status: ReportStatus::Queued,
+            filename: options.filename.clone(),
+            report_type: options.report_type,
+            network: options.network.clone(),
+            currency: options.currency.clone(),
+            timezone: options.timezone.clone().unwrap_or_else(|| "UTC".to_owned()),
+            sha256,
+            size_bytes,
+            rows_total: 0,
+            facts_loaded: 0,
+            rows_rejected: 0,
+            duplicates_skipped: 0,
+            errors: Vec::new(),
+            mapping: Vec::new(),
+            confidence: 0.0,
+            created_at: Timestamp::now(),
+            completed_at: None,
+            seq: 0,
+            data_version: None,
+        }
+    }
+
+    /// The options the report was uploaded with.
+    pub fn options(&self) -> ReportOptions {
+        ReportOptions {
+            report_type: self.report_type,
+            network: self.network.clone(),
+            currency: self.currency.clone(),
+            timezone: Some(self.timezone.clone()),
+            filename: self.filename.clone(),
+        }
+    }
+}
+
+/// The upload parameters of CONTRACT §4 (`report_type`, `network`, `currency`, `timezone`, `filename`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportOptions {
+    /// Declared report type (default `auto`).
+    #[serde(default)]
+    pub report_type: ReportType,
+    /// Network for rows without one.
+    #[serde(default)]
+    pub network: Option<String>,
+    /// Currency for rows without one.
+    #[serde(default)]
+    pub currency: Option<String>,
+    /// IANA zone for timestamps without an offset (default UTC).
+    #[serde(default)]
+    pub timezone: Option<String>,
+    /// The file's name.
+    #[serde(default)]
+    pub filename: Option<String>,
+}

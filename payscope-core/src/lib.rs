@@ -1,0 +1,28 @@
+//! PayScope's engine: it turns card-network reports into exact canonical facts, metrics, a
+//! graph and a search index, and answers a bank analyst's questions with numbers that are
+//! correct to the cent, explained, audited, and never visible to another bank.
+//!
+//! # Layout
+//!
+//! - [`bank`]: tenancy — [`BankId`](bank::BankId), roles and the [`BankContext`](bank::BankContext)
+//!   every store call is scoped by.
+//! - [`money`]: ISO 4217 currencies and exact integer [`Money`](money::Money).
+//! - [`calendar`]: UTC timestamps, dates and half-open ranges.
+//! - [`facts`]: the canonical fact, report and lineage types (CONTRACT §4).
+//! - [`store`]: one async trait per storage capability, the metric semantic layer and the
+//!   measures all backends share.
+//! - [`backend`]: implementations — the embedded [`memory`](backend::memory) backend always.
+//! - [`config`]: every environment variable, parsed once.
+//! - [`error`]: user vs internal errors.
+
+pub mod backend;
+pub mod bank;
+pub mod calendar;
+pub mod config;
+pub mod error;
+pub mod facts;
+pub mod money;
+pub mod store;
+
+pub use bank::{BankContext, BankId, Role};
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,183 @@
+//! The explainability audit trail: every answer appended to a per-bank hash chain.
+
+use std::fmt;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::bank::BankContext;
+use crate::calendar::Timestamp;
+use crate::error::{Error, Result};
+use crate::facts::Sha256;
+
+/// An answer's id.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AnswerId(pub Uuid);
+
+impl AnswerId {
+    /// A fresh random id.
+    pub fn new() -> Self {
+        AnswerId(Uuid::new_v4())
+    }
+}
+
+impl Default for AnswerId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::str::FromStr for AnswerId {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self> {
+        Uuid::parse_str(s)
+            .map(AnswerId)
+            .map_err(|_| Error::NotFound(format!("answer `{s}`")))
+    }
+}
+
+impl fmt::Display for AnswerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Debug for AnswerId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AnswerId({})", self.0)
+    }
+}
+
+/// What is recorded about one answer. `body` holds the question, parsed plan, agent traces,
+/// metric values, summary, model and prompt versions and confidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditRecord {
+    /// The answer.
+    pub answer_id: AnswerId,
+    /// When it was produced.
+    pub created_at: Timestamp,
+    /// The trace (a JSON object; keys are serialized sorted, so the bytes are canonical).
+    pub body: serde_json::Value,
+}
+
+impl AuditRecord {
+    /// The canonical bytes that are hashed: compact JSON with object keys sorted.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        // serde_json's Map is a BTreeMap (no `preserve_order`), so keys come out sorted.
+        serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// A record in the chain.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    /// Position in the bank's chain, from 1.
+    pub seq: u64,
+    /// The record.
+    pub record: AuditRecord,
+    /// Hash of the previous entry (all zeros for the first).
+    pub prev_hash: Sha256,
+    /// `sha256(prev_hash || canonical_record)`.
+    pub hash: Sha256,
+}
+
+impl AuditEntry {
+    /// The hash an entry with `prev_hash` and `record` must have.
+    pub fn chain_hash(prev_hash: &Sha256, record: &AuditRecord) -> Sha256 {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(prev_hash.0);
+        h.update(record.canonical_bytes());
+        Sha256(h.finalize().into())
+    }
+
+    /// Builds the entry that follows `prev` (or starts the chain).
+    pub fn next(prev: Option<&AuditEntry>, record: AuditRecord) -> AuditEntry {
+        let prev_hash = prev.map(|p| p.hash).unwrap_or(Sha256([0; 32]));
+        let hash = Self::chain_hash(&prev_hash, &record);
+        AuditEntry {
+            seq: prev.map_or(1, |p| p.seq + 1),
+            record,
+            prev_hash,
+            hash,
+        }
+    }
+}
+
+/// The first place a chain breaks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokenLink {
+    /// Sequence number of the bad entry.
+    pub seq: u64,
+    /// The answer it records.
+    pub answer_id: Option<String>,
+    /// What is wrong (`hash mismatch`, `missing entry`, ...).
+    pub reason: String,
+}
+
+/// Result of verifying a chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainVerification {
+    /// True when every link holds.
+    pub ok: bool,
+    /// Entries checked.
+    pub records: u64,
+    /// The first broken link.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_broken: Option<BrokenLink>,
+}
+
+/// Walks entries in stored order and reports the first broken link.
+pub fn verify_chain<'a>(entries: impl IntoIterator<Item = &'a AuditEntry>) -> ChainVerification {
+    let mut prev: Option<&AuditEntry> = None;
+    let mut records = 0;
+    for e in entries {
+        records += 1;
+        let expected_seq = prev.map_or(1, |p| p.seq + 1);
+        let expected_prev = prev.map(|p| p.hash).unwrap_or(Sha256([0; 32]));
+        let reason = if e.seq != expected_seq {
+            Some(format!(
+                "expected entry {expected_seq}, found {} (an entry was removed or reordered)",
+                e.seq
+            ))
+        } else if e.prev_hash != expected_prev {
+            Some("previous-hash link does not match the preceding entry".to_owned())
+        } else if AuditEntry::chain_hash(&e.prev_hash, &e.record) != e.hash {
+            Some("hash does not match the record (the record was changed)".to_owned())
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return ChainVerification {
+                ok: false,
+                records,
+                first_broken: Some(BrokenLink {
+                    seq: e.seq,
+                    answer_id: Some(e.record.answer_id.to_string()),
+                    reason,
+                }),
+            };
+        }
+        prev = Some(e);
+    }
+    ChainVerification {
+        ok: true,
+        records,
+        first_broken: None,
+    }
+}
+
+/// Append-only, hash-chained audit trail, one chain per bank.
+#[async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Appends a record to the caller's chain.
+    async fn append(&self, ctx: &BankContext, record: AuditRecord) -> Result<AuditEntry>;
+
+    /// The entry recording `answer_id`, if it belongs to the caller's bank.
+    async fn get(&self, ctx: &BankContext, answer_id: AnswerId) -> Result<Option<AuditEntry>>;
+
+    /// Verifies the caller's chain.
+    async fn verify(&self, ctx: &BankContext) -> Result<ChainVerification>;
+}
