@@ -12,6 +12,8 @@
 //! - [`store`]: one async trait per storage capability, the metric semantic layer and the
 //!   measures all backends share.
 //! - [`backend`]: implementations — the embedded [`memory`](backend::memory) backend always.
+//! - [`ingest`]: report files to canonical facts (formats, header mapping, normalization, PAN safety).
+//! - [`synth`]: seeded synthetic multi-bank data (feature `synth`, on by default).
 //! - [`config`]: every environment variable, parsed once.
 //! - [`error`]: user vs internal errors.
 
@@ -21,8 +23,11 @@ pub mod calendar;
 pub mod config;
 pub mod error;
 pub mod facts;
+pub mod ingest;
 pub mod money;
 pub mod store;
+#[cfg(feature = "synth")]
+pub mod synth;
 
 pub use bank::{BankContext, BankId, Role};
 pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,3 @@
+//! Ingestion: report files (CSV, XLSX, JSON Lines) to canonical facts.
+
+pub mod pan;

@@ -1,0 +1,196 @@
+//! Card numbers (PANs): Luhn detection, keyed tokenization and masking. A PAN is turned into
+//! `issuer_bin` + `card_token` as soon as it is read and is never stored, logged or echoed.
+
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretBox};
+use sha2::Sha256;
+
+use crate::facts::CardToken;
+
+/// The deployment secret behind card tokens and artifact encryption.
+pub struct PanKey {
+    key: SecretBox<[u8; 32]>,
+}
+
+impl std::fmt::Debug for PanKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PanKey([REDACTED])")
+    }
+}
+
+impl Clone for PanKey {
+    fn clone(&self) -> Self {
+        PanKey::new(*self.key.expose_secret())
+    }
+}
+
+impl PanKey {
+    /// Wraps 32 secret bytes.
+    pub fn new(bytes: [u8; 32]) -> Self {
+        PanKey {
+            key: SecretBox::new(Box::new(bytes)),
+        }
+    }
+
+    /// A fresh random key.
+    pub fn generate() -> Self {
+        use rand::RngCore;
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        PanKey::new(bytes)
+    }
+
+    /// A key derived from this one for a separate purpose (so the token key and the
+    /// encryption key are never the same bytes).
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let mut mac = hmac_with(self.key.expose_secret());
+        mac.update(b"payscope/");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// The card token of a PAN: HMAC-SHA256 over the digits, truncated to 128 bits.
+    pub fn tokenize(&self, pan_digits: &str) -> CardToken {
+        let mut mac = hmac_with(self.key.expose_secret());
+        mac.update(b"card:");
+        mac.update(pan_digits.as_bytes());
+        let full: [u8; 32] = mac.finalize().into_bytes().into();
+        let mut t = [0u8; 16];
+        t.copy_from_slice(&full[..16]);
+        CardToken(t)
+    }
+
+    /// The raw key bytes, for persisting a generated embedded key.
+    pub fn expose_bytes(&self) -> [u8; 32] {
+        *self.key.expose_secret()
+    }
+}
+
+fn hmac_with(key: &[u8; 32]) -> Hmac<Sha256> {
+    match <Hmac<Sha256> as Mac>::new_from_slice(key) {
+        Ok(mac) => mac,
+        Err(_) => unreachable!("HMAC accepts keys of any length"),
+    }
+}
+
+/// Digits of `s` when it looks like a card number: 13–19 digits, optionally grouped with
+/// spaces or dashes, passing the Luhn check.
+pub fn pan_digits(s: &str) -> Option<String> {
+    let s = s.trim();
+    if s.len() > 23 {
+        return None;
+    }
+    let mut digits = String::with_capacity(19);
+    for c in s.chars() {
+        match c {
+            '0'..='9' => digits.push(c),
+            ' ' | '-' => {}
+            _ => return None,
+        }
+    }
+    ((13..=19).contains(&digits.len()) && luhn_valid(digits.as_bytes())).then_some(digits)
+}
+
+/// True when an ASCII digit string passes the Luhn check.
+pub fn luhn_valid(digits: &[u8]) -> bool {
+    luhn_sum(digits).is_multiple_of(10)
+}
+
+fn luhn_sum(digits: &[u8]) -> u32 {
+    digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, d)| {
+            let v = (d - b'0') as u32;
+            match (i % 2 == 1, v * 2) {
+                (false, _) => v,
+                (true, doubled) if doubled > 9 => doubled - 9,
+                (true, doubled) => doubled,
+            }
+        })
+        .sum()
+}
+
+/// The issuer BIN of a PAN (its first six digits).
+pub fn issuer_bin(pan_digits: &str) -> String {
+    pan_digits[..6.min(pan_digits.len())].to_owned()
+}
+
+/// A masked PAN for display: first six, last four (`534085******6325`).
+pub fn mask(pan_digits: &str) -> String {
+    let n = pan_digits.len();
+    if n < 11 {
+        return "*".repeat(n);
+    }
+    format!(
+        "{}{}{}",
+        &pan_digits[..6],
+        "*".repeat(n - 10),
+        &pan_digits[n - 4..]
+    )
+}
+
+/// Replaces every card number inside free text with its mask (for error messages and logs).
+pub fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        match pan_digits(run) {
+            Some(d) => out.push_str(&mask(&d)),
+            None => out.push_str(run),
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() || ((c == ' ' || c == '-') && !run.is_empty()) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+/// Appends a Luhn check digit to `body` (used by the synthetic data generator and tests).
+pub fn with_check_digit(body: &str) -> String {
+    let with_zero = format!("{body}0");
+    let check = (10 - luhn_sum(with_zero.as_bytes()) % 10) % 10;
+    format!("{body}{check}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn luhn_and_detection() {
+        assert!(pan_digits("5340858851956325").is_some());
+        assert!(pan_digits("4205 0949 9637 7998").is_some());
+        assert!(pan_digits("4205094996377999").is_none());
+        assert!(pan_digits("000000000001").is_none());
+        assert!(pan_digits("378282246310005").is_some());
+        assert_eq!(with_check_digit("420509499637799"), "4205094996377998");
+    }
+
+    #[test]
+    fn tokens_are_keyed_and_stable() {
+        let a = PanKey::new([1; 32]);
+        let b = PanKey::new([2; 32]);
+        assert_eq!(a.tokenize("5340858851956325"), a.tokenize("5340858851956325"));
+        assert_ne!(a.tokenize("5340858851956325"), b.tokenize("5340858851956325"));
+        assert_ne!(a.derive("artifacts"), a.derive("other"));
+        assert!(!format!("{a:?}").contains('1'));
+    }
+
+    #[test]
+    fn masking_and_redaction() {
+        assert_eq!(mask("5340858851956325"), "534085******6325");
+        assert_eq!(
+            redact("row 3: `5340858851956325` is not an amount, ref 000000000001"),
+            "row 3: `534085******6325` is not an amount, ref 000000000001"
+        );
+    }
+}

@@ -1,0 +1,8 @@
+//! payscope-core's integration tests: one binary (see CONVENTIONS.md) with the shared
+//! conformance suites and their instantiation for each backend.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod conformance;
+mod fixtures;
+mod memory;
+mod naive;

@@ -1,0 +1,81 @@
+//! The conformance suites on the embedded backend.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use payscope_core::backend::memory::{MemoryBackend, MemoryCache, MemoryGraph, MemoryQueue, MemoryVectors};
+
+use crate::conformance::Subject;
+
+async fn subject() -> Option<Subject> {
+    let m = MemoryBackend::in_memory();
+    Some(Subject {
+        reports: Arc::new(m.clone()),
+        facts: Arc::new(m.clone()),
+        metrics: Arc::new(m.clone()),
+        audit: Arc::new(m),
+    })
+}
+
+crate::store_conformance!(stores, crate::memory::subject());
+crate::queue_conformance!(queue, async {
+    Some(Arc::new(MemoryQueue::new(100, Duration::from_secs(60))))
+});
+crate::cache_conformance!(cache, async { Some(Arc::new(MemoryCache::new(100))) });
+crate::graph_conformance!(graph, async { Some(Arc::new(MemoryGraph::default())) });
+crate::vector_conformance!(vectors, async { Some(Arc::new(MemoryVectors::default())) });
+
+#[tokio::test]
+async fn persisted_state_survives_reopening_and_tampering_is_detected() {
+    use payscope_core::bank::{BankContext, BankId, Role};
+    use payscope_core::store::audit::{AnswerId, AuditLog, AuditRecord};
+    use payscope_core::store::ReportStore;
+
+    let dir = tempfile::tempdir().unwrap();
+    let bank = BankContext::embedded(BankId::from_uuid(uuid::Uuid::new_v4()), [Role::Admin]);
+    let report = {
+        let m = MemoryBackend::open(dir.path()).unwrap();
+        let r = crate::fixtures::new_report(&bank, "persisted", payscope_core::facts::ReportType::Clearing);
+        let payscope_core::store::Registered::New(r) = m.register(&bank, r).await.unwrap() else {
+            panic!()
+        };
+        for i in 0..4 {
+            let rec = AuditRecord {
+                answer_id: AnswerId::new(),
+                created_at: payscope_core::calendar::Timestamp(i),
+                body: serde_json::json!({"summary": format!("answer {i}")}),
+            };
+            m.append(&bank, rec).await.unwrap();
+        }
+        r
+    };
+    let m = MemoryBackend::open(dir.path()).unwrap();
+    let stored = ReportStore::get(&m, &bank, report.report_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.report_id, report.report_id);
+    let v = m.verify(&bank).await.unwrap();
+    assert!(v.ok && v.records == 4, "{v:?}");
+    // Change one record's text at rest.
+    let path = dir.path().join("audit").join(format!("{}.jsonl", bank.bank_id()));
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("answer 2", "answer 9")).unwrap();
+    let v = m.verify(&bank).await.unwrap();
+    assert!(!v.ok && v.first_broken.as_ref().unwrap().seq == 3, "{v:?}");
+    // Remove a record.
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&path, format!("{}\n{}\n{}\n", lines[0], lines[2], lines[3])).unwrap();
+    let v = m.verify(&bank).await.unwrap();
+    assert!(
+        !v.ok && v.first_broken.as_ref().unwrap().reason.contains("removed"),
+        "{v:?}"
+    );
+    // Reorder two records.
+    std::fs::write(
+        &path,
+        format!("{}\n{}\n{}\n{}\n", lines[0], lines[2], lines[1], lines[3]),
+    )
+    .unwrap();
+    assert!(!m.verify(&bank).await.unwrap().ok);
+}
