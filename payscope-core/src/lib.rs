@@ -28,6 +28,7 @@ pub mod money;
 pub mod store;
 #[cfg(feature = "synth")]
 pub mod synth;
+pub mod telemetry;
 
 pub use bank::{BankContext, BankId, Role};
 pub use error::{Error, ErrorKind, Result};

@@ -4,6 +4,7 @@
 //! Backends live in [`crate::backend`]; the behaviour they share is pinned down by the
 //! conformance suite in `payscope-core/tests/it/conformance.rs`, which runs against each one.
 
+pub mod artifacts;
 pub mod audit;
 pub mod cache;
 pub mod graph;
@@ -30,7 +31,7 @@ pub use vector::{VectorDoc, VectorHit, VectorIndex};
 use crate::bank::BankContext;
 use crate::calendar::{TimeRange, Timestamp};
 use crate::error::Result;
-use crate::facts::{Fact, Report, ReportId, Sha256, Stage};
+use crate::facts::{Fact, Report, ReportId, Stage};
 
 /// Result of registering an uploaded artifact.
 #[derive(Debug, Clone, PartialEq)]
@@ -103,6 +104,28 @@ pub struct FactFilter {
     pub filters: Vec<Filter>,
 }
 
+/// A position in scan order `(occurred_at, transaction_id, stage)`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct FactKey {
+    /// Time.
+    pub occurred_at: Timestamp,
+    /// Transaction id.
+    pub transaction_id: String,
+    /// Stage.
+    pub stage: Stage,
+}
+
+impl FactKey {
+    /// The key of a fact.
+    pub fn of(f: &Fact) -> FactKey {
+        FactKey {
+            occurred_at: f.occurred_at,
+            transaction_id: f.transaction_id.clone(),
+            stage: f.stage,
+        }
+    }
+}
+
 /// Summary of a bank's stored facts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FactStats {
@@ -124,8 +147,15 @@ pub trait FactStore: Send + Sync {
     /// Opens a load for the facts of `report` (which must be registered).
     async fn begin_load(&self, ctx: &BankContext, report: &Report) -> Result<Box<dyn FactLoad>>;
 
-    /// Facts matching `filter`, ordered by `(occurred_at, transaction_id, stage)`, at most `limit`.
-    async fn scan(&self, ctx: &BankContext, filter: &FactFilter, limit: usize) -> Result<Vec<Fact>>;
+    /// Facts matching `filter`, ordered by `(occurred_at, transaction_id, stage)`, after the
+    /// key `after` (exclusive), at most `limit`: pass the last fact's key to get the next page.
+    async fn scan(
+        &self,
+        ctx: &BankContext,
+        filter: &FactFilter,
+        after: Option<&FactKey>,
+        limit: usize,
+    ) -> Result<Vec<Fact>>;
 
     /// Counts and bounds of the bank's facts.
     async fn stats(&self, ctx: &BankContext) -> Result<FactStats>;
@@ -173,9 +203,4 @@ pub trait MetricStore: Send + Sync {
         dimension: Dimension,
         limit: usize,
     ) -> Result<Vec<DimensionValue>>;
-}
-
-/// Hash used for artifact keys and dedup.
-pub fn artifact_key(ctx: &BankContext, sha256: &Sha256) -> object_store::path::Path {
-    object_store::path::Path::from(format!("raw/{}/{}", ctx.bank_id(), sha256))
 }

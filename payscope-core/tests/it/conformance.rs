@@ -16,7 +16,7 @@ use payscope_core::store::jobs::{FailOutcome, Job, JobQueue, MAX_ATTEMPTS};
 use payscope_core::store::metric::{Dimension, Filter, Granularity, Metric, MetricQuery, Unit};
 use payscope_core::store::reconcile::ReconcileQuery;
 use payscope_core::store::vector::{VectorDoc, VectorIndex};
-use payscope_core::store::{FactFilter, FactStore, MetricStore, Registered, ReportStore};
+use payscope_core::store::{FactFilter, FactKey, FactStore, MetricStore, Registered, ReportStore};
 
 use crate::fixtures::{ctx, dataset, load, load_all, new_report};
 use crate::naive;
@@ -225,16 +225,31 @@ pub async fn loads_are_idempotent_and_atomic(s: &Subject) {
         report_id: Some(r1.report_id),
         ..Default::default()
     };
-    let scanned = s.facts.scan(&ctx, &filter, usize::MAX).await.unwrap();
+    let scanned = s.facts.scan(&ctx, &filter, None, usize::MAX).await.unwrap();
     assert_eq!(scanned.len(), expected.len());
     for (got, want) in scanned.iter().zip(&expected) {
         assert_eq!(got, want);
     }
+    // Paging with the last key gives the same facts in the same order.
+    let mut paged: Vec<Fact> = Vec::new();
+    loop {
+        let page = s
+            .facts
+            .scan(&ctx, &filter, paged.last().map(FactKey::of).as_ref(), 700)
+            .await
+            .unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 700);
+        paged.extend(page);
+    }
+    assert_eq!(paged, scanned);
     let one = FactFilter {
         transaction_id: Some(auths[5].transaction_id.clone()),
         ..Default::default()
     };
-    assert_eq!(s.facts.scan(&ctx, &one, 10).await.unwrap().len(), 1);
+    assert_eq!(s.facts.scan(&ctx, &one, None, 10).await.unwrap().len(), 1);
 }
 
 /// Queries covering every metric, dimension, filter, granularity, ordering and range shape.
@@ -453,7 +468,7 @@ pub async fn metric_table_matches_naive_computation(s: &Subject) {
     let ids0: HashSet<&str> = per_bank[0].iter().map(|f| f.transaction_id.as_str()).collect();
     let all1 = s
         .facts
-        .scan(&b1, &FactFilter::default(), usize::MAX)
+        .scan(&b1, &FactFilter::default(), None, usize::MAX)
         .await
         .unwrap();
     assert_eq!(all1.len(), per_bank[1].len());
@@ -462,7 +477,7 @@ pub async fn metric_table_matches_naive_computation(s: &Subject) {
         transaction_id: Some(per_bank[0][0].transaction_id.clone()),
         ..Default::default()
     };
-    assert!(s.facts.scan(&b1, &probe, 10).await.unwrap().is_empty());
+    assert!(s.facts.scan(&b1, &probe, None, 10).await.unwrap().is_empty());
     let stranger = BankContext::embedded(BankId::from_uuid(uuid::Uuid::new_v4()), [Role::Admin]);
     let q = MetricQuery::new(
         [Metric::TransactionCount, Metric::SettledAmount],

@@ -45,7 +45,7 @@ use crate::store::audit::{AnswerId, AuditEntry, AuditLog, AuditRecord, ChainVeri
 use crate::store::metric::{Dimension, MetricQuery, MetricResult};
 use crate::store::reconcile::{ReconcileQuery, ReconcileSummary};
 use crate::store::{
-    Coverage, DimensionValue, FactFilter, FactLoad, FactStats, FactStore, LoadOutcome, MetricStore,
+    Coverage, DimensionValue, FactFilter, FactKey, FactLoad, FactStats, FactStore, LoadOutcome, MetricStore,
     Registered, ReportPage, ReportStore,
 };
 
@@ -229,12 +229,19 @@ impl FactStore for MemoryBackend {
         }))
     }
 
-    async fn scan(&self, ctx: &BankContext, filter: &FactFilter, limit: usize) -> Result<Vec<Fact>> {
+    async fn scan(
+        &self,
+        ctx: &BankContext,
+        filter: &FactFilter,
+        after: Option<&FactKey>,
+        limit: usize,
+    ) -> Result<Vec<Fact>> {
         let Some(shared) = self.existing_bank(ctx.bank_id()) else {
             return Ok(vec![]);
         };
-        let filter = filter.clone();
-        tokio::task::spawn_blocking(move || scan_facts(&read(&shared), &filter, limit)).await?
+        let (filter, after) = (filter.clone(), after.cloned());
+        tokio::task::spawn_blocking(move || scan_facts(&read(&shared), &filter, after.as_ref(), limit))
+            .await?
     }
 
     async fn stats(&self, ctx: &BankContext) -> Result<FactStats> {
@@ -250,7 +257,12 @@ impl FactStore for MemoryBackend {
     }
 }
 
-fn scan_facts(bank: &BankData, filter: &FactFilter, limit: usize) -> Result<Vec<Fact>> {
+fn scan_facts(
+    bank: &BankData,
+    filter: &FactFilter,
+    after: Option<&FactKey>,
+    limit: usize,
+) -> Result<Vec<Fact>> {
     let filters = query::compile_filters(bank, &filter.filters);
     let tx = match &filter.transaction_id {
         Some(id) => match bank.dicts.find_tx_key(id) {
@@ -266,7 +278,10 @@ fn scan_facts(bank: &BankData, filter: &FactFilter, limit: usize) -> Result<Vec<
         },
         None => None,
     };
-    let (from, to) = filter.range.map_or((i64::MIN, i64::MAX), |r| (r.from.0, r.to.0));
+    let (mut from, to) = filter.range.map_or((i64::MIN, i64::MAX), |r| (r.from.0, r.to.0));
+    if let Some(a) = after {
+        from = from.max(a.occurred_at.0);
+    }
     let mut out = Vec::new();
     for stage in Stage::ALL {
         if !filter.stages.is_empty() && !filter.stages.contains(&stage) {
@@ -276,7 +291,14 @@ fn scan_facts(bank: &BankData, filter: &FactFilter, limit: usize) -> Result<Vec<
             if report.is_some_and(|r| r != seg.report) {
                 continue;
             }
+            // Segments are sorted by time: once `limit` facts are taken, the rest of the
+            // segment can only matter while it shares the last taken timestamp.
+            let mut taken = 0usize;
+            let mut last_ts = i64::MIN;
             'facts: for i in seg.range(from, to) {
+                if taken >= limit && seg.ts[i] != last_ts {
+                    break;
+                }
                 if tx.is_some_and(|k| k != seg.tx[i]) {
                     continue;
                 }
@@ -285,7 +307,13 @@ fn scan_facts(bank: &BankData, filter: &FactFilter, limit: usize) -> Result<Vec<
                         continue 'facts;
                     }
                 }
-                out.push(bank.fact_at(stage, seg, i));
+                let fact = bank.fact_at(stage, seg, i);
+                if after.is_some_and(|a| FactKey::of(&fact) <= *a) {
+                    continue;
+                }
+                out.push(fact);
+                taken += 1;
+                last_ts = seg.ts[i];
             }
         }
     }

@@ -1,0 +1,211 @@
+//! Tabular sources (CSV and XLSX) as a stream of rows of text cells, with delimiter sniffing
+//! for CSV and Excel cell conversion (dates stored as serial numbers) for XLSX.
+
+use std::io::{Cursor, Read};
+
+use calamine::{Data, Reader, Xlsx};
+use csv::StringRecord;
+
+use crate::calendar::{Timestamp, MS_PER_DAY};
+use crate::error::{Error, Result};
+
+/// One read from a table.
+#[derive(Debug)]
+pub(crate) enum Next {
+    /// `record` holds the next row.
+    Row,
+    /// A row that could not be read (bad encoding, broken quoting); reading goes on.
+    Bad(String),
+    /// No more rows.
+    End,
+}
+
+/// A source of rows.
+pub(crate) trait Table {
+    /// Reads the next row into `record`.
+    fn next(&mut self, record: &mut StringRecord) -> Next;
+}
+
+/// Picks the delimiter of a CSV head: the candidate that splits the most lines into the same
+/// number (≥ 2) of fields, outside quotes.
+pub(crate) fn sniff_delimiter(head: &str) -> u8 {
+    let lines: Vec<&str> = head.lines().filter(|l| !l.trim().is_empty()).take(30).collect();
+    let mut best = (b',', 0usize);
+    for d in [b',', b';', b'\t', b'|'] {
+        let counts: Vec<usize> = lines.iter().map(|l| count_fields(l, d)).collect();
+        let mut freq = std::collections::HashMap::new();
+        for c in counts.iter().filter(|c| **c >= 2) {
+            *freq.entry(*c).or_insert(0usize) += 1;
+        }
+        let Some((&fields, &lines_with)) = freq.iter().max_by_key(|(f, n)| (**n, **f)) else {
+            continue;
+        };
+        let score = lines_with * 100 + fields.min(99);
+        if score > best.1 {
+            best = (d, score);
+        }
+    }
+    best.0
+}
+
+fn count_fields(line: &str, d: u8) -> usize {
+    let mut in_quotes = false;
+    let mut n = 1;
+    for b in line.bytes() {
+        match b {
+            b'"' => in_quotes = !in_quotes,
+            x if x == d && !in_quotes => n += 1,
+            _ => {}
+        }
+    }
+    n
+}
+
+/// A CSV reader over UTF-8 text.
+pub(crate) struct CsvTable {
+    reader: csv::Reader<Box<dyn Read + Send>>,
+}
+
+impl CsvTable {
+    /// Reads `input` with `delimiter`, double-quote quoting, rows of any width.
+    pub fn new(input: Box<dyn Read + Send>, delimiter: u8) -> Self {
+        let reader = csv::ReaderBuilder::new()
+            .delimiter(delimiter)
+            .has_headers(false)
+            .flexible(true)
+            .buffer_capacity(256 * 1024)
+            .from_reader(input);
+        CsvTable { reader }
+    }
+}
+
+impl Table for CsvTable {
+    fn next(&mut self, record: &mut StringRecord) -> Next {
+        match self.reader.read_record(record) {
+            Ok(true) => Next::Row,
+            Ok(false) => Next::End,
+            Err(e) => match e.kind() {
+                csv::ErrorKind::Utf8 { .. } => {
+                    Next::Bad("the row is not valid text in the file's encoding".into())
+                }
+                csv::ErrorKind::Io(_) => Next::Bad(format!("the file could not be read: {e}")),
+                _ => Next::Bad("the row is malformed (check quoting)".into()),
+            },
+        }
+    }
+}
+
+/// The sheets of a workbook, each as rows of text.
+pub(crate) struct XlsxSheets {
+    pub sheets: Vec<(String, Vec<Vec<Data>>)>,
+}
+
+impl XlsxSheets {
+    /// Opens a workbook held in memory (XLSX is a zip archive and must be read whole).
+    pub fn open(bytes: Vec<u8>) -> Result<XlsxSheets> {
+        let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| {
+            Error::Unprocessable(format!(
+                "the XLSX workbook cannot be opened ({e}); is the file complete?"
+            ))
+        })?;
+        let names = book.sheet_names().to_vec();
+        let mut sheets = Vec::new();
+        for name in names {
+            let range = book
+                .worksheet_range(&name)
+                .map_err(|e| Error::Unprocessable(format!("sheet `{name}` cannot be read ({e})")))?;
+            sheets.push((name, range.rows().map(|r| r.to_vec()).collect()));
+        }
+        Ok(XlsxSheets { sheets })
+    }
+}
+
+/// Rows of one sheet.
+pub(crate) struct SheetTable {
+    rows: std::vec::IntoIter<Vec<Data>>,
+}
+
+impl SheetTable {
+    /// A table over the rows of a sheet.
+    pub fn new(rows: Vec<Vec<Data>>) -> Self {
+        SheetTable {
+            rows: rows.into_iter(),
+        }
+    }
+}
+
+impl Table for SheetTable {
+    fn next(&mut self, record: &mut StringRecord) -> Next {
+        let Some(row) = self.rows.next() else {
+            return Next::End;
+        };
+        record.clear();
+        for cell in &row {
+            record.push_field(&cell_text(cell));
+        }
+        Next::Row
+    }
+}
+
+/// The text of an Excel cell. Numbers use the shortest decimal that reads back as the same
+/// double (so `19.04` stays `19.04`); dates, stored as serial day numbers, become ISO 8601.
+pub(crate) fn cell_text(cell: &Data) -> String {
+    match cell {
+        Data::Empty => String::new(),
+        Data::String(s) => s.clone(),
+        Data::Int(i) => i.to_string(),
+        Data::Float(f) => {
+            if f.fract() == 0.0 && f.abs() < 1e15 {
+                format!("{}", *f as i64)
+            } else {
+                format!("{f}")
+            }
+        }
+        Data::Bool(b) => b.to_string(),
+        Data::DateTime(dt) => excel_serial_to_iso(dt.as_f64()).unwrap_or_else(|| dt.as_f64().to_string()),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+        Data::Error(e) => format!("#ERROR {e:?}"),
+    }
+}
+
+/// Converts an Excel serial date (days since 1899-12-30, with the fraction as time of day)
+/// to an ISO 8601 UTC text; `None` outside 1900–2100.
+pub(crate) fn excel_serial_to_iso(serial: f64) -> Option<String> {
+    if !(1.0..73_051.0).contains(&serial) {
+        return None;
+    }
+    // 1899-12-30 is day -25569 relative to the Unix epoch.
+    let ms = ((serial - 25_569.0) * MS_PER_DAY as f64).round() as i64;
+    let t = Timestamp(ms);
+    let s = t.to_string();
+    Some(if t.is_midnight() { s[..10].to_owned() } else { s })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sniffs_delimiters() {
+        assert_eq!(sniff_delimiter("a,b,c\n1,2,3\n"), b',');
+        assert_eq!(
+            sniff_delimiter("Trace ID;Date;Amount\r\n1;20.08.2026;19,04\r\n"),
+            b';'
+        );
+        assert_eq!(sniff_delimiter("a\tb\n1\t2\n"), b'\t');
+        assert_eq!(sniff_delimiter("a|b|c\n1|\"x|y\"|3\n"), b'|');
+        assert_eq!(sniff_delimiter("Report title\na;b;c\n1;\"2,5\";3\n"), b';');
+    }
+
+    #[test]
+    fn excel_serials() {
+        assert_eq!(excel_serial_to_iso(46_252.0).as_deref(), Some("2026-08-18"));
+        assert_eq!(
+            excel_serial_to_iso(46_252.5).as_deref(),
+            Some("2026-08-18T12:00:00Z")
+        );
+        assert_eq!(excel_serial_to_iso(-3.0), None);
+        assert_eq!(cell_text(&Data::Float(19.04)), "19.04");
+        assert_eq!(cell_text(&Data::Float(1234.0)), "1234");
+    }
+}
