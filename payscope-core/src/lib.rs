@@ -14,6 +14,8 @@
 //! - [`backend`]: implementations — the embedded [`memory`](backend::memory) backend always.
 //! - [`ingest`]: report files to canonical facts (formats, header mapping, normalization, PAN safety).
 //! - [`synth`]: seeded synthetic multi-bank data (feature `synth`, on by default).
+//! - [`engine`]: the [`Engine`] — the entry point for ingesting reports and answering questions.
+//! - [`telemetry`]: Prometheus metrics of CONTRACT §6.
 //! - [`config`]: every environment variable, parsed once.
 //! - [`error`]: user vs internal errors.
 
@@ -21,6 +23,7 @@ pub mod backend;
 pub mod bank;
 pub mod calendar;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod facts;
 pub mod ingest;
@@ -31,4 +34,5 @@ pub mod synth;
 pub mod telemetry;
 
 pub use bank::{BankContext, BankId, Role};
+pub use engine::{Engine, EngineOptions, Stores};
 pub use error::{Error, ErrorKind, Result};

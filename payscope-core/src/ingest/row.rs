@@ -48,6 +48,8 @@ pub(crate) struct RowPlan {
     tx: usize,
     time: TimeSource,
     amount: AmountSource,
+    /// Minor units, read when the decimal amount cell is empty (JSON Lines carry either).
+    amount_minor: Option<AmountSource>,
     currency: Option<usize>,
     default_currency: Option<Currency>,
     network: Option<usize>,
@@ -73,10 +75,11 @@ fn infer_stage(map: &ColumnMap) -> Option<(Stage, f64)> {
         .collect::<Vec<_>>()
         .join("|");
     let has = |w: &str| joined.contains(w);
+    let named = |w: &str| joined.split('|').any(|h| h == w);
     if map.column(Field::ResponseCode).is_some() || map.column(Field::Status).is_some() {
         return Some((Stage::Auth, 0.9));
     }
-    if map.column(Field::ReasonCode).is_some() || has("chargeback") || has("dispute") || has("arn") {
+    if map.column(Field::ReasonCode).is_some() || has("chargeback") || has("dispute") || named("arn") {
         return Some((Stage::Chargeback, 0.85));
     }
     if has("refund") {
@@ -248,6 +251,10 @@ impl RowPlan {
             tx,
             time,
             amount,
+            amount_minor: match (amount, col.get(&Field::AmountMinor)) {
+                (AmountSource::Decimal(..), Some(&c)) => Some(AmountSource::Minor(c)),
+                _ => None,
+            },
             currency,
             default_currency,
             network: col.get(&Field::Network).copied(),
@@ -301,8 +308,11 @@ impl RowPlan {
             ));
         }
         let first = v.as_bytes()[0];
-        let risky = matches!(first, b'=' | b'+' | b'@')
-            || (first == b'-' && !v.as_bytes().get(1).is_some_and(u8::is_ascii_digit));
+        // Spreadsheet formula prefixes; a leading minus only when it is not a plain number.
+        let plain_number = v[1..]
+            .bytes()
+            .all(|b| b.is_ascii_digit() || b == b'.' || b == b',');
+        let risky = matches!(first, b'=' | b'+' | b'@') || (first == b'-' && !plain_number);
         if risky || v.chars().any(|ch| ch.is_control()) {
             return Err(self.err(
                 row,
@@ -420,7 +430,13 @@ impl RowPlan {
             },
             None => self.default_currency,
         };
-        let (minor, embedded) = self.parse_money(rec, self.amount, currency, row, "amount")?;
+        let source = match (self.amount, self.amount_minor) {
+            (AmountSource::Decimal(c, _), Some(minor)) if rec.get(c).is_none_or(|v| v.trim().is_empty()) => {
+                minor
+            }
+            (primary, _) => primary,
+        };
+        let (minor, embedded) = self.parse_money(rec, source, currency, row, "amount")?;
         let currency = match (currency, embedded) {
             (Some(a), Some(b)) if a != b => {
                 return Err(self.err(

@@ -217,6 +217,7 @@ fn generate_bank(cfg: &SynthConfig, index: usize) -> SynthBank {
         for tx in &day_txs {
             if tx.merchant as usize == compromised && tx.at >= leak_from && tx.at < leak_to && r.chance(0.6) {
                 let bad_from = tx.at.add_millis((2 + r.below(8) as i64) * MS_PER_DAY);
+                let bad_from = Timestamp(bad_from.0 - bad_from.0.rem_euclid(1000));
                 let from = compromised_cards.entry(tx.card).or_insert(bad_from);
                 *from = (*from).min(bad_from);
             }
@@ -236,7 +237,7 @@ fn generate_bank(cfg: &SynthConfig, index: usize) -> SynthBank {
     stolen.sort_unstable();
     for (card, from) in stolen {
         for _ in 0..1 + r.below(3) {
-            let at = from.add_millis(r.below(6 * MS_PER_DAY as u64) as i64);
+            let at = from.add_millis(r.below(6 * 86_400) as i64 * 1000);
             if at >= as_of {
                 continue;
             }

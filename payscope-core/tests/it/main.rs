@@ -4,5 +4,7 @@
 
 mod conformance;
 mod fixtures;
+mod ingest;
+mod logs;
 mod memory;
 mod naive;

@@ -1,0 +1,440 @@
+//! Report ingestion on the engine: upload (artifact + report + job), processing (parse →
+//! load → commit, or a failed report), the worker step, waiting for a report, and start-up
+//! recovery of embedded state.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::Stream;
+
+use super::Engine;
+use crate::backend::memory::MemoryBackend;
+use crate::bank::{BankContext, Permission};
+use crate::calendar::Timestamp;
+use crate::error::{Error, ErrorKind, Result};
+use crate::facts::{Fact, Report, ReportId, ReportOptions, ReportStatus, RowError};
+use crate::ingest::{parse_report, ParseSummary, BATCH_SIZE};
+use crate::money::Currency;
+use crate::store::graph::GraphBatch;
+use crate::store::jobs::{FailOutcome, Job};
+use crate::store::{FactFilter, FactKey, Registered, ReportPage};
+use crate::telemetry::{OutcomeLabels, StatusLabels};
+
+/// The result of an upload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Submission {
+    /// The report (new, or the one the same bytes created before).
+    pub report: Report,
+    /// True when the bank had already uploaded these bytes.
+    pub duplicate: bool,
+}
+
+/// What one worker step did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobOutcome {
+    /// No job was waiting.
+    Idle,
+    /// A report was processed (completed or failed).
+    Processed(Box<Report>),
+    /// Processing hit a transient error; the job will be retried.
+    Retrying(String),
+    /// The job used its last attempt; the report was marked failed.
+    DeadLettered(String),
+}
+
+fn check_options(o: &ReportOptions) -> Result<()> {
+    if let Some(c) = &o.currency {
+        Currency::parse_any(c).ok_or_else(|| {
+            Error::invalid(
+                "invalid_request",
+                format!("currency `{c}` is not an ISO 4217 code"),
+            )
+        })?;
+    }
+    if let Some(tz) = &o.timezone {
+        if tz != "UTC" && jiff::tz::TimeZone::get(tz).is_err() {
+            return Err(Error::invalid(
+                "invalid_request",
+                format!("timezone `{tz}` is not an IANA time zone name"),
+            ));
+        }
+    }
+    if o.filename.as_ref().is_some_and(|f| f.len() > 255) {
+        return Err(Error::invalid(
+            "invalid_request",
+            "filename is longer than 255 characters",
+        ));
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// Uploads a report: stores the bytes (encrypted, content-addressed), registers the report
+    /// and queues it for processing. The same bytes from the same bank return the existing
+    /// report with `duplicate: true`.
+    pub async fn submit<S, E>(&self, ctx: &BankContext, body: S, options: ReportOptions) -> Result<Submission>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
+        E: Into<Error>,
+    {
+        self.submit_inner(ctx, body, options, true).await
+    }
+
+    async fn submit_inner<S, E>(
+        &self,
+        ctx: &BankContext,
+        body: S,
+        options: ReportOptions,
+        enqueue: bool,
+    ) -> Result<Submission>
+    where
+        S: Stream<Item = std::result::Result<Bytes, E>> + Unpin + Send,
+        E: Into<Error>,
+    {
+        ctx.require(Permission::Upload)?;
+        check_options(&options)?;
+        let stored = self
+            .inner
+            .artifacts
+            .store(ctx, body, self.inner.options.max_upload_bytes)
+            .await?;
+        let report = Report::queued(ctx.bank_id(), stored.sha256, stored.size, &options);
+        match self.inner.stores.reports.register(ctx, report).await? {
+            Registered::New(report) => {
+                if enqueue {
+                    self.inner
+                        .stores
+                        .jobs
+                        .enqueue(Job::new(ctx, report.report_id))
+                        .await?;
+                    self.refresh_queue_gauge().await;
+                }
+                Ok(Submission {
+                    report,
+                    duplicate: false,
+                })
+            }
+            Registered::Duplicate(report) => {
+                // A report left queued (its job lost to a crash) is queued again; processing
+                // a report twice is harmless because finished reports are skipped.
+                if enqueue && report.status == ReportStatus::Queued {
+                    self.inner
+                        .stores
+                        .jobs
+                        .enqueue(Job::new(ctx, report.report_id))
+                        .await?;
+                }
+                Ok(Submission {
+                    report,
+                    duplicate: true,
+                })
+            }
+        }
+    }
+
+    /// Uploads and processes a report in this task (no queue): for programs that embed the
+    /// engine. Returns the final report status.
+    pub async fn ingest(
+        &self,
+        ctx: &BankContext,
+        bytes: impl Into<Bytes>,
+        options: ReportOptions,
+    ) -> Result<Report> {
+        let body = futures::stream::iter([Ok::<Bytes, Error>(bytes.into())]);
+        let submission = self.submit_inner(ctx, body, options, false).await?;
+        if submission.duplicate && submission.report.status.is_final() {
+            return Ok(submission.report);
+        }
+        self.process(
+            &BankContext::for_queued_job(ctx.bank_id()),
+            submission.report.report_id,
+        )
+        .await
+    }
+
+    /// A report of the caller's bank.
+    pub async fn report(&self, ctx: &BankContext, id: ReportId) -> Result<Report> {
+        ctx.require(Permission::Ask)?;
+        self.inner
+            .stores
+            .reports
+            .get(ctx, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("report {id}")))
+    }
+
+    /// The caller's reports, newest first.
+    pub async fn reports(&self, ctx: &BankContext, limit: usize, cursor: Option<&str>) -> Result<ReportPage> {
+        ctx.require(Permission::Ask)?;
+        self.inner
+            .stores
+            .reports
+            .list(ctx, limit.clamp(1, 500), cursor)
+            .await
+    }
+
+    /// Waits until a report has finished processing (or `timeout` passes) and returns it.
+    pub async fn wait_for_report(
+        &self,
+        ctx: &BankContext,
+        id: ReportId,
+        timeout: Duration,
+    ) -> Result<Report> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.inner.completions.notified();
+            let report = self
+                .inner
+                .stores
+                .reports
+                .get(ctx, id)
+                .await?
+                .ok_or_else(|| Error::NotFound(format!("report {id}")))?;
+            if report.status.is_final() || tokio::time::Instant::now() >= deadline {
+                return Ok(report);
+            }
+            // Workers in other processes do not notify this one: poll as well.
+            let _ = tokio::time::timeout(
+                Duration::from_millis(200).min(deadline - tokio::time::Instant::now()),
+                notified,
+            )
+            .await;
+        }
+    }
+
+    /// Processes a queued report: parse, load, commit (or record why it failed). Finished
+    /// reports are returned unchanged, so a redelivered job does nothing.
+    pub async fn process(&self, ctx: &BankContext, id: ReportId) -> Result<Report> {
+        let stores = &self.inner.stores;
+        let mut report = stores
+            .reports
+            .get(ctx, id)
+            .await?
+            .ok_or_else(|| Error::NotFound(format!("report {id}")))?;
+        if report.status.is_final() {
+            return Ok(report);
+        }
+        report.status = ReportStatus::Processing;
+        stores.reports.update(ctx, &report).await?;
+        let started = Instant::now();
+        let result = self.load(ctx, report).await;
+        let t = &self.inner.telemetry;
+        t.ingest_duration.observe(started.elapsed().as_secs_f64());
+        if let Ok(r) = &result {
+            t.ingest_reports
+                .get_or_create(&StatusLabels {
+                    status: r.status.as_str().to_owned(),
+                })
+                .inc();
+            for (outcome, n) in [
+                ("loaded", r.facts_loaded),
+                ("rejected", r.rows_rejected),
+                ("duplicate", r.duplicates_skipped),
+            ] {
+                t.ingest_rows
+                    .get_or_create(&OutcomeLabels {
+                        outcome: outcome.to_owned(),
+                    })
+                    .inc_by(n);
+            }
+            tracing::info!(report_id = %r.report_id, status = r.status.as_str(), rows = r.rows_total, loaded = r.facts_loaded, rejected = r.rows_rejected, duplicates = r.duplicates_skipped, "report processed");
+        }
+        self.inner.completions.notify_waiters();
+        result
+    }
+
+    /// Parses the report's artifact into a load and commits it, or marks the report failed.
+    async fn load(&self, ctx: &BankContext, mut report: Report) -> Result<Report> {
+        let stores = &self.inner.stores;
+        let reader = self.inner.artifacts.reader(ctx, &report.sha256).await?;
+        let mut load = stores.facts.begin_load(ctx, &report).await?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Fact>>(2);
+        let (key, for_parser) = (self.inner.key.clone(), report.clone());
+        let parser = tokio::task::spawn_blocking(move || {
+            let mut sink = |batch: Vec<Fact>| {
+                tx.blocking_send(batch)
+                    .map_err(|_| Error::internal("the load stopped"))
+            };
+            parse_report(reader, &for_parser, &key, BATCH_SIZE, &mut sink)
+        });
+        let mut store_error = None;
+        while let Some(batch) = rx.recv().await {
+            if let Err(e) = load.append(batch).await {
+                store_error = Some(e);
+                break;
+            }
+        }
+        drop(rx);
+        let parsed = parser.await?;
+        if let Some(e) = store_error {
+            return Err(e);
+        }
+        // A rebuild keeps the original completion time.
+        report.completed_at = report.completed_at.or(Some(Timestamp::now()));
+        let summary: ParseSummary = match parsed {
+            Ok(s) => s,
+            Err(e) if e.kind().is_user_error() => return self.fail(ctx, report, e.to_string()).await,
+            Err(e) => return Err(e),
+        };
+        report.rows_total = summary.rows_total;
+        report.rows_rejected = summary.rows_rejected;
+        report.errors = summary.errors.clone();
+        report.mapping = summary.mapping.clone();
+        report.confidence = summary.confidence;
+        report.report_type = summary.report_type;
+        if summary.too_many_rejected() {
+            let why = format!(
+                "{} of {} rows were rejected (more than half), so nothing was loaded; see errors for the first {}",
+                summary.rows_rejected,
+                summary.rows_total,
+                summary.errors.len()
+            );
+            drop(load);
+            return self.fail(ctx, report, why).await;
+        }
+        report.status = ReportStatus::Completed;
+        let (report, _) = load.commit(report).await?;
+        self.update_graph(ctx, &report).await;
+        Ok(report)
+    }
+
+    async fn fail(&self, ctx: &BankContext, mut report: Report, why: String) -> Result<Report> {
+        report.status = ReportStatus::Failed;
+        report.completed_at = Some(Timestamp::now());
+        report.facts_loaded = 0;
+        report.duplicates_skipped = 0;
+        report.errors.insert(
+            0,
+            RowError {
+                row: 0,
+                column: None,
+                code: "report_failed".into(),
+                message: why,
+            },
+        );
+        report.errors.truncate(Report::MAX_ERRORS);
+        self.inner.stores.reports.update(ctx, &report).await?;
+        Ok(report)
+    }
+
+    /// Merges the report's facts into the graph, page by page. Graph updates are idempotent,
+    /// so a failure is logged and repaired by the next rebuild or reprocessing.
+    async fn update_graph(&self, ctx: &BankContext, report: &Report) {
+        let filter = FactFilter {
+            report_id: Some(report.report_id),
+            ..Default::default()
+        };
+        let mut after: Option<FactKey> = None;
+        loop {
+            let page = match self
+                .inner
+                .stores
+                .facts
+                .scan(ctx, &filter, after.as_ref(), BATCH_SIZE)
+                .await
+            {
+                Ok(p) => p,
+                Err(e) => return self.graph_failed(e),
+            };
+            let Some(last) = page.last() else { return };
+            after = Some(FactKey::of(last));
+            let batch = GraphBatch::from_facts(&page);
+            if let Err(e) = self.inner.stores.graph.upsert(ctx, &batch).await {
+                return self.graph_failed(e);
+            }
+        }
+    }
+
+    fn graph_failed(&self, e: Error) {
+        self.inner.telemetry.error(e.kind(), "graph");
+        tracing::warn!(error = %e, "graph update failed; it is retried on the next rebuild");
+    }
+
+    /// Claims one job and processes it: the worker's single step.
+    pub async fn run_next_job(&self, worker: &str, wait: Duration) -> Result<JobOutcome> {
+        let jobs = &self.inner.stores.jobs;
+        let Some(claimed) = jobs.claim(worker, wait).await? else {
+            self.refresh_queue_gauge().await;
+            return Ok(JobOutcome::Idle);
+        };
+        let ctx = claimed.job.context();
+        let outcome = match self.process(&ctx, claimed.job.report_id).await {
+            Ok(report) => {
+                jobs.complete(&claimed).await?;
+                JobOutcome::Processed(Box::new(report))
+            }
+            Err(Error::NotFound(_)) => {
+                jobs.complete(&claimed).await?;
+                JobOutcome::Idle
+            }
+            Err(e) => {
+                self.inner.telemetry.error(e.kind(), "ingest");
+                let reason = e.to_string();
+                match jobs.fail(&claimed, &reason).await? {
+                    FailOutcome::Retry { .. } => {
+                        self.requeue(&ctx, claimed.job.report_id).await;
+                        JobOutcome::Retrying(reason)
+                    }
+                    FailOutcome::DeadLettered => {
+                        if let Ok(Some(report)) =
+                            self.inner.stores.reports.get(&ctx, claimed.job.report_id).await
+                        {
+                            let why = format!(
+                                "processing failed after {} attempts: {reason}",
+                                claimed.job.attempt
+                            );
+                            self.fail(&ctx, report, why).await?;
+                            self.inner.completions.notify_waiters();
+                        }
+                        JobOutcome::DeadLettered(reason)
+                    }
+                }
+            }
+        };
+        self.refresh_queue_gauge().await;
+        Ok(outcome)
+    }
+
+    /// Gives a claimed-but-unprocessed report back its `queued` status.
+    async fn requeue(&self, ctx: &BankContext, id: ReportId) {
+        if let Ok(Some(mut r)) = self.inner.stores.reports.get(ctx, id).await {
+            if r.status == ReportStatus::Processing {
+                r.status = ReportStatus::Queued;
+                let _ = self.inner.stores.reports.update(ctx, &r).await;
+            }
+        }
+    }
+
+    async fn refresh_queue_gauge(&self) {
+        if let Ok(n) = self.inner.stores.jobs.depth().await {
+            self.inner.telemetry.jobs_in_queue.set(n as i64);
+        }
+    }
+
+    /// Rebuilds embedded state after a restart: completed reports are loaded again from their
+    /// artifacts in commit order; reports that were queued or processing are queued again.
+    pub(super) async fn recover(&self, backend: &MemoryBackend) -> Result<()> {
+        for report in backend.reports_with_status(ReportStatus::Completed) {
+            let ctx = BankContext::for_queued_job(report.bank_id);
+            let reloaded = self.load(&ctx, report.clone()).await?;
+            if reloaded.status != ReportStatus::Completed {
+                tracing::error!(report_id = %report.report_id, "a completed report failed to load again at start-up");
+                self.inner.telemetry.error(ErrorKind::Internal, "recovery");
+            }
+        }
+        for status in [ReportStatus::Processing, ReportStatus::Queued] {
+            for mut report in backend.reports_with_status(status) {
+                let ctx = BankContext::for_queued_job(report.bank_id);
+                report.status = ReportStatus::Queued;
+                self.inner.stores.reports.update(&ctx, &report).await?;
+                self.inner
+                    .stores
+                    .jobs
+                    .enqueue(Job::new(&ctx, report.report_id))
+                    .await?;
+            }
+        }
+        self.refresh_queue_gauge().await;
+        Ok(())
+    }
+}

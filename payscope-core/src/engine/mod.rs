@@ -1,0 +1,223 @@
+//! [`Engine`]: the public entry point — ingest reports, read their status, answer questions,
+//! check health. It owns the stores (as trait objects, so any backend fits), the artifact
+//! store, the card-token key and the telemetry registry. Cloning is cheap.
+
+mod ingest;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::ObjectStore;
+use tokio::sync::Notify;
+
+pub use ingest::{JobOutcome, Submission};
+
+use crate::backend::memory::{MemoryBackend, MemoryCache, MemoryGraph, MemoryQueue, MemoryVectors};
+use crate::config::Settings;
+use crate::error::{Error, Result};
+use crate::ingest::pan::PanKey;
+use crate::store::artifacts::Artifacts;
+use crate::store::{
+    AnswerCache, AuditLog, FactStore, GraphStore, JobQueue, MetricStore, ReportStore, VectorIndex,
+};
+use crate::telemetry::Telemetry;
+
+/// The stores an engine runs on.
+#[derive(Clone)]
+pub struct Stores {
+    /// Reports and their status.
+    pub reports: Arc<dyn ReportStore>,
+    /// Canonical facts.
+    pub facts: Arc<dyn FactStore>,
+    /// Metric queries.
+    pub metrics: Arc<dyn MetricStore>,
+    /// The audit trail.
+    pub audit: Arc<dyn AuditLog>,
+    /// The entity graph.
+    pub graph: Arc<dyn GraphStore>,
+    /// The vector index.
+    pub vectors: Arc<dyn VectorIndex>,
+    /// The ingestion job queue.
+    pub jobs: Arc<dyn JobQueue>,
+    /// The answer cache.
+    pub cache: Arc<dyn AnswerCache>,
+}
+
+impl Stores {
+    /// Every store on the embedded backend.
+    pub fn memory(backend: &MemoryBackend) -> Stores {
+        Stores {
+            reports: Arc::new(backend.clone()),
+            facts: Arc::new(backend.clone()),
+            metrics: Arc::new(backend.clone()),
+            audit: Arc::new(backend.clone()),
+            graph: Arc::new(MemoryGraph::default()),
+            vectors: Arc::new(MemoryVectors::default()),
+            jobs: Arc::new(MemoryQueue::new(10_000, Duration::from_secs(15 * 60))),
+            cache: Arc::new(MemoryCache::new(10_000)),
+        }
+    }
+}
+
+/// Tunables of an engine.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Largest accepted upload.
+    pub max_upload_bytes: u64,
+    /// How long answers are cached.
+    pub cache_ttl: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            max_upload_bytes: 256 << 20,
+            cache_ttl: Duration::from_secs(300),
+        }
+    }
+}
+
+struct Inner {
+    stores: Stores,
+    artifacts: Artifacts,
+    key: PanKey,
+    telemetry: Arc<Telemetry>,
+    options: EngineOptions,
+    completions: Notify,
+}
+
+/// The engine.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("options", &self.inner.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// An engine on the given stores and object store.
+    pub fn new(stores: Stores, objects: Arc<dyn ObjectStore>, key: PanKey, options: EngineOptions) -> Engine {
+        Engine {
+            inner: Arc::new(Inner {
+                artifacts: Artifacts::new(objects, &key),
+                stores,
+                key,
+                telemetry: Arc::new(Telemetry::new()),
+                options,
+                completions: Notify::new(),
+            }),
+        }
+    }
+
+    /// An engine that keeps everything in memory (tests, benches, examples).
+    pub fn in_memory() -> Engine {
+        let backend = MemoryBackend::in_memory();
+        Engine::new(
+            Stores::memory(&backend),
+            Arc::new(object_store::memory::InMemory::new()),
+            PanKey::generate(),
+            EngineOptions::default(),
+        )
+    }
+
+    /// The embedded engine under `data_dir`: artifacts, report index, audit chains and the
+    /// card-token key on disk; facts, rollups and the graph rebuilt from the artifacts of
+    /// completed reports; queued reports queued again.
+    pub async fn embedded(data_dir: &Path, key: Option<PanKey>, options: EngineOptions) -> Result<Engine> {
+        let backend = MemoryBackend::open(data_dir)?;
+        let artifacts_dir = data_dir.join("artifacts");
+        std::fs::create_dir_all(&artifacts_dir)?;
+        let objects = object_store::local::LocalFileSystem::new_with_prefix(&artifacts_dir).map_err(|e| {
+            Error::internal(format!(
+                "cannot use {} for artifacts: {e}",
+                artifacts_dir.display()
+            ))
+        })?;
+        let key = match key {
+            Some(k) => k,
+            None => embedded_key(data_dir)?,
+        };
+        let engine = Engine::new(Stores::memory(&backend), Arc::new(objects), key, options);
+        engine.recover(&backend).await?;
+        Ok(engine)
+    }
+
+    /// The engine the settings describe (embedded stores for every unset service).
+    pub async fn from_settings(settings: &Settings) -> Result<Engine> {
+        let options = EngineOptions {
+            max_upload_bytes: settings.max_upload_bytes,
+            cache_ttl: settings.cache_ttl,
+        };
+        let key = settings.pan_key_bytes().map(PanKey::new);
+        Engine::embedded(&settings.data_dir, key, options).await
+    }
+
+    /// The stores.
+    pub fn stores(&self) -> &Stores {
+        &self.inner.stores
+    }
+
+    /// The artifact store.
+    pub fn artifacts(&self) -> &Artifacts {
+        &self.inner.artifacts
+    }
+
+    /// The metrics registry.
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.inner.telemetry
+    }
+
+    /// The options.
+    pub fn options(&self) -> &EngineOptions {
+        &self.inner.options
+    }
+}
+
+/// Loads the embedded card-token key from `data_dir/keys/pan.key`, generating it on first use.
+fn embedded_key(data_dir: &Path) -> Result<PanKey> {
+    let path = data_dir.join("keys").join("pan.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let mut bytes = [0u8; 32];
+            hex::decode_to_slice(text.trim(), &mut bytes)
+                .map_err(|_| Error::internal(format!("{} is not a 64-hex-character key", path.display())))?;
+            Ok(PanKey::new(bytes))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = PanKey::generate();
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            write_private(&path, hex::encode(key.expose_bytes()).as_bytes())?;
+            Ok(key)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, data: &[u8]) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, data: &[u8]) -> Result<()> {
+    std::fs::write(path, data)?;
+    Ok(())
+}
