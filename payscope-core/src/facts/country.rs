@@ -6,6 +6,23 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::iso3166::COUNTRIES;
 
+fn alpha_index(c: u8) -> usize {
+    (c.to_ascii_uppercase() - b'A') as usize
+}
+
+/// Table index of every alpha-2 code, by letter pair (`u8::MAX` for unassigned pairs).
+fn alpha2_table() -> &'static [u8; 676] {
+    static TABLE: std::sync::OnceLock<[u8; 676]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = [u8::MAX; 676];
+        for (i, (a2, ..)) in COUNTRIES.iter().enumerate() {
+            let b = a2.as_bytes();
+            t[alpha_index(b[0]) * 26 + alpha_index(b[1])] = i as u8;
+        }
+        t
+    })
+}
+
 /// A country, always written as its alpha-2 code.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Country(u8);
@@ -17,11 +34,8 @@ impl Country {
         let b = s.as_bytes();
         match b.len() {
             2 if b.iter().all(u8::is_ascii_alphabetic) => {
-                let key = [b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase()];
-                COUNTRIES
-                    .binary_search_by(|(a2, ..)| a2.as_bytes().cmp(&key[..]))
-                    .ok()
-                    .map(|i| Country(i as u8))
+                let slot = alpha2_table()[alpha_index(b[0]) * 26 + alpha_index(b[1])];
+                (slot != u8::MAX).then_some(Country(slot))
             }
             3 if b.iter().all(u8::is_ascii_alphabetic) => COUNTRIES
                 .iter()

@@ -121,12 +121,18 @@ impl Network {
     /// Parses the many spellings networks appear under (`VISA`, `MC`, `Master Card`, `American Express`).
     /// Unknown non-empty names become [`Network::Other`] in lowercase; empty text is `None`.
     pub fn parse(s: &str) -> Option<Network> {
-        let key: String = s
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_lowercase();
-        Some(match key.as_str() {
+        // Normalized into a stack buffer: this runs for every row of every report.
+        let mut buf = [0u8; 24];
+        let mut n = 0;
+        for b in s.bytes().filter(u8::is_ascii_alphanumeric) {
+            if n == buf.len() {
+                return Some(Network::Other(s.trim().to_ascii_lowercase()));
+            }
+            buf[n] = b.to_ascii_lowercase();
+            n += 1;
+        }
+        let key = std::str::from_utf8(&buf[..n]).unwrap_or("");
+        Some(match key {
             "" => return None,
             "visa" | "vi" | "vis" | "visanet" | "visadebit" | "visacredit" => Network::Visa,
             "mastercard" | "mc" | "master" | "mcard" | "maestro" | "mastercarddebit" | "mcrd" => {

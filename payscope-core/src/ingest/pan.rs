@@ -10,6 +10,8 @@ use crate::facts::CardToken;
 /// The deployment secret behind card tokens and artifact encryption.
 pub struct PanKey {
     key: SecretBox<[u8; 32]>,
+    /// HMAC state with the key already absorbed, cloned for each token.
+    keyed: Hmac<Sha256>,
 }
 
 impl std::fmt::Debug for PanKey {
@@ -27,8 +29,11 @@ impl Clone for PanKey {
 impl PanKey {
     /// Wraps 32 secret bytes.
     pub fn new(bytes: [u8; 32]) -> Self {
+        let mut keyed = hmac_with(&bytes);
+        keyed.update(b"card:");
         PanKey {
             key: SecretBox::new(Box::new(bytes)),
+            keyed,
         }
     }
 
@@ -51,8 +56,7 @@ impl PanKey {
 
     /// The card token of a PAN: HMAC-SHA256 over the digits, truncated to 128 bits.
     pub fn tokenize(&self, pan_digits: &str) -> CardToken {
-        let mut mac = hmac_with(self.key.expose_secret());
-        mac.update(b"card:");
+        let mut mac = self.keyed.clone();
         mac.update(pan_digits.as_bytes());
         let full: [u8; 32] = mac.finalize().into_bytes().into();
         let mut t = [0u8; 16];
@@ -77,18 +81,23 @@ fn hmac_with(key: &[u8; 32]) -> Hmac<Sha256> {
 /// spaces or dashes, passing the Luhn check.
 pub fn pan_digits(s: &str) -> Option<String> {
     let s = s.trim();
-    if s.len() > 23 {
+    if !(13..=23).contains(&s.len()) {
         return None;
     }
-    let mut digits = String::with_capacity(19);
-    for c in s.chars() {
-        match c {
-            '0'..='9' => digits.push(c),
-            ' ' | '-' => {}
+    let mut buf = [0u8; 23];
+    let mut n = 0;
+    for &b in s.as_bytes() {
+        match b {
+            b'0'..=b'9' => {
+                buf[n] = b;
+                n += 1;
+            }
+            b' ' | b'-' => {}
             _ => return None,
         }
     }
-    ((13..=19).contains(&digits.len()) && luhn_valid(digits.as_bytes())).then_some(digits)
+    let digits = &buf[..n];
+    ((13..=19).contains(&n) && luhn_valid(digits)).then(|| String::from_utf8_lossy(digits).into_owned())
 }
 
 /// True when an ASCII digit string passes the Luhn check.
@@ -133,6 +142,18 @@ pub fn mask(pan_digits: &str) -> String {
 
 /// Replaces every card number inside free text with its mask (for error messages and logs).
 pub fn redact(text: &str) -> String {
+    redact_cow(text).into_owned()
+}
+
+/// [`redact`] without copying text that cannot hold a card number (fewer than 13 digits).
+pub fn redact_cow(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.bytes().filter(u8::is_ascii_digit).count() < 13 {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(redact_digits(text))
+}
+
+fn redact_digits(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut run = String::new();
     let flush = |run: &mut String, out: &mut String| {

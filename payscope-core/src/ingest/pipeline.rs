@@ -203,26 +203,27 @@ fn parse_table(
 
 /// True for rows that are not data: all blank, or a totals line under the table.
 fn is_filler(rec: &StringRecord) -> bool {
-    let mut cells = rec.iter().map(str::trim).filter(|c| !c.is_empty());
-    match cells.next() {
-        None => true,
-        Some(first) => {
-            let lower = first.to_ascii_lowercase();
-            [
-                "total",
-                "grand total",
-                "subtotal",
-                "sum",
-                "count",
-                "end of report",
-                "records",
-            ]
-            .iter()
-            .any(|w| {
-                lower == *w || lower.starts_with(&format!("{w}:")) || lower.starts_with(&format!("{w} "))
-            })
-        }
+    let Some(first) = rec.iter().map(str::trim).find(|c| !c.is_empty()) else {
+        return true;
+    };
+    // Data rows start with an id, which never begins with these words.
+    if !first.as_bytes()[0].is_ascii_alphabetic() {
+        return false;
     }
+    [
+        "total",
+        "grand total",
+        "subtotal",
+        "sum",
+        "count",
+        "end of report",
+        "records",
+    ]
+    .iter()
+    .any(|w| {
+        let (head, rest) = first.split_at(first.len().min(w.len()));
+        head.eq_ignore_ascii_case(w) && (rest.is_empty() || rest.starts_with(':') || rest.starts_with(' '))
+    })
 }
 
 fn tabular(

@@ -58,7 +58,7 @@ pub(crate) struct RowPlan {
     col: FxHashMap<Field, usize>,
     zone: Option<jiff::tz::TimeZone>,
     key: PanKey,
-    tokens: FxHashMap<(u64, u8), CardToken>,
+    tokens: TokenCache,
     lineage: Lineage,
     /// The stage decision (when not from a column) and the report's confidence.
     pub stage_decision: Option<MappingDecision>,
@@ -190,7 +190,7 @@ impl RowPlan {
         let (Some(tx), Some(time), Some(amount), true) = (tx, time, amount, lacking.is_empty()) else {
             return Err(missing(map, &lacking));
         };
-        let ids: Vec<&str> = sample_values(tx).filter(|v| !v.trim().is_empty()).collect();
+        let ids: Vec<&str> = sample_values(tx).filter(|v| !v.trim_ascii().is_empty()).collect();
         if !ids.is_empty() && ids.iter().filter(|v| pan_digits(v).is_some()).count() * 2 > ids.len() {
             return Err(Error::Unprocessable(format!(
                 "column `{}` was mapped to transaction_id but holds card numbers; card numbers cannot identify transactions",
@@ -263,7 +263,7 @@ impl RowPlan {
             col,
             zone,
             key: key.clone(),
-            tokens: FxHashMap::default(),
+            tokens: TokenCache::new(),
             lineage: Lineage {
                 report_id: report.report_id,
                 sha256: report.sha256,
@@ -285,7 +285,7 @@ impl RowPlan {
 
     fn cell<'r>(&self, rec: &'r StringRecord, f: Field) -> Option<(usize, &'r str)> {
         let c = *self.col.get(&f)?;
-        let v = rec.get(c)?.trim();
+        let v = rec.get(c)?.trim_ascii();
         (!v.is_empty()).then_some((c, v))
     }
 
@@ -299,7 +299,7 @@ impl RowPlan {
         let Some((c, v)) = self.cell(rec, f) else {
             return Ok(None);
         };
-        if v.chars().count() > max {
+        if v.len() > max && v.chars().count() > max {
             return Err(self.err(
                 row,
                 Some(c),
@@ -325,19 +325,11 @@ impl RowPlan {
                 ),
             ));
         }
-        Ok(Some(redact(v)))
+        Ok(Some(super::pan::redact_cow(v).into_owned()))
     }
 
     fn token(&mut self, digits: &str) -> CardToken {
-        let key = (digits.parse::<u64>().unwrap_or(0), digits.len() as u8);
-        if let Some(t) = self.tokens.get(&key) {
-            return *t;
-        }
-        let t = self.key.tokenize(digits);
-        if self.tokens.len() < 1_000_000 {
-            self.tokens.insert(key, t);
-        }
-        t
+        self.tokens.get_or_insert(digits, &self.key)
     }
 
     fn parse_money(
@@ -351,7 +343,7 @@ impl RowPlan {
         let c = match src {
             AmountSource::Decimal(c, _) | AmountSource::Minor(c) => c,
         };
-        let raw = rec.get(c).unwrap_or("").trim();
+        let raw = rec.get(c).unwrap_or("").trim_ascii();
         if raw.is_empty() {
             return Err(self.err(row, Some(c), "missing_value", format!("{what} is empty")));
         }
@@ -384,7 +376,7 @@ impl RowPlan {
         let stage = match self.stage {
             StageSource::Fixed(s) => s,
             StageSource::Column(c) => {
-                let v = rec.get(c).unwrap_or("").trim();
+                let v = rec.get(c).unwrap_or("").trim_ascii();
                 Stage::parse(v).ok_or_else(|| {
                     self.err(
                         row,
@@ -398,7 +390,7 @@ impl RowPlan {
                 })?
             }
         };
-        let tx_raw = rec.get(self.tx).unwrap_or("").trim();
+        let tx_raw = rec.get(self.tx).unwrap_or("").trim_ascii();
         if tx_raw.is_empty() {
             return Err(self.err(
                 row,
@@ -431,7 +423,9 @@ impl RowPlan {
             None => self.default_currency,
         };
         let source = match (self.amount, self.amount_minor) {
-            (AmountSource::Decimal(c, _), Some(minor)) if rec.get(c).is_none_or(|v| v.trim().is_empty()) => {
+            (AmountSource::Decimal(c, _), Some(minor))
+                if rec.get(c).is_none_or(|v| v.trim_ascii().is_empty()) =>
+            {
                 minor
             }
             (primary, _) => primary,
@@ -578,7 +572,7 @@ impl RowPlan {
             let c = match src {
                 AmountSource::Decimal(c, _) | AmountSource::Minor(c) => c,
             };
-            if rec.get(c).is_some_and(|v| !v.trim().is_empty()) {
+            if rec.get(c).is_some_and(|v| !v.trim_ascii().is_empty()) {
                 f.interchange_fee = Some(
                     self.parse_money(rec, src, Some(currency), row, "interchange fee")?
                         .0,
@@ -606,7 +600,7 @@ impl RowPlan {
     fn occurred_at(&self, rec: &StringRecord, row: u32) -> std::result::Result<Timestamp, RowError> {
         let (c, when) = match self.time {
             TimeSource::Column(c) => {
-                let v = rec.get(c).unwrap_or("").trim();
+                let v = rec.get(c).unwrap_or("").trim_ascii();
                 if v.is_empty() {
                     return Err(self.err(row, Some(c), "missing_value", "the date is empty".into()));
                 }
@@ -623,7 +617,7 @@ impl RowPlan {
                 )
             }
             TimeSource::DateAndTime(d, t) => {
-                let dv = rec.get(d).unwrap_or("").trim();
+                let dv = rec.get(d).unwrap_or("").trim_ascii();
                 let when = parse_when(dv).ok_or_else(|| {
                     self.err(
                         row,
@@ -632,7 +626,7 @@ impl RowPlan {
                         format!("`{}` is not a date", truncate(dv)),
                     )
                 })?;
-                let tv = rec.get(t).unwrap_or("").trim();
+                let tv = rec.get(t).unwrap_or("").trim_ascii();
                 let when = match (when, tv.is_empty()) {
                     (When::Date(date), false) => {
                         let ms = parse_time(tv).ok_or_else(|| {
@@ -667,6 +661,36 @@ impl RowPlan {
             ));
         }
         Ok(t)
+    }
+}
+
+/// A direct-mapped cache of card tokens (64 Ki slots, 1.5 MiB: it stays in cache, unlike a
+/// map of every card in a large file). A miss costs one HMAC.
+struct TokenCache {
+    slots: Vec<(u64, CardToken)>,
+}
+
+impl TokenCache {
+    const BITS: u32 = 16;
+
+    fn new() -> Self {
+        TokenCache {
+            slots: vec![(u64::MAX, CardToken([0; 16])); 1 << Self::BITS],
+        }
+    }
+
+    fn get_or_insert(&mut self, digits: &str, key: &PanKey) -> CardToken {
+        // PANs never start with 0, so the digits as a number identify the card.
+        let Ok(n) = digits.parse::<u64>() else {
+            return key.tokenize(digits);
+        };
+        let slot = (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - Self::BITS)) as usize;
+        if self.slots[slot].0 == n {
+            return self.slots[slot].1;
+        }
+        let token = key.tokenize(digits);
+        self.slots[slot] = (n, token);
+        token
     }
 }
 

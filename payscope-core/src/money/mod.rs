@@ -11,6 +11,23 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::error::{Error, Result};
 use iso4217::CURRENCIES;
 
+fn code_slot(b: &[u8]) -> usize {
+    b.iter()
+        .fold(0, |acc, c| acc * 26 + (c.to_ascii_uppercase() - b'A') as usize)
+}
+
+/// Table index of every alphabetic code, by letter triple (`u8::MAX` for unassigned codes).
+fn code_table() -> &'static [u8] {
+    static TABLE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = vec![u8::MAX; 26 * 26 * 26];
+        for (i, (code, ..)) in CURRENCIES.iter().enumerate() {
+            t[code_slot(code.as_bytes())] = i as u8;
+        }
+        t
+    })
+}
+
 /// An ISO 4217 currency, stored as its index in the built-in table (one byte).
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Currency(u8);
@@ -48,14 +65,12 @@ impl Currency {
         if code.len() != 3 {
             return None;
         }
-        let mut upper = [0u8; 3];
-        for (u, c) in upper.iter_mut().zip(code.bytes()) {
-            *u = c.to_ascii_uppercase();
+        let b = code.as_bytes();
+        if !b.iter().all(u8::is_ascii_alphabetic) {
+            return None;
         }
-        CURRENCIES
-            .binary_search_by(|(a, ..)| a.as_bytes().cmp(&upper[..]))
-            .ok()
-            .map(|i| Currency(i as u8))
+        let slot = code_table()[code_slot(b)];
+        (slot != u8::MAX).then_some(Currency(slot))
     }
 
     /// Looks up a numeric code (`840` is USD).

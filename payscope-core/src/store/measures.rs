@@ -210,16 +210,65 @@ impl Measures {
         }
     }
 
+    /// The exact `(numerator, denominator)` a result is ordered by — the same fraction
+    /// [`MetricValue::cmp_exact`] compares — computed without building the value.
+    pub fn fraction(&self, metric: Metric) -> Option<(i128, i128)> {
+        use Metric::*;
+        let whole = |n: u64| Some((n as i128, 1));
+        let ratio = |a: u64, b: u64| (b > 0).then_some((a as i128, b as i128));
+        match metric.unit() {
+            Unit::Currency => {
+                let (mut total, mut n) = (0i128, 0u64);
+                for (_, m) in &self.money {
+                    if let Some((v, k)) = money_part(metric, m) {
+                        if k > 0 {
+                            total += v;
+                            n += k;
+                        }
+                    }
+                }
+                match metric {
+                    AverageTicket => (n > 0).then_some((total, n as i128)),
+                    _ => Some((total, 1)),
+                }
+            }
+            _ => match metric {
+                TransactionCount => whole(self.auth),
+                ApprovedCount => whole(self.approved),
+                DeclinedCount => whole(self.declined),
+                ApprovalRate => ratio(self.approved, self.auth),
+                DeclineRate => ratio(self.declined, self.auth),
+                ClearedCount => whole(self.cleared),
+                SettledCount => whole(self.settled),
+                RefundCount => whole(self.refunds),
+                ChargebackCount => whole(self.chargebacks),
+                ChargebackRate => ratio(self.chargebacks, self.approved),
+                FraudCount => whole(self.fraud),
+                FraudRate => ratio(self.fraud, self.approved),
+                CrossBorderShare => ratio(self.cross_border, self.cross_known),
+                SettlementDelayHours => {
+                    (self.reconciled > 0).then_some((self.reconcile_delay_millis, self.reconciled as i128))
+                }
+                ReconciliationRate => ratio(self.reconciled, self.approved),
+                UnmatchedAuthCount => whole(self.approved.saturating_sub(self.reconciled)),
+                _ => None,
+            },
+        }
+    }
+
     /// The value of `metric`.
     pub fn value(&self, metric: Metric) -> Result<MetricValue> {
         use Metric::*;
         let mut money: Vec<&(Currency, MoneyMeasures)> = self.money.iter().collect();
         money.sort_by_key(|(c, _)| c.code());
-        let sums = |n: fn(&MoneyMeasures) -> u64, v: fn(&MoneyMeasures) -> i128| -> Result<MetricValue> {
+        let sums = || -> Result<MetricValue> {
             let amounts = money
                 .iter()
-                .filter(|(_, m)| n(m) > 0)
-                .map(|(c, m)| to_money(v(m), *c))
+                .filter_map(|(c, m)| {
+                    money_part(metric, m)
+                        .filter(|(_, n)| *n > 0)
+                        .map(|(v, _)| to_money(v, *c))
+                })
                 .collect::<Result<Vec<_>>>()?;
             Ok(MetricValue::Money { amounts })
         };
@@ -234,7 +283,7 @@ impl Measures {
             DeclinedCount => count(self.declined),
             ApprovalRate => ratio(self.approved, self.auth),
             DeclineRate => ratio(self.declined, self.auth),
-            TransactionAmount => sums(|m| m.approved_n, |m| m.approved_amount)?,
+            TransactionAmount => sums()?,
             AverageTicket => MetricValue::AverageMoney {
                 parts: money
                     .iter()
@@ -243,18 +292,18 @@ impl Measures {
                     .collect::<Result<Vec<_>>>()?,
             },
             ClearedCount => count(self.cleared),
-            ClearedAmount => sums(|m| m.cleared_n, |m| m.cleared_amount)?,
+            ClearedAmount => sums()?,
             SettledCount => count(self.settled),
-            SettledAmount => sums(|m| m.settled_n, |m| m.settled_amount)?,
-            InterchangeFees => sums(|m| m.cleared_n, |m| m.clearing_fee)?,
-            NetSettlement => sums(|m| m.settled_n, |m| m.settled_amount - m.settlement_fee)?,
+            SettledAmount => sums()?,
+            InterchangeFees => sums()?,
+            NetSettlement => sums()?,
             RefundCount => count(self.refunds),
-            RefundAmount => sums(|m| m.refund_n, |m| m.refund_amount)?,
+            RefundAmount => sums()?,
             ChargebackCount => count(self.chargebacks),
-            ChargebackAmount => sums(|m| m.chargeback_n, |m| m.chargeback_amount)?,
+            ChargebackAmount => sums()?,
             ChargebackRate => ratio(self.chargebacks, self.approved),
             FraudCount => count(self.fraud),
-            FraudAmount => sums(|m| m.fraud_n, |m| m.fraud_amount)?,
+            FraudAmount => sums()?,
             FraudRate => ratio(self.fraud, self.approved),
             CrossBorderShare => ratio(self.cross_border, self.cross_known),
             SettlementDelayHours => MetricValue::MeanHours {
@@ -266,6 +315,22 @@ impl Measures {
             UnmatchedAuthCount => count(self.approved.saturating_sub(self.reconciled)),
         })
     }
+}
+
+/// A money metric's per-currency sum and the number of facts behind it.
+fn money_part(metric: Metric, m: &MoneyMeasures) -> Option<(i128, u64)> {
+    use Metric::*;
+    Some(match metric {
+        TransactionAmount | AverageTicket => (m.approved_amount, m.approved_n),
+        ClearedAmount => (m.cleared_amount, m.cleared_n),
+        SettledAmount => (m.settled_amount, m.settled_n),
+        InterchangeFees => (m.clearing_fee, m.cleared_n),
+        NetSettlement => (m.settled_amount - m.settlement_fee, m.settled_n),
+        RefundAmount => (m.refund_amount, m.refund_n),
+        ChargebackAmount => (m.chargeback_amount, m.chargeback_n),
+        FraudAmount => (m.fraud_amount, m.fraud_n),
+        _ => return None,
+    })
 }
 
 fn to_money(minor: i128, currency: Currency) -> Result<Money> {
@@ -308,18 +373,62 @@ fn compare_groups(dims: &[Dimension], a: &[Option<String>], b: &[Option<String>]
         .unwrap_or(Ordering::Equal)
 }
 
+/// The measures of one group: its time bucket, its group values and the sums.
+pub type GroupMeasures = (Option<Timestamp>, Vec<Option<String>>, Measures);
+
+/// Compares two ordering fractions: undefined below every defined value.
+pub fn compare_fractions(a: Option<(i128, i128)>, b: Option<(i128, i128)>) -> Ordering {
+    match (a, b) {
+        (Some((x, y)), Some((z, w))) => (x * w).cmp(&(z * y)),
+        (Some(_), None) => Ordering::Greater,
+        (None, Some(_)) => Ordering::Less,
+        (None, None) => Ordering::Equal,
+    }
+}
+
 /// Builds the result rows of a normalized query from per-(bucket, group) measures: values,
 /// the single total row of an ungrouped query, ordering and top-N (per bucket, and per
-/// currency when ordering by money).
-pub fn finalize(
-    query: &MetricQuery,
-    mut groups: Vec<(Option<Timestamp>, Vec<Option<String>>, Measures)>,
-) -> Result<Vec<MetricRow>> {
+/// currency when ordering by money). Sort keys are computed once and values only for the
+/// rows that are kept.
+pub fn finalize(query: &MetricQuery, mut groups: Vec<GroupMeasures>) -> Result<Vec<MetricRow>> {
     if groups.is_empty() && query.group_by.is_empty() && query.granularity.is_none() {
         groups.push((None, vec![], Measures::default()));
     }
-    let mut rows = groups
-        .into_iter()
+    let dims = &query.group_by;
+    let currency_col = match query.order {
+        Some(o) if o.metric.unit() == Unit::Currency => dims.iter().position(|d| *d == Dimension::Currency),
+        _ => None,
+    };
+    let partition = |i: usize| (groups[i].0, currency_col.and_then(|c| groups[i].1[c].as_deref()));
+    let mut keyed: Vec<(usize, Option<(i128, i128)>)> = groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (i, query.order.and_then(|o| g.2.fraction(o.metric))))
+        .collect();
+    keyed.sort_by(|(a, fa), (b, fb)| {
+        partition(*a).cmp(&partition(*b)).then_with(|| {
+            let by_metric = match query.order {
+                Some(o) if o.descending => compare_fractions(*fa, *fb).reverse(),
+                Some(_) => compare_fractions(*fa, *fb),
+                None => Ordering::Equal,
+            };
+            by_metric.then_with(|| compare_groups(dims, &groups[*a].1, &groups[*b].1))
+        })
+    });
+    let mut kept: Vec<usize> = Vec::with_capacity(keyed.len());
+    let mut taken = 0;
+    for (j, (i, _)) in keyed.iter().enumerate() {
+        if j > 0 && partition(keyed[j - 1].0) != partition(*i) {
+            taken = 0;
+        }
+        if query.top_n.is_none_or(|n| taken < n) {
+            kept.push(*i);
+            taken += 1;
+        }
+    }
+    let mut slots: Vec<Option<GroupMeasures>> = groups.into_iter().map(Some).collect();
+    kept.into_iter()
+        .filter_map(|i| slots[i].take())
         .map(|(bucket, group, m)| {
             let values = query
                 .metrics
@@ -332,52 +441,7 @@ pub fn finalize(
                 values,
             })
         })
-        .collect::<Result<Vec<_>>>()?;
-    let dims = &query.group_by;
-    let order = query
-        .order
-        .and_then(|o| query.metrics.iter().position(|m| *m == o.metric).map(|i| (o, i)));
-    let currency_col = match order {
-        Some((o, _)) if o.metric.unit() == Unit::Currency => {
-            dims.iter().position(|d| *d == Dimension::Currency)
-        }
-        _ => None,
-    };
-    let partition = |r: &MetricRow| (r.bucket, currency_col.and_then(|i| r.group[i].clone()));
-    rows.sort_by(|a, b| {
-        partition(a).cmp(&partition(b)).then_with(|| {
-            let by_metric = match order {
-                Some((o, i)) => {
-                    let c = a.values[i].cmp_exact(&b.values[i]);
-                    if o.descending {
-                        c.reverse()
-                    } else {
-                        c
-                    }
-                }
-                None => Ordering::Equal,
-            };
-            by_metric.then_with(|| compare_groups(dims, &a.group, &b.group))
-        })
-    });
-    if let Some(n) = query.top_n {
-        let mut kept = Vec::with_capacity(rows.len().min(n * 4));
-        let mut current = None;
-        let mut taken = 0;
-        for r in rows {
-            let p = partition(&r);
-            if current.as_ref() != Some(&p) {
-                current = Some(p);
-                taken = 0;
-            }
-            if taken < n {
-                kept.push(r);
-                taken += 1;
-            }
-        }
-        rows = kept;
-    }
-    Ok(rows)
+        .collect()
 }
 
 #[cfg(test)]
@@ -423,6 +487,37 @@ mod tests {
             avg,
             vec![Money::new(500, Currency::JPY), Money::new(1501, Currency::USD)]
         );
+    }
+
+    #[test]
+    fn ordering_fraction_matches_the_value() {
+        let mut m = Measures::default();
+        m.add(auth(Currency::USD, true, 1000));
+        m.add(auth(Currency::JPY, true, 7));
+        m.add(auth(Currency::EUR, false, 5));
+        m.add(Contribution {
+            stage: Stage::Settlement,
+            fee: 30,
+            ..auth(Currency::USD, true, 990)
+        });
+        m.add(Contribution {
+            stage: Stage::Chargeback,
+            ..auth(Currency::USD, true, 40)
+        });
+        m.reconciled = 1;
+        m.reconcile_delay_millis = 3_600_000;
+        for metric in Metric::ALL {
+            assert_eq!(
+                m.fraction(*metric),
+                m.value(*metric).unwrap().fraction(),
+                "{metric}"
+            );
+            assert_eq!(
+                Measures::default().fraction(*metric),
+                Measures::default().value(*metric).unwrap().fraction(),
+                "{metric}"
+            );
+        }
     }
 
     #[test]

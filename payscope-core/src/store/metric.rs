@@ -518,31 +518,33 @@ impl MetricValue {
         }
     }
 
-    /// Exact comparison used for ordering: counts and money by value, ratios and means by
-    /// cross-multiplication. Undefined values sort below every defined one.
-    pub fn cmp_exact(&self, other: &MetricValue) -> Ordering {
-        fn frac(v: &MetricValue) -> Option<(i128, i128)> {
-            match *v {
-                MetricValue::Count { count } => Some((count as i128, 1)),
-                MetricValue::Ratio {
-                    numerator,
-                    denominator,
-                } => (denominator > 0).then_some((numerator as i128, denominator as i128)),
-                MetricValue::MeanHours { total_millis, count } => {
-                    (count > 0).then_some((total_millis as i128, count as i128))
-                }
-                MetricValue::Money { ref amounts } => {
-                    Some((amounts.iter().map(|m| m.minor as i128).sum(), 1))
-                }
-                MetricValue::AverageMoney { ref parts } => {
-                    let (t, n) = parts.iter().fold((0i128, 0i128), |(t, n), (m, c)| {
-                        (t + m.minor as i128, n + *c as i128)
-                    });
-                    (n > 0).then_some((t, n))
-                }
+    /// The exact `(numerator, denominator)` results are ordered by: counts and money as
+    /// themselves (money summed over currencies), ratios and means as fractions; `None` when
+    /// undefined.
+    pub fn fraction(&self) -> Option<(i128, i128)> {
+        match self {
+            MetricValue::Count { count } => Some((*count as i128, 1)),
+            MetricValue::Ratio {
+                numerator,
+                denominator,
+            } => (*denominator > 0).then_some((*numerator as i128, *denominator as i128)),
+            MetricValue::MeanHours { total_millis, count } => {
+                (*count > 0).then_some((*total_millis as i128, *count as i128))
+            }
+            MetricValue::Money { amounts } => Some((amounts.iter().map(|m| m.minor as i128).sum(), 1)),
+            MetricValue::AverageMoney { parts } => {
+                let (t, n) = parts.iter().fold((0i128, 0i128), |(t, n), (m, c)| {
+                    (t + m.minor as i128, n + *c as i128)
+                });
+                (n > 0).then_some((t, n))
             }
         }
-        match (frac(self), frac(other)) {
+    }
+
+    /// Exact comparison used for ordering (cross-multiplied fractions); undefined values sort
+    /// below every defined one.
+    pub fn cmp_exact(&self, other: &MetricValue) -> Ordering {
+        match (self.fraction(), other.fraction()) {
             (Some((a, b)), Some((c, d))) => (a * d).cmp(&(c * b)),
             (Some(_), None) => Ordering::Greater,
             (None, Some(_)) => Ordering::Less,

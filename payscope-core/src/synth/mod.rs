@@ -55,6 +55,22 @@ impl SynthConfig {
         }
     }
 
+    /// The benchmark data set: 2 banks, 90 days ending 2026-11-01, sized for about
+    /// `total_facts` facts (every authorization yields about 2.8 facts over its stages).
+    pub fn bench(total_facts: u64) -> Self {
+        let per_bank_day = (total_facts as f64 / 2.0 / 90.0 / 2.83 / 1.09).round() as u32;
+        SynthConfig {
+            seed: 1,
+            banks: 2,
+            days: 90,
+            end: Date::from_ymd(2026, 11, 1).unwrap_or(Date(20_393)),
+            auths_per_day: per_bank_day.max(1),
+            merchants: 5_000,
+            cards: (per_bank_day * 20).max(1_000),
+            incident: true,
+        }
+    }
+
     /// The data's `as_of`: midnight at the start of `end`.
     pub fn as_of(&self) -> Timestamp {
         self.end.start()

@@ -42,6 +42,26 @@ impl Staged {
     }
 }
 
+/// Heap bytes held by a bank's fact data, by part.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeapBytes {
+    /// Fact columns.
+    pub segments: usize,
+    /// Dictionaries (merchants, cards, codes, transaction ids).
+    pub dictionaries: usize,
+    /// Idempotency key sets and fraud bookkeeping.
+    pub key_sets: usize,
+    /// Daily rollups.
+    pub rollups: usize,
+}
+
+impl HeapBytes {
+    /// The sum of the parts.
+    pub fn total(&self) -> usize {
+        self.segments + self.dictionaries + self.key_sets + self.rollups
+    }
+}
+
 /// A load ready to publish.
 #[derive(Debug, Default)]
 pub(crate) struct Prepared {
@@ -119,7 +139,7 @@ impl BankData {
                 let cell = delta.entry((day_of(seg.ts[i]), key)).or_default();
                 cell.count += 1;
                 cell.amount += seg.amount[i] as i128;
-                cell.fee += seg.fee.get(i).0.unwrap_or(0) as i128;
+                cell.fee += seg.fee.get(i).value().unwrap_or(0) as i128;
                 if seg.flags[i] & flag::FRAUD_COUNTED != 0 {
                     cell.fraud_count += 1;
                     cell.fraud_amount += seg.amount[i] as i128;
@@ -222,25 +242,21 @@ impl BankData {
         f.entry_mode = seg.entry_mode[i]
             .checked_sub(1)
             .map(|e| EntryMode::ALL[e as usize]);
-        f.interchange_fee = seg.fee.get(i).0;
+        f.interchange_fee = seg.fee.get(i).value();
         f.reason_code = d.code_text(seg.reason.get(i)).map(str::to_owned);
         f.fraud_reported = flags & flag::FRAUD_REPORTED != 0;
         f
     }
 
     /// Heap bytes of everything the bank holds.
-    pub fn heap_bytes(&self) -> usize {
-        self.dicts.heap_bytes()
-            + self
-                .segments
-                .iter()
-                .flatten()
-                .map(Segment::heap_bytes)
-                .sum::<usize>()
-            + self.keys.iter().map(KeySet::heap_bytes).sum::<usize>()
-            + self.fraud.capacity() * 24
-            + self.rollups.heap_bytes()
-            + self.reports.capacity() * std::mem::size_of::<ReportRef>()
+    pub fn heap_bytes(&self) -> HeapBytes {
+        HeapBytes {
+            segments: self.segments.iter().flatten().map(Segment::heap_bytes).sum(),
+            dictionaries: self.dicts.heap_bytes()
+                + self.reports.capacity() * std::mem::size_of::<ReportRef>(),
+            key_sets: self.keys.iter().map(KeySet::heap_bytes).sum::<usize>() + self.fraud.capacity() * 24,
+            rollups: self.rollups.heap_bytes(),
+        }
     }
 }
 

@@ -271,16 +271,35 @@ pub(crate) struct Segment {
     pub card: Vec<u32>,
     pub response: SparseColumn<u32>,
     pub reason: SparseColumn<u32>,
-    /// Interchange fee + 1 offset is not needed: `i64::MIN` marks an absent fee.
+    /// Interchange fees (absent for most stages, so usually not allocated).
     pub fee: SparseColumn<FeeCell>,
     /// Source row numbers; empty when they are `first_row, first_row + 1, ...` in time order.
     pub rows: Vec<u32>,
     pub first_row: u32,
 }
 
-/// An optional interchange fee (`None` is the default, so fee-less segments allocate nothing).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct FeeCell(pub Option<i64>);
+/// An optional interchange fee in eight bytes: `i64::MIN` is "absent", and is the default, so
+/// fee-less segments allocate nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FeeCell(i64);
+
+impl Default for FeeCell {
+    fn default() -> Self {
+        FeeCell(i64::MIN)
+    }
+}
+
+impl FeeCell {
+    /// Wraps an optional fee (a fee of exactly `i64::MIN` is not representable and reads as absent).
+    pub fn new(fee: Option<i64>) -> Self {
+        FeeCell(fee.unwrap_or(i64::MIN))
+    }
+
+    /// The fee, if present.
+    pub fn value(self) -> Option<i64> {
+        (self.0 != i64::MIN).then_some(self.0)
+    }
+}
 
 impl Segment {
     /// Number of facts.
@@ -356,7 +375,7 @@ impl Segment {
         self.response.push(n, response);
         let reason = dicts.code_of(f.reason_code.as_deref());
         self.reason.push(n, reason);
-        self.fee.push(n, FeeCell(f.interchange_fee));
+        self.fee.push(n, FeeCell::new(f.interchange_fee));
         self.rows.push(f.lineage.row);
         Ok(())
     }

@@ -34,6 +34,7 @@ pub use vector::MemoryVectors;
 mod vector;
 
 use audit::AuditChains;
+pub use bank::HeapBytes;
 use bank::{BankData, ReportRef, Staged};
 use reports::ReportIndex;
 
@@ -113,9 +114,10 @@ impl MemoryBackend {
     }
 
     /// Heap bytes held by the bank's facts, dictionaries, key sets and rollups.
-    pub fn heap_bytes(&self, ctx: &BankContext) -> usize {
+    pub fn heap_bytes(&self, ctx: &BankContext) -> HeapBytes {
         self.existing_bank(ctx.bank_id())
-            .map_or(0, |b| read(&b).heap_bytes())
+            .map(|b| read(&b).heap_bytes())
+            .unwrap_or_default()
     }
 }
 

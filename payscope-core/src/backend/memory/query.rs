@@ -14,8 +14,8 @@ use crate::calendar::{Date, Timestamp, MS_PER_DAY, MS_PER_HOUR};
 use crate::error::Result;
 use crate::facts::{Country, EntryMode, Network, Stage};
 use crate::money::Currency;
-use crate::store::measures::{finalize, Contribution, Measures};
-use crate::store::metric::{Dimension, Granularity, MetricQuery, MetricResult, Source, WEEKDAYS};
+use crate::store::measures::{compare_fractions, finalize, Contribution, Measures};
+use crate::store::metric::{Dimension, Granularity, MetricQuery, MetricResult, Source, Unit, WEEKDAYS};
 
 const NO_BUCKET: i64 = i64::MIN;
 
@@ -170,7 +170,7 @@ pub(crate) fn run(bank: &BankData, q: &MetricQuery) -> Result<MetricResult> {
         bank,
         q,
         filters,
-        groups: FxHashMap::default(),
+        groups: Groups::default(),
         facts_scanned: 0,
         pending: Vec::new(),
         needs_join,
@@ -203,8 +203,7 @@ pub(crate) fn run(bank: &BankData, q: &MetricQuery) -> Result<MetricResult> {
         _ => Source::Facts,
     };
     let facts_scanned = exec.facts_scanned;
-    let groups = exec
-        .groups
+    let groups = preselect(q, exec.groups.into_pairs())
         .into_iter()
         .map(|((bucket, codes), m)| {
             let group = q
@@ -225,11 +224,95 @@ pub(crate) fn run(bank: &BankData, q: &MetricQuery) -> Result<MetricResult> {
     })
 }
 
+/// Keeps, per partition (bucket, and currency when ranking money), only the groups that can
+/// make a top-N cut — the N best and any tied with the N-th — so that only they are decoded
+/// and finalized. Without a top-N every group is kept.
+fn preselect(
+    q: &MetricQuery,
+    groups: impl Iterator<Item = (GroupKey, Measures)>,
+) -> Vec<(GroupKey, Measures)> {
+    let (Some(n), Some(order)) = (q.top_n, q.order) else {
+        return groups.collect();
+    };
+    if n == 0 {
+        return Vec::new();
+    }
+    let currency_col = (order.metric.unit() == Unit::Currency)
+        .then(|| q.group_by.iter().position(|d| *d == Dimension::Currency))
+        .flatten();
+    type Ranked = (Option<(i128, i128)>, GroupKey, Measures);
+    let mut partitions: FxHashMap<(i64, u32), Vec<Ranked>> = FxHashMap::default();
+    for (key, m) in groups {
+        let part = (key.0, currency_col.map_or(0, |c| key.1[c]));
+        partitions
+            .entry(part)
+            .or_default()
+            .push((m.fraction(order.metric), key, m));
+    }
+    let best_first = |a: &Option<(i128, i128)>, b: &Option<(i128, i128)>| {
+        let c = compare_fractions(*a, *b);
+        if order.descending {
+            c.reverse()
+        } else {
+            c
+        }
+    };
+    let mut out = Vec::new();
+    for (_, mut ranked) in partitions {
+        if ranked.len() > n {
+            ranked.select_nth_unstable_by(n - 1, |a, b| best_first(&a.0, &b.0));
+            let nth = ranked[n - 1].0;
+            ranked.retain(|r| best_first(&r.0, &nth) != std::cmp::Ordering::Greater);
+        }
+        out.extend(ranked.into_iter().map(|(_, k, m)| (k, m)));
+    }
+    out
+}
+
+/// Measures per group: a hash index into dense vectors, with the last group remembered
+/// (consecutive facts often fall in the same group).
+#[derive(Default)]
+struct Groups {
+    index: FxHashMap<GroupKey, u32>,
+    keys: Vec<GroupKey>,
+    measures: Vec<Measures>,
+    last: Option<(GroupKey, u32)>,
+}
+
+impl Groups {
+    #[inline]
+    fn slot(&mut self, key: GroupKey) -> &mut Measures {
+        let i = match self.last {
+            Some((k, i)) if k == key => i,
+            _ => {
+                let next = self.keys.len() as u32;
+                let i = *self.index.entry(key).or_insert(next);
+                if i == next {
+                    self.keys.push(key);
+                    self.measures.push(Measures::default());
+                }
+                self.last = Some((key, i));
+                i
+            }
+        };
+        &mut self.measures[i as usize]
+    }
+
+    fn get_mut(&mut self, key: GroupKey) -> Option<&mut Measures> {
+        let i = *self.index.get(&key)?;
+        self.measures.get_mut(i as usize)
+    }
+
+    fn into_pairs(self) -> impl Iterator<Item = (GroupKey, Measures)> {
+        self.keys.into_iter().zip(self.measures)
+    }
+}
+
 struct Exec<'a> {
     bank: &'a BankData,
     q: &'a MetricQuery,
     filters: Vec<CompiledFilter>,
-    groups: FxHashMap<GroupKey, Measures>,
+    groups: Groups,
     facts_scanned: u64,
     /// Approved AUTH facts waiting for the settlement join: (group, transaction key, time).
     pending: Vec<(GroupKey, u64, i64)>,
@@ -279,7 +362,7 @@ impl Exec<'_> {
                     fraud_amount: cell.fraud_amount,
                     cross_border,
                 };
-                self.groups.entry((bucket, codes)).or_default().add(contribution);
+                self.groups.slot((bucket, codes)).add(contribution);
             }
         }
     }
@@ -309,13 +392,13 @@ impl Exec<'_> {
                     let fraud = flags & flag::FRAUD_COUNTED != 0;
                     let amount = seg.amount[i] as i128;
                     let cross = cross_border_code(seg.merchant_country[i], seg.issuer_country[i]);
-                    self.groups.entry(key).or_default().add(Contribution {
+                    self.groups.slot(key).add(Contribution {
                         stage,
                         currency: Currency::from_index(seg.currency[i]).unwrap_or(Currency::USD),
                         approved,
                         count: 1,
                         amount,
-                        fee: seg.fee.get(i).0.unwrap_or(0) as i128,
+                        fee: seg.fee.get(i).value().unwrap_or(0) as i128,
                         fraud_count: fraud as u64,
                         fraud_amount: if fraud { amount } else { 0 },
                         cross_border: (cross != 0).then_some(cross == 2),
@@ -339,7 +422,7 @@ impl Exec<'_> {
             for (i, tx) in seg.tx.iter().enumerate() {
                 if let Some(&p) = wanted.get(tx) {
                     let (key, _, auth_ts) = self.pending[p];
-                    if let Some(m) = self.groups.get_mut(&key) {
+                    if let Some(m) = self.groups.get_mut(key) {
                         m.reconciled += 1;
                         m.reconcile_delay_millis += (seg.ts[i] - auth_ts) as i128;
                     }
