@@ -15,36 +15,24 @@ use payscope::ingest::{parse_report, BATCH_SIZE};
 use payscope::synth::{self, files, SynthConfig};
 
 fn rows() -> u64 {
-    std::env::var("PAYSCOPE_BENCH_ROWS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000)
+    std::env::var("PAYSCOPE_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000)
 }
 
 /// A synthetic authorization file with about `rows` rows.
 pub fn auth_csv(rows: u64) -> Vec<u8> {
-    let mut cfg = SynthConfig::bench(rows * 2 * 283 / 100 * 109 / 100);
+    let mut cfg = SynthConfig::bench(rows * 2 * 278 / 100 * 1028 / 1000);
     cfg.banks = 1;
     let bank = synth::generate(&cfg).remove(0);
     let mut out = Vec::new();
-    files::write_report(
-        &bank,
-        Stage::Auth,
-        files::Layout::NetworkCsv,
-        &PanKey::new([2; 32]),
-        &mut out,
-    )
-    .unwrap();
+    files::write_report(&bank, Stage::Auth, files::Layout::NetworkCsv, &PanKey::new([2; 32]), &mut out)
+        .unwrap();
     out
 }
 
 fn parse(c: &mut Criterion) {
     let bytes = auth_csv(rows());
     let key = PanKey::new([9; 32]);
-    let options = ReportOptions {
-        report_type: ReportType::Authorization,
-        ..Default::default()
-    };
+    let options = ReportOptions { report_type: ReportType::Authorization, ..Default::default() };
     let report = Report::queued(
         BankId::from_uuid(uuid::Uuid::nil()),
         Sha256::digest(b"bench"),
@@ -66,9 +54,7 @@ fn parse(c: &mut Criterion) {
     let mut g = c.benchmark_group("ingest");
     g.throughput(Throughput::Elements(n));
     g.sample_size(10);
-    g.bench_function("csv_auth_to_facts", |b| {
-        b.iter_batched(|| bytes.clone(), count, BatchSize::LargeInput)
-    });
+    g.bench_function("csv_auth_to_facts", |b| b.iter_batched(|| bytes.clone(), count, BatchSize::LargeInput));
     g.finish();
 }
 

@@ -28,17 +28,11 @@ struct Loaded {
 }
 
 fn bench_facts() -> u64 {
-    std::env::var("PAYSCOPE_BENCH_FACTS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000_000)
+    std::env::var("PAYSCOPE_BENCH_FACTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000)
 }
 
 fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
 }
 
 fn loaded() -> &'static Loaded {
@@ -112,10 +106,7 @@ fn metric_queries(c: &mut Criterion) {
         TimeRange::new(days(90), data.as_of),
     );
     let r = rt.block_on(data.store.query(&data.ctx, &rollup)).unwrap();
-    eprintln!(
-        "rollup_90d: source {:?}, facts scanned {}",
-        r.source, r.facts_scanned
-    );
+    eprintln!("rollup_90d: source {:?}, facts scanned {}", r.source, r.facts_scanned);
     c.bench_function("metric/rollup_90d", |b| {
         b.iter(|| rt.block_on(data.store.query(&data.ctx, &rollup)).unwrap())
     });
@@ -129,11 +120,9 @@ fn metric_queries(c: &mut Criterion) {
         b.iter(|| rt.block_on(data.store.query(&data.ctx, &unaligned)).unwrap())
     });
 
-    let by_network = MetricQuery::new(
-        [Metric::ApprovalRate, Metric::SettledAmount],
-        TimeRange::new(days(90), data.as_of),
-    )
-    .group_by(Dimension::Network);
+    let by_network =
+        MetricQuery::new([Metric::ApprovalRate, Metric::SettledAmount], TimeRange::new(days(90), data.as_of))
+            .group_by(Dimension::Network);
     c.bench_function("metric/by_network_90d", |b| {
         b.iter(|| rt.block_on(data.store.query(&data.ctx, &by_network)).unwrap())
     });

@@ -18,22 +18,13 @@ use payscope::{Engine, EngineOptions};
 fn show(v: &MetricValue) -> String {
     match v {
         MetricValue::Count { count } => count.to_string(),
-        MetricValue::Ratio {
-            numerator,
-            denominator,
-        } if *denominator > 0 => {
-            format!(
-                "{:.2}% ({numerator}/{denominator})",
-                100.0 * *numerator as f64 / *denominator as f64
-            )
+        MetricValue::Ratio { numerator, denominator } if *denominator > 0 => {
+            format!("{:.2}% ({numerator}/{denominator})", 100.0 * *numerator as f64 / *denominator as f64)
         }
         MetricValue::MeanHours { .. } => format!("{:.1} h", v.as_f64().unwrap_or(0.0)),
-        MetricValue::Money { .. } | MetricValue::AverageMoney { .. } => v
-            .money()
-            .iter()
-            .map(|m| m.to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
+        MetricValue::Money { .. } | MetricValue::AverageMoney { .. } => {
+            v.money().iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+        }
         _ => "n/a".into(),
     }
 }
@@ -73,11 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ctx = BankContext::embedded(bank.bank_id, [Role::Analyst]);
     let as_of = cfg.as_of();
     let last_30 = TimeRange::new(as_of.date().add_days(-30).start(), as_of);
-    println!(
-        "\nBank {} — last 30 days ({})",
-        bank.bank_id,
-        last_30.display_days()
-    );
+    println!("\nBank {} — last 30 days ({})", bank.bank_id, last_30.display_days());
     let overview = MetricQuery::new(
         [
             Metric::TransactionCount,
@@ -98,11 +85,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let by_network = MetricQuery::new([Metric::ApprovalRate], last_30).group_by(Dimension::Network);
     println!("\nApproval rate by network");
     for row in engine.stores().metrics.query(&ctx, &by_network).await?.rows {
-        println!(
-            "  {:<24} {}",
-            row.group[0].as_deref().unwrap_or("unknown"),
-            show(&row.values[0])
-        );
+        println!("  {:<24} {}", row.group[0].as_deref().unwrap_or("unknown"), show(&row.values[0]));
     }
     let top = MetricQuery::new([Metric::TransactionAmount], last_30)
         .filter(Filter::eq(Dimension::Currency, "USD"))
@@ -110,22 +93,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .top(Metric::TransactionAmount, 5, true);
     println!("\nTop 5 merchants by sales (USD)");
     for row in engine.stores().metrics.query(&ctx, &top).await?.rows {
-        println!(
-            "  {:<24} {}",
-            row.group[0].as_deref().unwrap_or("unknown"),
-            show(&row.values[0])
-        );
+        println!("  {:<24} {}", row.group[0].as_deref().unwrap_or("unknown"), show(&row.values[0]));
     }
-    let declines = MetricQuery::new([Metric::DeclinedCount], last_30)
-        .group_by(Dimension::ResponseCode)
-        .top(Metric::DeclinedCount, 5, true);
+    let declines = MetricQuery::new([Metric::DeclinedCount], last_30).group_by(Dimension::ResponseCode).top(
+        Metric::DeclinedCount,
+        5,
+        true,
+    );
     println!("\nTop decline reasons");
     for row in engine.stores().metrics.query(&ctx, &declines).await?.rows {
-        println!(
-            "  code {:<19} {}",
-            row.group[0].as_deref().unwrap_or("?"),
-            show(&row.values[0])
-        );
+        println!("  code {:<19} {}", row.group[0].as_deref().unwrap_or("?"), show(&row.values[0]));
     }
     Ok(())
 }

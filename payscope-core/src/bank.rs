@@ -69,13 +69,7 @@ pub enum Role {
 
 impl Role {
     /// All roles, in declaration order.
-    pub const ALL: [Role; 5] = [
-        Role::Admin,
-        Role::BankAdmin,
-        Role::Analyst,
-        Role::Auditor,
-        Role::System,
-    ];
+    pub const ALL: [Role; 5] = [Role::Admin, Role::BankAdmin, Role::Analyst, Role::Auditor, Role::System];
 
     /// The role's wire name.
     pub const fn as_str(self) -> &'static str {
@@ -173,29 +167,17 @@ impl BankContext {
     /// Builds a context from the claims of a token whose signature, expiry and audience the
     /// caller (an auth layer) has already verified.
     pub fn from_verified_claims(bank_id: BankId, roles: Roles, request_id: Option<String>) -> Self {
-        Self {
-            bank_id,
-            roles,
-            request_id,
-        }
+        Self { bank_id, roles, request_id }
     }
 
     /// Builds a context for a program that embeds the engine and speaks for one bank itself.
     pub fn embedded(bank_id: BankId, roles: impl IntoIterator<Item = Role>) -> Self {
-        Self {
-            bank_id,
-            roles: Roles::from_roles(roles),
-            request_id: None,
-        }
+        Self { bank_id, roles: Roles::from_roles(roles), request_id: None }
     }
 
     /// Builds the context an ingestion worker uses for a job that an authorised upload queued.
     pub fn for_queued_job(bank_id: BankId) -> Self {
-        Self {
-            bank_id,
-            roles: Roles::from_roles([Role::System]),
-            request_id: None,
-        }
+        Self { bank_id, roles: Roles::from_roles([Role::System]), request_id: None }
     }
 
     /// The bank this context is scoped to.
@@ -229,10 +211,7 @@ impl BankContext {
         if self.can(permission) {
             Ok(())
         } else {
-            Err(Error::Forbidden(format!(
-                "your roles do not allow you to {}",
-                permission.as_str()
-            )))
+            Err(Error::Forbidden(format!("your roles do not allow you to {}", permission.as_str())))
         }
     }
 }

@@ -183,11 +183,8 @@ impl Timestamp {
             }
             Some(part.iter().fold(0u32, |a, c| a * 10 + (c - b'0') as u32))
         };
-        let (y, mo, d) = (
-            num(0..4).ok_or_else(bad)?,
-            num(5..7).ok_or_else(bad)?,
-            num(8..10).ok_or_else(bad)?,
-        );
+        let (y, mo, d) =
+            (num(0..4).ok_or_else(bad)?, num(5..7).ok_or_else(bad)?, num(8..10).ok_or_else(bad)?);
         if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
             return Err(bad());
         }
@@ -250,12 +247,8 @@ impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let date = self.date();
         let ms_of_day = self.0.rem_euclid(MS_PER_DAY);
-        let (h, mi, s, ms) = (
-            ms_of_day / MS_PER_HOUR,
-            ms_of_day / 60_000 % 60,
-            ms_of_day / 1000 % 60,
-            ms_of_day % 1000,
-        );
+        let (h, mi, s, ms) =
+            (ms_of_day / MS_PER_HOUR, ms_of_day / 60_000 % 60, ms_of_day / 1000 % 60, ms_of_day % 1000);
         write!(f, "{date}T{h:02}:{mi:02}:{s:02}")?;
         if ms != 0 {
             write!(f, ".{ms:03}")?;
@@ -300,10 +293,7 @@ impl TimeRange {
 
     /// The whole days `[from, to)`.
     pub fn days(from: Date, to: Date) -> Self {
-        Self {
-            from: from.start(),
-            to: to.start(),
-        }
+        Self { from: from.start(), to: to.start() }
     }
 
     /// True when `t` falls inside.
@@ -318,10 +308,7 @@ impl TimeRange {
 
     /// The range of equal length ending where this one starts.
     pub fn previous(&self) -> TimeRange {
-        TimeRange {
-            from: Timestamp(self.from.0 - self.len_millis()),
-            to: self.from,
-        }
+        TimeRange { from: Timestamp(self.from.0 - self.len_millis()), to: self.from }
     }
 
     /// A readable `2026-10-02 – 2026-10-31` form with the end shown inclusively.
@@ -349,10 +336,7 @@ mod tests {
         // 2026-11-01 is a Sunday.
         assert_eq!(Date::from_ymd(2026, 11, 1).unwrap().weekday(), 6);
         assert_eq!(Date::from_ymd(2026, 2, 29), None);
-        assert_eq!(
-            Date::from_ymd(2026, 1, 31).unwrap().add_months(1).to_string(),
-            "2026-02-28"
-        );
+        assert_eq!(Date::from_ymd(2026, 1, 31).unwrap().add_months(1).to_string(), "2026-02-28");
     }
 
     #[test]
@@ -361,18 +345,10 @@ mod tests {
         assert_eq!(t.to_string(), "2026-08-21T18:15:58Z");
         let t = Timestamp::parse_rfc3339("2026-08-21T20:15:58.25+02:00").unwrap();
         assert_eq!(t.to_string(), "2026-08-21T18:15:58.250Z");
-        assert_eq!(
-            Timestamp::parse_rfc3339("2026-10-01").unwrap().to_string(),
-            "2026-10-01T00:00:00Z"
-        );
-        for bad in [
-            "",
-            "2026-13-01",
-            "2026-10-01T25:00:00Z",
-            "2026-10-01Tx",
-            "20261001",
-            "2026-10-01T10:00:00Zjunk",
-        ] {
+        assert_eq!(Timestamp::parse_rfc3339("2026-10-01").unwrap().to_string(), "2026-10-01T00:00:00Z");
+        for bad in
+            ["", "2026-13-01", "2026-10-01T25:00:00Z", "2026-10-01Tx", "20261001", "2026-10-01T10:00:00Zjunk"]
+        {
             assert!(Timestamp::parse_rfc3339(bad).is_err(), "{bad}");
         }
     }

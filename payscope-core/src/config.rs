@@ -238,9 +238,7 @@ impl Settings {
     /// Reads the process environment, then `.env` in the working directory for variables the
     /// environment does not set.
     pub fn from_env() -> Result<Settings> {
-        let dotenv = std::fs::read_to_string(".env")
-            .map(|t| parse_dotenv(&t))
-            .unwrap_or_default();
+        let dotenv = std::fs::read_to_string(".env").map(|t| parse_dotenv(&t)).unwrap_or_default();
         Settings::from_lookup(|name| {
             std::env::var(name)
                 .ok()
@@ -250,11 +248,7 @@ impl Settings {
 
     /// Parses settings from any lookup (tests pass a map). Empty values count as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let postgres = match get(DATABASE_DSN) {
             None => None,
             Some(dsn) => {
@@ -293,11 +287,7 @@ impl Settings {
         let neo4j = match get(NEO4J_URI) {
             None => None,
             Some(uri) => {
-                check_url(
-                    NEO4J_URI,
-                    &uri,
-                    &["bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"],
-                )?;
+                check_url(NEO4J_URI, &uri, &["bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc"])?;
                 Some(Neo4jSettings {
                     uri,
                     user: get(NEO4J_USER).unwrap_or_else(|| "neo4j".to_owned()),
@@ -308,11 +298,7 @@ impl Settings {
         let pinecone = match (get(PINECONE_API_KEY), get(PINECONE_HOST)) {
             (None, None) => None,
             (Some(key), Some(host)) => {
-                let host = if host.contains("://") {
-                    host
-                } else {
-                    format!("https://{host}")
-                };
+                let host = if host.contains("://") { host } else { format!("https://{host}") };
                 check_url(PINECONE_HOST, &host, &["http", "https"])?;
                 Some(PineconeSettings {
                     api_key: SecretString::from(key),
@@ -321,16 +307,10 @@ impl Settings {
                 })
             }
             (None, Some(_)) => {
-                return Err(config_error(
-                    PINECONE_API_KEY,
-                    "is required when PINECONE_HOST is set",
-                ))
+                return Err(config_error(PINECONE_API_KEY, "is required when PINECONE_HOST is set"))
             }
             (Some(_), None) => {
-                return Err(config_error(
-                    PINECONE_HOST,
-                    "is required when PINECONE_API_KEY is set",
-                ))
+                return Err(config_error(PINECONE_HOST, "is required when PINECONE_API_KEY is set"))
             }
         };
         let llm = match get(LLM_BASE_URL) {
@@ -362,18 +342,11 @@ impl Settings {
                 })
             }
         };
-        let log_format = match get(PAYSCOPE_LOG_FORMAT)
-            .as_deref()
-            .map(str::to_ascii_lowercase)
-            .as_deref()
-        {
+        let log_format = match get(PAYSCOPE_LOG_FORMAT).as_deref().map(str::to_ascii_lowercase).as_deref() {
             None | Some("json") => LogFormat::Json,
             Some("pretty") | Some("text") => LogFormat::Pretty,
             Some(other) => {
-                return Err(config_error(
-                    PAYSCOPE_LOG_FORMAT,
-                    &format!("`{other}` is not json or pretty"),
-                ))
+                return Err(config_error(PAYSCOPE_LOG_FORMAT, &format!("`{other}` is not json or pretty")))
             }
         };
         Ok(Settings {
@@ -460,11 +433,7 @@ fn check_url(variable: &str, value: &str, schemes: &[&str]) -> Result<()> {
     if !schemes.contains(&url.scheme()) {
         return Err(config_error(
             variable,
-            &format!(
-                "has scheme `{}`, expected one of {}",
-                url.scheme(),
-                schemes.join(", ")
-            ),
+            &format!("has scheme `{}`, expected one of {}", url.scheme(), schemes.join(", ")),
         ));
     }
     if url.host_str().is_none_or(str::is_empty) && url.scheme() != "postgres" && url.scheme() != "postgresql"
@@ -476,12 +445,7 @@ fn check_url(variable: &str, value: &str, schemes: &[&str]) -> Result<()> {
 
 fn parse_addr(variable: &str, value: Option<String>, default: &str) -> Result<SocketAddr> {
     let v = value.unwrap_or_else(|| default.to_owned());
-    v.parse().map_err(|_| {
-        config_error(
-            variable,
-            &format!("`{v}` is not a socket address like 0.0.0.0:8000"),
-        )
-    })
+    v.parse().map_err(|_| config_error(variable, &format!("`{v}` is not a socket address like 0.0.0.0:8000")))
 }
 
 fn parse_num(
@@ -491,14 +455,9 @@ fn parse_num(
     range: std::ops::RangeInclusive<u64>,
 ) -> Result<u64> {
     let Some(v) = value else { return Ok(default) };
-    let n: u64 = v
-        .parse()
-        .map_err(|_| config_error(variable, &format!("`{v}` is not a whole number")))?;
+    let n: u64 = v.parse().map_err(|_| config_error(variable, &format!("`{v}` is not a whole number")))?;
     if !range.contains(&n) {
-        return Err(config_error(
-            variable,
-            &format!("{n} is outside {}..={}", range.start(), range.end()),
-        ));
+        return Err(config_error(variable, &format!("{n} is outside {}..={}", range.start(), range.end())));
     }
     Ok(n)
 }
@@ -531,10 +490,7 @@ pub fn parse_pan_key(v: &str) -> Result<SecretBox<[u8; 32]>> {
             key.copy_from_slice(&bytes);
             Ok(SecretBox::new(Box::new(key)))
         }
-        _ => Err(config_error(
-            PAYSCOPE_PAN_KEY,
-            "must be 32 bytes written as 64 hex characters or base64",
-        )),
+        _ => Err(config_error(PAYSCOPE_PAN_KEY, "must be 32 bytes written as 64 hex characters or base64")),
     }
 }
 
@@ -543,10 +499,7 @@ fn read_pem(value: &str) -> Result<String> {
         value.replace("\\n", "\n")
     } else {
         std::fs::read_to_string(value).map_err(|e| {
-            config_error(
-                JWT_PUBLIC_KEY,
-                &format!("is neither PEM text nor a readable file ({e})"),
-            )
+            config_error(JWT_PUBLIC_KEY, &format!("is neither PEM text nor a readable file ({e})"))
         })?
     };
     if !text.contains("-----BEGIN") || !text.contains("-----END") {
@@ -600,23 +553,15 @@ mod tests {
 
     #[test]
     fn bad_values_name_the_variable_and_hide_secrets() {
-        let e = settings(&[(DATABASE_DSN, "mysql://u:hunter2@h/db")])
-            .unwrap_err()
-            .to_string();
+        let e = settings(&[(DATABASE_DSN, "mysql://u:hunter2@h/db")]).unwrap_err().to_string();
         assert!(e.starts_with("DATABASE_DSN") && !e.contains("hunter2"), "{e}");
-        let e = settings(&[(PAYSCOPE_MAX_UPLOAD_BYTES, "lots")])
-            .unwrap_err()
-            .to_string();
+        let e = settings(&[(PAYSCOPE_MAX_UPLOAD_BYTES, "lots")]).unwrap_err().to_string();
         assert!(e.starts_with("PAYSCOPE_MAX_UPLOAD_BYTES"), "{e}");
         let e = settings(&[(PAYSCOPE_PAN_KEY, "short")]).unwrap_err().to_string();
         assert!(e.starts_with("PAYSCOPE_PAN_KEY"), "{e}");
-        let e = settings(&[(JWT_PUBLIC_KEY, "/nonexistent/key.pem")])
-            .unwrap_err()
-            .to_string();
+        let e = settings(&[(JWT_PUBLIC_KEY, "/nonexistent/key.pem")]).unwrap_err().to_string();
         assert!(e.starts_with("JWT_PUBLIC_KEY"), "{e}");
-        let e = settings(&[(MINIO_ENDPOINT, "http://minio:9000")])
-            .unwrap_err()
-            .to_string();
+        let e = settings(&[(MINIO_ENDPOINT, "http://minio:9000")]).unwrap_err().to_string();
         assert!(e.starts_with("MINIO_ACCESS_KEY"), "{e}");
     }
 
@@ -643,13 +588,6 @@ mod tests {
         assert_eq!(parse_size("1024"), Some(1024));
         assert_eq!(parse_size("0"), None);
         let env = parse_dotenv("# c\nexport A=1\nB=\"x y\"\nC=z # note\n\nbad line\n");
-        assert_eq!(
-            env,
-            vec![
-                ("A".into(), "1".into()),
-                ("B".into(), "x y".into()),
-                ("C".into(), "z".into())
-            ]
-        );
+        assert_eq!(env, vec![("A".into(), "1".into()), ("B".into(), "x y".into()), ("C".into(), "z".into())]);
     }
 }

@@ -78,10 +78,7 @@ pub enum Error {
 impl Error {
     /// Shorthand for [`Error::InvalidInput`].
     pub fn invalid(code: &'static str, message: impl Into<String>) -> Self {
-        Error::InvalidInput {
-            code,
-            message: message.into(),
-        }
+        Error::InvalidInput { code, message: message.into() }
     }
 
     /// Shorthand for [`Error::Internal`] from anything displayable.
@@ -91,10 +88,7 @@ impl Error {
 
     /// Shorthand for [`Error::Unavailable`].
     pub fn unavailable(dependency: &'static str, reason: impl fmt::Display) -> Self {
-        Error::Unavailable {
-            dependency,
-            reason: reason.to_string(),
-        }
+        Error::Unavailable { dependency, reason: reason.to_string() }
     }
 
     /// The error's kind.

@@ -100,9 +100,7 @@ fn latency_buckets() -> Histogram {
 }
 
 fn ingest_buckets() -> Histogram {
-    Histogram::new([
-        0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0,
-    ])
+    Histogram::new([0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0])
 }
 
 /// Every metric handle, and the registry that exposes them.
@@ -171,53 +169,21 @@ impl Telemetry {
                 "HTTP requests by method, route template and status",
                 t.http_requests.clone(),
             );
-            r.register(
-                "http_request_duration_seconds",
-                "HTTP request latency",
-                t.http_duration.clone(),
-            );
-            r.register(
-                "chat_queries",
-                "Questions answered by intent and status",
-                t.chat_queries.clone(),
-            );
+            r.register("http_request_duration_seconds", "HTTP request latency", t.http_duration.clone());
+            r.register("chat_queries", "Questions answered by intent and status", t.chat_queries.clone());
             r.register(
                 "chat_query_duration_seconds",
                 "Question answering latency by intent",
                 t.chat_duration.clone(),
             );
-            r.register(
-                "agent_executions",
-                "Agent runs by agent and status",
-                t.agent_executions.clone(),
-            );
-            r.register(
-                "agent_execution_duration_seconds",
-                "Agent run time",
-                t.agent_duration.clone(),
-            );
+            r.register("agent_executions", "Agent runs by agent and status", t.agent_executions.clone());
+            r.register("agent_execution_duration_seconds", "Agent run time", t.agent_duration.clone());
             r.register("errors", "Errors by kind and component", t.errors.clone());
-            r.register(
-                "db_query_duration_seconds",
-                "Store operation latency",
-                t.db_duration.clone(),
-            );
-            r.register(
-                "ingest_reports",
-                "Reports processed by final status",
-                t.ingest_reports.clone(),
-            );
+            r.register("db_query_duration_seconds", "Store operation latency", t.db_duration.clone());
+            r.register("ingest_reports", "Reports processed by final status", t.ingest_reports.clone());
             r.register("ingest_rows", "Report rows by outcome", t.ingest_rows.clone());
-            r.register(
-                "ingest_duration_seconds",
-                "Time to process one report",
-                t.ingest_duration.clone(),
-            );
-            r.register(
-                "jobs_in_queue",
-                "Ingestion jobs waiting or in flight",
-                t.jobs_in_queue.clone(),
-            );
+            r.register("ingest_duration_seconds", "Time to process one report", t.ingest_duration.clone());
+            r.register("jobs_in_queue", "Ingestion jobs waiting or in flight", t.jobs_in_queue.clone());
         }
         t
     }
@@ -244,11 +210,7 @@ impl Telemetry {
 
     /// Records how long a store operation took.
     pub fn db_timer(&self, operation: &'static str) -> DbTimer<'_> {
-        DbTimer {
-            telemetry: self,
-            operation,
-            start: Instant::now(),
-        }
+        DbTimer { telemetry: self, operation, start: Instant::now() }
     }
 }
 
@@ -263,9 +225,7 @@ impl Drop for DbTimer<'_> {
     fn drop(&mut self) {
         self.telemetry
             .db_duration
-            .get_or_create(&OperationLabels {
-                operation: self.operation.to_owned(),
-            })
+            .get_or_create(&OperationLabels { operation: self.operation.to_owned() })
             .observe(self.start.elapsed().as_secs_f64());
     }
 }
@@ -278,11 +238,7 @@ mod tests {
     fn exposition_names_follow_the_contract() {
         let t = Telemetry::new();
         t.http_requests
-            .get_or_create(&HttpLabels {
-                method: "GET".into(),
-                route: "/health".into(),
-                status: 200,
-            })
+            .get_or_create(&HttpLabels { method: "GET".into(), route: "/health".into(), status: 200 })
             .inc();
         t.ingest_duration.observe(0.2);
         drop(t.db_timer("metric_query"));

@@ -45,10 +45,7 @@ pub enum JobOutcome {
 fn check_options(o: &ReportOptions) -> Result<()> {
     if let Some(c) = &o.currency {
         Currency::parse_any(c).ok_or_else(|| {
-            Error::invalid(
-                "invalid_request",
-                format!("currency `{c}` is not an ISO 4217 code"),
-            )
+            Error::invalid("invalid_request", format!("currency `{c}` is not an ISO 4217 code"))
         })?;
     }
     if let Some(tz) = &o.timezone {
@@ -60,10 +57,7 @@ fn check_options(o: &ReportOptions) -> Result<()> {
         }
     }
     if o.filename.as_ref().is_some_and(|f| f.len() > 255) {
-        return Err(Error::invalid(
-            "invalid_request",
-            "filename is longer than 255 characters",
-        ));
+        return Err(Error::invalid("invalid_request", "filename is longer than 255 characters"));
     }
     Ok(())
 }
@@ -93,41 +87,23 @@ impl Engine {
     {
         ctx.require(Permission::Upload)?;
         check_options(&options)?;
-        let stored = self
-            .inner
-            .artifacts
-            .store(ctx, body, self.inner.options.max_upload_bytes)
-            .await?;
+        let stored = self.inner.artifacts.store(ctx, body, self.inner.options.max_upload_bytes).await?;
         let report = Report::queued(ctx.bank_id(), stored.sha256, stored.size, &options);
         match self.inner.stores.reports.register(ctx, report).await? {
             Registered::New(report) => {
                 if enqueue {
-                    self.inner
-                        .stores
-                        .jobs
-                        .enqueue(Job::new(ctx, report.report_id))
-                        .await?;
+                    self.inner.stores.jobs.enqueue(Job::new(ctx, report.report_id)).await?;
                     self.refresh_queue_gauge().await;
                 }
-                Ok(Submission {
-                    report,
-                    duplicate: false,
-                })
+                Ok(Submission { report, duplicate: false })
             }
             Registered::Duplicate(report) => {
                 // A report left queued (its job lost to a crash) is queued again; processing
                 // a report twice is harmless because finished reports are skipped.
                 if enqueue && report.status == ReportStatus::Queued {
-                    self.inner
-                        .stores
-                        .jobs
-                        .enqueue(Job::new(ctx, report.report_id))
-                        .await?;
+                    self.inner.stores.jobs.enqueue(Job::new(ctx, report.report_id)).await?;
                 }
-                Ok(Submission {
-                    report,
-                    duplicate: true,
-                })
+                Ok(Submission { report, duplicate: true })
             }
         }
     }
@@ -145,32 +121,19 @@ impl Engine {
         if submission.duplicate && submission.report.status.is_final() {
             return Ok(submission.report);
         }
-        self.process(
-            &BankContext::for_queued_job(ctx.bank_id()),
-            submission.report.report_id,
-        )
-        .await
+        self.process(&BankContext::for_queued_job(ctx.bank_id()), submission.report.report_id).await
     }
 
     /// A report of the caller's bank.
     pub async fn report(&self, ctx: &BankContext, id: ReportId) -> Result<Report> {
         ctx.require(Permission::Ask)?;
-        self.inner
-            .stores
-            .reports
-            .get(ctx, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("report {id}")))
+        self.inner.stores.reports.get(ctx, id).await?.ok_or_else(|| Error::NotFound(format!("report {id}")))
     }
 
     /// The caller's reports, newest first.
     pub async fn reports(&self, ctx: &BankContext, limit: usize, cursor: Option<&str>) -> Result<ReportPage> {
         ctx.require(Permission::Ask)?;
-        self.inner
-            .stores
-            .reports
-            .list(ctx, limit.clamp(1, 500), cursor)
-            .await
+        self.inner.stores.reports.list(ctx, limit.clamp(1, 500), cursor).await
     }
 
     /// Waits until a report has finished processing (or `timeout` passes) and returns it.
@@ -206,11 +169,8 @@ impl Engine {
     /// reports are returned unchanged, so a redelivered job does nothing.
     pub async fn process(&self, ctx: &BankContext, id: ReportId) -> Result<Report> {
         let stores = &self.inner.stores;
-        let mut report = stores
-            .reports
-            .get(ctx, id)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("report {id}")))?;
+        let mut report =
+            stores.reports.get(ctx, id).await?.ok_or_else(|| Error::NotFound(format!("report {id}")))?;
         if report.status.is_final() {
             return Ok(report);
         }
@@ -221,21 +181,13 @@ impl Engine {
         let t = &self.inner.telemetry;
         t.ingest_duration.observe(started.elapsed().as_secs_f64());
         if let Ok(r) = &result {
-            t.ingest_reports
-                .get_or_create(&StatusLabels {
-                    status: r.status.as_str().to_owned(),
-                })
-                .inc();
+            t.ingest_reports.get_or_create(&StatusLabels { status: r.status.as_str().to_owned() }).inc();
             for (outcome, n) in [
                 ("loaded", r.facts_loaded),
                 ("rejected", r.rows_rejected),
                 ("duplicate", r.duplicates_skipped),
             ] {
-                t.ingest_rows
-                    .get_or_create(&OutcomeLabels {
-                        outcome: outcome.to_owned(),
-                    })
-                    .inc_by(n);
+                t.ingest_rows.get_or_create(&OutcomeLabels { outcome: outcome.to_owned() }).inc_by(n);
             }
             tracing::info!(report_id = %r.report_id, status = r.status.as_str(), rows = r.rows_total, loaded = r.facts_loaded, rejected = r.rows_rejected, duplicates = r.duplicates_skipped, "report processed");
         }
@@ -251,10 +203,8 @@ impl Engine {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Fact>>(2);
         let (key, for_parser) = (self.inner.key.clone(), report.clone());
         let parser = tokio::task::spawn_blocking(move || {
-            let mut sink = |batch: Vec<Fact>| {
-                tx.blocking_send(batch)
-                    .map_err(|_| Error::internal("the load stopped"))
-            };
+            let mut sink =
+                |batch: Vec<Fact>| tx.blocking_send(batch).map_err(|_| Error::internal("the load stopped"));
             parse_report(reader, &for_parser, &key, BATCH_SIZE, &mut sink)
         });
         let mut store_error = None;
@@ -303,15 +253,9 @@ impl Engine {
         report.completed_at = Some(Timestamp::now());
         report.facts_loaded = 0;
         report.duplicates_skipped = 0;
-        report.errors.insert(
-            0,
-            RowError {
-                row: 0,
-                column: None,
-                code: "report_failed".into(),
-                message: why,
-            },
-        );
+        report
+            .errors
+            .insert(0, RowError { row: 0, column: None, code: "report_failed".into(), message: why });
         report.errors.truncate(Report::MAX_ERRORS);
         self.inner.stores.reports.update(ctx, &report).await?;
         Ok(report)
@@ -320,19 +264,10 @@ impl Engine {
     /// Merges the report's facts into the graph, page by page. Graph updates are idempotent,
     /// so a failure is logged and repaired by the next rebuild or reprocessing.
     async fn update_graph(&self, ctx: &BankContext, report: &Report) {
-        let filter = FactFilter {
-            report_id: Some(report.report_id),
-            ..Default::default()
-        };
+        let filter = FactFilter { report_id: Some(report.report_id), ..Default::default() };
         let mut after: Option<FactKey> = None;
         loop {
-            let page = match self
-                .inner
-                .stores
-                .facts
-                .scan(ctx, &filter, after.as_ref(), BATCH_SIZE)
-                .await
-            {
+            let page = match self.inner.stores.facts.scan(ctx, &filter, after.as_ref(), BATCH_SIZE).await {
                 Ok(p) => p,
                 Err(e) => return self.graph_failed(e),
             };
@@ -379,10 +314,8 @@ impl Engine {
                         if let Ok(Some(report)) =
                             self.inner.stores.reports.get(&ctx, claimed.job.report_id).await
                         {
-                            let why = format!(
-                                "processing failed after {} attempts: {reason}",
-                                claimed.job.attempt
-                            );
+                            let why =
+                                format!("processing failed after {} attempts: {reason}", claimed.job.attempt);
                             self.fail(&ctx, report, why).await?;
                             self.inner.completions.notify_waiters();
                         }
@@ -427,11 +360,7 @@ impl Engine {
                 let ctx = BankContext::for_queued_job(report.bank_id);
                 report.status = ReportStatus::Queued;
                 self.inner.stores.reports.update(&ctx, &report).await?;
-                self.inner
-                    .stores
-                    .jobs
-                    .enqueue(Job::new(&ctx, report.report_id))
-                    .await?;
+                self.inner.stores.jobs.enqueue(Job::new(&ctx, report.report_id)).await?;
             }
         }
         self.refresh_queue_gauge().await;

@@ -71,10 +71,7 @@ pub struct EngineOptions {
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions {
-            max_upload_bytes: 256 << 20,
-            cache_ttl: Duration::from_secs(300),
-        }
+        EngineOptions { max_upload_bytes: 256 << 20, cache_ttl: Duration::from_secs(300) }
     }
 }
 
@@ -95,9 +92,7 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
-            .field("options", &self.inner.options)
-            .finish_non_exhaustive()
+        f.debug_struct("Engine").field("options", &self.inner.options).finish_non_exhaustive()
     }
 }
 
@@ -135,10 +130,7 @@ impl Engine {
         let artifacts_dir = data_dir.join("artifacts");
         std::fs::create_dir_all(&artifacts_dir)?;
         let objects = object_store::local::LocalFileSystem::new_with_prefix(&artifacts_dir).map_err(|e| {
-            Error::internal(format!(
-                "cannot use {} for artifacts: {e}",
-                artifacts_dir.display()
-            ))
+            Error::internal(format!("cannot use {} for artifacts: {e}", artifacts_dir.display()))
         })?;
         let key = match key {
             Some(k) => k,
@@ -151,10 +143,8 @@ impl Engine {
 
     /// The engine the settings describe (embedded stores for every unset service).
     pub async fn from_settings(settings: &Settings) -> Result<Engine> {
-        let options = EngineOptions {
-            max_upload_bytes: settings.max_upload_bytes,
-            cache_ttl: settings.cache_ttl,
-        };
+        let options =
+            EngineOptions { max_upload_bytes: settings.max_upload_bytes, cache_ttl: settings.cache_ttl };
         let key = settings.pan_key_bytes().map(PanKey::new);
         Engine::embedded(&settings.data_dir, key, options).await
     }
@@ -206,11 +196,7 @@ fn embedded_key(data_dir: &Path) -> Result<PanKey> {
 fn write_private(path: &Path, data: &[u8]) -> Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
     f.write_all(data)?;
     f.sync_all()?;
     Ok(())

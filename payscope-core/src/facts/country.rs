@@ -37,16 +37,12 @@ impl Country {
                 let slot = alpha2_table()[alpha_index(b[0]) * 26 + alpha_index(b[1])];
                 (slot != u8::MAX).then_some(Country(slot))
             }
-            3 if b.iter().all(u8::is_ascii_alphabetic) => COUNTRIES
-                .iter()
-                .position(|(_, a3, _)| a3.eq_ignore_ascii_case(s))
-                .map(|i| Country(i as u8)),
+            3 if b.iter().all(u8::is_ascii_alphabetic) => {
+                COUNTRIES.iter().position(|(_, a3, _)| a3.eq_ignore_ascii_case(s)).map(|i| Country(i as u8))
+            }
             1..=3 if b.iter().all(u8::is_ascii_digit) => {
                 let n: u16 = s.parse().ok()?;
-                COUNTRIES
-                    .iter()
-                    .position(|(.., num)| *num == n)
-                    .map(|i| Country(i as u8))
+                COUNTRIES.iter().position(|(.., num)| *num == n).map(|i| Country(i as u8))
             }
             _ => None,
         }

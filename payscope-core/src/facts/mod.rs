@@ -37,14 +37,8 @@ pub enum Stage {
 
 impl Stage {
     /// All stages, in lifecycle order.
-    pub const ALL: [Stage; 6] = [
-        Stage::Auth,
-        Stage::Clearing,
-        Stage::Settlement,
-        Stage::Refund,
-        Stage::Chargeback,
-        Stage::Fraud,
-    ];
+    pub const ALL: [Stage; 6] =
+        [Stage::Auth, Stage::Clearing, Stage::Settlement, Stage::Refund, Stage::Chargeback, Stage::Fraud];
 
     /// The wire name (`AUTH`, `CLEARING`, ...).
     pub const fn as_str(self) -> &'static str {
@@ -237,11 +231,8 @@ impl EntryMode {
                 _ => EntryMode::Other,
             });
         }
-        let key: String = t
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .collect::<String>()
-            .to_ascii_lowercase();
+        let key: String =
+            t.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
         Some(match key.as_str() {
             "" => return None,
             "chip" | "emv" | "icc" | "chipread" | "dip" | "integratedcircuitcard" => EntryMode::Chip,

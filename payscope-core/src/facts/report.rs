@@ -32,9 +32,7 @@ impl Default for ReportId {
 impl FromStr for ReportId {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        Uuid::parse_str(s)
-            .map(Self)
-            .map_err(|_| Error::NotFound(format!("report `{s}`")))
+        Uuid::parse_str(s).map(Self).map_err(|_| Error::NotFound(format!("report `{s}`")))
     }
 }
 

@@ -58,10 +58,7 @@ pub fn detect(head: &[u8]) -> Result<Detected> {
         return Err(Error::Unprocessable("the file is empty".into()));
     }
     if head.starts_with(b"PK\x03\x04") {
-        return Ok(Detected {
-            format: Format::Xlsx,
-            encoding: TextEncoding::Utf8,
-        });
+        return Ok(Detected { format: Format::Xlsx, encoding: TextEncoding::Utf8 });
     }
     if head.starts_with(b"\xD0\xCF\x11\xE0") {
         return Err(Error::UnsupportedMediaType(
@@ -78,33 +75,20 @@ pub fn detect(head: &[u8]) -> Result<Detected> {
         (TextEncoding::Utf8, String::from_utf8_lossy(rest).into_owned())
     } else if head.starts_with(b"\xFF\xFE") || head.starts_with(b"\xFE\xFF") {
         let enc = if head[0] == 0xFF { UTF_16LE } else { UTF_16BE };
-        (
-            TextEncoding::Utf16(enc),
-            enc.decode_with_bom_removal(head).0.into_owned(),
-        )
+        (TextEncoding::Utf16(enc), enc.decode_with_bom_removal(head).0.into_owned())
     } else if let Some(text) = utf8_prefix(head) {
         (TextEncoding::Utf8, text.to_owned())
     } else {
-        (
-            TextEncoding::Windows1252,
-            WINDOWS_1252.decode_without_bom_handling(head).0.into_owned(),
-        )
+        (TextEncoding::Windows1252, WINDOWS_1252.decode_without_bom_handling(head).0.into_owned())
     };
-    let controls = text
-        .chars()
-        .filter(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-        .count();
+    let controls = text.chars().filter(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')).count();
     if controls * 50 > text.chars().count().max(1) {
         return Err(Error::UnsupportedMediaType(
             "the file is binary, not CSV, XLSX or JSON Lines text".into(),
         ));
     }
     let first = text.trim_start_matches(['\u{feff}', ' ', '\t', '\r', '\n']);
-    let format = if first.starts_with('{') {
-        Format::Jsonl
-    } else {
-        Format::Csv
-    };
+    let format = if first.starts_with('{') { Format::Jsonl } else { Format::Csv };
     Ok(Detected { format, encoding })
 }
 
@@ -122,16 +106,11 @@ fn utf8_prefix(head: &[u8]) -> Option<&str> {
 /// Wraps a reader so that it yields UTF-8, decoding `encoding` on the fly.
 pub fn utf8_reader<R: Read + Send + 'static>(inner: R, encoding: TextEncoding) -> Box<dyn Read + Send> {
     match encoding {
-        TextEncoding::Utf8 => Box::new(SkipBom {
-            inner,
-            checked: false,
-            pending: Vec::new(),
-        }),
+        TextEncoding::Utf8 => Box::new(SkipBom { inner, checked: false, pending: Vec::new() }),
         TextEncoding::Utf16(enc) => Box::new(Transcoder::new(inner, enc.new_decoder_with_bom_removal())),
-        TextEncoding::Windows1252 => Box::new(Transcoder::new(
-            inner,
-            WINDOWS_1252.new_decoder_without_bom_handling(),
-        )),
+        TextEncoding::Windows1252 => {
+            Box::new(Transcoder::new(inner, WINDOWS_1252.new_decoder_without_bom_handling()))
+        }
     }
 }
 
@@ -181,14 +160,7 @@ struct Transcoder<R> {
 
 impl<R: Read> Transcoder<R> {
     fn new(inner: R, decoder: Decoder) -> Self {
-        Transcoder {
-            inner,
-            decoder,
-            input: vec![0; 32 * 1024],
-            output: Vec::new(),
-            out_pos: 0,
-            eof: false,
-        }
+        Transcoder { inner, decoder, input: vec![0; 32 * 1024], output: Vec::new(), out_pos: 0, eof: false }
     }
 }
 
@@ -205,8 +177,7 @@ impl<R: Read> Read for Transcoder<R> {
             let cap = self.decoder.max_utf8_buffer_length(n).unwrap_or(n * 3 + 16);
             self.output.resize(cap, 0);
             let (_, _, written, _) =
-                self.decoder
-                    .decode_to_utf8(&self.input[..n], &mut self.output, self.eof);
+                self.decoder.decode_to_utf8(&self.input[..n], &mut self.output, self.eof);
             self.output.truncate(written);
         }
         let k = (self.output.len() - self.out_pos).min(buf.len());
@@ -225,15 +196,9 @@ mod tests {
         let d = detect(b"a,b\n1,2\n").unwrap();
         assert_eq!((d.format, d.encoding), (Format::Csv, TextEncoding::Utf8));
         assert_eq!(detect(b"\xEF\xBB\xBFa;b\r\n").unwrap().format, Format::Csv);
-        assert_eq!(
-            detect(b"  {\"transaction_id\":\"1\"}\n").unwrap().format,
-            Format::Jsonl
-        );
+        assert_eq!(detect(b"  {\"transaction_id\":\"1\"}\n").unwrap().format, Format::Jsonl);
         assert_eq!(detect(b"PK\x03\x04rest").unwrap().format, Format::Xlsx);
-        assert_eq!(
-            detect(b"Merchant,Caf\xE9\n").unwrap().encoding,
-            TextEncoding::Windows1252
-        );
+        assert_eq!(detect(b"Merchant,Caf\xE9\n").unwrap().encoding, TextEncoding::Windows1252);
         assert!(detect(b"").is_err());
         assert!(detect(&[0u8, 1, 2, 3, 4, 5, 6, 7, 0, 0, 0, 9]).is_err());
         assert!(detect(b"\xD0\xCF\x11\xE0\xA1\xB1").is_err());
@@ -242,19 +207,13 @@ mod tests {
     #[test]
     fn transcoding_streams() {
         let mut out = String::new();
-        utf8_reader(&b"Caf\xE9;12,50\n"[..], TextEncoding::Windows1252)
-            .read_to_string(&mut out)
-            .unwrap();
+        utf8_reader(&b"Caf\xE9;12,50\n"[..], TextEncoding::Windows1252).read_to_string(&mut out).unwrap();
         assert_eq!(out, "Café;12,50\n");
         let mut out = String::new();
-        utf8_reader(&b"\xEF\xBB\xBFa,b"[..], TextEncoding::Utf8)
-            .read_to_string(&mut out)
-            .unwrap();
+        utf8_reader(&b"\xEF\xBB\xBFa,b"[..], TextEncoding::Utf8).read_to_string(&mut out).unwrap();
         assert_eq!(out, "a,b");
-        let utf16: Vec<u8> = [0xFF, 0xFE]
-            .into_iter()
-            .chain("x,y\n".encode_utf16().flat_map(|u| u.to_le_bytes()))
-            .collect();
+        let utf16: Vec<u8> =
+            [0xFF, 0xFE].into_iter().chain("x,y\n".encode_utf16().flat_map(|u| u.to_le_bytes())).collect();
         let mut out = String::new();
         utf8_reader(std::io::Cursor::new(utf16), TextEncoding::Utf16(UTF_16LE))
             .read_to_string(&mut out)

@@ -196,14 +196,7 @@ impl Field {
                 "report date",
                 "clearing date",
             ],
-            Field::Time => &[
-                "transaction time",
-                "txn time",
-                "trans time",
-                "time",
-                "local time",
-                "auth time",
-            ],
+            Field::Time => &["transaction time", "txn time", "trans time", "time", "local time", "auth time"],
             Field::Amount => &[
                 "amount",
                 "transaction amount",
@@ -361,15 +354,9 @@ impl Field {
                 "cardnumber",
                 "full pan",
             ],
-            Field::CardToken => &[
-                "card token",
-                "token",
-                "card_token",
-                "pan token",
-                "card hash",
-                "card id",
-                "card reference",
-            ],
+            Field::CardToken => {
+                &["card token", "token", "card_token", "pan token", "card hash", "card id", "card reference"]
+            }
             Field::EntryMode => &[
                 "pos entry mode",
                 "entry mode",
@@ -427,10 +414,7 @@ impl Field {
 
 /// Lowercases and keeps only letters and digits (`Txn Amt` → `txnamt`).
 pub fn normalize_header(h: &str) -> String {
-    h.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
+    h.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
 }
 
 fn synonym_table() -> &'static HashMap<String, Field> {
@@ -466,9 +450,7 @@ fn similarity(a: &str, b: &str) -> f64 {
     for (i, ca) in a.iter().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
+            cur[j + 1] = (prev[j] + usize::from(ca != cb)).min(prev[j + 1] + 1).min(cur[j] + 1);
         }
         prev = cur;
     }
@@ -504,11 +486,7 @@ const RESPONSE_CODES: &[&str] = &[
 
 /// The field a column's values look like, with the share of sampled values that fit.
 fn value_shape(values: &[&str]) -> Option<(Field, f64)> {
-    let vals: Vec<&str> = values
-        .iter()
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-        .collect();
+    let vals: Vec<&str> = values.iter().map(|v| v.trim()).filter(|v| !v.is_empty()).collect();
     if vals.len() < 3 {
         return None;
     }
@@ -517,11 +495,7 @@ fn value_shape(values: &[&str]) -> Option<(Field, f64)> {
     let candidates: [(Field, f64, f64); 7] = [
         (Field::Pan, share(&|v| pan_digits(v).is_some()), 0.95),
         (Field::ResponseCode, share(&|v| RESPONSE_CODES.contains(&v)), 0.75),
-        (
-            Field::Network,
-            share(&|v| Network::parse(v).is_some_and(|n| !matches!(n, Network::Other(_)))),
-            0.8,
-        ),
+        (Field::Network, share(&|v| Network::parse(v).is_some_and(|n| !matches!(n, Network::Other(_)))), 0.8),
         (
             Field::Currency,
             share(&|v| {
@@ -581,11 +555,7 @@ pub fn map_columns(headers: &StringRecord, sample: &[StringRecord]) -> ColumnMap
         let norm = normalize_header(h);
         candidates[i] = if let Some(f) = synonym_table().get(&norm) {
             let exact = normalize_header(f.as_str()) == norm;
-            Some((
-                *f,
-                if exact { 1.0 } else { 0.95 },
-                if exact { "canonical" } else { "synonym" },
-            ))
+            Some((*f, if exact { 1.0 } else { 0.95 }, if exact { "canonical" } else { "synonym" }))
         } else {
             fuzzy(h).map(|(f, s)| (f, (s * 0.9 * 100.0).round() / 100.0, "fuzzy"))
         };
@@ -680,12 +650,7 @@ mod tests {
         ]);
         let m = map_columns(&h, &[]);
         let fields: Vec<Option<Field>> = m.columns.clone();
-        assert_eq!(
-            fields.iter().filter(|f| f.is_some()).count(),
-            15,
-            "{:?}",
-            m.decisions
-        );
+        assert_eq!(fields.iter().filter(|f| f.is_some()).count(), 15, "{:?}", m.decisions);
         assert_eq!(m.column(Field::Pan), Some(3));
         assert_eq!(m.column(Field::Date), Some(1));
         assert_eq!(m.column(Field::Time), Some(2));
@@ -719,24 +684,12 @@ mod tests {
     fn fuzzy_and_value_shape() {
         let h = rec(&["Txn Amnt", "Respnse Code", "col_x", "col_y"]);
         let sample: Vec<StringRecord> = (0..10)
-            .map(|i| {
-                rec(&[
-                    "1.00",
-                    "00",
-                    "4111111111111111",
-                    if i % 2 == 0 { "VISA" } else { "MasterCard" },
-                ])
-            })
+            .map(|i| rec(&["1.00", "00", "4111111111111111", if i % 2 == 0 { "VISA" } else { "MasterCard" }]))
             .collect();
         let m = map_columns(&h, &sample);
         assert_eq!(
             m.columns,
-            vec![
-                Some(Field::Amount),
-                Some(Field::ResponseCode),
-                Some(Field::Pan),
-                Some(Field::Network)
-            ],
+            vec![Some(Field::Amount), Some(Field::ResponseCode), Some(Field::Pan), Some(Field::Network)],
             "{:?}",
             m.decisions
         );

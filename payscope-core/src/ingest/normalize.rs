@@ -38,10 +38,7 @@ impl DecimalStyle {
 
     /// True when a value looks like an amount (digits with an optional decimal part).
     pub fn looks_like_amount(v: &str) -> bool {
-        let v = v
-            .trim()
-            .trim_start_matches(['-', '(', '$', '€', '£'])
-            .trim_end_matches(')');
+        let v = v.trim().trim_start_matches(['-', '(', '$', '€', '£']).trim_end_matches(')');
         !v.is_empty()
             && v.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b','))
             && v.bytes().next().is_some_and(|b| b.is_ascii_digit())
@@ -104,12 +101,9 @@ pub fn parse_amount(
     } else if let Some(rest) = s.strip_prefix('+') {
         s = rest.trim_start();
     }
-    for (symbol, code) in [
-        ('$', None),
-        ('€', Some(Currency::EUR)),
-        ('£', Some(Currency::GBP)),
-        ('¥', Some(Currency::JPY)),
-    ] {
+    for (symbol, code) in
+        [('$', None), ('€', Some(Currency::EUR)), ('£', Some(Currency::GBP)), ('¥', Some(Currency::JPY))]
+    {
         if let Some(rest) = s.strip_prefix(symbol) {
             s = rest.trim_start();
             currency = currency.or(code);
@@ -152,18 +146,14 @@ pub fn parse_amount(
             "is too large".to_owned()
         }
     })?;
-    Ok(ParsedAmount {
-        minor: if negative { -minor } else { minor },
-        currency,
-    })
+    Ok(ParsedAmount { minor: if negative { -minor } else { minor }, currency })
 }
 
 /// Parses a whole-number minor-unit amount (`1904`, `-50`).
 pub fn parse_minor(text: &str) -> Result<i64, String> {
     let t = text.trim();
     let t = t.strip_suffix(".0").unwrap_or(t);
-    t.parse::<i64>()
-        .map_err(|_| "is not a whole number of minor units".to_owned())
+    t.parse::<i64>().map_err(|_| "is not a whole number of minor units".to_owned())
 }
 
 /// A parsed point in time: absolute, or a local civil time that needs the report's zone.
@@ -184,9 +174,8 @@ fn num(b: &[u8]) -> Option<u32> {
     Some(b.iter().fold(0, |a, d| a * 10 + (d - b'0') as u32))
 }
 
-const MONTHS: [&str; 12] = [
-    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-];
+const MONTHS: [&str; 12] =
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
 
 /// Parses the date part: `2026-08-18`, `2026/08/18`, `20260818`, `08/18/2026` (US; `18/08/2026`
 /// when the first number cannot be a month), `18.08.2026`, `18-Aug-2026`, `08/18/26`.
@@ -212,10 +201,7 @@ fn parse_date(s: &str) -> Option<Date> {
     if a.len() == 4 {
         return Date::from_ymd(year(a)?, num(m.as_bytes())?, num(c.as_bytes())?);
     }
-    if let Some(mi) = MONTHS
-        .iter()
-        .position(|mn| m.len() >= 3 && m[..3].eq_ignore_ascii_case(mn))
-    {
+    if let Some(mi) = MONTHS.iter().position(|mn| m.len() >= 3 && m[..3].eq_ignore_ascii_case(mn)) {
         return Date::from_ymd(year(c)?, mi as u32 + 1, num(a.as_bytes())?);
     }
     let (x, y) = (num(a.as_bytes())?, num(m.as_bytes())?);
@@ -247,10 +233,7 @@ pub fn parse_time(s: &str) -> Option<i64> {
             Some(s) => match s.split_once('.') {
                 Some((s, frac)) => {
                     let digits = &frac.as_bytes()[..frac.len().min(3)];
-                    (
-                        num(s.as_bytes())?,
-                        num(digits)? * 10u32.pow(3 - digits.len() as u32),
-                    )
+                    (num(s.as_bytes())?, num(digits)? * 10u32.pow(3 - digits.len() as u32))
                 }
                 None => (num(s.as_bytes())?, 0),
             },
@@ -456,14 +439,8 @@ mod tests {
 
     #[test]
     fn decimal_style_detection() {
-        assert_eq!(
-            DecimalStyle::detect(["19,04", "72,01", "5.196"]),
-            DecimalStyle::Comma
-        );
-        assert_eq!(
-            DecimalStyle::detect(["19.04", "5,196", "72.01"]),
-            DecimalStyle::Dot
-        );
+        assert_eq!(DecimalStyle::detect(["19,04", "72,01", "5.196"]), DecimalStyle::Comma);
+        assert_eq!(DecimalStyle::detect(["19.04", "5,196", "72.01"]), DecimalStyle::Dot);
         assert_eq!(DecimalStyle::detect(["1.234,56"]), DecimalStyle::Comma);
     }
 

@@ -31,10 +31,7 @@ impl PanKey {
     pub fn new(bytes: [u8; 32]) -> Self {
         let mut keyed = hmac_with(&bytes);
         keyed.update(b"card:");
-        PanKey {
-            key: SecretBox::new(Box::new(bytes)),
-            keyed,
-        }
+        PanKey { key: SecretBox::new(Box::new(bytes)), keyed }
     }
 
     /// A fresh random key.
@@ -132,12 +129,7 @@ pub fn mask(pan_digits: &str) -> String {
     if n < 11 {
         return "*".repeat(n);
     }
-    format!(
-        "{}{}{}",
-        &pan_digits[..6],
-        "*".repeat(n - 10),
-        &pan_digits[n - 4..]
-    )
+    format!("{}{}{}", &pan_digits[..6], "*".repeat(n - 10), &pan_digits[n - 4..])
 }
 
 /// Replaces every card number inside free text with its mask (for error messages and logs).

@@ -64,10 +64,7 @@ impl Collector<'_> {
         self.rows_total += 1;
         self.batch.push(f);
         if self.batch.len() >= self.batch_size {
-            (self.sink)(std::mem::replace(
-                &mut self.batch,
-                Vec::with_capacity(self.batch_size),
-            ))?;
+            (self.sink)(std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_size)))?;
         }
         Ok(())
     }
@@ -172,17 +169,12 @@ fn find_header(table: &mut dyn Table) -> Result<Option<Found>> {
         }
     }
     let filled = |r: &StringRecord| r.iter().filter(|c| !c.trim().is_empty()).count();
-    let pick = rows
-        .iter()
-        .position(|r| header_score(r) >= 2)
-        .or_else(|| rows.iter().position(|r| filled(r) >= 2));
+    let pick =
+        rows.iter().position(|r| header_score(r) >= 2).or_else(|| rows.iter().position(|r| filled(r) >= 2));
     Ok(pick.map(|i| {
         let mut rest = rows.split_off(i);
         let header = rest.remove(0);
-        Found {
-            header,
-            buffered: rest,
-        }
+        Found { header, buffered: rest }
     }))
 }
 
@@ -195,9 +187,9 @@ fn parse_table(
 ) -> Result<ParseSummary> {
     match find_header(table)? {
         Some(found) => tabular(table, found, format, report, key, collector),
-        None => Err(Error::Unprocessable(
-            "the file has no header row (no line with two or more columns)".into(),
-        )),
+        None => {
+            Err(Error::Unprocessable("the file has no header row (no line with two or more columns)".into()))
+        }
     }
 }
 
@@ -210,17 +202,7 @@ fn is_filler(rec: &StringRecord) -> bool {
     if !first.as_bytes()[0].is_ascii_alphabetic() {
         return false;
     }
-    [
-        "total",
-        "grand total",
-        "subtotal",
-        "sum",
-        "count",
-        "end of report",
-        "records",
-    ]
-    .iter()
-    .any(|w| {
+    ["total", "grand total", "subtotal", "sum", "count", "end of report", "records"].iter().any(|w| {
         let (head, rest) = first.split_at(first.len().min(w.len()));
         head.eq_ignore_ascii_case(w) && (rest.is_empty() || rest.starts_with(':') || rest.starts_with(' '))
     })
@@ -247,12 +229,8 @@ fn tabular(
             Next::End => break,
         }
     }
-    let sample: Vec<StringRecord> = buffered
-        .iter()
-        .filter(|r| !is_filler(r))
-        .take(SAMPLE_ROWS)
-        .cloned()
-        .collect();
+    let sample: Vec<StringRecord> =
+        buffered.iter().filter(|r| !is_filler(r)).take(SAMPLE_ROWS).cloned().collect();
     let map: ColumnMap = map_columns(&header, &sample);
     let mut plan = RowPlan::build(&map, &sample, report, key)?;
     let mut mapping = map.decisions.clone();
@@ -262,12 +240,7 @@ fn tabular(
         |rec: &StringRecord, bad: Option<String>, plan: &mut RowPlan, c: &mut Collector<'_>| -> Result<()> {
             row += 1;
             if let Some(why) = bad {
-                c.reject(RowError {
-                    row,
-                    column: None,
-                    code: "unreadable_row".into(),
-                    message: why,
-                });
+                c.reject(RowError { row, column: None, code: "unreadable_row".into(), message: why });
                 return Ok(());
             }
             if is_filler(rec) {
@@ -300,9 +273,7 @@ fn tabular(
 }
 
 fn inferred_stage(mapping: &[MappingDecision]) -> Option<Stage> {
-    mapping
-        .iter()
-        .find_map(|d| d.field.strip_prefix("stage=").and_then(Stage::parse))
+    mapping.iter().find_map(|d| d.field.strip_prefix("stage=").and_then(Stage::parse))
 }
 
 /// The canonical columns a JSON Lines fact is laid out in before the shared row plan reads it.
@@ -365,11 +336,7 @@ fn json_row(v: &serde_json::Value, rec: &mut StringRecord) -> std::result::Resul
         Some(serde_json::Value::Bool(b)) => if *b { "approved" } else { "declined" }.to_owned(),
         _ => text("approved"),
     };
-    let pan = if obj.contains_key("pan") {
-        text("pan")
-    } else {
-        text("card_number")
-    };
+    let pan = if obj.contains_key("pan") { text("pan") } else { text("card_number") };
     let fee = if obj.contains_key("interchange_fee") {
         text("interchange_fee")
     } else {
@@ -438,12 +405,7 @@ fn parse_jsonl(
                 Ok(f) => c.fact(f)?,
                 Err(e) => c.reject(e),
             },
-            Err(why) => c.reject(RowError {
-                row,
-                column: None,
-                code: "invalid_json".into(),
-                message: why,
-            }),
+            Err(why) => c.reject(RowError { row, column: None, code: "invalid_json".into(), message: why }),
         }
     }
     let report_type = report.report_type;

@@ -68,12 +68,8 @@ pub(crate) struct RowPlan {
 
 /// What the headers say about the stage, if anything.
 fn infer_stage(map: &ColumnMap) -> Option<(Stage, f64)> {
-    let joined: String = map
-        .headers()
-        .iter()
-        .map(|h| super::mapping::normalize_header(h))
-        .collect::<Vec<_>>()
-        .join("|");
+    let joined: String =
+        map.headers().iter().map(|h| super::mapping::normalize_header(h)).collect::<Vec<_>>().join("|");
     let has = |w: &str| joined.contains(w);
     let named = |w: &str| joined.split('|').any(|h| h == w);
     if map.column(Field::ResponseCode).is_some() || map.column(Field::Status).is_some() {
@@ -106,11 +102,7 @@ fn missing(map: &ColumnMap, what: &[&str]) -> Error {
         "missing required column{}: {}; columns seen: {}",
         if what.len() > 1 { "s" } else { "" },
         what.join(", "),
-        map.headers()
-            .iter()
-            .map(|h| redact(h))
-            .collect::<Vec<_>>()
-            .join(", ")
+        map.headers().iter().map(|h| redact(h)).collect::<Vec<_>>().join(", ")
     ))
 }
 
@@ -118,18 +110,11 @@ impl RowPlan {
     /// Compiles a mapping. Fails (the report fails) when a required field is missing, the stage
     /// cannot be told, or the transaction-id column holds card numbers.
     pub fn build(map: &ColumnMap, sample: &[StringRecord], report: &Report, key: &PanKey) -> Result<RowPlan> {
-        let col: FxHashMap<Field, usize> = map
-            .columns
-            .iter()
-            .enumerate()
-            .filter_map(|(i, f)| f.map(|f| (f, i)))
-            .collect();
+        let col: FxHashMap<Field, usize> =
+            map.columns.iter().enumerate().filter_map(|(i, f)| f.map(|f| (f, i))).collect();
         let default_currency = match report.currency.as_deref() {
             Some(c) => Some(Currency::parse_any(c).ok_or_else(|| {
-                Error::invalid(
-                    "unknown_currency",
-                    format!("currency `{c}` is not an ISO 4217 currency"),
-                )
+                Error::invalid("unknown_currency", format!("currency `{c}` is not an ISO 4217 currency"))
             })?),
             None => None,
         };
@@ -137,10 +122,7 @@ impl RowPlan {
         let zone = match report.timezone.as_str() {
             "" | "UTC" | "utc" | "Etc/UTC" => None,
             tz => Some(jiff::tz::TimeZone::get(tz).map_err(|_| {
-                Error::invalid(
-                    "invalid_timezone",
-                    format!("timezone `{tz}` is not an IANA time zone name"),
-                )
+                Error::invalid("invalid_timezone", format!("timezone `{tz}` is not an IANA time zone name"))
             })?),
         };
         let sample_values = |c: usize| sample.iter().filter_map(move |r| r.get(c));
@@ -149,11 +131,7 @@ impl RowPlan {
         if tx.is_none() {
             lacking.push("transaction_id");
         }
-        let time = match (
-            col.get(&Field::OccurredAt),
-            col.get(&Field::Date),
-            col.get(&Field::Time),
-        ) {
+        let time = match (col.get(&Field::OccurredAt), col.get(&Field::Date), col.get(&Field::Time)) {
             (Some(&c), _, _) => Some(TimeSource::Column(c)),
             (None, Some(&d), Some(&t)) => Some(TimeSource::DateAndTime(d, t)),
             (None, Some(&d), None) => Some(TimeSource::Column(d)),
@@ -232,15 +210,8 @@ impl RowPlan {
                 AmountSource::Decimal(c, _) | AmountSource::Minor(c) => c,
             }),
         ];
-        let min_conf = required
-            .iter()
-            .flatten()
-            .map(|&c| map.decisions[c].confidence)
-            .fold(1.0f64, f64::min);
-        let fee = match (
-            col.get(&Field::InterchangeFee),
-            col.get(&Field::InterchangeFeeMinor),
-        ) {
+        let min_conf = required.iter().flatten().map(|&c| map.decisions[c].confidence).fold(1.0f64, f64::min);
+        let fee = match (col.get(&Field::InterchangeFee), col.get(&Field::InterchangeFeeMinor)) {
             (Some(&c), _) => Some(AmountSource::Decimal(c, DecimalStyle::detect(sample_values(c)))),
             (None, Some(&c)) => Some(AmountSource::Minor(c)),
             _ => None,
@@ -264,11 +235,7 @@ impl RowPlan {
             zone,
             key: key.clone(),
             tokens: TokenCache::new(),
-            lineage: Lineage {
-                report_id: report.report_id,
-                sha256: report.sha256,
-                row: 0,
-            },
+            lineage: Lineage { report_id: report.report_id, sha256: report.sha256, row: 0 },
             stage_decision,
             confidence: ((min_conf * stage_conf) * 100.0).round() / 100.0,
         })
@@ -309,9 +276,7 @@ impl RowPlan {
         }
         let first = v.as_bytes()[0];
         // Spreadsheet formula prefixes; a leading minus only when it is not a plain number.
-        let plain_number = v[1..]
-            .bytes()
-            .all(|b| b.is_ascii_digit() || b == b'.' || b == b',');
+        let plain_number = v[1..].bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b',');
         let risky = matches!(first, b'=' | b'+' | b'@') || (first == b'-' && !plain_number);
         if risky || v.chars().any(|ch| ch.is_control()) {
             return Err(self.err(
@@ -349,25 +314,15 @@ impl RowPlan {
         }
         match src {
             AmountSource::Minor(_) => parse_minor(raw).map(|m| (m, None)).map_err(|why| {
-                self.err(
-                    row,
-                    Some(c),
-                    "invalid_amount",
-                    format!("{what} `{}` {why}", truncate(raw)),
-                )
+                self.err(row, Some(c), "invalid_amount", format!("{what} `{}` {why}", truncate(raw)))
             }),
-            AmountSource::Decimal(_, style) => parse_amount(raw, style, |embedded| {
-                embedded.or(currency).map_or(2, Currency::exponent)
-            })
-            .map(|a| (a.minor, a.currency))
-            .map_err(|why| {
-                self.err(
-                    row,
-                    Some(c),
-                    "invalid_amount",
-                    format!("{what} `{}` {why}", truncate(raw)),
-                )
-            }),
+            AmountSource::Decimal(_, style) => {
+                parse_amount(raw, style, |embedded| embedded.or(currency).map_or(2, Currency::exponent))
+                    .map(|a| (a.minor, a.currency))
+                    .map_err(|why| {
+                        self.err(row, Some(c), "invalid_amount", format!("{what} `{}` {why}", truncate(raw)))
+                    })
+            }
         }
     }
 
@@ -392,12 +347,7 @@ impl RowPlan {
         };
         let tx_raw = rec.get(self.tx).unwrap_or("").trim_ascii();
         if tx_raw.is_empty() {
-            return Err(self.err(
-                row,
-                Some(self.tx),
-                "missing_value",
-                "transaction_id is empty".into(),
-            ));
+            return Err(self.err(row, Some(self.tx), "missing_value", "transaction_id is empty".into()));
         }
         if tx_raw.len() > MAX_ID_LEN || tx_raw.chars().any(|c| c.is_control()) {
             return Err(self.err(
@@ -455,17 +405,9 @@ impl RowPlan {
             stage,
             occurred_at,
             Money::new(minor, currency),
-            Lineage {
-                row,
-                ..self.lineage.clone()
-            },
+            Lineage { row, ..self.lineage.clone() },
         );
-        f.network = match self
-            .network
-            .and_then(|c| rec.get(c))
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-        {
+        f.network = match self.network.and_then(|c| rec.get(c)).map(str::trim).filter(|v| !v.is_empty()) {
             Some(v) => Network::parse(v),
             None => self.default_network.clone(),
         };
@@ -505,21 +447,16 @@ impl RowPlan {
                 )
             })?);
         }
-        for (field, slot) in [
-            (Field::MerchantCountry, &mut f.merchant_country),
-            (Field::IssuerCountry, &mut f.issuer_country),
-        ] {
+        for (field, slot) in
+            [(Field::MerchantCountry, &mut f.merchant_country), (Field::IssuerCountry, &mut f.issuer_country)]
+        {
             if let Some((c, v)) = self.cell(rec, field) {
                 *slot = Some(Country::parse(v).ok_or_else(|| {
                     self.err(
                         row,
                         Some(c),
                         "invalid_country",
-                        format!(
-                            "{} `{}` is not an ISO 3166 country code",
-                            field.as_str(),
-                            truncate(v)
-                        ),
+                        format!("{} `{}` is not an ISO 3166 country code", field.as_str(), truncate(v)),
                     )
                 })?);
             }
@@ -557,26 +494,17 @@ impl RowPlan {
         }
         if let Some((c, v)) = self.cell(rec, Field::CardToken) {
             f.card_token = Some(CardToken::parse_hex(v).ok_or_else(|| {
-                self.err(
-                    row,
-                    Some(c),
-                    "invalid_card_token",
-                    "card_token is not 32 hex characters".into(),
-                )
+                self.err(row, Some(c), "invalid_card_token", "card_token is not 32 hex characters".into())
             })?);
         }
-        f.entry_mode = self
-            .cell(rec, Field::EntryMode)
-            .and_then(|(_, v)| EntryMode::parse(v));
+        f.entry_mode = self.cell(rec, Field::EntryMode).and_then(|(_, v)| EntryMode::parse(v));
         if let Some(src) = self.fee {
             let c = match src {
                 AmountSource::Decimal(c, _) | AmountSource::Minor(c) => c,
             };
             if rec.get(c).is_some_and(|v| !v.trim_ascii().is_empty()) {
-                f.interchange_fee = Some(
-                    self.parse_money(rec, src, Some(currency), row, "interchange fee")?
-                        .0,
-                );
+                f.interchange_fee =
+                    Some(self.parse_money(rec, src, Some(currency), row, "interchange fee")?.0);
             }
         }
         if let Some((c, v)) = self.cell(rec, Field::ReasonCode) {
@@ -590,10 +518,8 @@ impl RowPlan {
             }
             f.reason_code = Some(v.to_owned());
         }
-        f.fraud_reported = stage == Stage::Fraud
-            || self
-                .cell(rec, Field::FraudReported)
-                .is_some_and(|(_, v)| parse_flag(v));
+        f.fraud_reported =
+            stage == Stage::Fraud || self.cell(rec, Field::FraudReported).is_some_and(|(_, v)| parse_flag(v));
         Ok(f)
     }
 
@@ -619,12 +545,7 @@ impl RowPlan {
             TimeSource::DateAndTime(d, t) => {
                 let dv = rec.get(d).unwrap_or("").trim_ascii();
                 let when = parse_when(dv).ok_or_else(|| {
-                    self.err(
-                        row,
-                        Some(d),
-                        "invalid_timestamp",
-                        format!("`{}` is not a date", truncate(dv)),
-                    )
+                    self.err(row, Some(d), "invalid_timestamp", format!("`{}` is not a date", truncate(dv)))
                 })?;
                 let tv = rec.get(t).unwrap_or("").trim_ascii();
                 let when = match (when, tv.is_empty()) {
@@ -674,9 +595,7 @@ impl TokenCache {
     const BITS: u32 = 16;
 
     fn new() -> Self {
-        TokenCache {
-            slots: vec![(u64::MAX, CardToken([0; 16])); 1 << Self::BITS],
-        }
+        TokenCache { slots: vec![(u64::MAX, CardToken([0; 16])); 1 << Self::BITS] }
     }
 
     fn get_or_insert(&mut self, digits: &str, key: &PanKey) -> CardToken {

@@ -104,9 +104,7 @@ impl XlsxSheets {
     /// Opens a workbook held in memory (XLSX is a zip archive and must be read whole).
     pub fn open(bytes: Vec<u8>) -> Result<XlsxSheets> {
         let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| {
-            Error::Unprocessable(format!(
-                "the XLSX workbook cannot be opened ({e}); is the file complete?"
-            ))
+            Error::Unprocessable(format!("the XLSX workbook cannot be opened ({e}); is the file complete?"))
         })?;
         let names = book.sheet_names().to_vec();
         let mut sheets = Vec::new();
@@ -128,9 +126,7 @@ pub(crate) struct SheetTable {
 impl SheetTable {
     /// A table over the rows of a sheet.
     pub fn new(rows: Vec<Vec<Data>>) -> Self {
-        SheetTable {
-            rows: rows.into_iter(),
-        }
+        SheetTable { rows: rows.into_iter() }
     }
 }
 
@@ -188,10 +184,7 @@ mod tests {
     #[test]
     fn sniffs_delimiters() {
         assert_eq!(sniff_delimiter("a,b,c\n1,2,3\n"), b',');
-        assert_eq!(
-            sniff_delimiter("Trace ID;Date;Amount\r\n1;20.08.2026;19,04\r\n"),
-            b';'
-        );
+        assert_eq!(sniff_delimiter("Trace ID;Date;Amount\r\n1;20.08.2026;19,04\r\n"), b';');
         assert_eq!(sniff_delimiter("a\tb\n1\t2\n"), b'\t');
         assert_eq!(sniff_delimiter("a|b|c\n1|\"x|y\"|3\n"), b'|');
         assert_eq!(sniff_delimiter("Report title\na;b;c\n1;\"2,5\";3\n"), b';');
@@ -200,10 +193,7 @@ mod tests {
     #[test]
     fn excel_serials() {
         assert_eq!(excel_serial_to_iso(46_252.0).as_deref(), Some("2026-08-18"));
-        assert_eq!(
-            excel_serial_to_iso(46_252.5).as_deref(),
-            Some("2026-08-18T12:00:00Z")
-        );
+        assert_eq!(excel_serial_to_iso(46_252.5).as_deref(), Some("2026-08-18T12:00:00Z"));
         assert_eq!(excel_serial_to_iso(-3.0), None);
         assert_eq!(cell_text(&Data::Float(19.04)), "19.04");
         assert_eq!(cell_text(&Data::Float(1234.0)), "1234");

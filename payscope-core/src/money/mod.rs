@@ -12,8 +12,7 @@ use crate::error::{Error, Result};
 use iso4217::CURRENCIES;
 
 fn code_slot(b: &[u8]) -> usize {
-    b.iter()
-        .fold(0, |acc, c| acc * 26 + (c.to_ascii_uppercase() - b'A') as usize)
+    b.iter().fold(0, |acc, c| acc * 26 + (c.to_ascii_uppercase() - b'A') as usize)
 }
 
 /// Table index of every alphabetic code, by letter triple (`u8::MAX` for unassigned codes).
@@ -75,10 +74,7 @@ impl Currency {
 
     /// Looks up a numeric code (`840` is USD).
     pub fn from_numeric(n: u16) -> Option<Currency> {
-        CURRENCIES
-            .iter()
-            .position(|c| c.1 == n)
-            .map(|i| Currency(i as u8))
+        CURRENCIES.iter().position(|c| c.1 == n).map(|i| Currency(i as u8))
     }
 
     /// Parses an alphabetic or numeric code (`EUR`, `978`, `036`).
@@ -196,16 +192,8 @@ impl Money {
             return Err(bad("is not a decimal number"));
         }
         let minor = decimal_to_minor(int_part.as_bytes(), frac_part.as_bytes(), currency.exponent())
-            .ok_or_else(|| {
-                bad(&format!(
-                    "has more precision than {} allows or is too large",
-                    currency
-                ))
-            })?;
-        Ok(Money {
-            minor: if negative { -minor } else { minor },
-            currency,
-        })
+            .ok_or_else(|| bad(&format!("has more precision than {} allows or is too large", currency)))?;
+        Ok(Money { minor: if negative { -minor } else { minor }, currency })
     }
 
     /// Formats the amount in major units with exactly `exponent` decimals (`-1234.50`).
@@ -228,18 +216,12 @@ impl Money {
         if self.currency != other.currency {
             return Err(Error::invalid(
                 "currency_mismatch",
-                format!(
-                    "cannot add {} to {} without a conversion rate",
-                    other.currency, self.currency
-                ),
+                format!("cannot add {} to {} without a conversion rate", other.currency, self.currency),
             ));
         }
         self.minor
             .checked_add(other.minor)
-            .map(|minor| Money {
-                minor,
-                currency: self.currency,
-            })
+            .map(|minor| Money { minor, currency: self.currency })
             .ok_or_else(|| Error::invalid("amount_overflow", "sum of amounts overflows 64-bit minor units"))
     }
 }
@@ -272,11 +254,8 @@ pub fn decimal_to_minor(int_digits: &[u8], frac_digits: &[u8], exponent: u8) -> 
 pub fn format_minor(minor: i64, exponent: u8, grouped: bool) -> String {
     let digits = minor.unsigned_abs().to_string();
     let exp = exponent as usize;
-    let padded = if digits.len() <= exp {
-        format!("{}{digits}", "0".repeat(exp + 1 - digits.len()))
-    } else {
-        digits
-    };
+    let padded =
+        if digits.len() <= exp { format!("{}{digits}", "0".repeat(exp + 1 - digits.len())) } else { digits };
     let (int_part, frac_part) = padded.split_at(padded.len() - exp);
     let mut out = String::with_capacity(padded.len() + 8);
     if minor < 0 {
@@ -335,17 +314,11 @@ mod tests {
 
     #[test]
     fn formatting() {
-        assert_eq!(
-            Money::new(123_456_789, Currency::USD).format_grouped(),
-            "1,234,567.89"
-        );
+        assert_eq!(Money::new(123_456_789, Currency::USD).format_grouped(), "1,234,567.89");
         assert_eq!(Money::new(-5, Currency::USD).format_decimal(), "-0.05");
         assert_eq!(Money::new(5196, Currency::JPY).format_grouped(), "5,196");
         assert_eq!(Money::new(1, Currency::KWD).format_decimal(), "0.001");
-        assert_eq!(
-            Money::new(i64::MIN, Currency::USD).format_decimal(),
-            "-92233720368547758.08"
-        );
+        assert_eq!(Money::new(i64::MIN, Currency::USD).format_decimal(), "-92233720368547758.08");
     }
 
     #[test]

@@ -53,15 +53,7 @@ impl Sealer {
         rand::rngs::OsRng.fill_bytes(&mut prefix);
         let mut header = MAGIC.to_vec();
         header.extend_from_slice(&prefix);
-        (
-            Sealer {
-                cipher,
-                prefix,
-                counter: 0,
-                pending: BytesMut::new(),
-            },
-            header,
-        )
+        (Sealer { cipher, prefix, counter: 0, pending: BytesMut::new() }, header)
     }
 
     fn seal(&mut self, chunk: &[u8], last: bool, out: &mut Vec<u8>) -> Result<()> {
@@ -104,9 +96,7 @@ struct Opener {
 
 impl Opener {
     fn open(&mut self, segment: &[u8], last: bool) -> Result<Bytes> {
-        let prefix = self
-            .prefix
-            .ok_or_else(|| Error::internal("artifact header missing"))?;
+        let prefix = self.prefix.ok_or_else(|| Error::internal("artifact header missing"))?;
         let n = nonce(&prefix, self.counter, last);
         self.counter += 1;
         self.cipher
@@ -124,9 +114,7 @@ impl Opener {
             }
             let head = self.pending.split_to(MAGIC.len() + PREFIX_LEN);
             if &head[..4] != MAGIC {
-                return Err(Error::internal(
-                    "artifact is not in the encrypted artifact format",
-                ));
+                return Err(Error::internal("artifact is not in the encrypted artifact format"));
             }
             let mut p = [0u8; PREFIX_LEN];
             p.copy_from_slice(&head[4..]);
@@ -181,10 +169,7 @@ impl Artifacts {
     /// Artifacts in `objects`, encrypted with a key derived from `key`.
     pub fn new(objects: Arc<dyn ObjectStore>, key: &PanKey) -> Self {
         let k = key.derive("artifacts/aes-256-gcm/v1");
-        Artifacts {
-            objects,
-            cipher: Aes256Gcm::new(&k.into()),
-        }
+        Artifacts { objects, cipher: Aes256Gcm::new(&k.into()) }
     }
 
     /// The object store underneath.
@@ -272,12 +257,8 @@ impl Artifacts {
         sha256: &Sha256,
     ) -> Result<impl Stream<Item = Result<Bytes>> + Send + 'static> {
         let got = self.objects.get(&artifact_path(ctx, sha256)).await?;
-        let mut opener = Some(Opener {
-            cipher: self.cipher.clone(),
-            prefix: None,
-            counter: 0,
-            pending: BytesMut::new(),
-        });
+        let mut opener =
+            Some(Opener { cipher: self.cipher.clone(), prefix: None, counter: 0, pending: BytesMut::new() });
         let mut inner = got.into_stream();
         Ok(async_stream(move |tx| async move {
             while let Some(chunk) = inner.next().await {
@@ -314,10 +295,7 @@ impl Artifacts {
                 }
             }
         });
-        Ok(ArtifactReader {
-            rx,
-            current: Bytes::new(),
-        })
+        Ok(ArtifactReader { rx, current: Bytes::new() })
     }
 
     /// Removes a bank's artifact.
@@ -396,42 +374,21 @@ mod tests {
         let ctx = ctx();
         for size in [0usize, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK, PART + 17] {
             let data: Vec<u8> = (0..size).map(|i| (i * 31 % 251) as u8).collect();
-            let chunks: Vec<std::result::Result<Bytes, Error>> = data
-                .chunks(10_000)
-                .map(|c| Ok(Bytes::copy_from_slice(c)))
-                .collect();
-            let stored = a
-                .store(&ctx, futures::stream::iter(chunks), u64::MAX)
-                .await
-                .unwrap();
+            let chunks: Vec<std::result::Result<Bytes, Error>> =
+                data.chunks(10_000).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+            let stored = a.store(&ctx, futures::stream::iter(chunks), u64::MAX).await.unwrap();
             assert_eq!(stored.sha256, Sha256::digest(&data));
-            assert_eq!(
-                collect(&a, &ctx, &stored.sha256).await.unwrap(),
-                data,
-                "size {size}"
-            );
+            assert_eq!(collect(&a, &ctx, &stored.sha256).await.unwrap(), data, "size {size}");
         }
         let pan = b"5340858851956325,19.04";
-        let stored = a
-            .store_bytes(&ctx, Bytes::from_static(pan), 1 << 20)
-            .await
-            .unwrap();
-        let raw = store
-            .get(&artifact_path(&ctx, &stored.sha256))
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let stored = a.store_bytes(&ctx, Bytes::from_static(pan), 1 << 20).await.unwrap();
+        let raw = store.get(&artifact_path(&ctx, &stored.sha256)).await.unwrap().bytes().await.unwrap();
         assert!(!raw.windows(16).any(|w| w == &pan[..16]), "PAN stored in clear");
         // Another key cannot read it; truncation is detected.
         let other = Artifacts::new(store.clone(), &PanKey::new([4; 32]));
         assert!(collect(&other, &ctx, &stored.sha256).await.is_err());
         store
-            .put(
-                &artifact_path(&ctx, &stored.sha256),
-                PutPayload::from(raw.slice(..raw.len() - 3)),
-            )
+            .put(&artifact_path(&ctx, &stored.sha256), PutPayload::from(raw.slice(..raw.len() - 3)))
             .await
             .unwrap();
         assert!(collect(&a, &ctx, &stored.sha256).await.is_err());
@@ -440,10 +397,7 @@ mod tests {
     #[tokio::test]
     async fn refuses_oversize_uploads() {
         let a = Artifacts::new(Arc::new(InMemory::new()), &PanKey::new([3; 32]));
-        let e = a
-            .store_bytes(&ctx(), Bytes::from(vec![0u8; 100]), 10)
-            .await
-            .unwrap_err();
+        let e = a.store_bytes(&ctx(), Bytes::from(vec![0u8; 100]), 10).await.unwrap_err();
         assert_eq!(e.code(), "payload_too_large");
     }
 }

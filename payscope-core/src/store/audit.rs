@@ -32,9 +32,7 @@ impl Default for AnswerId {
 impl std::str::FromStr for AnswerId {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self> {
-        Uuid::parse_str(s)
-            .map(AnswerId)
-            .map_err(|_| Error::NotFound(format!("answer `{s}`")))
+        Uuid::parse_str(s).map(AnswerId).map_err(|_| Error::NotFound(format!("answer `{s}`")))
     }
 }
 
@@ -97,12 +95,7 @@ impl AuditEntry {
     pub fn next(prev: Option<&AuditEntry>, record: AuditRecord) -> AuditEntry {
         let prev_hash = prev.map(|p| p.hash).unwrap_or(Sha256([0; 32]));
         let hash = Self::chain_hash(&prev_hash, &record);
-        AuditEntry {
-            seq: prev.map_or(1, |p| p.seq + 1),
-            record,
-            prev_hash,
-            hash,
-        }
+        AuditEntry { seq: prev.map_or(1, |p| p.seq + 1), record, prev_hash, hash }
     }
 }
 
@@ -162,11 +155,7 @@ pub fn verify_chain<'a>(entries: impl IntoIterator<Item = &'a AuditEntry>) -> Ch
         }
         prev = Some(e);
     }
-    ChainVerification {
-        ok: true,
-        records,
-        first_broken: None,
-    }
+    ChainVerification { ok: true, records, first_broken: None }
 }
 
 /// Append-only, hash-chained audit trail, one chain per bank.

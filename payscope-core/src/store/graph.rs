@@ -91,10 +91,7 @@ impl GraphBatch {
                 });
                 node.name = node.name.take().or_else(|| f.merchant_name.clone());
                 node.mcc = node.mcc.take().or_else(|| f.mcc.clone());
-                node.country = node
-                    .country
-                    .take()
-                    .or_else(|| f.merchant_country.map(|c| c.to_string()));
+                node.country = node.country.take().or_else(|| f.merchant_country.map(|c| c.to_string()));
                 if let Some(n) = &f.network {
                     accepts.insert((m, n.as_str()), ());
                 }
@@ -107,15 +104,10 @@ impl GraphBatch {
                 first_fraud_at: None,
             });
             node.issuer_bin = node.issuer_bin.take().or_else(|| f.issuer_bin.clone());
-            node.network = node
-                .network
-                .take()
-                .or_else(|| f.network.as_ref().map(|n| n.to_string()));
+            node.network = node.network.take().or_else(|| f.network.as_ref().map(|n| n.to_string()));
             if f.fraud_reported || f.stage == Stage::Fraud {
-                node.first_fraud_at = Some(
-                    node.first_fraud_at
-                        .map_or(f.occurred_at, |t| t.min(f.occurred_at)),
-                );
+                node.first_fraud_at =
+                    Some(node.first_fraud_at.map_or(f.occurred_at, |t| t.min(f.occurred_at)));
             }
             if let (Some(m), true) = (f.merchant_id.as_deref(), f.stage != Stage::Fraud) {
                 let e = visits.entry((card, m)).or_insert((f.occurred_at, f.occurred_at));
@@ -137,10 +129,7 @@ impl GraphBatch {
                 .collect(),
             accepts: accepts
                 .into_keys()
-                .map(|(m, n)| AcceptsEdge {
-                    merchant_id: m.to_owned(),
-                    network: n.to_owned(),
-                })
+                .map(|(m, n)| AcceptsEdge { merchant_id: m.to_owned(), network: n.to_owned() })
                 .collect(),
         }
     }

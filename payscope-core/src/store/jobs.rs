@@ -87,8 +87,7 @@ pub enum FailOutcome {
 /// Backoff policy shared by queue backends: attempt `n` (1-based) waits `base × 2^(n−1)`, capped.
 pub fn backoff(attempt: u32) -> Duration {
     let base = Duration::from_millis(500);
-    base.saturating_mul(1 << attempt.saturating_sub(1).min(10))
-        .min(Duration::from_secs(300))
+    base.saturating_mul(1 << attempt.saturating_sub(1).min(10)).min(Duration::from_secs(300))
 }
 
 /// Attempts before a job is dead-lettered.

@@ -265,17 +265,12 @@ impl Measures {
             let amounts = money
                 .iter()
                 .filter_map(|(c, m)| {
-                    money_part(metric, m)
-                        .filter(|(_, n)| *n > 0)
-                        .map(|(v, _)| to_money(v, *c))
+                    money_part(metric, m).filter(|(_, n)| *n > 0).map(|(v, _)| to_money(v, *c))
                 })
                 .collect::<Result<Vec<_>>>()?;
             Ok(MetricValue::Money { amounts })
         };
-        let ratio = |numerator, denominator| MetricValue::Ratio {
-            numerator,
-            denominator,
-        };
+        let ratio = |numerator, denominator| MetricValue::Ratio { numerator, denominator };
         let count = |count| MetricValue::Count { count };
         Ok(match metric {
             TransactionCount => count(self.auth),
@@ -334,14 +329,9 @@ fn money_part(metric: Metric, m: &MoneyMeasures) -> Option<(i128, u64)> {
 }
 
 fn to_money(minor: i128, currency: Currency) -> Result<Money> {
-    i64::try_from(minor)
-        .map(|m| Money::new(m, currency))
-        .map_err(|_| {
-            Error::invalid(
-                "amount_overflow",
-                format!("a {currency} total exceeds 64-bit minor units"),
-            )
-        })
+    i64::try_from(minor).map(|m| Money::new(m, currency)).map_err(|_| {
+        Error::invalid("amount_overflow", format!("a {currency} total exceeds 64-bit minor units"))
+    })
 }
 
 /// Compares group values the way results are ordered: `None` first, hours and weekdays in
@@ -352,10 +342,7 @@ pub fn compare_group_value(dim: Dimension, a: Option<&str>, b: Option<&str>) -> 
         (None, Some(_)) => Ordering::Less,
         (Some(_), None) => Ordering::Greater,
         (Some(a), Some(b)) => match dim {
-            Dimension::HourOfDay => a
-                .parse::<u32>()
-                .unwrap_or(99)
-                .cmp(&b.parse::<u32>().unwrap_or(99)),
+            Dimension::HourOfDay => a.parse::<u32>().unwrap_or(99).cmp(&b.parse::<u32>().unwrap_or(99)),
             Dimension::DayOfWeek => {
                 let pos = |s: &str| WEEKDAYS.iter().position(|w| *w == s).unwrap_or(7);
                 pos(a).cmp(&pos(b))
@@ -430,16 +417,8 @@ pub fn finalize(query: &MetricQuery, mut groups: Vec<GroupMeasures>) -> Result<V
     kept.into_iter()
         .filter_map(|i| slots[i].take())
         .map(|(bucket, group, m)| {
-            let values = query
-                .metrics
-                .iter()
-                .map(|metric| m.value(*metric))
-                .collect::<Result<Vec<_>>>()?;
-            Ok(MetricRow {
-                bucket,
-                group,
-                values,
-            })
+            let values = query.metrics.iter().map(|metric| m.value(*metric)).collect::<Result<Vec<_>>>()?;
+            Ok(MetricRow { bucket, group, values })
         })
         .collect()
 }
@@ -472,21 +451,12 @@ mod tests {
         m.add(auth(Currency::EUR, false, 999));
         assert_eq!(
             m.value(Metric::ApprovalRate).unwrap(),
-            MetricValue::Ratio {
-                numerator: 3,
-                denominator: 4
-            }
+            MetricValue::Ratio { numerator: 3, denominator: 4 }
         );
         let amounts = m.value(Metric::TransactionAmount).unwrap().money();
-        assert_eq!(
-            amounts,
-            vec![Money::new(500, Currency::JPY), Money::new(3001, Currency::USD)]
-        );
+        assert_eq!(amounts, vec![Money::new(500, Currency::JPY), Money::new(3001, Currency::USD)]);
         let avg = m.value(Metric::AverageTicket).unwrap().money();
-        assert_eq!(
-            avg,
-            vec![Money::new(500, Currency::JPY), Money::new(1501, Currency::USD)]
-        );
+        assert_eq!(avg, vec![Money::new(500, Currency::JPY), Money::new(1501, Currency::USD)]);
     }
 
     #[test]
@@ -495,23 +465,12 @@ mod tests {
         m.add(auth(Currency::USD, true, 1000));
         m.add(auth(Currency::JPY, true, 7));
         m.add(auth(Currency::EUR, false, 5));
-        m.add(Contribution {
-            stage: Stage::Settlement,
-            fee: 30,
-            ..auth(Currency::USD, true, 990)
-        });
-        m.add(Contribution {
-            stage: Stage::Chargeback,
-            ..auth(Currency::USD, true, 40)
-        });
+        m.add(Contribution { stage: Stage::Settlement, fee: 30, ..auth(Currency::USD, true, 990) });
+        m.add(Contribution { stage: Stage::Chargeback, ..auth(Currency::USD, true, 40) });
         m.reconciled = 1;
         m.reconcile_delay_millis = 3_600_000;
         for metric in Metric::ALL {
-            assert_eq!(
-                m.fraction(*metric),
-                m.value(*metric).unwrap().fraction(),
-                "{metric}"
-            );
+            assert_eq!(m.fraction(*metric), m.value(*metric).unwrap().fraction(), "{metric}");
             assert_eq!(
                 Measures::default().fraction(*metric),
                 Measures::default().value(*metric).unwrap().fraction(),
@@ -522,10 +481,7 @@ mod tests {
 
     #[test]
     fn ungrouped_query_always_has_one_row() {
-        let q = MetricQuery::new(
-            [Metric::TransactionCount],
-            TimeRange::new(Timestamp(0), Timestamp(1)),
-        );
+        let q = MetricQuery::new([Metric::TransactionCount], TimeRange::new(Timestamp(0), Timestamp(1)));
         let rows = finalize(&q, vec![]).unwrap();
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].values[0], MetricValue::Count { count: 0 });
@@ -533,14 +489,11 @@ mod tests {
 
     #[test]
     fn top_n_per_currency_partition() {
-        let q = MetricQuery::new(
-            [Metric::TransactionAmount],
-            TimeRange::new(Timestamp(0), Timestamp(1)),
-        )
-        .group_by(Dimension::MerchantId)
-        .top(Metric::TransactionAmount, 1, true)
-        .normalized()
-        .unwrap();
+        let q = MetricQuery::new([Metric::TransactionAmount], TimeRange::new(Timestamp(0), Timestamp(1)))
+            .group_by(Dimension::MerchantId)
+            .top(Metric::TransactionAmount, 1, true)
+            .normalized()
+            .unwrap();
         let mk = |mid: &str, c: Currency, amount| {
             let mut m = Measures::default();
             m.add(auth(c, true, amount));

@@ -131,10 +131,7 @@ impl Metric {
 
     /// True for the metrics that join AUTH to SETTLEMENT facts (always answered from facts).
     pub fn needs_settlement_join(self) -> bool {
-        matches!(
-            self,
-            Metric::SettlementDelayHours | Metric::ReconciliationRate | Metric::UnmatchedAuthCount
-        )
+        matches!(self, Metric::SettlementDelayHours | Metric::ReconciliationRate | Metric::UnmatchedAuthCount)
     }
 
     /// The stages whose facts the metric reads.
@@ -214,15 +211,8 @@ impl Dimension {
 }
 
 /// Day-of-week names, Monday first (values of [`Dimension::DayOfWeek`]).
-pub const WEEKDAYS: [&str; 7] = [
-    "monday",
-    "tuesday",
-    "wednesday",
-    "thursday",
-    "friday",
-    "saturday",
-    "sunday",
-];
+pub const WEEKDAYS: [&str; 7] =
+    ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"];
 
 named_enum! {
     /// Time bucket size for series.
@@ -275,10 +265,7 @@ pub struct Filter {
 impl Filter {
     /// A filter on one value.
     pub fn eq(dimension: Dimension, value: impl Into<String>) -> Self {
-        Filter {
-            dimension,
-            values: vec![value.into()],
-        }
+        Filter { dimension, values: vec![value.into()] }
     }
 }
 
@@ -362,10 +349,7 @@ impl MetricQuery {
     pub fn normalized(&self) -> Result<MetricQuery> {
         let mut q = self.clone();
         if q.metrics.is_empty() {
-            return Err(Error::invalid(
-                "invalid_request",
-                "a metric query needs at least one metric",
-            ));
+            return Err(Error::invalid("invalid_request", "a metric query needs at least one metric"));
         }
         let mut seen = Vec::new();
         q.metrics.retain(|m| {
@@ -386,10 +370,7 @@ impl MetricQuery {
             }
         });
         if q.range.to < q.range.from {
-            return Err(Error::invalid(
-                "invalid_request",
-                "time range ends before it starts",
-            ));
+            return Err(Error::invalid("invalid_request", "time range ends before it starts"));
         }
         if let Some(order) = q.order {
             if !q.metrics.contains(&order.metric) {
@@ -439,10 +420,7 @@ fn validate_filter_value(d: Dimension, v: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(Error::invalid(
-            "invalid_request",
-            format!("`{v}` is not a valid {d} value"),
-        ))
+        Err(Error::invalid("invalid_request", format!("`{v}` is not a valid {d} value")))
     }
 }
 
@@ -486,10 +464,9 @@ impl MetricValue {
     pub fn as_f64(&self) -> Option<f64> {
         match *self {
             MetricValue::Count { count } => Some(count as f64),
-            MetricValue::Ratio {
-                numerator,
-                denominator,
-            } => (denominator > 0).then(|| numerator as f64 / denominator as f64),
+            MetricValue::Ratio { numerator, denominator } => {
+                (denominator > 0).then(|| numerator as f64 / denominator as f64)
+            }
             MetricValue::MeanHours { total_millis, count } => {
                 (count > 0).then(|| total_millis as f64 / count as f64 / 3_600_000.0)
             }
@@ -524,18 +501,16 @@ impl MetricValue {
     pub fn fraction(&self) -> Option<(i128, i128)> {
         match self {
             MetricValue::Count { count } => Some((*count as i128, 1)),
-            MetricValue::Ratio {
-                numerator,
-                denominator,
-            } => (*denominator > 0).then_some((*numerator as i128, *denominator as i128)),
+            MetricValue::Ratio { numerator, denominator } => {
+                (*denominator > 0).then_some((*numerator as i128, *denominator as i128))
+            }
             MetricValue::MeanHours { total_millis, count } => {
                 (*count > 0).then_some((*total_millis as i128, *count as i128))
             }
             MetricValue::Money { amounts } => Some((amounts.iter().map(|m| m.minor as i128).sum(), 1)),
             MetricValue::AverageMoney { parts } => {
-                let (t, n) = parts.iter().fold((0i128, 0i128), |(t, n), (m, c)| {
-                    (t + m.minor as i128, n + *c as i128)
-                });
+                let (t, n) =
+                    parts.iter().fold((0i128, 0i128), |(t, n), (m, c)| (t + m.minor as i128, n + *c as i128));
                 (n > 0).then_some((t, n))
             }
         }
@@ -643,19 +618,10 @@ mod tests {
         assert_eq!(div_round(5, 2), 3);
         assert_eq!(div_round(-5, 2), -3);
         assert_eq!(div_round(7, 3), 2);
-        let a = MetricValue::Ratio {
-            numerator: 1,
-            denominator: 3,
-        };
-        let b = MetricValue::Ratio {
-            numerator: 33,
-            denominator: 100,
-        };
+        let a = MetricValue::Ratio { numerator: 1, denominator: 3 };
+        let b = MetricValue::Ratio { numerator: 33, denominator: 100 };
         assert_eq!(a.cmp_exact(&b), Ordering::Greater);
-        let undefined = MetricValue::Ratio {
-            numerator: 0,
-            denominator: 0,
-        };
+        let undefined = MetricValue::Ratio { numerator: 0, denominator: 0 };
         assert_eq!(undefined.cmp_exact(&b), Ordering::Less);
     }
 

@@ -118,11 +118,7 @@ pub struct FactKey {
 impl FactKey {
     /// The key of a fact.
     pub fn of(f: &Fact) -> FactKey {
-        FactKey {
-            occurred_at: f.occurred_at,
-            transaction_id: f.transaction_id.clone(),
-            stage: f.stage,
-        }
+        FactKey { occurred_at: f.occurred_at, transaction_id: f.transaction_id.clone(), stage: f.stage }
     }
 }
 

@@ -130,12 +130,7 @@ fn row(bank: &SynthBank, tx: &SynthTx, stage: Stage) -> Option<String> {
         }
         Stage::Chargeback => {
             let (at, reason) = tx.chargeback?;
-            format!(
-                "{},{at},{network},{},{},{cur},{reason}",
-                tx.id,
-                m.id,
-                csv_amount(tx.amount)
-            )
+            format!("{},{at},{network},{},{},{cur},{reason}", tx.id, m.id, csv_amount(tx.amount))
         }
         Stage::Refund => {
             let (at, amount) = tx.refund?;
@@ -159,11 +154,7 @@ fn row(bank: &SynthBank, tx: &SynthTx, stage: Stage) -> Option<String> {
                 m.id,
                 m.name,
                 csv_amount(tx.amount),
-                if tx.entry_mode == EntryMode::Ecommerce {
-                    "Card Not Present"
-                } else {
-                    "Counterfeit"
-                }
+                if tx.entry_mode == EntryMode::Ecommerce { "Card Not Present" } else { "Counterfeit" }
             )
         }
     })
@@ -206,10 +197,7 @@ fn csv_amount(m: Money) -> String {
 
 /// `1.234,56` (the decimal comma convention).
 fn european_amount(minor: i64, exponent: u8) -> String {
-    format_minor(minor, exponent, true)
-        .replace(',', "_")
-        .replace('.', ",")
-        .replace('_', ".")
+    format_minor(minor, exponent, true).replace(',', "_").replace('.', ",").replace('_', ".")
 }
 
 fn european_datetime(t: Timestamp) -> String {
@@ -232,14 +220,7 @@ mod tests {
         let text = String::from_utf8(auth).unwrap();
         assert!(text.starts_with("Transaction ID,Transaction Date,Transaction Time,Card Number"));
         let mut clearing = Vec::new();
-        write_report(
-            &banks[0],
-            Stage::Clearing,
-            Layout::NetworkCsv,
-            &key,
-            &mut clearing,
-        )
-        .unwrap();
+        write_report(&banks[0], Stage::Clearing, Layout::NetworkCsv, &key, &mut clearing).unwrap();
         let text = String::from_utf8(clearing).unwrap();
         assert!(text.contains("\r\n") && text.lines().nth(1).unwrap().split(';').count() == 8);
         assert_eq!(european_amount(123_456, 2), "1.234,56");

@@ -58,7 +58,7 @@ impl SynthConfig {
     /// The benchmark data set: 2 banks, 90 days ending 2026-11-01, sized for about
     /// `total_facts` facts (every authorization yields about 2.8 facts over its stages).
     pub fn bench(total_facts: u64) -> Self {
-        let per_bank_day = (total_facts as f64 / 2.0 / 90.0 / 2.83 / 1.09).round() as u32;
+        let per_bank_day = (total_facts as f64 / 2.0 / 90.0 / 2.78 / 1.028).round() as u32;
         SynthConfig {
             seed: 1,
             banks: 2,
@@ -172,20 +172,10 @@ pub fn bank_id(seed: u64, index: usize) -> BankId {
     BankId::from_uuid(uuid::Builder::from_random_bytes(bytes).into_uuid())
 }
 
-const NETWORK_SHARE: [(Network, f64); 3] = [
-    (Network::Visa, 0.55),
-    (Network::Mastercard, 0.40),
-    (Network::Amex, 0.05),
-];
-const DECLINES: [(&str, f64); 7] = [
-    ("05", 0.33),
-    ("51", 0.27),
-    ("91", 0.09),
-    ("57", 0.09),
-    ("14", 0.08),
-    ("54", 0.07),
-    ("61", 0.07),
-];
+const NETWORK_SHARE: [(Network, f64); 3] =
+    [(Network::Visa, 0.55), (Network::Mastercard, 0.40), (Network::Amex, 0.05)];
+const DECLINES: [(&str, f64); 7] =
+    [("05", 0.33), ("51", 0.27), ("91", 0.09), ("57", 0.09), ("14", 0.08), ("54", 0.07), ("61", 0.07)];
 
 fn generate_bank(cfg: &SynthConfig, index: usize) -> SynthBank {
     let mut r = Rng::new(cfg.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (index as u64 + 1));
@@ -313,20 +303,14 @@ fn make_cards(r: &mut Rng, n: u32) -> Vec<SynthCard> {
         .map(|_| {
             let network = r.pick_weighted(&NETWORK_SHARE).clone();
             let body = match network {
-                Network::Amex => format!(
-                    "{}{:012}",
-                    if r.chance(0.5) { "34" } else { "37" },
-                    r.below(1_000_000_000_000)
-                ),
+                Network::Amex => {
+                    format!("{}{:012}", if r.chance(0.5) { "34" } else { "37" }, r.below(1_000_000_000_000))
+                }
                 Network::Mastercard => format!("5{}{:013}", 1 + r.below(5), r.below(10_000_000_000_000)),
                 _ => format!("4{:014}", r.below(100_000_000_000_000)),
             };
             let issuer_country = *r.pick_weighted(&issuers);
-            SynthCard {
-                pan: with_check_digit(&body),
-                network,
-                issuer_country,
-            }
+            SynthCard { pan: with_check_digit(&body), network, issuer_country }
         })
         .collect()
 }
@@ -352,11 +336,7 @@ fn make_tx(
     let at = Timestamp(day.start().0 + hour as i64 * 3_600_000 + r.below(3_600) as i64 * 1000);
     let major = r.lognormal(3.6, 0.9).clamp(1.0, 5_000.0);
     let exponent = merchant.currency.exponent() as i32;
-    let scale = if merchant.currency == Currency::JPY {
-        150.0
-    } else {
-        1.0
-    };
+    let scale = if merchant.currency == Currency::JPY { 150.0 } else { 1.0 };
     let minor = ((major * scale) * 10f64.powi(exponent)).round().max(1.0) as i64;
     let entry_mode = *r.pick_weighted(&names::ENTRY_MODES);
     let late = !(5..22).contains(&hour);
@@ -402,11 +382,7 @@ fn later_stages(
     let hours = |h: u64| h as i64 * 3_600_000;
     if r.chance(0.985) {
         let cleared_at = tx.at.add_millis(hours(8 + r.below(40)));
-        let bps = if tx.entry_mode == EntryMode::Ecommerce {
-            190
-        } else {
-            150
-        } + r.below(60) as i64;
+        let bps = if tx.entry_mode == EntryMode::Ecommerce { 190 } else { 150 } + r.below(60) as i64;
         let fee = (tx.amount.minor * bps + 5_000) / 10_000;
         if let Some(at) = before(cleared_at) {
             tx.clearing = Some((at, fee));
@@ -425,11 +401,7 @@ fn later_stages(
     }
     if r.chance(0.008) {
         let at = tx.at.add_millis(hours(24 + r.below(24 * 14)));
-        let amount = if r.chance(0.7) {
-            tx.amount.minor
-        } else {
-            (tx.amount.minor / 2).max(1)
-        };
+        let amount = if r.chance(0.7) { tx.amount.minor } else { (tx.amount.minor / 2).max(1) };
         tx.refund = before(at).map(|at| (at, amount));
     }
     let cb_p = if tx.fraud {
@@ -470,14 +442,7 @@ impl SynthBank {
         self.txs.iter().filter_map(move |tx| {
             let fact = self.fact(tx, stage, key)?;
             row += 1;
-            Some(Fact {
-                lineage: Lineage {
-                    report_id: report,
-                    sha256: sha,
-                    row,
-                },
-                ..fact
-            })
+            Some(Fact { lineage: Lineage { report_id: report, sha256: sha, row }, ..fact })
         })
     }
 
@@ -485,11 +450,7 @@ impl SynthBank {
     pub fn fact(&self, tx: &SynthTx, stage: Stage, key: &PanKey) -> Option<Fact> {
         let card = self.card(tx);
         let merchant = self.merchant(tx);
-        let lineage = Lineage {
-            report_id: ReportId(uuid::Uuid::nil()),
-            sha256: Sha256([0; 32]),
-            row: 0,
-        };
+        let lineage = Lineage { report_id: ReportId(uuid::Uuid::nil()), sha256: Sha256([0; 32]), row: 0 };
         let mut f = Fact::new(tx.id.clone(), stage, tx.at, tx.amount, lineage);
         f.network = Some(card.network.clone());
         f.merchant_id = Some(merchant.id.clone());
@@ -563,9 +524,7 @@ mod tests {
         assert!((0.85..0.97).contains(&approved), "{approved}");
         assert!(txs.iter().any(|t| t.amount.currency == Currency::JPY));
         assert!(txs.iter().any(|t| t.fraud) && txs.iter().any(|t| t.chargeback.is_some()));
-        assert!(txs
-            .iter()
-            .all(|t| t.settlement.is_none_or(|(at, ..)| at < cfg.as_of())));
+        assert!(txs.iter().all(|t| t.settlement.is_none_or(|(at, ..)| at < cfg.as_of())));
         assert!(txs.windows(2).all(|w| w[0].at <= w[1].at && w[0].id < w[1].id));
         for c in &a[0].cards {
             assert!(crate::ingest::pan::pan_digits(&c.pan).is_some(), "{}", c.pan);

@@ -86,38 +86,21 @@ pub async fn reports_register_dedupe_and_paginate(s: &Subject) {
         }
     }
     // Same bytes again: the existing report comes back.
-    match s
-        .reports
-        .register(&a, new_report(&a, "r2", ReportType::Authorization))
-        .await
-        .unwrap()
-    {
+    match s.reports.register(&a, new_report(&a, "r2", ReportType::Authorization)).await.unwrap() {
         Registered::Duplicate(r) => assert_eq!(r.report_id, ids[2]),
         Registered::New(_) => panic!("duplicate upload not detected"),
     }
     // The same bytes from another bank are that bank's own new report.
     let mut same_bytes = new_report(&a, "r2", ReportType::Authorization);
     same_bytes.bank_id = b.bank_id();
-    assert!(matches!(
-        s.reports.register(&b, same_bytes).await.unwrap(),
-        Registered::New(_)
-    ));
+    assert!(matches!(s.reports.register(&b, same_bytes).await.unwrap(), Registered::New(_)));
     // Newest first, paginated.
     let p1 = s.reports.list(&a, 2, None).await.unwrap();
-    assert_eq!(
-        p1.reports.iter().map(|r| r.report_id).collect::<Vec<_>>(),
-        vec![ids[4], ids[3]]
-    );
+    assert_eq!(p1.reports.iter().map(|r| r.report_id).collect::<Vec<_>>(), vec![ids[4], ids[3]]);
     let p2 = s.reports.list(&a, 2, p1.next_cursor.as_deref()).await.unwrap();
-    assert_eq!(
-        p2.reports.iter().map(|r| r.report_id).collect::<Vec<_>>(),
-        vec![ids[2], ids[1]]
-    );
+    assert_eq!(p2.reports.iter().map(|r| r.report_id).collect::<Vec<_>>(), vec![ids[2], ids[1]]);
     let p3 = s.reports.list(&a, 2, p2.next_cursor.as_deref()).await.unwrap();
-    assert_eq!(
-        p3.reports.iter().map(|r| r.report_id).collect::<Vec<_>>(),
-        vec![ids[0]]
-    );
+    assert_eq!(p3.reports.iter().map(|r| r.report_id).collect::<Vec<_>>(), vec![ids[0]]);
     assert_eq!(p3.next_cursor, None);
     assert!(s.reports.list(&a, 2, Some("not-a-cursor")).await.is_err());
     // Isolation.
@@ -127,14 +110,8 @@ pub async fn reports_register_dedupe_and_paginate(s: &Subject) {
     let mut r = s.reports.get(&a, ids[0]).await.unwrap().unwrap();
     r.status = ReportStatus::Processing;
     s.reports.update(&a, &r).await.unwrap();
-    assert_eq!(
-        s.reports.get(&a, ids[0]).await.unwrap().unwrap().status,
-        ReportStatus::Processing
-    );
-    assert!(
-        s.reports.update(&b, &r).await.is_err(),
-        "bank B updated bank A's report"
-    );
+    assert_eq!(s.reports.get(&a, ids[0]).await.unwrap().unwrap().status, ReportStatus::Processing);
+    assert!(s.reports.update(&b, &r).await.is_err(), "bank B updated bank A's report");
 }
 
 pub async fn loads_are_idempotent_and_atomic(s: &Subject) {
@@ -147,31 +124,16 @@ pub async fn loads_are_idempotent_and_atomic(s: &Subject) {
     let r1 = load(&*s.reports, &*s.facts, &ctx, "first", Stage::Auth, auths.clone()).await;
     assert_eq!((r1.facts_loaded, r1.duplicates_skipped), (3000, 0));
     let stored = s.reports.get(&ctx, r1.report_id).await.unwrap().unwrap();
-    assert_eq!(
-        (stored.status, stored.facts_loaded),
-        (ReportStatus::Completed, 3000)
-    );
+    assert_eq!((stored.status, stored.facts_loaded), (ReportStatus::Completed, 3000));
     let range = TimeRange::new(Timestamp(0), Timestamp(i64::MAX / 2));
     let q = MetricQuery::new([Metric::TransactionCount, Metric::TransactionAmount], range);
     let before = s.metrics.query(&ctx, &q).await.unwrap();
     // The same facts in another report: nothing changes.
-    let r2 = load(
-        &*s.reports,
-        &*s.facts,
-        &ctx,
-        "again",
-        Stage::Auth,
-        auths[1000..].to_vec(),
-    )
-    .await;
+    let r2 = load(&*s.reports, &*s.facts, &ctx, "again", Stage::Auth, auths[1000..].to_vec()).await;
     assert_eq!((r2.facts_loaded, r2.duplicates_skipped), (0, 2000));
     assert_eq!(s.metrics.query(&ctx, &q).await.unwrap().rows, before.rows);
     // Rows repeated inside one file: the first wins.
-    let more: Vec<Fact> = bank
-        .facts(Stage::Auth, nil, &data.key)
-        .skip(3000)
-        .take(10)
-        .collect();
+    let more: Vec<Fact> = bank.facts(Stage::Auth, nil, &data.key).skip(3000).take(10).collect();
     let repeated: Vec<Fact> = more.iter().chain(more.iter()).cloned().collect();
     let r3 = load(&*s.reports, &*s.facts, &ctx, "repeats", Stage::Auth, repeated).await;
     assert_eq!((r3.facts_loaded, r3.duplicates_skipped), (10, 10));
@@ -199,15 +161,7 @@ pub async fn loads_are_idempotent_and_atomic(s: &Subject) {
     drop(l);
     let stats = s.facts.stats(&ctx).await.unwrap();
     assert_eq!(stats.total, 3010);
-    assert_eq!(
-        s.reports
-            .get(&ctx, pending.report_id)
-            .await
-            .unwrap()
-            .unwrap()
-            .status,
-        ReportStatus::Queued
-    );
+    assert_eq!(s.reports.get(&ctx, pending.report_id).await.unwrap().unwrap().status, ReportStatus::Queued);
     // Facts come back exactly, lineage included.
     let mut expected: Vec<Fact> = auths
         .iter()
@@ -221,10 +175,7 @@ pub async fn loads_are_idempotent_and_atomic(s: &Subject) {
         })
         .collect();
     expected.sort_by(|a, b| (a.occurred_at, &a.transaction_id).cmp(&(b.occurred_at, &b.transaction_id)));
-    let filter = FactFilter {
-        report_id: Some(r1.report_id),
-        ..Default::default()
-    };
+    let filter = FactFilter { report_id: Some(r1.report_id), ..Default::default() };
     let scanned = s.facts.scan(&ctx, &filter, None, usize::MAX).await.unwrap();
     assert_eq!(scanned.len(), expected.len());
     for (got, want) in scanned.iter().zip(&expected) {
@@ -233,11 +184,7 @@ pub async fn loads_are_idempotent_and_atomic(s: &Subject) {
     // Paging with the last key gives the same facts in the same order.
     let mut paged: Vec<Fact> = Vec::new();
     loop {
-        let page = s
-            .facts
-            .scan(&ctx, &filter, paged.last().map(FactKey::of).as_ref(), 700)
-            .await
-            .unwrap();
+        let page = s.facts.scan(&ctx, &filter, paged.last().map(FactKey::of).as_ref(), 700).await.unwrap();
         if page.is_empty() {
             break;
         }
@@ -245,10 +192,7 @@ pub async fn loads_are_idempotent_and_atomic(s: &Subject) {
         paged.extend(page);
     }
     assert_eq!(paged, scanned);
-    let one = FactFilter {
-        transaction_id: Some(auths[5].transaction_id.clone()),
-        ..Default::default()
-    };
+    let one = FactFilter { transaction_id: Some(auths[5].transaction_id.clone()), ..Default::default() };
     assert_eq!(s.facts.scan(&ctx, &one, None, 10).await.unwrap().len(), 1);
 }
 
@@ -260,10 +204,7 @@ fn queries(facts: &[Fact], as_of: Timestamp) -> Vec<MetricQuery> {
         Timestamp(day(-40).0 + 5 * 3_600_000 + 17 * 60_000),
         Timestamp(day(-9).0 + 13 * 3_600_000 + 61_000),
     );
-    let short = TimeRange::new(
-        Timestamp(day(-12).0 + 7_200_000),
-        Timestamp(day(-11).0 + 3_600_000),
-    );
+    let short = TimeRange::new(Timestamp(day(-12).0 + 7_200_000), Timestamp(day(-11).0 + 3_600_000));
     let empty = TimeRange::new(day(-400), day(-300));
     let mut qs = Vec::new();
     for m in Metric::ALL {
@@ -289,10 +230,7 @@ fn queries(facts: &[Fact], as_of: Timestamp) -> Vec<MetricQuery> {
         let mut values: Vec<(&String, &usize)> = counts.iter().collect();
         values.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         let top: Vec<String> = values.iter().take(2).map(|(v, _)| (*v).clone()).collect();
-        qs.push(MetricQuery::new(all.clone(), full).filter(Filter {
-            dimension: *d,
-            values: top.clone(),
-        }));
+        qs.push(MetricQuery::new(all.clone(), full).filter(Filter { dimension: *d, values: top.clone() }));
         qs.push(
             MetricQuery::new(all.clone(), unaligned)
                 .filter(Filter::eq(*d, top[0].clone()))
@@ -302,10 +240,10 @@ fn queries(facts: &[Fact], as_of: Timestamp) -> Vec<MetricQuery> {
     qs.push(
         MetricQuery::new(all.clone(), full).filter(Filter::eq(Dimension::MerchantId, "no-such-merchant")),
     );
-    qs.push(MetricQuery::new(all.clone(), full).filter(Filter {
-        dimension: Dimension::HourOfDay,
-        values: vec!["22".into(), "23".into()],
-    }));
+    qs.push(
+        MetricQuery::new(all.clone(), full)
+            .filter(Filter { dimension: Dimension::HourOfDay, values: vec!["22".into(), "23".into()] }),
+    );
     qs.push(
         MetricQuery::new(all.clone(), full)
             .filter(Filter {
@@ -314,6 +252,36 @@ fn queries(facts: &[Fact], as_of: Timestamp) -> Vec<MetricQuery> {
             })
             .group_by(Dimension::ResponseCode),
     );
+    // Served by hourly cells: hour-of-day filters and groups, and coarse metrics over ranges
+    // whose edges are partial days.
+    let coarse = vec![
+        Metric::TransactionCount,
+        Metric::ApprovalRate,
+        Metric::TransactionAmount,
+        Metric::FraudCount,
+        Metric::SettledAmount,
+    ];
+    qs.push(
+        MetricQuery::new(coarse.clone(), unaligned)
+            .filter(Filter {
+                dimension: Dimension::HourOfDay,
+                values: vec!["22".into(), "23".into(), "0".into()],
+            })
+            .group_by(Dimension::Network),
+    );
+    qs.push(MetricQuery::new(coarse.clone(), full).group_by(Dimension::HourOfDay));
+    qs.push(
+        MetricQuery::new(coarse.clone(), unaligned)
+            .group_by(Dimension::Currency)
+            .group_by(Dimension::DayOfWeek),
+    );
+    qs.push(
+        MetricQuery::new(coarse.clone(), short).granularity(Granularity::Hour).group_by(Dimension::Network),
+    );
+    qs.push(MetricQuery::new(
+        coarse,
+        TimeRange::new(Timestamp(unaligned.from.0 - 17 * 60_000), unaligned.to),
+    ));
     for g in Granularity::ALL {
         let r = if *g == Granularity::Hour { short } else { full };
         qs.push(MetricQuery::new(all.clone(), r).granularity(*g));
@@ -325,18 +293,14 @@ fn queries(facts: &[Fact], as_of: Timestamp) -> Vec<MetricQuery> {
     }
     for m in Metric::ALL {
         for desc in [true, false] {
-            qs.push(
-                MetricQuery::new([*m], full)
-                    .group_by(Dimension::MerchantId)
-                    .top(*m, 5, desc),
-            );
+            qs.push(MetricQuery::new([*m], full).group_by(Dimension::MerchantId).top(*m, 5, desc));
         }
     }
-    qs.push(
-        MetricQuery::new([Metric::DeclinedCount], full)
-            .group_by(Dimension::ResponseCode)
-            .top(Metric::DeclinedCount, 5, true),
-    );
+    qs.push(MetricQuery::new([Metric::DeclinedCount], full).group_by(Dimension::ResponseCode).top(
+        Metric::DeclinedCount,
+        5,
+        true,
+    ));
     qs.push(
         MetricQuery::new([Metric::TransactionAmount], unaligned)
             .group_by(Dimension::Mcc)
@@ -366,50 +330,28 @@ pub async fn metric_table_matches_naive_computation(s: &Subject) {
     for (bank, facts) in data.banks.iter().zip(&per_bank) {
         let ctx = ctx(bank);
         for q in queries(facts, bank.as_of) {
-            let got = s
-                .metrics
-                .query(&ctx, &q)
-                .await
-                .unwrap_or_else(|e| panic!("{q:?} failed: {e}"));
+            let got = s.metrics.query(&ctx, &q).await.unwrap_or_else(|e| panic!("{q:?} failed: {e}"));
             let want = naive::evaluate(facts, &got.query);
             assert_eq!(got.rows, want, "query {q:?} (source {:?})", got.source);
             checked += 1;
         }
         // Reconciliation against the naive join.
         let range = TimeRange::new(bank.as_of.date().add_days(-60).start(), bank.as_of);
-        let rec = s
-            .metrics
-            .reconcile(
-                &ctx,
-                &ReconcileQuery {
-                    range,
-                    filters: vec![],
-                    examples: 5,
-                },
-            )
-            .await
-            .unwrap();
-        let approved: Vec<&Fact> = facts
-            .iter()
-            .filter(|f| f.is_approved_auth() && range.contains(f.occurred_at))
-            .collect();
+        let rec =
+            s.metrics.reconcile(&ctx, &ReconcileQuery { range, filters: vec![], examples: 5 }).await.unwrap();
+        let approved: Vec<&Fact> =
+            facts.iter().filter(|f| f.is_approved_auth() && range.contains(f.occurred_at)).collect();
         let settled: BTreeMap<&str, &Fact> = facts
             .iter()
             .filter(|f| f.stage == Stage::Settlement)
             .map(|f| (f.transaction_id.as_str(), f))
             .collect();
-        let cleared: HashSet<&str> = facts
-            .iter()
-            .filter(|f| f.stage == Stage::Clearing)
-            .map(|f| f.transaction_id.as_str())
-            .collect();
+        let cleared: HashSet<&str> =
+            facts.iter().filter(|f| f.stage == Stage::Clearing).map(|f| f.transaction_id.as_str()).collect();
         assert_eq!(rec.approved_auths, approved.len() as u64);
         assert_eq!(
             rec.cleared,
-            approved
-                .iter()
-                .filter(|f| cleared.contains(f.transaction_id.as_str()))
-                .count() as u64
+            approved.iter().filter(|f| cleared.contains(f.transaction_id.as_str())).count() as u64
         );
         let matched: Vec<(&Fact, &Fact)> = approved
             .iter()
@@ -423,10 +365,7 @@ pub async fn metric_table_matches_naive_computation(s: &Subject) {
         );
         assert_eq!(
             rec.delay_total_millis,
-            matched
-                .iter()
-                .map(|(a, s)| s.occurred_at.0 - a.occurred_at.0)
-                .sum::<i64>()
+            matched.iter().map(|(a, s)| s.occurred_at.0 - a.occurred_at.0).sum::<i64>()
         );
         let mut unmatched_usd = 0;
         for a in &approved {
@@ -435,8 +374,7 @@ pub async fn metric_table_matches_naive_computation(s: &Subject) {
             }
         }
         assert!(
-            rec.unmatched_amount
-                .contains(&Money::new(unmatched_usd, Currency::USD)),
+            rec.unmatched_amount.contains(&Money::new(unmatched_usd, Currency::USD)),
             "{:?}",
             rec.unmatched_amount
         );
@@ -444,19 +382,12 @@ pub async fn metric_table_matches_naive_computation(s: &Subject) {
         // Coverage and dimension values come from this bank's data only.
         let cov = s
             .metrics
-            .coverage(
-                &ctx,
-                TimeRange::new(bank.as_of.date().add_days(-100).start(), bank.as_of),
-            )
+            .coverage(&ctx, TimeRange::new(bank.as_of.date().add_days(-100).start(), bank.as_of))
             .await
             .unwrap();
         assert_eq!(cov.days_in_range, 100);
         assert!((75..=76).contains(&cov.days_with_data), "{cov:?}");
-        let merchants = s
-            .metrics
-            .dimension_values(&ctx, Dimension::MerchantId, 1000)
-            .await
-            .unwrap();
+        let merchants = s.metrics.dimension_values(&ctx, Dimension::MerchantId, 1000).await.unwrap();
         let own: HashSet<&str> = bank.merchants.iter().map(|m| m.id.as_str()).collect();
         assert!(!merchants.is_empty() && merchants.iter().all(|v| own.contains(v.value.as_str())));
         assert!(merchants[0].label.is_some());
@@ -466,17 +397,11 @@ pub async fn metric_table_matches_naive_computation(s: &Subject) {
     // Bank isolation: nothing of bank 0 is visible to bank 1 through scans.
     let b1 = ctx(&data.banks[1]);
     let ids0: HashSet<&str> = per_bank[0].iter().map(|f| f.transaction_id.as_str()).collect();
-    let all1 = s
-        .facts
-        .scan(&b1, &FactFilter::default(), None, usize::MAX)
-        .await
-        .unwrap();
+    let all1 = s.facts.scan(&b1, &FactFilter::default(), None, usize::MAX).await.unwrap();
     assert_eq!(all1.len(), per_bank[1].len());
     assert!(all1.iter().all(|f| !ids0.contains(f.transaction_id.as_str())));
-    let probe = FactFilter {
-        transaction_id: Some(per_bank[0][0].transaction_id.clone()),
-        ..Default::default()
-    };
+    let probe =
+        FactFilter { transaction_id: Some(per_bank[0][0].transaction_id.clone()), ..Default::default() };
     assert!(s.facts.scan(&b1, &probe, None, 10).await.unwrap().is_empty());
     let stranger = BankContext::embedded(BankId::from_uuid(uuid::Uuid::new_v4()), [Role::Admin]);
     let q = MetricQuery::new(
@@ -487,12 +412,10 @@ pub async fn metric_table_matches_naive_computation(s: &Subject) {
     assert_eq!(r.rows[0].values[0].count(), Some(0));
     assert_eq!(r.rows[0].values[1].money(), vec![]);
     // A money-ordered breakdown ranks within each currency.
-    let q = MetricQuery::new(
-        [Metric::TransactionAmount],
-        TimeRange::new(Timestamp(0), Timestamp(i64::MAX / 2)),
-    )
-    .group_by(Dimension::MerchantId)
-    .top(Metric::TransactionAmount, 3, true);
+    let q =
+        MetricQuery::new([Metric::TransactionAmount], TimeRange::new(Timestamp(0), Timestamp(i64::MAX / 2)))
+            .group_by(Dimension::MerchantId)
+            .top(Metric::TransactionAmount, 3, true);
     let r = s.metrics.query(&b1, &q).await.unwrap();
     assert_eq!(r.query.group_by, vec![Dimension::MerchantId, Dimension::Currency]);
     assert!(Metric::TransactionAmount.unit() == Unit::Currency && r.rows.len() >= 6);
@@ -516,24 +439,11 @@ pub async fn audit_chain_per_bank(s: &Subject) {
     for i in 0..3 {
         s.audit.append(&b, record(100 + i)).await.unwrap();
     }
-    assert_eq!(
-        entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
-        (1..=10).collect::<Vec<_>>()
-    );
+    assert_eq!(entries.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=10).collect::<Vec<_>>());
     assert!(entries.windows(2).all(|w| w[1].prev_hash == w[0].hash));
-    let got = s
-        .audit
-        .get(&a, entries[4].record.answer_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let got = s.audit.get(&a, entries[4].record.answer_id).await.unwrap().unwrap();
     assert_eq!(got, entries[4]);
-    assert!(s
-        .audit
-        .get(&b, entries[4].record.answer_id)
-        .await
-        .unwrap()
-        .is_none());
+    assert!(s.audit.get(&b, entries[4].record.answer_id).await.unwrap().is_none());
     let va = s.audit.verify(&a).await.unwrap();
     assert!(va.ok && va.records == 10, "{va:?}");
     let vb = s.audit.verify(&b).await.unwrap();
@@ -564,10 +474,7 @@ pub async fn queue_delivers_retries_and_dead_letters(q: &dyn JobQueue) {
     q.enqueue(Job::new(&bank, report)).await.unwrap();
     assert_eq!(q.depth().await.unwrap(), 1);
     let c = q.claim("w1", Duration::from_secs(1)).await.unwrap().unwrap();
-    assert_eq!(
-        (c.job.report_id, c.job.bank_id, c.job.attempt),
-        (report, bank.bank_id(), 1)
-    );
+    assert_eq!((c.job.report_id, c.job.bank_id, c.job.attempt), (report, bank.bank_id(), 1));
     // A claimed job is not handed out twice.
     assert!(q.claim("w2", Duration::from_millis(50)).await.unwrap().is_none());
     // Released (graceful shutdown): back at once, the attempt not counted.
@@ -579,11 +486,7 @@ pub async fn queue_delivers_retries_and_dead_letters(q: &dyn JobQueue) {
         panic!("first failure dead-lettered")
     };
     assert!(after > Duration::ZERO);
-    let c = q
-        .claim("w1", after + Duration::from_secs(3))
-        .await
-        .unwrap()
-        .expect("retried job");
+    let c = q.claim("w1", after + Duration::from_secs(3)).await.unwrap().expect("retried job");
     assert_eq!(c.job.attempt, 2);
     q.complete(&c).await.unwrap();
     assert_eq!(q.depth().await.unwrap(), 0);
@@ -593,10 +496,7 @@ pub async fn queue_delivers_retries_and_dead_letters(q: &dyn JobQueue) {
     q.enqueue(job).await.unwrap();
     let c = q.claim("w1", Duration::from_secs(1)).await.unwrap().unwrap();
     assert_eq!(c.job.attempt, MAX_ATTEMPTS);
-    assert_eq!(
-        q.fail(&c, "still broken").await.unwrap(),
-        FailOutcome::DeadLettered
-    );
+    assert_eq!(q.fail(&c, "still broken").await.unwrap(), FailOutcome::DeadLettered);
     assert!(q.claim("w1", Duration::from_millis(100)).await.unwrap().is_none());
 }
 
@@ -620,32 +520,14 @@ macro_rules! cache_conformance {
 pub async fn cache_is_per_bank_versioned_and_expires(c: &dyn AnswerCache) {
     let a = BankContext::embedded(BankId::from_uuid(uuid::Uuid::new_v4()), [Role::Analyst]);
     let b = BankContext::embedded(BankId::from_uuid(uuid::Uuid::new_v4()), [Role::Analyst]);
-    let key = CacheKey {
-        question: "approval rate".into(),
-        scope: "30d".into(),
-        data_version: 3,
-    };
-    c.put(&a, &key, "answer-a".into(), Duration::from_secs(60))
-        .await
-        .unwrap();
+    let key = CacheKey { question: "approval rate".into(), scope: "30d".into(), data_version: 3 };
+    c.put(&a, &key, "answer-a".into(), Duration::from_secs(60)).await.unwrap();
     assert_eq!(c.get(&a, &key).await.unwrap().as_deref(), Some("answer-a"));
     assert_eq!(c.get(&b, &key).await.unwrap(), None, "another bank hit the cache");
-    let newer = CacheKey {
-        data_version: 4,
-        ..key.clone()
-    };
-    assert_eq!(
-        c.get(&a, &newer).await.unwrap(),
-        None,
-        "new data hit a stale answer"
-    );
-    let short = CacheKey {
-        question: "short".into(),
-        ..key.clone()
-    };
-    c.put(&a, &short, "x".into(), Duration::from_millis(1100))
-        .await
-        .unwrap();
+    let newer = CacheKey { data_version: 4, ..key.clone() };
+    assert_eq!(c.get(&a, &newer).await.unwrap(), None, "new data hit a stale answer");
+    let short = CacheKey { question: "short".into(), ..key.clone() };
+    c.put(&a, &short, "x".into(), Duration::from_millis(1100)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(c.get(&a, &short).await.unwrap(), None, "expired answer returned");
 }
@@ -672,40 +554,24 @@ pub async fn graph_finds_the_common_point_of_purchase(g: &dyn GraphStore) {
     for bank in &data.banks {
         let ctx = ctx(bank);
         let nil = payscope_core::facts::ReportId(uuid::Uuid::nil());
-        let facts: Vec<Fact> = [Stage::Auth, Stage::Fraud]
-            .iter()
-            .flat_map(|s| bank.facts(*s, nil, &data.key))
-            .collect();
+        let facts: Vec<Fact> =
+            [Stage::Auth, Stage::Fraud].iter().flat_map(|s| bank.facts(*s, nil, &data.key)).collect();
         for chunk in facts.chunks(4000) {
             g.upsert(&ctx, &GraphBatch::from_facts(chunk)).await.unwrap();
         }
-        let q = CppQuery {
-            fraud_since: None,
-            min_fraud_cards: 2,
-            limit: 5,
-        };
+        let q = CppQuery { fraud_since: None, min_fraud_cards: 2, limit: 5 };
         let first = g.common_point_of_purchase(&ctx, &q).await.unwrap();
         assert_eq!(first[0].merchant_id, bank.compromised_merchant, "{first:?}");
-        assert!(
-            first[0].lift > 3.0 && first[0].fraud_cards_visited >= 2,
-            "{first:?}"
-        );
+        assert!(first[0].lift > 3.0 && first[0].fraud_cards_visited >= 2, "{first:?}");
         // Upserting again changes nothing.
         g.upsert(&ctx, &GraphBatch::from_facts(&facts)).await.unwrap();
         assert_eq!(g.common_point_of_purchase(&ctx, &q).await.unwrap(), first);
-        let rel = g
-            .merchant_relationships(&ctx, &bank.compromised_merchant, 50)
-            .await
-            .unwrap();
+        let rel = g.merchant_relationships(&ctx, &bank.compromised_merchant, 50).await.unwrap();
         assert!(rel.iter().any(|r| r.kind == "ACCEPTS") && rel.iter().any(|r| r.kind == "VISITED"));
     }
     // Isolation: bank 1's merchants are unknown to bank 0.
     let b0 = ctx(&data.banks[0]);
-    assert!(g
-        .merchant_relationships(&b0, &data.banks[1].compromised_merchant, 10)
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(g.merchant_relationships(&b0, &data.banks[1].compromised_merchant, 10).await.unwrap().is_empty());
 }
 
 /// Instantiates the vector suite.
@@ -736,32 +602,18 @@ pub async fn vectors_rank_exactly_per_bank(v: &dyn VectorIndex) {
     };
     v.upsert(
         &a,
-        vec![
-            doc("x", vec![1.0, 0.0, 0.0]),
-            doc("y", vec![0.7, 0.7, 0.0]),
-            doc("z", vec![0.0, 0.0, 1.0]),
-        ],
+        vec![doc("x", vec![1.0, 0.0, 0.0]), doc("y", vec![0.7, 0.7, 0.0]), doc("z", vec![0.0, 0.0, 1.0])],
     )
     .await
     .unwrap();
-    v.upsert(&b, vec![doc("secret", vec![1.0, 0.0, 0.0])])
-        .await
-        .unwrap();
+    v.upsert(&b, vec![doc("secret", vec![1.0, 0.0, 0.0])]).await.unwrap();
     let hits = v.query(&a, &[1.0, 0.1, 0.0], 2).await.unwrap();
-    assert_eq!(
-        hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(),
-        vec!["x", "y"]
-    );
+    assert_eq!(hits.iter().map(|h| h.id.as_str()).collect::<Vec<_>>(), vec!["x", "y"]);
     assert!(hits[0].score > 0.99 && hits[0].metadata["kind"] == "test");
     v.upsert(&a, vec![doc("x", vec![0.0, 0.0, 1.0])]).await.unwrap();
     assert_eq!(v.query(&a, &[1.0, 0.1, 0.0], 1).await.unwrap()[0].id, "y");
     v.delete(&a, &["y".to_string()]).await.unwrap();
-    let ids: Vec<String> = v
-        .query(&a, &[1.0, 0.0, 0.0], 10)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|h| h.id)
-        .collect();
+    let ids: Vec<String> =
+        v.query(&a, &[1.0, 0.0, 0.0], 10).await.unwrap().into_iter().map(|h| h.id).collect();
     assert!(!ids.contains(&"y".to_string()) && !ids.contains(&"secret".to_string()));
 }

@@ -30,11 +30,7 @@ pub fn ctx(bank: &SynthBank) -> BankContext {
 
 /// A queued report with a unique hash derived from `label`.
 pub fn new_report(ctx: &BankContext, label: &str, report_type: ReportType) -> Report {
-    let options = ReportOptions {
-        report_type,
-        filename: Some(format!("{label}.csv")),
-        ..Default::default()
-    };
+    let options = ReportOptions { report_type, filename: Some(format!("{label}.csv")), ..Default::default() };
     Report::queued(
         ctx.bank_id(),
         Sha256::digest(format!("{}:{label}", ctx.bank_id()).as_bytes()),
@@ -53,14 +49,11 @@ pub async fn load(
     stage: Stage,
     facts: Vec<Fact>,
 ) -> Report {
-    let report = match reports
-        .register(ctx, new_report(ctx, label, ReportType::for_stage(stage)))
-        .await
-        .unwrap()
-    {
-        Registered::New(r) => r,
-        Registered::Duplicate(r) => r,
-    };
+    let report =
+        match reports.register(ctx, new_report(ctx, label, ReportType::for_stage(stage))).await.unwrap() {
+            Registered::New(r) => r,
+            Registered::Duplicate(r) => r,
+        };
     let mut load = store.begin_load(ctx, &report).await.unwrap();
     let mut batch = Vec::new();
     for (i, mut f) in facts.into_iter().enumerate() {
@@ -85,14 +78,7 @@ pub fn stage_order(bank_index: usize) -> [Stage; 6] {
     if bank_index == 0 {
         Stage::ALL
     } else {
-        [
-            Stage::Fraud,
-            Stage::Chargeback,
-            Stage::Refund,
-            Stage::Settlement,
-            Stage::Clearing,
-            Stage::Auth,
-        ]
+        [Stage::Fraud, Stage::Chargeback, Stage::Refund, Stage::Settlement, Stage::Clearing, Stage::Auth]
     }
 }
 

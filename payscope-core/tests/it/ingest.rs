@@ -28,20 +28,11 @@ fn analyst(bank: BankId) -> BankContext {
 }
 
 fn options(report_type: ReportType, filename: &str) -> ReportOptions {
-    ReportOptions {
-        report_type,
-        filename: Some(filename.into()),
-        ..Default::default()
-    }
+    ReportOptions { report_type, filename: Some(filename.into()), ..Default::default() }
 }
 
 async fn all_facts(engine: &Engine, ctx: &BankContext) -> Vec<Fact> {
-    engine
-        .stores()
-        .facts
-        .scan(ctx, &FactFilter::default(), None, usize::MAX)
-        .await
-        .unwrap()
+    engine.stores().facts.scan(ctx, &FactFilter::default(), None, usize::MAX).await.unwrap()
 }
 
 /// A row of a samples `truth.csv`.
@@ -62,11 +53,7 @@ fn read_truth(path: &Path) -> Vec<Truth> {
         .map(|rec| {
             let rec = rec.unwrap();
             Truth {
-                fields: headers
-                    .iter()
-                    .zip(rec.iter())
-                    .map(|(h, v)| (h.to_owned(), v.to_owned()))
-                    .collect(),
+                fields: headers.iter().zip(rec.iter()).map(|(h, v)| (h.to_owned(), v.to_owned())).collect(),
             }
         })
         .collect()
@@ -110,11 +97,7 @@ fn fact_field(f: &Fact, k: &str) -> Option<String> {
         "entry_mode" => f.entry_mode.map(|e| e.to_string()),
         "interchange_fee_minor" => f.interchange_fee.map(|v| v.to_string()),
         "reason_code" => f.reason_code.clone(),
-        "fraud_reported" => Some(if f.fraud_reported {
-            "True".into()
-        } else {
-            "False".into()
-        }),
+        "fraud_reported" => Some(if f.fraud_reported { "True".into() } else { "False".into() }),
         _ => unreachable!("{k}"),
     }
 }
@@ -126,9 +109,7 @@ async fn samples_ingest_to_exactly_their_truth() {
             .unwrap();
     let key = PanKey::new([5; 32]);
     let dir = tempfile::tempdir().unwrap();
-    let engine = Engine::embedded(dir.path(), Some(key.clone()), EngineOptions::default())
-        .await
-        .unwrap();
+    let engine = Engine::embedded(dir.path(), Some(key.clone()), EngineOptions::default()).await.unwrap();
     for (i, bank) in banks["banks"].as_array().unwrap().iter().enumerate() {
         let bank_id: BankId = bank["bank_id"].as_str().unwrap().parse().unwrap();
         let ctx = analyst(bank_id);
@@ -142,36 +123,19 @@ async fn samples_ingest_to_exactly_their_truth() {
                 ReportType::Auto
             };
             let report = engine
-                .ingest(
-                    &ctx,
-                    std::fs::read(folder.join(name)).unwrap(),
-                    options(declared, name),
-                )
+                .ingest(&ctx, std::fs::read(folder.join(name)).unwrap(), options(declared, name))
                 .await
                 .unwrap();
-            assert_eq!(
-                report.status,
-                ReportStatus::Completed,
-                "{name}: {:?}",
-                report.errors
-            );
+            assert_eq!(report.status, ReportStatus::Completed, "{name}: {:?}", report.errors);
             assert_eq!(
                 (report.rows_rejected, report.duplicates_skipped),
                 (0, 0),
                 "{name}: {:?}",
                 report.errors
             );
-            assert_eq!(
-                report.report_type.as_str(),
-                file["report_type"].as_str().unwrap(),
-                "{name}"
-            );
+            assert_eq!(report.report_type.as_str(), file["report_type"].as_str().unwrap(), "{name}");
             assert_eq!(report.facts_loaded, report.rows_total);
-            assert!(
-                report.confidence >= 0.7,
-                "{name}: confidence {}",
-                report.confidence
-            );
+            assert!(report.confidence >= 0.7, "{name}: confidence {}", report.confidence);
             assert!(
                 report.mapping.iter().filter(|m| m.field != "ignored").count() >= 5,
                 "{name}: {:?}",
@@ -182,36 +146,24 @@ async fn samples_ingest_to_exactly_their_truth() {
         let truth = read_truth(&folder.join("truth.csv"));
         assert_eq!(facts.len() as u64, bank["facts"].as_u64().unwrap());
         assert_eq!(facts.len(), truth.len());
-        let by_key: HashMap<(String, Stage), &Fact> = facts
-            .iter()
-            .map(|f| ((f.transaction_id.clone(), f.stage), f))
-            .collect();
+        let by_key: HashMap<(String, Stage), &Fact> =
+            facts.iter().map(|f| ((f.transaction_id.clone(), f.stage), f)).collect();
         let mut sums: BTreeMap<(Stage, String), (i64, i64)> = BTreeMap::new();
         for t in &truth {
             let stage = Stage::parse(t.get("stage").unwrap()).unwrap();
             let f = by_key
                 .get(&(t.get("transaction_id").unwrap().to_owned(), stage))
                 .unwrap_or_else(|| panic!("missing {:?}", t.fields));
-            assert_eq!(
-                f.occurred_at,
-                Timestamp::parse_rfc3339(t.get("occurred_at").unwrap()).unwrap()
-            );
+            assert_eq!(f.occurred_at, Timestamp::parse_rfc3339(t.get("occurred_at").unwrap()).unwrap());
             assert_eq!(f.amount.minor.to_string(), t.get("amount_minor").unwrap());
             assert_eq!(f.amount.currency.code(), t.get("currency").unwrap());
             for k in fields_in_file(stage) {
-                assert_eq!(
-                    fact_field(f, k).as_deref(),
-                    t.get(k),
-                    "{k} of {} {stage}",
-                    f.transaction_id
-                );
+                assert_eq!(fact_field(f, k).as_deref(), t.get(k), "{k} of {} {stage}", f.transaction_id);
             }
             if stage == Stage::Auth {
                 assert_eq!(f.card_token, Some(key.tokenize(t.get("pan").unwrap())));
             }
-            let e = sums
-                .entry((stage, f.amount.currency.code().to_owned()))
-                .or_default();
+            let e = sums.entry((stage, f.amount.currency.code().to_owned())).or_default();
             e.0 += f.amount.minor;
             e.1 += t.get("amount_minor").unwrap().parse::<i64>().unwrap();
         }
@@ -232,21 +184,9 @@ async fn every_synthetic_layout_ingests_to_the_generators_truth() {
             let mut bytes = Vec::new();
             let rows = write_report(bank, stage, layout, &data.key, &mut bytes).unwrap();
             // JSON Lines carry their stage per line; CSVs are typed by inference.
-            let report = engine
-                .ingest(&ctx, bytes, options(ReportType::Auto, "synth"))
-                .await
-                .unwrap();
-            assert_eq!(
-                report.status,
-                ReportStatus::Completed,
-                "{layout:?} {stage}: {:?}",
-                report.errors
-            );
-            assert_eq!(
-                (report.facts_loaded, report.rows_rejected),
-                (rows, 0),
-                "{layout:?} {stage}"
-            );
+            let report = engine.ingest(&ctx, bytes, options(ReportType::Auto, "synth")).await.unwrap();
+            assert_eq!(report.status, ReportStatus::Completed, "{layout:?} {stage}: {:?}", report.errors);
+            assert_eq!((report.facts_loaded, report.rows_rejected), (rows, 0), "{layout:?} {stage}");
         }
         let mut got = all_facts(&engine, &ctx).await;
         let mut want: Vec<Fact> = Stage::ALL
@@ -255,11 +195,7 @@ async fn every_synthetic_layout_ingests_to_the_generators_truth() {
             .collect();
         // Card tokens in files are keyed by the engine's key (CSV) or carried (JSONL).
         for f in got.iter_mut().chain(want.iter_mut()) {
-            f.lineage = Lineage {
-                report_id: ReportId(uuid::Uuid::nil()),
-                sha256: Sha256([0; 32]),
-                row: 0,
-            };
+            f.lineage = Lineage { report_id: ReportId(uuid::Uuid::nil()), sha256: Sha256([0; 32]), row: 0 };
             if layout == Layout::NetworkCsv {
                 f.card_token = None;
             }
@@ -279,15 +215,9 @@ async fn xlsx_with_title_rows_typed_cells_and_totals() {
     let engine = Engine::in_memory();
     let ctx = analyst(BankId::from_uuid(uuid::Uuid::new_v4()));
     let bytes = std::fs::read(data_dir().join("xlsx/auth_with_title.xlsx")).unwrap();
-    let report = engine
-        .ingest(&ctx, bytes, options(ReportType::Auto, "auth.xlsx"))
-        .await
-        .unwrap();
+    let report = engine.ingest(&ctx, bytes, options(ReportType::Auto, "auth.xlsx")).await.unwrap();
     assert_eq!(report.status, ReportStatus::Completed, "{:?}", report.errors);
-    assert_eq!(
-        (report.rows_total, report.facts_loaded, report.rows_rejected),
-        (20, 20, 0)
-    );
+    assert_eq!((report.rows_total, report.facts_loaded, report.rows_rejected), (20, 20, 0));
     assert_eq!(report.report_type, ReportType::Authorization);
     let facts = all_facts(&engine, &ctx).await;
     let x3 = facts.iter().find(|f| f.transaction_id == "X0003").unwrap();
@@ -333,10 +263,7 @@ async fn bad_files_get_their_documented_outcome() {
         let ctx = analyst(BankId::from_uuid(uuid::Uuid::new_v4()));
         banks.insert(name, ctx.clone());
         let bytes = std::fs::read(data_dir().join("bad").join(name)).unwrap();
-        let r = engine
-            .ingest(&ctx, bytes, options(ReportType::Auto, name))
-            .await
-            .unwrap();
+        let r = engine.ingest(&ctx, bytes, options(ReportType::Auto, name)).await.unwrap();
         assert_eq!(
             (r.status, r.rows_total, r.facts_loaded, r.rows_rejected),
             (status, rows, loaded, rejected),
@@ -361,14 +288,9 @@ async fn bad_files_get_their_documented_outcome() {
     let latin = facts_of("latin1.csv").await;
     assert_eq!(latin[0].merchant_name.as_deref(), Some("Café Müller"));
     assert_eq!(latin[1].merchant_name.as_deref(), Some("Señor Pan"));
-    assert_eq!(
-        facts_of("utf16.csv").await[0].merchant_name.as_deref(),
-        Some("Zoë")
-    );
+    assert_eq!(facts_of("utf16.csv").await[0].merchant_name.as_deref(), Some("Zoë"));
     let pan_text = facts_of("pan_in_text.csv").await;
-    assert!(pan_text
-        .iter()
-        .any(|f| f.merchant_name.as_deref() == Some("Refund 534085******6325")));
+    assert!(pan_text.iter().any(|f| f.merchant_name.as_deref() == Some("Refund 534085******6325")));
     let quoted = facts_of("semicolon_quoted.csv").await;
     let c1 = quoted.iter().find(|f| f.transaction_id == "C1").unwrap();
     assert_eq!(
@@ -403,10 +325,7 @@ async fn bad_files_get_their_documented_outcome() {
         )
         .await
         .unwrap();
-    assert!(dupe_report
-        .mapping
-        .iter()
-        .any(|m| m.rule.starts_with("duplicate")));
+    assert!(dupe_report.mapping.iter().any(|m| m.rule.starts_with("duplicate")));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -414,31 +333,18 @@ async fn uploads_are_idempotent() {
     let engine = Engine::in_memory();
     let ctx = analyst(BankId::from_uuid(uuid::Uuid::new_v4()));
     let auth = std::fs::read(data_dir().join("samples/bank0/auth.csv")).unwrap();
-    let first = engine
-        .ingest(&ctx, auth.clone(), options(ReportType::Authorization, "auth.csv"))
-        .await
-        .unwrap();
-    let again = engine
-        .ingest(&ctx, auth.clone(), options(ReportType::Authorization, "auth.csv"))
-        .await
-        .unwrap();
+    let first =
+        engine.ingest(&ctx, auth.clone(), options(ReportType::Authorization, "auth.csv")).await.unwrap();
+    let again =
+        engine.ingest(&ctx, auth.clone(), options(ReportType::Authorization, "auth.csv")).await.unwrap();
     assert_eq!(again.report_id, first.report_id, "same bytes, same report");
     // Different bytes, same facts (a header comment line added): all skipped as duplicates.
     let mut shifted = b"Authorization report\n".to_vec();
     shifted.extend_from_slice(&auth);
-    let other = engine
-        .ingest(
-            &ctx,
-            shifted,
-            options(ReportType::Authorization, "auth-again.csv"),
-        )
-        .await
-        .unwrap();
+    let other =
+        engine.ingest(&ctx, shifted, options(ReportType::Authorization, "auth-again.csv")).await.unwrap();
     assert_ne!(other.report_id, first.report_id);
-    assert_eq!(
-        (other.facts_loaded, other.duplicates_skipped),
-        (0, first.facts_loaded)
-    );
+    assert_eq!((other.facts_loaded, other.duplicates_skipped), (0, first.facts_loaded));
     let stats = engine.stores().facts.stats(&ctx).await.unwrap();
     assert_eq!(stats.total, first.facts_loaded);
 }
@@ -454,33 +360,17 @@ async fn embedded_state_survives_a_restart() {
     let range = TimeRange::new(Timestamp(0), Timestamp::parse_rfc3339("2027-01-01").unwrap());
     let q = MetricQuery::new(Metric::ALL.to_vec(), range);
     let (before, reports_before) = {
-        let engine = Engine::embedded(dir.path(), None, EngineOptions::default())
-            .await
-            .unwrap();
-        for name in [
-            "auth.csv",
-            "clearing.csv",
-            "settlement.csv",
-            "chargeback.csv",
-            "refund.csv",
-        ] {
+        let engine = Engine::embedded(dir.path(), None, EngineOptions::default()).await.unwrap();
+        for name in ["auth.csv", "clearing.csv", "settlement.csv", "chargeback.csv", "refund.csv"] {
             let bytes = std::fs::read(data_dir().join("samples/bank0").join(name)).unwrap();
-            engine
-                .ingest(&ctx, bytes, options(ReportType::Auto, name))
-                .await
-                .unwrap();
+            engine.ingest(&ctx, bytes, options(ReportType::Auto, name)).await.unwrap();
         }
         // A bad report, which must stay failed.
-        engine
-            .ingest(&ctx, b"nonsense".to_vec(), options(ReportType::Auto, "x.csv"))
-            .await
-            .unwrap();
+        engine.ingest(&ctx, b"nonsense".to_vec(), options(ReportType::Auto, "x.csv")).await.unwrap();
         let r = engine.stores().metrics.query(&ctx, &q).await.unwrap();
         (r.rows, engine.reports(&ctx, 100, None).await.unwrap().reports)
     };
-    let engine = Engine::embedded(dir.path(), None, EngineOptions::default())
-        .await
-        .unwrap();
+    let engine = Engine::embedded(dir.path(), None, EngineOptions::default()).await.unwrap();
     let after = engine.stores().metrics.query(&ctx, &q).await.unwrap().rows;
     assert_eq!(after, before);
     let reports_after: Vec<Report> = engine.reports(&ctx, 100, None).await.unwrap().reports;
@@ -500,9 +390,7 @@ async fn embedded_state_survives_a_restart() {
 async fn no_pan_is_stored_logged_or_echoed() {
     let dir = tempfile::tempdir().unwrap();
     let logs = crate::logs::capture();
-    let engine = Engine::embedded(dir.path(), None, EngineOptions::default())
-        .await
-        .unwrap();
+    let engine = Engine::embedded(dir.path(), None, EngineOptions::default()).await.unwrap();
     let bank_id = BankId::from_uuid(uuid::Uuid::new_v4());
     let ctx = analyst(bank_id);
     let auth = std::fs::read(data_dir().join("samples/bank0/auth.csv")).unwrap();
@@ -510,18 +398,11 @@ async fn no_pan_is_stored_logged_or_echoed() {
         .iter()
         .filter_map(|t| t.get("pan").map(str::to_owned))
         .collect();
-    let mut reports = vec![engine
-        .ingest(&ctx, auth, options(ReportType::Authorization, "auth.csv"))
-        .await
-        .unwrap()];
+    let mut reports =
+        vec![engine.ingest(&ctx, auth, options(ReportType::Authorization, "auth.csv")).await.unwrap()];
     for name in ["pan_in_text.csv", "bad_lines.jsonl"] {
         let bytes = std::fs::read(data_dir().join("bad").join(name)).unwrap();
-        reports.push(
-            engine
-                .ingest(&ctx, bytes, options(ReportType::Auto, name))
-                .await
-                .unwrap(),
-        );
+        reports.push(engine.ingest(&ctx, bytes, options(ReportType::Auto, name)).await.unwrap());
     }
     let mut all_pans = pans;
     all_pans.extend(["4111111111111111".into(), "5340858851956325".into()]);

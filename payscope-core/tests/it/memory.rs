@@ -18,9 +18,7 @@ async fn subject() -> Option<Subject> {
 }
 
 crate::store_conformance!(stores, crate::memory::subject());
-crate::queue_conformance!(queue, async {
-    Some(Arc::new(MemoryQueue::new(100, Duration::from_secs(60))))
-});
+crate::queue_conformance!(queue, async { Some(Arc::new(MemoryQueue::new(100, Duration::from_secs(60)))) });
 crate::cache_conformance!(cache, async { Some(Arc::new(MemoryCache::new(100))) });
 crate::graph_conformance!(graph, async { Some(Arc::new(MemoryGraph::default())) });
 crate::vector_conformance!(vectors, async { Some(Arc::new(MemoryVectors::default())) });
@@ -36,9 +34,7 @@ async fn persisted_state_survives_reopening_and_tampering_is_detected() {
     let report = {
         let m = MemoryBackend::open(dir.path()).unwrap();
         let r = crate::fixtures::new_report(&bank, "persisted", payscope_core::facts::ReportType::Clearing);
-        let payscope_core::store::Registered::New(r) = m.register(&bank, r).await.unwrap() else {
-            panic!()
-        };
+        let payscope_core::store::Registered::New(r) = m.register(&bank, r).await.unwrap() else { panic!() };
         for i in 0..4 {
             let rec = AuditRecord {
                 answer_id: AnswerId::new(),
@@ -50,10 +46,7 @@ async fn persisted_state_survives_reopening_and_tampering_is_detected() {
         r
     };
     let m = MemoryBackend::open(dir.path()).unwrap();
-    let stored = ReportStore::get(&m, &bank, report.report_id)
-        .await
-        .unwrap()
-        .unwrap();
+    let stored = ReportStore::get(&m, &bank, report.report_id).await.unwrap().unwrap();
     assert_eq!(stored.report_id, report.report_id);
     let v = m.verify(&bank).await.unwrap();
     assert!(v.ok && v.records == 4, "{v:?}");
@@ -67,15 +60,8 @@ async fn persisted_state_survives_reopening_and_tampering_is_detected() {
     let lines: Vec<&str> = text.lines().collect();
     std::fs::write(&path, format!("{}\n{}\n{}\n", lines[0], lines[2], lines[3])).unwrap();
     let v = m.verify(&bank).await.unwrap();
-    assert!(
-        !v.ok && v.first_broken.as_ref().unwrap().reason.contains("removed"),
-        "{v:?}"
-    );
+    assert!(!v.ok && v.first_broken.as_ref().unwrap().reason.contains("removed"), "{v:?}");
     // Reorder two records.
-    std::fs::write(
-        &path,
-        format!("{}\n{}\n{}\n{}\n", lines[0], lines[2], lines[1], lines[3]),
-    )
-    .unwrap();
+    std::fs::write(&path, format!("{}\n{}\n{}\n{}\n", lines[0], lines[2], lines[1], lines[3])).unwrap();
     assert!(!m.verify(&bank).await.unwrap().ok);
 }

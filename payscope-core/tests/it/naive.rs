@@ -77,43 +77,28 @@ fn stages_of(m: Metric) -> &'static [Stage] {
 fn money_sum<'a>(facts: impl Iterator<Item = &'a Fact>, value: impl Fn(&Fact) -> i64) -> MetricValue {
     let mut by: BTreeMap<&'static str, (Currency, i128)> = BTreeMap::new();
     for f in facts {
-        let e = by
-            .entry(f.amount.currency.code())
-            .or_insert((f.amount.currency, 0));
+        let e = by.entry(f.amount.currency.code()).or_insert((f.amount.currency, 0));
         e.1 += value(f) as i128;
     }
-    MetricValue::Money {
-        amounts: by.into_values().map(|(c, v)| Money::new(v as i64, c)).collect(),
-    }
+    MetricValue::Money { amounts: by.into_values().map(|(c, v)| Money::new(v as i64, c)).collect() }
 }
 
 /// Computes `q` (already normalized) over `all` — every fact of one bank.
 pub fn evaluate(all: &[Fact], q: &MetricQuery) -> Vec<MetricRow> {
-    let fraud_facts: HashSet<&str> = all
-        .iter()
-        .filter(|f| f.stage == Stage::Fraud)
-        .map(|f| f.transaction_id.as_str())
-        .collect();
+    let fraud_facts: HashSet<&str> =
+        all.iter().filter(|f| f.stage == Stage::Fraud).map(|f| f.transaction_id.as_str()).collect();
     let settlements: HashMap<&str, Timestamp> = all
         .iter()
         .filter(|f| f.stage == Stage::Settlement)
         .map(|f| (f.transaction_id.as_str(), f.occurred_at))
         .collect();
-    let wanted: HashSet<Stage> = q
-        .metrics
-        .iter()
-        .flat_map(|m| stages_of(*m).iter().copied())
-        .collect();
+    let wanted: HashSet<Stage> = q.metrics.iter().flat_map(|m| stages_of(*m).iter().copied()).collect();
     let mut groups: BTreeMap<(Option<Timestamp>, Vec<Option<String>>), Vec<&Fact>> = BTreeMap::new();
     for f in all {
         if !wanted.contains(&f.stage) || !q.range.contains(f.occurred_at) {
             continue;
         }
-        if !q
-            .filters
-            .iter()
-            .all(|flt| dim_value(f, flt.dimension).is_some_and(|v| flt.values.contains(&v)))
-        {
+        if !q.filters.iter().all(|flt| dim_value(f, flt.dimension).is_some_and(|v| flt.values.contains(&v))) {
             continue;
         }
         let key = (
@@ -129,11 +114,7 @@ pub fn evaluate(all: &[Fact], q: &MetricQuery) -> Vec<MetricRow> {
         .into_iter()
         .map(|((b, g), facts)| {
             let auth: Vec<&Fact> = facts.iter().copied().filter(|f| f.stage == Stage::Auth).collect();
-            let approved: Vec<&Fact> = auth
-                .iter()
-                .copied()
-                .filter(|f| f.approved == Some(true))
-                .collect();
+            let approved: Vec<&Fact> = auth.iter().copied().filter(|f| f.approved == Some(true)).collect();
             let of = |s: Stage| facts.iter().copied().filter(move |f| f.stage == s);
             let fraud: Vec<&Fact> = facts
                 .iter()
@@ -147,17 +128,11 @@ pub fn evaluate(all: &[Fact], q: &MetricQuery) -> Vec<MetricRow> {
                 .collect();
             let matched: Vec<i64> = approved
                 .iter()
-                .filter_map(|f| {
-                    settlements
-                        .get(f.transaction_id.as_str())
-                        .map(|s| s.0 - f.occurred_at.0)
-                })
+                .filter_map(|f| settlements.get(f.transaction_id.as_str()).map(|s| s.0 - f.occurred_at.0))
                 .collect();
             let count = |n: usize| MetricValue::Count { count: n as u64 };
-            let ratio = |a: usize, b: usize| MetricValue::Ratio {
-                numerator: a as u64,
-                denominator: b as u64,
-            };
+            let ratio =
+                |a: usize, b: usize| MetricValue::Ratio { numerator: a as u64, denominator: b as u64 };
             let values = q
                 .metrics
                 .iter()
@@ -166,17 +141,14 @@ pub fn evaluate(all: &[Fact], q: &MetricQuery) -> Vec<MetricRow> {
                     Metric::ApprovedCount => count(approved.len()),
                     Metric::DeclinedCount => count(auth.iter().filter(|f| f.approved == Some(false)).count()),
                     Metric::ApprovalRate => ratio(approved.len(), auth.len()),
-                    Metric::DeclineRate => ratio(
-                        auth.iter().filter(|f| f.approved == Some(false)).count(),
-                        auth.len(),
-                    ),
+                    Metric::DeclineRate => {
+                        ratio(auth.iter().filter(|f| f.approved == Some(false)).count(), auth.len())
+                    }
                     Metric::TransactionAmount => money_sum(approved.iter().copied(), |f| f.amount.minor),
                     Metric::AverageTicket => {
                         let mut by: BTreeMap<&str, (Currency, i64, u64)> = BTreeMap::new();
                         for f in &approved {
-                            let e = by
-                                .entry(f.amount.currency.code())
-                                .or_insert((f.amount.currency, 0, 0));
+                            let e = by.entry(f.amount.currency.code()).or_insert((f.amount.currency, 0, 0));
                             e.1 += f.amount.minor;
                             e.2 += 1;
                         }
@@ -191,9 +163,9 @@ pub fn evaluate(all: &[Fact], q: &MetricQuery) -> Vec<MetricRow> {
                     Metric::InterchangeFees => {
                         money_sum(of(Stage::Clearing), |f| f.interchange_fee.unwrap_or(0))
                     }
-                    Metric::NetSettlement => money_sum(of(Stage::Settlement), |f| {
-                        f.amount.minor - f.interchange_fee.unwrap_or(0)
-                    }),
+                    Metric::NetSettlement => {
+                        money_sum(of(Stage::Settlement), |f| f.amount.minor - f.interchange_fee.unwrap_or(0))
+                    }
                     Metric::RefundCount => count(of(Stage::Refund).count()),
                     Metric::RefundAmount => money_sum(of(Stage::Refund), |f| f.amount.minor),
                     Metric::ChargebackCount => count(of(Stage::Chargeback).count()),
@@ -204,10 +176,7 @@ pub fn evaluate(all: &[Fact], q: &MetricQuery) -> Vec<MetricRow> {
                     Metric::FraudRate => ratio(fraud.len(), approved.len()),
                     Metric::CrossBorderShare => {
                         let known: Vec<&&Fact> = auth.iter().filter(|f| f.cross_border().is_some()).collect();
-                        ratio(
-                            known.iter().filter(|f| f.cross_border() == Some(true)).count(),
-                            known.len(),
-                        )
+                        ratio(known.iter().filter(|f| f.cross_border() == Some(true)).count(), known.len())
                     }
                     Metric::SettlementDelayHours => MetricValue::MeanHours {
                         total_millis: matched.iter().sum(),
@@ -217,11 +186,7 @@ pub fn evaluate(all: &[Fact], q: &MetricQuery) -> Vec<MetricRow> {
                     Metric::UnmatchedAuthCount => count(approved.len() - matched.len()),
                 })
                 .collect();
-            MetricRow {
-                bucket: b,
-                group: g,
-                values,
-            }
+            MetricRow { bucket: b, group: g, values }
         })
         .collect();
     order(q, &mut rows);
@@ -233,11 +198,7 @@ fn text_key(d: Dimension, v: &Option<String>) -> (u8, i64, String) {
         None => (0, 0, String::new()),
         Some(s) => match d {
             Dimension::HourOfDay => (1, s.parse().unwrap(), String::new()),
-            Dimension::DayOfWeek => (
-                1,
-                WEEKDAYS.iter().position(|w| w == s).unwrap() as i64,
-                String::new(),
-            ),
+            Dimension::DayOfWeek => (1, WEEKDAYS.iter().position(|w| w == s).unwrap() as i64, String::new()),
             _ => (1, 0, s.clone()),
         },
     }
@@ -247,27 +208,20 @@ fn text_key(d: Dimension, v: &Option<String>) -> (u8, i64, String) {
 /// order metric, then by group values; top N per partition.
 fn order(q: &MetricQuery, rows: &mut Vec<MetricRow>) {
     let group_key = |r: &MetricRow| -> Vec<(u8, i64, String)> {
-        q.group_by
-            .iter()
-            .zip(&r.group)
-            .map(|(d, v)| text_key(*d, v))
-            .collect()
+        q.group_by.iter().zip(&r.group).map(|(d, v)| text_key(*d, v)).collect()
     };
     let money_partition = q
         .order
         .filter(|o| o.metric.unit() == Unit::Currency)
         .map(|_| q.group_by.iter().position(|d| *d == Dimension::Currency).unwrap());
     let partition = |r: &MetricRow| (r.bucket, money_partition.map(|i| r.group[i].clone()));
-    let metric_index = q
-        .order
-        .map(|o| q.metrics.iter().position(|m| *m == o.metric).unwrap());
+    let metric_index = q.order.map(|o| q.metrics.iter().position(|m| *m == o.metric).unwrap());
     let as_fraction = |v: &MetricValue| -> Option<(i128, i128)> {
         match v {
             MetricValue::Count { count } => Some((*count as i128, 1)),
-            MetricValue::Ratio {
-                numerator,
-                denominator,
-            } => (*denominator > 0).then_some((*numerator as i128, *denominator as i128)),
+            MetricValue::Ratio { numerator, denominator } => {
+                (*denominator > 0).then_some((*numerator as i128, *denominator as i128))
+            }
             MetricValue::MeanHours { total_millis, count } => {
                 (*count > 0).then_some((*total_millis as i128, *count as i128))
             }

@@ -27,10 +27,7 @@ impl AuditChains {
     /// Chains persisted under `dir` (loaded lazily per bank).
     pub fn open(dir: &Path) -> Result<AuditChains> {
         std::fs::create_dir_all(dir)?;
-        Ok(AuditChains {
-            dir: Some(dir.to_owned()),
-            chains: HashMap::new(),
-        })
+        Ok(AuditChains { dir: Some(dir.to_owned()), chains: HashMap::new() })
     }
 
     fn path(&self, bank: BankId) -> Option<PathBuf> {
@@ -42,12 +39,8 @@ impl AuditChains {
             let mut chain = Chain::default();
             if let Some(path) = self.path(bank) {
                 chain.entries = read_lines(&path)?;
-                chain.by_answer = chain
-                    .entries
-                    .iter()
-                    .enumerate()
-                    .map(|(i, e)| (e.record.answer_id, i))
-                    .collect();
+                chain.by_answer =
+                    chain.entries.iter().enumerate().map(|(i, e)| (e.record.answer_id, i)).collect();
                 chain.log = Some(AppendLog::open(&path)?);
             }
             self.chains.insert(bank, chain);
@@ -62,9 +55,7 @@ impl AuditChains {
         if let Some(log) = &mut chain.log {
             log.append(&entry, false)?;
         }
-        chain
-            .by_answer
-            .insert(entry.record.answer_id, chain.entries.len());
+        chain.by_answer.insert(entry.record.answer_id, chain.entries.len());
         chain.entries.push(entry.clone());
         Ok(entry)
     }

@@ -95,12 +95,8 @@ impl BankData {
             if staging.len() == 0 {
                 continue;
             }
-            let mut keyed: Vec<(u64, u32)> = staging
-                .tx
-                .iter()
-                .enumerate()
-                .map(|(i, &k)| (remap.tx(k), i as u32))
-                .collect();
+            let mut keyed: Vec<(u64, u32)> =
+                staging.tx.iter().enumerate().map(|(i, &k)| (remap.tx(k), i as u32)).collect();
             keyed.sort_unstable();
             let mut kept: Vec<u32> = Vec::with_capacity(keyed.len());
             let mut new_keys: Vec<u64> = Vec::with_capacity(keyed.len());
@@ -115,9 +111,7 @@ impl BankData {
             }
             kept.sort_unstable_by_key(|&i| (staging.ts[i as usize], i));
             prepared.outcome.loaded += kept.len() as u64;
-            prepared
-                .segments
-                .push((stage, staging.select(&kept, &remap), new_keys));
+            prepared.segments.push((stage, staging.select(&kept, &remap), new_keys));
         }
         Ok(prepared)
     }
@@ -132,11 +126,11 @@ impl BankData {
             seg.report = report_index;
             self.keys[stage.index()].insert_new_sorted(new_keys);
             let seg_index = self.segments[stage.index()].len() as u32;
-            let mut delta: FxHashMap<(i32, RollupKey), Cell> = FxHashMap::default();
+            let mut delta: FxHashMap<(i64, RollupKey), Cell> = FxHashMap::default();
             for i in 0..seg.len() {
                 self.count_fraud(stage, &mut seg, seg_index, i);
                 let key = self.rollup_key(stage, &seg, i);
-                let cell = delta.entry((day_of(seg.ts[i]), key)).or_default();
+                let cell = delta.entry((hour_of(seg.ts[i]), key)).or_default();
                 cell.count += 1;
                 cell.amount += seg.amount[i] as i128;
                 cell.fee += seg.fee.get(i).value().unwrap_or(0) as i128;
@@ -148,16 +142,9 @@ impl BankData {
             self.stats.by_stage[stage.index()] += seg.len() as u64;
             self.stats.total += seg.len() as u64;
             if let (Some(&first), Some(&last)) = (seg.ts.first(), seg.ts.last()) {
-                self.stats.first = Some(
-                    self.stats
-                        .first
-                        .map_or(Timestamp(first), |t| t.min(Timestamp(first))),
-                );
-                self.stats.last = Some(
-                    self.stats
-                        .last
-                        .map_or(Timestamp(last), |t| t.max(Timestamp(last))),
-                );
+                self.stats.first =
+                    Some(self.stats.first.map_or(Timestamp(first), |t| t.min(Timestamp(first))));
+                self.stats.last = Some(self.stats.last.map_or(Timestamp(last), |t| t.max(Timestamp(last))));
             }
             self.segments[stage.index()].push(seg);
             self.rollups.apply(delta);
@@ -187,9 +174,9 @@ impl BankData {
                     if let Some(auth) = auth_segments.get_mut(s as usize) {
                         let j = j as usize;
                         auth.flags[j] &= !flag::FRAUD_COUNTED;
-                        let (day, amount) = (day_of(auth.ts[j]), auth.amount[j]);
+                        let (hour, amount) = (hour_of(auth.ts[j]), auth.amount[j]);
                         let key = rollup_key_of(Stage::Auth, auth, j);
-                        self.rollups.remove_fraud(day, key, amount);
+                        self.rollups.remove_fraud(hour, key, amount);
                     }
                 }
             }
@@ -230,18 +217,11 @@ impl BankData {
         f.merchant_id = d.string(d.merchant_id_code(merchant)).map(str::to_owned);
         f.merchant_name = d.string(d.merchant_name_code(merchant)).map(str::to_owned);
         f.mcc = seg.mcc[i].checked_sub(1).map(|m| format!("{m:04}"));
-        f.merchant_country = seg.merchant_country[i]
-            .checked_sub(1)
-            .and_then(Country::from_index);
+        f.merchant_country = seg.merchant_country[i].checked_sub(1).and_then(Country::from_index);
         f.issuer_country = seg.issuer_country[i].checked_sub(1).and_then(Country::from_index);
         f.issuer_bin = bin_text(seg.bin[i]);
-        f.card_token = seg.card[i]
-            .checked_sub(1)
-            .and_then(|c| d.cards.get(c))
-            .map(|c| CardToken(*c));
-        f.entry_mode = seg.entry_mode[i]
-            .checked_sub(1)
-            .map(|e| EntryMode::ALL[e as usize]);
+        f.card_token = seg.card[i].checked_sub(1).and_then(|c| d.cards.get(c)).map(|c| CardToken(*c));
+        f.entry_mode = seg.entry_mode[i].checked_sub(1).map(|e| EntryMode::ALL[e as usize]);
         f.interchange_fee = seg.fee.get(i).value();
         f.reason_code = d.code_text(seg.reason.get(i)).map(str::to_owned);
         f.fraud_reported = flags & flag::FRAUD_REPORTED != 0;
@@ -283,6 +263,12 @@ pub(crate) fn rollup_key_of(stage: Stage, seg: &Segment, i: usize) -> RollupKey 
         seg.merchant_country[i],
         seg.issuer_country[i],
     )
+}
+
+/// The UTC epoch hour of a millisecond timestamp.
+#[inline]
+pub(crate) fn hour_of(ts: i64) -> i64 {
+    ts.div_euclid(crate::calendar::MS_PER_HOUR)
 }
 
 /// The UTC epoch day of a millisecond timestamp.

@@ -28,10 +28,7 @@ pub struct MemoryCache {
 impl MemoryCache {
     /// A cache of at most `capacity` answers.
     pub fn new(capacity: usize) -> Self {
-        MemoryCache {
-            state: Mutex::new(State::default()),
-            capacity,
-        }
+        MemoryCache { state: Mutex::new(State::default()), capacity }
     }
 }
 
@@ -56,10 +53,7 @@ impl AnswerCache for MemoryCache {
         }
         let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let k = (ctx.bank_id(), key.digest());
-        if s.entries
-            .insert(k.clone(), (Instant::now() + ttl, answer))
-            .is_none()
-        {
+        if s.entries.insert(k.clone(), (Instant::now() + ttl, answer)).is_none() {
             s.order.push_back(k);
         }
         while s.entries.len() > self.capacity {

@@ -55,10 +55,7 @@ impl Dicts {
     /// The transaction id of a key.
     pub fn tx_string(&self, key: u64) -> String {
         if key & INTERNED_TX != 0 {
-            self.tx_strings
-                .get((key & !INTERNED_TX) as u32)
-                .map(|s| s.to_string())
-                .unwrap_or_default()
+            self.tx_strings.get((key & !INTERNED_TX) as u32).map(|s| s.to_string()).unwrap_or_default()
         } else {
             let len = (key >> 57) as usize;
             format!("{:0len$}", key & ((1 << 57) - 1), len = len)
@@ -74,10 +71,7 @@ impl Dicts {
                 u8::try_from(c)
                     .map_err(|_| Error::invalid("too_many_networks", "more than 248 distinct networks"))?
             }
-            Some(known) => Network::KNOWN
-                .iter()
-                .position(|k| k == known)
-                .map_or(0, |i| i as u8 + 1),
+            Some(known) => Network::KNOWN.iter().position(|k| k == known).map_or(0, |i| i as u8 + 1),
         })
     }
 
@@ -86,10 +80,7 @@ impl Dicts {
         match code {
             0 => None,
             1..=6 => Some(Network::KNOWN[code as usize - 1].clone()),
-            c => self
-                .other_networks
-                .get(c as u32 - 7)
-                .map(|s| Network::Other(s.to_string())),
+            c => self.other_networks.get(c as u32 - 7).map(|s| Network::Other(s.to_string())),
         }
     }
 
@@ -126,9 +117,7 @@ impl Dicts {
 
     /// The string with code + 1 = `code`.
     pub fn string(&self, code: u32) -> Option<&str> {
-        code.checked_sub(1)
-            .and_then(|c| self.strings.get(c))
-            .map(|s| &**s)
+        code.checked_sub(1).and_then(|c| self.strings.get(c)).map(|s| &**s)
     }
 
     /// Response/reason code: 0 absent, else dictionary index + 1.
@@ -173,10 +162,7 @@ pub(crate) fn mcc_code(mcc: Option<&str>) -> Result<u16> {
         Some(s) if s.len() == 4 && s.bytes().all(|b| b.is_ascii_digit()) => {
             Ok(s.parse::<u16>().unwrap_or(0) + 1)
         }
-        Some(s) => Err(Error::invalid(
-            "invalid_mcc",
-            format!("mcc `{s}` is not four digits"),
-        )),
+        Some(s) => Err(Error::invalid("invalid_mcc", format!("mcc `{s}` is not four digits"))),
     }
 }
 
@@ -187,10 +173,7 @@ pub(crate) fn bin_code(bin: Option<&str>) -> Result<u32> {
         Some(s) if (6..=8).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit()) => {
             Ok(s.parse::<u32>().unwrap_or(0) | (s.len() as u32) << 27)
         }
-        Some(s) => Err(Error::invalid(
-            "invalid_issuer_bin",
-            format!("issuer_bin `{s}` is not 6–8 digits"),
-        )),
+        Some(s) => Err(Error::invalid("invalid_issuer_bin", format!("issuer_bin `{s}` is not 6–8 digits"))),
     }
 }
 
@@ -206,8 +189,7 @@ pub(crate) fn country_code(c: Option<Country>) -> u8 {
 
 /// Entry-mode code: 0 absent, else position in [`EntryMode::ALL`] + 1.
 pub(crate) fn entry_code(e: Option<EntryMode>) -> u8 {
-    e.and_then(|e| EntryMode::ALL.iter().position(|x| *x == e))
-        .map_or(0, |i| i as u8 + 1)
+    e.and_then(|e| EntryMode::ALL.iter().position(|x| *x == e)).map_or(0, |i| i as u8 + 1)
 }
 
 /// A column that is only allocated once a non-zero value appears.
@@ -236,18 +218,11 @@ impl<T: Copy + Default + PartialEq> SparseColumn<T> {
     }
 
     fn permute(&self, order: &[u32]) -> Self {
-        SparseColumn {
-            values: self
-                .values
-                .as_ref()
-                .map(|c| order.iter().map(|&i| c[i as usize]).collect()),
-        }
+        SparseColumn { values: self.values.as_ref().map(|c| order.iter().map(|&i| c[i as usize]).collect()) }
     }
 
     fn heap_bytes(&self) -> usize {
-        self.values
-            .as_ref()
-            .map_or(0, |c| c.capacity() * std::mem::size_of::<T>())
+        self.values.as_ref().map_or(0, |c| c.capacity() * std::mem::size_of::<T>())
     }
 }
 
@@ -364,8 +339,7 @@ impl Segment {
         self.network.push(network);
         self.entry_mode.push(entry_code(f.entry_mode));
         self.flags.push(flags);
-        self.merchant
-            .push(dicts.merchant_code(f.merchant_id.as_deref(), f.merchant_name.as_deref()));
+        self.merchant.push(dicts.merchant_code(f.merchant_id.as_deref(), f.merchant_name.as_deref()));
         self.mcc.push(mcc);
         self.merchant_country.push(country_code(f.merchant_country));
         self.issuer_country.push(country_code(f.issuer_country));
@@ -398,16 +372,10 @@ impl Segment {
             amount: order.iter().map(|&i| self.amount[i as usize]).collect(),
             tx: order.iter().map(|&i| remap.tx(self.tx[i as usize])).collect(),
             currency: pick(&self.currency),
-            network: order
-                .iter()
-                .map(|&i| remap.network(self.network[i as usize]))
-                .collect(),
+            network: order.iter().map(|&i| remap.network(self.network[i as usize])).collect(),
             entry_mode: pick(&self.entry_mode),
             flags: pick(&self.flags),
-            merchant: order
-                .iter()
-                .map(|&i| remap.merchant(self.merchant[i as usize]))
-                .collect(),
+            merchant: order.iter().map(|&i| remap.merchant(self.merchant[i as usize])).collect(),
             mcc: order.iter().map(|&i| self.mcc[i as usize]).collect(),
             merchant_country: pick(&self.merchant_country),
             issuer_country: pick(&self.issuer_country),
@@ -435,12 +403,7 @@ pub(crate) struct Remap {
 impl Remap {
     /// Interns every value of `local` into `bank` and records the code translation.
     pub fn build(local: &Dicts, bank: &mut Dicts) -> Result<Remap> {
-        let strings: Vec<u32> = local
-            .strings
-            .values()
-            .iter()
-            .map(|s| bank.strings.intern_str(s))
-            .collect();
+        let strings: Vec<u32> = local.strings.values().iter().map(|s| bank.strings.intern_str(s)).collect();
         let str_code = |c: u32| {
             if c == NONE_CODE {
                 NONE_CODE
@@ -454,37 +417,16 @@ impl Remap {
             .iter()
             .map(|&(i, n)| bank.merchants.intern((str_code(i), str_code(n))) + 1)
             .collect();
-        let codes = local
-            .codes
-            .values()
-            .iter()
-            .map(|s| bank.codes.intern_str(s) + 1)
-            .collect();
+        let codes = local.codes.values().iter().map(|s| bank.codes.intern_str(s) + 1).collect();
         let networks = local
             .other_networks
             .values()
             .iter()
             .map(|s| bank.network_code(Some(&Network::Other(s.to_string()))))
             .collect::<Result<_>>()?;
-        let cards = local
-            .cards
-            .values()
-            .iter()
-            .map(|c| bank.cards.intern(*c) + 1)
-            .collect();
-        let tx_strings = local
-            .tx_strings
-            .values()
-            .iter()
-            .map(|s| bank.tx_strings.intern_str(s))
-            .collect();
-        Ok(Remap {
-            merchants,
-            codes,
-            networks,
-            cards,
-            tx_strings,
-        })
+        let cards = local.cards.values().iter().map(|c| bank.cards.intern(*c) + 1).collect();
+        let tx_strings = local.tx_strings.values().iter().map(|s| bank.tx_strings.intern_str(s)).collect();
+        Ok(Remap { merchants, codes, networks, cards, tx_strings })
     }
 
     fn merchant(&self, c: u32) -> u32 {
@@ -536,14 +478,7 @@ mod tests {
     #[test]
     fn transaction_keys_keep_leading_zeros() {
         let mut d = Dicts::default();
-        for id in [
-            "000000000001",
-            "1",
-            "12345678901234567",
-            "123456789012345678901234",
-            "ARN-77",
-            "0",
-        ] {
+        for id in ["000000000001", "1", "12345678901234567", "123456789012345678901234", "ARN-77", "0"] {
             let k = d.tx_key(id);
             assert_eq!(d.tx_string(k), id);
             assert_eq!(d.find_tx_key(id), Some(k));
@@ -553,14 +488,8 @@ mod tests {
 
     #[test]
     fn bin_and_mcc_codes() {
-        assert_eq!(
-            bin_text(bin_code(Some("453201")).unwrap()).as_deref(),
-            Some("453201")
-        );
-        assert_eq!(
-            bin_text(bin_code(Some("02345678")).unwrap()).as_deref(),
-            Some("02345678")
-        );
+        assert_eq!(bin_text(bin_code(Some("453201")).unwrap()).as_deref(), Some("453201"));
+        assert_eq!(bin_text(bin_code(Some("02345678")).unwrap()).as_deref(), Some("02345678"));
         assert!(bin_code(Some("12345")).is_err());
         assert_eq!(mcc_code(Some("0742")).unwrap(), 743);
         assert!(mcc_code(Some("74")).is_err());

@@ -42,10 +42,7 @@ impl GraphStore for MemoryGraph {
         let mut banks = self.banks.write().unwrap_or_else(|e| e.into_inner());
         let g = banks.entry(ctx.bank_id()).or_default();
         for m in &batch.merchants {
-            let node = g
-                .merchants
-                .entry(m.merchant_id.clone())
-                .or_insert_with(|| m.clone());
+            let node = g.merchants.entry(m.merchant_id.clone()).or_insert_with(|| m.clone());
             keep_first(&mut node.name, &m.name);
             keep_first(&mut node.mcc, &m.mcc);
             keep_first(&mut node.country, &m.country);
@@ -60,10 +57,7 @@ impl GraphStore for MemoryGraph {
             };
         }
         for v in &batch.visits {
-            let e = g
-                .visits
-                .entry((v.card, v.merchant_id.clone()))
-                .or_insert((v.first_at, v.last_at));
+            let e = g.visits.entry((v.card, v.merchant_id.clone())).or_insert((v.first_at, v.last_at));
             e.0 = e.0.min(v.first_at);
             e.1 = e.1.max(v.last_at);
         }
@@ -107,11 +101,7 @@ impl GraphStore for MemoryGraph {
                 last_at: Some(*last),
             })
             .collect();
-        visits.sort_by(|a, b| {
-            b.last_at
-                .cmp(&a.last_at)
-                .then_with(|| a.other_id.cmp(&b.other_id))
-        });
+        visits.sort_by(|a, b| b.last_at.cmp(&a.last_at).then_with(|| a.other_id.cmp(&b.other_id)));
         out.extend(visits);
         out.truncate(limit);
         Ok(out)
@@ -124,11 +114,7 @@ impl GraphStore for MemoryGraph {
         };
         let fraud_at = |c: &CardToken| g.cards.get(c).and_then(|n| n.first_fraud_at);
         let in_window = |t: Timestamp| q.fraud_since.is_none_or(|s| t >= s);
-        let fraud_cards = g
-            .cards
-            .values()
-            .filter(|c| c.first_fraud_at.is_some_and(in_window))
-            .count() as u64;
+        let fraud_cards = g.cards.values().filter(|c| c.first_fraud_at.is_some_and(in_window)).count() as u64;
         let other_cards = g.cards.values().filter(|c| c.first_fraud_at.is_none()).count() as u64;
         let mut per_merchant: HashMap<&str, (u64, u64)> = HashMap::new();
         for ((card, m), (first, _)) in &g.visits {

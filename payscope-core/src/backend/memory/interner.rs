@@ -14,10 +14,7 @@ pub(crate) struct Interner<T> {
 
 impl<T> Default for Interner<T> {
     fn default() -> Self {
-        Self {
-            values: Vec::new(),
-            index: HashTable::new(),
-        }
+        Self { values: Vec::new(), index: HashTable::new() }
     }
 }
 
@@ -36,8 +33,7 @@ impl<T: Hash + Eq> Interner<T> {
         let i = self.values.len() as u32;
         self.values.push(value);
         let values = &self.values;
-        self.index
-            .insert_unique(h, i, |&j| Self::hash_of(&values[j as usize]));
+        self.index.insert_unique(h, i, |&j| Self::hash_of(&values[j as usize]));
         i
     }
 
@@ -48,9 +44,7 @@ impl<T: Hash + Eq> Interner<T> {
         Q: Hash + Eq + ?Sized,
     {
         let h = Self::hash_of(value);
-        self.index
-            .find(h, |&i| self.values[i as usize].borrow() == value)
-            .copied()
+        self.index.find(h, |&i| self.values[i as usize].borrow() == value).copied()
     }
 
     /// The value with `code`.

@@ -16,10 +16,7 @@ struct Run {
 
 impl Run {
     fn encode(keys: &[u64]) -> Run {
-        let mut run = Run {
-            len: keys.len(),
-            ..Default::default()
-        };
+        let mut run = Run { len: keys.len(), ..Default::default() };
         for block in keys.chunks(BLOCK) {
             run.firsts.push(block[0]);
             run.starts.push(run.bytes.len() as u32);
@@ -101,10 +98,7 @@ impl KeySet {
             if self.runs[n - 1].len * 2 < self.runs[n - 2].len {
                 break;
             }
-            let (b, a) = (
-                self.runs.pop().unwrap_or_default(),
-                self.runs.pop().unwrap_or_default(),
-            );
+            let (b, a) = (self.runs.pop().unwrap_or_default(), self.runs.pop().unwrap_or_default());
             self.runs.push(Run::encode(&merge(a.keys(), b.keys())));
         }
     }
@@ -157,12 +151,7 @@ mod tests {
         assert!(set.runs.len() <= 16, "{} runs", set.runs.len());
         assert!(set.contains(3) && set.contains(next) && !set.contains(4) && !set.contains(0));
         assert_eq!(set.len() as u64, next / 3);
-        assert!(
-            set.heap_bytes() < set.len() * 3,
-            "{} bytes for {} keys",
-            set.heap_bytes(),
-            set.len()
-        );
+        assert!(set.heap_bytes() < set.len() * 3, "{} bytes for {} keys", set.heap_bytes(), set.len());
     }
 
     #[test]

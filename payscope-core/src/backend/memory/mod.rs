@@ -115,9 +115,7 @@ impl MemoryBackend {
 
     /// Heap bytes held by the bank's facts, dictionaries, key sets and rollups.
     pub fn heap_bytes(&self, ctx: &BankContext) -> HeapBytes {
-        self.existing_bank(ctx.bank_id())
-            .map(|b| read(&b).heap_bytes())
-            .unwrap_or_default()
+        self.existing_bank(ctx.bank_id()).map(|b| read(&b).heap_bytes()).unwrap_or_default()
     }
 }
 
@@ -188,9 +186,7 @@ impl FactLoad for MemoryLoad {
     async fn commit(self: Box<Self>, mut report: Report) -> Result<(Report, LoadOutcome)> {
         let this = *self;
         if report.bank_id != this.bank_id || report.report_id != this.report_id {
-            return Err(Error::internal(
-                "commit of a report other than the one being loaded",
-            ));
+            return Err(Error::internal("commit of a report other than the one being loaded"));
         }
         let backend = this.backend.clone();
         tokio::task::spawn_blocking(move || {
@@ -204,13 +200,7 @@ impl FactLoad for MemoryLoad {
             // The report is written while the bank is locked and before the facts are
             // published: readers see both or neither, and a failed write publishes nothing.
             backend.reports().update(&report)?;
-            bank.apply(
-                prepared,
-                ReportRef {
-                    id: report.report_id,
-                    sha256: report.sha256,
-                },
-            );
+            bank.apply(prepared, ReportRef { id: report.report_id, sha256: report.sha256 });
             Ok((report, outcome))
         })
         .await?
@@ -247,10 +237,7 @@ impl FactStore for MemoryBackend {
     }
 
     async fn stats(&self, ctx: &BankContext) -> Result<FactStats> {
-        Ok(self
-            .existing_bank(ctx.bank_id())
-            .map(|b| read(&b).stats.clone())
-            .unwrap_or_default())
+        Ok(self.existing_bank(ctx.bank_id()).map(|b| read(&b).stats.clone()).unwrap_or_default())
     }
 
     async fn clear(&self, ctx: &BankContext) -> Result<u64> {
@@ -326,18 +313,14 @@ fn scan_facts(
     Ok(out)
 }
 
-/// True when a query is served by rollups alone (cheap enough to answer on the reactor).
-fn served_by_rollups_alone(q: &MetricQuery) -> bool {
-    let aligned = q.range.from.is_midnight() && q.range.to.is_midnight();
-    let dims = q
-        .filters
-        .iter()
-        .map(|f| f.dimension)
-        .chain(q.group_by.iter().copied());
-    aligned
-        && rollup::Level::for_dimensions(dims).is_some()
-        && !q.metrics.iter().any(|m| m.needs_settlement_join())
-        && q.granularity != Some(crate::store::metric::Granularity::Hour)
+/// True when a query is served by rollups alone (cheap enough to answer on the reactor):
+/// its range falls on whole hours and rollups keep everything it asks for.
+fn served_by_rollups_alone(bank: &BankData, q: &MetricQuery) -> bool {
+    let hour = crate::calendar::MS_PER_HOUR;
+    let aligned = q.range.from.0 % hour == 0 && q.range.to.0 % hour == 0;
+    let p = query::plan(bank, q);
+    let day_aligned = q.range.from.is_midnight() && q.range.to.is_midnight();
+    aligned && (p.hourly || (p.daily.is_some() && day_aligned))
 }
 
 #[async_trait]
@@ -345,8 +328,11 @@ impl MetricStore for MemoryBackend {
     async fn query(&self, ctx: &BankContext, q: &MetricQuery) -> Result<MetricResult> {
         let q = q.normalized()?;
         let shared = self.bank(ctx.bank_id());
-        if served_by_rollups_alone(&q) {
-            return query::run(&read(&shared), &q);
+        {
+            let bank = read(&shared);
+            if served_by_rollups_alone(&bank, &q) {
+                return query::run(&bank, &q);
+            }
         }
         tokio::task::spawn_blocking(move || query::run(&read(&shared), &q)).await?
     }
@@ -360,11 +346,7 @@ impl MetricStore for MemoryBackend {
     async fn coverage(&self, ctx: &BankContext, range: TimeRange) -> Result<Coverage> {
         let first = range.from.date().0;
         let last = crate::calendar::Timestamp(range.to.0 - 1).date().0;
-        let days_in_range = if range.to > range.from {
-            (last - first + 1) as u32
-        } else {
-            0
-        };
+        let days_in_range = if range.to > range.from { (last - first + 1) as u32 } else { 0 };
         let days_with_data = match self.existing_bank(ctx.bank_id()) {
             Some(b) if days_in_range > 0 => read(&b)
                 .rollups
@@ -374,10 +356,7 @@ impl MetricStore for MemoryBackend {
                 .count() as u32,
             _ => 0,
         };
-        Ok(Coverage {
-            days_in_range,
-            days_with_data,
-        })
+        Ok(Coverage { days_in_range, days_with_data })
     }
 
     async fn dimension_values(
@@ -406,9 +385,7 @@ fn dimension_values(bank: &BankData, dim: Dimension, limit: usize) -> Vec<Dimens
                 }
                 *counts.entry(code).or_default() += 1;
                 if dim == Dimension::MerchantId {
-                    *names
-                        .entry((code, bank.dicts.merchant_name_code(seg.merchant[i])))
-                        .or_default() += 1;
+                    *names.entry((code, bank.dicts.merchant_name_code(seg.merchant[i]))).or_default() += 1;
                 }
             }
         }
@@ -425,10 +402,7 @@ fn dimension_values(bank: &BankData, dim: Dimension, limit: usize) -> Vec<Dimens
         .filter_map(|(code, facts)| {
             Some(DimensionValue {
                 value: query::decode(bank, dim, code)?,
-                label: best_name
-                    .get(&code)
-                    .and_then(|(_, n)| bank.dicts.string(*n))
-                    .map(str::to_owned),
+                label: best_name.get(&code).and_then(|(_, n)| bank.dicts.string(*n)).map(str::to_owned),
                 facts,
             })
         })

@@ -24,10 +24,7 @@ impl AppendLog {
             std::fs::create_dir_all(dir)?;
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(AppendLog {
-            path: path.to_owned(),
-            file,
-        })
+        Ok(AppendLog { path: path.to_owned(), file })
     }
 
     /// Appends one value as a line; `durable` also fsyncs.
@@ -63,11 +60,7 @@ pub(crate) fn read_lines<T: DeserializeOwned>(path: &Path) -> Result<Vec<T>> {
             Ok(v) => out.push(v),
             Err(_) if i == last => tracing::warn!(path = %path.display(), "skipping a torn last line"),
             Err(e) => {
-                return Err(Error::internal(format!(
-                    "{} line {} is not valid: {e}",
-                    path.display(),
-                    i + 1
-                )))
+                return Err(Error::internal(format!("{} line {} is not valid: {e}", path.display(), i + 1)))
             }
         }
     }

@@ -43,17 +43,10 @@ pub(crate) fn compile_filters(
     filters
         .iter()
         .map(|f| {
-            let mut codes: Vec<u32> = f
-                .values
-                .iter()
-                .filter_map(|v| encode(bank, f.dimension, v))
-                .collect();
+            let mut codes: Vec<u32> = f.values.iter().filter_map(|v| encode(bank, f.dimension, v)).collect();
             codes.sort_unstable();
             codes.dedup();
-            CompiledFilter {
-                dim: f.dimension,
-                codes,
-            }
+            CompiledFilter { dim: f.dimension, codes }
         })
         .collect()
 }
@@ -98,9 +91,7 @@ pub(crate) fn decode(bank: &BankData, dim: Dimension, code: u32) -> Option<Strin
             Country::from_index((code - 1) as u8).map(|c| c.alpha2().to_owned())
         }
         Dimension::IssuerBin => super::columns::bin_text(code),
-        Dimension::EntryMode => EntryMode::ALL
-            .get(code as usize - 1)
-            .map(|e| e.as_str().to_owned()),
+        Dimension::EntryMode => EntryMode::ALL.get(code as usize - 1).map(|e| e.as_str().to_owned()),
         Dimension::ResponseCode | Dimension::ReasonCode => d.code_text(code).map(str::to_owned),
         Dimension::Currency => Currency::from_index((code - 1) as u8).map(|c| c.code().to_owned()),
         Dimension::HourOfDay => Some((code - 1).to_string()),
@@ -131,11 +122,32 @@ pub(crate) fn fact_code(bank: &BankData, stage: Stage, seg: &Segment, i: usize, 
     }
 }
 
-fn key_code(key: RollupKey, day: i32, dim: Dimension) -> u32 {
-    match dim {
-        Dimension::DayOfWeek => Date(day).weekday() + 1,
-        d => key.dim_code(d),
+/// Which rollups can serve a query (facts fill in whatever they cannot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Plan {
+    /// The daily level for whole days (none when an hour is needed or a dimension is not kept).
+    pub daily: Option<Level>,
+    /// Hourly coarse cells serve whole hours (edges of the range, hourly series, hour filters).
+    pub hourly: bool,
+}
+
+/// Plans a normalized query against a bank's rollups.
+pub(crate) fn plan(bank: &BankData, q: &MetricQuery) -> Plan {
+    let dims: Vec<Dimension> =
+        q.filters.iter().map(|f| f.dimension).chain(q.group_by.iter().copied()).collect();
+    let touches_codes = dims.iter().any(|d| matches!(d, Dimension::ResponseCode | Dimension::ReasonCode));
+    if q.metrics.iter().any(|m| m.needs_settlement_join()) || (touches_codes && bank.codes_overflowed) {
+        return Plan { daily: None, hourly: false };
     }
+    // Cross-border share needs both countries, which only the fine daily level keeps.
+    let cross_border = q.metrics.contains(&crate::store::metric::Metric::CrossBorderShare);
+    let needs_hour = dims.contains(&Dimension::HourOfDay) || q.granularity == Some(Granularity::Hour);
+    let daily = match Level::for_dimensions(dims.iter().copied()) {
+        _ if needs_hour => None,
+        Some(_) if cross_border => Some(Level::Fine),
+        level => level,
+    };
+    Plan { daily, hourly: !cross_border && Level::hourly_keeps(dims.iter().copied()) }
 }
 
 /// Answers a normalized query.
@@ -143,61 +155,33 @@ pub(crate) fn run(bank: &BankData, q: &MetricQuery) -> Result<MetricResult> {
     let stages = q.stages();
     let filters = compile_filters(bank, &q.filters);
     let needs_join = q.metrics.iter().any(|m| m.needs_settlement_join());
-    let dims = q
-        .filters
-        .iter()
-        .map(|f| f.dimension)
-        .chain(q.group_by.iter().copied());
-    let mut level = Level::for_dimensions(dims);
-    if q.metrics
-        .contains(&crate::store::metric::Metric::CrossBorderShare)
-    {
-        level = level.map(|_| Level::Fine);
-    }
-    let touches_codes = q
-        .filters
-        .iter()
-        .map(|f| f.dimension)
-        .chain(q.group_by.iter().copied())
-        .any(|d| matches!(d, Dimension::ResponseCode | Dimension::ReasonCode));
-    if needs_join || q.granularity == Some(Granularity::Hour) || (touches_codes && bank.codes_overflowed) {
-        level = None;
-    }
+    let plan = plan(bank, q);
     let (from, to) = (q.range.from.0, q.range.to.0);
-    let first_full_day = from.div_euclid(MS_PER_DAY) + i64::from(from.rem_euclid(MS_PER_DAY) != 0);
-    let end_full_day = to.div_euclid(MS_PER_DAY);
     let mut exec = Exec {
         bank,
         q,
         filters,
-        groups: Groups::default(),
+        groups: Groups::for_query(bank, q),
         facts_scanned: 0,
         pending: Vec::new(),
         needs_join,
+        used_rollup: false,
+        used_facts: false,
     };
-    let mut used_rollup = false;
-    let mut used_facts = false;
-    match level {
-        Some(level) if first_full_day < end_full_day => {
-            used_rollup = true;
-            exec.rollup(level, &stages, first_full_day as i32, end_full_day as i32);
-            let (edge_lo, edge_hi) = (first_full_day * MS_PER_DAY, end_full_day * MS_PER_DAY);
-            for (a, b) in [(from, edge_lo), (edge_hi, to)] {
-                if a < b {
-                    used_facts = true;
-                    exec.scan(&stages, a, b);
-                }
-            }
+    let first_day = from.div_euclid(MS_PER_DAY) + i64::from(from.rem_euclid(MS_PER_DAY) != 0);
+    let end_day = to.div_euclid(MS_PER_DAY);
+    match plan.daily {
+        Some(level) if first_day < end_day => {
+            exec.daily(level, &stages, first_day as i32, end_day as i32);
+            exec.edge(plan.hourly, &stages, from, first_day * MS_PER_DAY);
+            exec.edge(plan.hourly, &stages, end_day * MS_PER_DAY, to);
         }
-        _ => {
-            used_facts = true;
-            exec.scan(&stages, from, to);
-        }
+        _ => exec.edge(plan.hourly, &stages, from, to),
     }
     if needs_join {
         exec.join_settlements();
     }
-    let source = match (used_rollup, used_facts) {
+    let source = match (exec.used_rollup, exec.used_facts) {
         (true, false) => Source::Rollup,
         (true, true) => Source::RollupAndFacts,
         _ => Source::Facts,
@@ -206,22 +190,12 @@ pub(crate) fn run(bank: &BankData, q: &MetricQuery) -> Result<MetricResult> {
     let groups = preselect(q, exec.groups.into_pairs())
         .into_iter()
         .map(|((bucket, codes), m)| {
-            let group = q
-                .group_by
-                .iter()
-                .zip(codes)
-                .map(|(d, c)| decode(bank, *d, c))
-                .collect();
+            let group = q.group_by.iter().zip(codes).map(|(d, c)| decode(bank, *d, c)).collect();
             ((bucket != NO_BUCKET).then_some(Timestamp(bucket)), group, m)
         })
         .collect();
     let rows = finalize(q, groups)?;
-    Ok(MetricResult {
-        query: q.clone(),
-        rows,
-        source,
-        facts_scanned,
-    })
+    Ok(MetricResult { query: q.clone(), rows, source, facts_scanned })
 }
 
 /// Keeps, per partition (bucket, and currency when ranking money), only the groups that can
@@ -244,10 +218,7 @@ fn preselect(
     let mut partitions: FxHashMap<(i64, u32), Vec<Ranked>> = FxHashMap::default();
     for (key, m) in groups {
         let part = (key.0, currency_col.map_or(0, |c| key.1[c]));
-        partitions
-            .entry(part)
-            .or_default()
-            .push((m.fraction(order.metric), key, m));
+        partitions.entry(part).or_default().push((m.fraction(order.metric), key, m));
     }
     let best_first = |a: &Option<(i128, i128)>, b: &Option<(i128, i128)>| {
         let c = compare_fractions(*a, *b);
@@ -269,28 +240,54 @@ fn preselect(
     out
 }
 
-/// Measures per group: a hash index into dense vectors, with the last group remembered
-/// (consecutive facts often fall in the same group).
+/// Measures per group, in dense vectors. Groups are found through a direct table over the
+/// first dimension's codes (with a chain for the other dimensions) when that code space is
+/// small and there are no time buckets — the common "top merchants" shape — and through a
+/// hash index otherwise. The last group found is remembered: consecutive facts often share it.
 #[derive(Default)]
 struct Groups {
+    direct: Option<Vec<u32>>,
+    next: Vec<u32>,
     index: FxHashMap<GroupKey, u32>,
     keys: Vec<GroupKey>,
     measures: Vec<Measures>,
     last: Option<(GroupKey, u32)>,
 }
 
+const NO_GROUP: u32 = u32::MAX;
+
+/// The number of codes a dimension can take for a bank, when small enough to index directly.
+fn code_space(bank: &BankData, dim: Dimension) -> Option<usize> {
+    let n = match dim {
+        Dimension::Network | Dimension::MerchantCountry | Dimension::IssuerCountry | Dimension::Currency => {
+            256
+        }
+        Dimension::MerchantId | Dimension::MerchantName => bank.dicts.strings.values().len() + 1,
+        Dimension::Mcc => 10_001,
+        Dimension::ResponseCode | Dimension::ReasonCode => bank.dicts.codes.values().len() + 1,
+        Dimension::EntryMode | Dimension::DayOfWeek => 8,
+        Dimension::HourOfDay => 25,
+        Dimension::CrossBorder => 3,
+        Dimension::IssuerBin => return None,
+    };
+    (n <= 1 << 22).then_some(n)
+}
+
 impl Groups {
+    fn for_query(bank: &BankData, q: &MetricQuery) -> Groups {
+        let direct = match (q.granularity, q.group_by.first()) {
+            (None, Some(d)) => code_space(bank, *d).map(|n| vec![NO_GROUP; n]),
+            _ => None,
+        };
+        Groups { direct, ..Groups::default() }
+    }
+
     #[inline]
     fn slot(&mut self, key: GroupKey) -> &mut Measures {
         let i = match self.last {
             Some((k, i)) if k == key => i,
             _ => {
-                let next = self.keys.len() as u32;
-                let i = *self.index.entry(key).or_insert(next);
-                if i == next {
-                    self.keys.push(key);
-                    self.measures.push(Measures::default());
-                }
+                let i = self.find_or_insert(key);
                 self.last = Some((key, i));
                 i
             }
@@ -298,8 +295,45 @@ impl Groups {
         &mut self.measures[i as usize]
     }
 
+    #[inline]
+    fn find_or_insert(&mut self, key: GroupKey) -> u32 {
+        let fresh = self.keys.len() as u32;
+        match &mut self.direct {
+            Some(table) => {
+                let head = &mut table[key.1[0] as usize];
+                let mut i = *head;
+                while i != NO_GROUP {
+                    if self.keys[i as usize] == key {
+                        return i;
+                    }
+                    i = self.next[i as usize];
+                }
+                self.next.push(*head);
+                *head = fresh;
+            }
+            None => {
+                let i = *self.index.entry(key).or_insert(fresh);
+                if i != fresh {
+                    return i;
+                }
+            }
+        }
+        self.keys.push(key);
+        self.measures.push(Measures::default());
+        fresh
+    }
+
     fn get_mut(&mut self, key: GroupKey) -> Option<&mut Measures> {
-        let i = *self.index.get(&key)?;
+        let i = match &self.direct {
+            Some(table) => {
+                let mut i = table[key.1[0] as usize];
+                while i != NO_GROUP && self.keys[i as usize] != key {
+                    i = self.next[i as usize];
+                }
+                i
+            }
+            None => self.index.get(&key).copied().unwrap_or(NO_GROUP),
+        };
         self.measures.get_mut(i as usize)
     }
 
@@ -317,57 +351,105 @@ struct Exec<'a> {
     /// Approved AUTH facts waiting for the settlement join: (group, transaction key, time).
     pending: Vec<(GroupKey, u64, i64)>,
     needs_join: bool,
+    used_rollup: bool,
+    used_facts: bool,
 }
 
 impl Exec<'_> {
-    fn rollup(&mut self, level: Level, stages: &[Stage], first_day: i32, end_day: i32) {
-        let q = self.q;
-        for (&day, cells) in self.bank.rollups.days.range(first_day..end_day) {
-            let bucket = q.granularity.map_or(NO_BUCKET, |g| g.bucket_of_day(Date(day)).0);
+    /// Whole days `[first_day, end_day)` from the daily cells of `level`.
+    fn daily(&mut self, level: Level, stages: &[Stage], first_day: i32, end_day: i32) {
+        self.used_rollup = true;
+        let bank = self.bank;
+        for (&day, cells) in bank.rollups.days.range(first_day..end_day) {
             let list = match level {
                 Level::Coarse => &cells.coarse,
                 Level::Fine => &cells.fine,
             };
-            'cells: for (key, cell) in list {
-                let stage = key.stage();
-                if !stages.contains(&stage) || cell.count == 0 {
-                    continue;
-                }
-                for f in &self.filters {
-                    if !f.accepts(key_code(*key, day, f.dim)) {
-                        continue 'cells;
-                    }
-                }
-                let mut codes = [0u32; MetricQuery::MAX_GROUP_BY];
-                for (slot, d) in codes.iter_mut().zip(&q.group_by) {
-                    *slot = key_code(*key, day, *d);
-                }
-                let cross_border = match key.dim_code(Dimension::CrossBorder) {
-                    0 => None,
-                    c => Some(c == 2),
-                };
-                let contribution = Contribution {
-                    stage,
-                    currency: Currency::from_index(key.currency_code().saturating_sub(1))
-                        .unwrap_or(Currency::USD),
-                    approved: match key.approval() {
-                        1 => Some(true),
-                        2 => Some(false),
-                        _ => None,
-                    },
-                    count: cell.count,
-                    amount: cell.amount,
-                    fee: cell.fee,
-                    fraud_count: cell.fraud_count,
-                    fraud_amount: cell.fraud_amount,
-                    cross_border,
-                };
-                self.groups.slot((bucket, codes)).add(contribution);
+            self.cells(list, stages, day, None);
+        }
+    }
+
+    /// `[from, to)` from hourly cells for its whole hours (when `hourly`) and facts for the rest.
+    fn edge(&mut self, hourly: bool, stages: &[Stage], from: i64, to: i64) {
+        if from >= to {
+            return;
+        }
+        let first_hour = from.div_euclid(MS_PER_HOUR) + i64::from(from.rem_euclid(MS_PER_HOUR) != 0);
+        let end_hour = to.div_euclid(MS_PER_HOUR);
+        if !hourly || first_hour >= end_hour {
+            return self.scan(stages, from, to);
+        }
+        self.used_rollup = true;
+        let bank = self.bank;
+        for (&hour, list) in bank.rollups.hours.range(first_hour..end_hour) {
+            self.cells(list, stages, hour.div_euclid(24) as i32, Some(hour));
+        }
+        self.scan(stages, from, first_hour * MS_PER_HOUR);
+        self.scan(stages, end_hour * MS_PER_HOUR, to);
+    }
+
+    /// Adds rollup cells of one day (or one hour of it).
+    fn cells(
+        &mut self,
+        list: &[(RollupKey, super::rollup::Cell)],
+        stages: &[Stage],
+        day: i32,
+        hour: Option<i64>,
+    ) {
+        let q = self.q;
+        let bucket = match (q.granularity, hour) {
+            (None, _) => NO_BUCKET,
+            (Some(Granularity::Hour), Some(h)) => h * MS_PER_HOUR,
+            (Some(g), _) => g.bucket_of_day(Date(day)).0,
+        };
+        let key_code = |key: RollupKey, dim: Dimension| match dim {
+            Dimension::DayOfWeek => Date(day).weekday() + 1,
+            Dimension::HourOfDay => hour.map_or(0, |h| h.rem_euclid(24) as u32 + 1),
+            d => key.dim_code(d),
+        };
+        'cells: for (key, cell) in list {
+            let stage = key.stage();
+            if !stages.contains(&stage) || cell.count == 0 {
+                continue;
             }
+            for f in &self.filters {
+                if !f.accepts(key_code(*key, f.dim)) {
+                    continue 'cells;
+                }
+            }
+            let mut codes = [0u32; MetricQuery::MAX_GROUP_BY];
+            for (slot, d) in codes.iter_mut().zip(&q.group_by) {
+                *slot = key_code(*key, *d);
+            }
+            let cross_border = match key.dim_code(Dimension::CrossBorder) {
+                0 => None,
+                c => Some(c == 2),
+            };
+            let contribution = Contribution {
+                stage,
+                currency: Currency::from_index(key.currency_code().saturating_sub(1))
+                    .unwrap_or(Currency::USD),
+                approved: match key.approval() {
+                    1 => Some(true),
+                    2 => Some(false),
+                    _ => None,
+                },
+                count: cell.count,
+                amount: cell.amount,
+                fee: cell.fee,
+                fraud_count: cell.fraud_count,
+                fraud_amount: cell.fraud_amount,
+                cross_border,
+            };
+            self.groups.slot((bucket, codes)).add(contribution);
         }
     }
 
     fn scan(&mut self, stages: &[Stage], from: i64, to: i64) {
+        if from >= to {
+            return;
+        }
+        self.used_facts = true;
         let (bank, q) = (self.bank, self.q);
         for &stage in stages {
             for seg in &bank.segments[stage.index()] {
@@ -383,9 +465,7 @@ impl Exec<'_> {
                     for (slot, d) in codes.iter_mut().zip(&q.group_by) {
                         *slot = fact_code(bank, stage, seg, i, *d);
                     }
-                    let bucket = q
-                        .granularity
-                        .map_or(NO_BUCKET, |g| g.bucket_start(Timestamp(seg.ts[i])).0);
+                    let bucket = q.granularity.map_or(NO_BUCKET, |g| g.bucket_start(Timestamp(seg.ts[i])).0);
                     let key = (bucket, codes);
                     let flags = seg.flags[i];
                     let approved = (flags & flag::APPROVED_KNOWN != 0).then_some(flags & flag::APPROVED != 0);

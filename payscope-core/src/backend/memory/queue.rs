@@ -20,17 +20,12 @@ struct State {
 
 impl State {
     fn promote_due(&mut self, now: Instant) {
-        let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.delayed)
-            .into_iter()
-            .partition(|(t, _)| *t <= now);
+        let (due, later): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut self.delayed).into_iter().partition(|(t, _)| *t <= now);
         self.delayed = later;
         self.ready.extend(due.into_iter().map(|(_, j)| j));
-        let expired: Vec<JobId> = self
-            .in_flight
-            .iter()
-            .filter(|(_, (_, d))| *d <= now)
-            .map(|(id, _)| *id)
-            .collect();
+        let expired: Vec<JobId> =
+            self.in_flight.iter().filter(|(_, (_, d))| *d <= now).map(|(id, _)| *id).collect();
         for id in expired {
             if let Some((job, _)) = self.in_flight.remove(&id) {
                 self.ready.push_back(job);
@@ -39,11 +34,7 @@ impl State {
     }
 
     fn next_wakeup(&self) -> Option<Instant> {
-        self.delayed
-            .iter()
-            .map(|(t, _)| *t)
-            .chain(self.in_flight.values().map(|(_, d)| *d))
-            .min()
+        self.delayed.iter().map(|(t, _)| *t).chain(self.in_flight.values().map(|(_, d)| *d)).min()
     }
 }
 
@@ -59,12 +50,7 @@ pub struct MemoryQueue {
 impl MemoryQueue {
     /// A queue holding at most `capacity` jobs, whose claims expire after `lease`.
     pub fn new(capacity: usize, lease: Duration) -> Self {
-        MemoryQueue {
-            state: Mutex::new(State::default()),
-            notify: Notify::new(),
-            capacity,
-            lease,
-        }
+        MemoryQueue { state: Mutex::new(State::default()), notify: Notify::new(), capacity, lease }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
@@ -105,10 +91,7 @@ impl JobQueue for MemoryQueue {
                 if let Some(mut job) = s.ready.pop_front() {
                     job.attempt += 1;
                     s.in_flight.insert(job.id, (job.clone(), now + self.lease));
-                    return Ok(Some(ClaimedJob {
-                        job,
-                        receipt: worker.to_owned(),
-                    }));
+                    return Ok(Some(ClaimedJob { job, receipt: worker.to_owned() }));
                 }
                 s.next_wakeup().map_or(deadline, |t| t.min(deadline))
             };

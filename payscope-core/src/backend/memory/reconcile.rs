@@ -33,20 +33,10 @@ pub(crate) fn reconcile(bank: &BankData, q: &ReconcileQuery) -> Result<Reconcile
                     continue 'facts;
                 }
             }
-            auths.insert(
-                seg.tx[i],
-                Auth {
-                    ts: seg.ts[i],
-                    amount: seg.amount[i],
-                    currency: seg.currency[i],
-                },
-            );
+            auths.insert(seg.tx[i], Auth { ts: seg.ts[i], amount: seg.amount[i], currency: seg.currency[i] });
         }
     }
-    let mut out = ReconcileSummary {
-        approved_auths: auths.len() as u64,
-        ..Default::default()
-    };
+    let mut out = ReconcileSummary { approved_auths: auths.len() as u64, ..Default::default() };
     for seg in &bank.segments[Stage::Clearing.index()] {
         out.cleared += seg.tx.iter().filter(|t| auths.contains_key(t)).count() as u64;
     }
@@ -96,11 +86,8 @@ pub(crate) fn reconcile(bank: &BankData, q: &ReconcileQuery) -> Result<Reconcile
     }
     out.unmatched_amount = unmatched_amounts.into_values().collect();
     unmatched.sort_unstable();
-    out.unmatched_examples = unmatched
-        .iter()
-        .take(q.examples)
-        .map(|(_, tx)| bank.dicts.tx_string(*tx))
-        .collect();
+    out.unmatched_examples =
+        unmatched.iter().take(q.examples).map(|(_, tx)| bank.dicts.tx_string(*tx)).collect();
     let mut diffs: Vec<Money> = differences
         .into_iter()
         .map(|(c, d)| {
@@ -112,10 +99,7 @@ pub(crate) fn reconcile(bank: &BankData, q: &ReconcileQuery) -> Result<Reconcile
         .collect();
     diffs.sort_by_key(|m| m.currency.code());
     out.mismatch_difference = diffs;
-    mismatches.sort_by(|a, b| {
-        b.0.cmp(&a.0)
-            .then_with(|| a.1.transaction_id.cmp(&b.1.transaction_id))
-    });
+    mismatches.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.transaction_id.cmp(&b.1.transaction_id)));
     out.mismatch_examples = mismatches.into_iter().take(q.examples).map(|(_, m)| m).collect();
     Ok(out)
 }

@@ -75,10 +75,7 @@ impl ReportIndex {
 
     /// Stores a new state of a registered report.
     pub fn update(&mut self, r: &Report) -> Result<()> {
-        let known = self
-            .banks
-            .get(&r.bank_id)
-            .is_some_and(|b| b.by_id.contains_key(&r.report_id));
+        let known = self.banks.get(&r.bank_id).is_some_and(|b| b.by_id.contains_key(&r.report_id));
         if !known {
             return Err(Error::NotFound(format!("report {}", r.report_id)));
         }
@@ -97,9 +94,9 @@ impl ReportIndex {
     pub fn list(&self, bank: BankId, limit: usize, cursor: Option<&str>) -> Result<ReportPage> {
         let before = match cursor {
             None => u64::MAX,
-            Some(c) => c
-                .parse::<u64>()
-                .map_err(|_| Error::invalid("invalid_request", "cursor is not valid"))?,
+            Some(c) => {
+                c.parse::<u64>().map_err(|_| Error::invalid("invalid_request", "cursor is not valid"))?
+            }
         };
         let mut reports: Vec<&Report> = self
             .banks
@@ -109,15 +106,8 @@ impl ReportIndex {
         reports.sort_unstable_by_key(|r| std::cmp::Reverse(r.seq));
         let more = reports.len() > limit;
         reports.truncate(limit);
-        let next_cursor = if more {
-            reports.last().map(|r| r.seq.to_string())
-        } else {
-            None
-        };
-        Ok(ReportPage {
-            reports: reports.into_iter().cloned().collect(),
-            next_cursor,
-        })
+        let next_cursor = if more { reports.last().map(|r| r.seq.to_string()) } else { None };
+        Ok(ReportPage { reports: reports.into_iter().cloned().collect(), next_cursor })
     }
 
     /// Every report in `status`, oldest first, across banks.

@@ -127,7 +127,7 @@ pub(crate) enum Level {
 }
 
 impl Level {
-    /// The cheapest level that keeps every dimension in `dims`, if any does.
+    /// The cheapest daily level that keeps every dimension in `dims`, if any does.
     pub fn for_dimensions(dims: impl IntoIterator<Item = Dimension>) -> Option<Level> {
         let mut level = Level::Coarse;
         for d in dims {
@@ -139,55 +139,83 @@ impl Level {
         }
         Some(level)
     }
+
+    /// True when the hourly (coarse) cells keep every dimension in `dims`.
+    pub fn hourly_keeps(dims: impl IntoIterator<Item = Dimension>) -> bool {
+        dims.into_iter().all(|d| {
+            matches!(
+                d,
+                Dimension::Network | Dimension::Currency | Dimension::DayOfWeek | Dimension::HourOfDay
+            )
+        })
+    }
 }
 
-/// A bank's rollups by epoch day.
+/// A bank's rollups: both levels per epoch day, and the coarse level per epoch hour (which
+/// serves hourly series, hour-of-day filters and the partial days at a range's edges).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Rollups {
     pub days: BTreeMap<i32, DayCells>,
+    pub hours: BTreeMap<i64, Vec<(RollupKey, Cell)>>,
 }
 
 impl Rollups {
-    /// Adds a batch of (day, key) sums.
-    pub fn apply(&mut self, delta: FxHashMap<(i32, RollupKey), Cell>) {
-        let mut by_day: BTreeMap<i32, Vec<(RollupKey, Cell)>> = BTreeMap::new();
-        for ((day, key), cell) in delta {
-            by_day.entry(day).or_default().push((key, cell));
+    /// Adds a batch of sums keyed by (epoch hour, fine key).
+    pub fn apply(&mut self, delta: FxHashMap<(i64, RollupKey), Cell>) {
+        let mut fine_by_day: BTreeMap<i32, Vec<(RollupKey, Cell)>> = BTreeMap::new();
+        let mut coarse_by_hour: BTreeMap<i64, Vec<(RollupKey, Cell)>> = BTreeMap::new();
+        for ((hour, key), cell) in delta {
+            fine_by_day.entry(hour.div_euclid(24) as i32).or_default().push((key, cell));
+            coarse_by_hour.entry(hour).or_default().push((key.coarse(), cell));
         }
-        for (day, mut fine) in by_day {
-            fine.sort_unstable_by_key(|(k, _)| *k);
-            let mut coarse: Vec<(RollupKey, Cell)> = Vec::new();
-            for (k, c) in &fine {
-                coarse.push((k.coarse(), *c));
-            }
-            coarse.sort_unstable_by_key(|(k, _)| *k);
+        for (day, fine) in fine_by_day {
+            let coarse = fine.iter().map(|(k, c)| (k.coarse(), *c)).collect();
             let cells = self.days.entry(day).or_default();
-            merge_into(&mut cells.fine, fine);
-            merge_into(&mut cells.coarse, coarse);
+            merge_into(&mut cells.fine, sorted_summed(fine));
+            merge_into(&mut cells.coarse, sorted_summed(coarse));
+        }
+        for (hour, coarse) in coarse_by_hour {
+            merge_into(self.hours.entry(hour).or_default(), sorted_summed(coarse));
         }
     }
 
     /// Subtracts a fact's fraud contribution (when a FRAUD fact takes over its transaction).
-    pub fn remove_fraud(&mut self, day: i32, key: RollupKey, amount: i64) {
-        if let Some(cells) = self.days.get_mut(&day) {
-            for (list, k) in [(&mut cells.fine, key), (&mut cells.coarse, key.coarse())] {
-                if let Ok(i) = list.binary_search_by_key(&k, |(k, _)| *k) {
-                    list[i].1.fraud_count = list[i].1.fraud_count.saturating_sub(1);
-                    list[i].1.fraud_amount -= amount as i128;
-                }
+    pub fn remove_fraud(&mut self, hour: i64, key: RollupKey, amount: i64) {
+        let mut lists: Vec<(&mut Vec<(RollupKey, Cell)>, RollupKey)> = Vec::new();
+        if let Some(cells) = self.days.get_mut(&(hour.div_euclid(24) as i32)) {
+            lists.push((&mut cells.fine, key));
+            lists.push((&mut cells.coarse, key.coarse()));
+        }
+        if let Some(cells) = self.hours.get_mut(&hour) {
+            lists.push((cells, key.coarse()));
+        }
+        for (list, k) in lists {
+            if let Ok(i) = list.binary_search_by_key(&k, |(k, _)| *k) {
+                list[i].1.fraud_count = list[i].1.fraud_count.saturating_sub(1);
+                list[i].1.fraud_amount -= amount as i128;
             }
         }
     }
 
     /// Heap bytes held.
     pub fn heap_bytes(&self) -> usize {
-        self.days
-            .values()
-            .map(|d| {
-                (d.coarse.capacity() + d.fine.capacity()) * std::mem::size_of::<(RollupKey, Cell)>() + 64
-            })
-            .sum()
+        let cell = std::mem::size_of::<(RollupKey, Cell)>();
+        self.days.values().map(|d| (d.coarse.capacity() + d.fine.capacity()) * cell + 64).sum::<usize>()
+            + self.hours.values().map(|h| h.capacity() * cell + 48).sum::<usize>()
     }
+}
+
+/// Sorts cells by key and sums duplicates.
+fn sorted_summed(mut cells: Vec<(RollupKey, Cell)>) -> Vec<(RollupKey, Cell)> {
+    cells.sort_unstable_by_key(|(k, _)| *k);
+    let mut out: Vec<(RollupKey, Cell)> = Vec::with_capacity(cells.len());
+    for (k, c) in cells {
+        match out.last_mut() {
+            Some((lk, lc)) if *lk == k => lc.add(&c),
+            _ => out.push((k, c)),
+        }
+    }
+    out
 }
 
 /// Merges sorted `add` into sorted `into`, summing cells with equal keys.
@@ -237,17 +265,11 @@ mod tests {
         let key = RollupKey::pack(Stage::Auth, 1, 1, 1, 1, 1, 1, 1);
         for _ in 0..2 {
             let mut d = FxHashMap::default();
-            d.insert(
-                (5, key),
-                Cell {
-                    count: 2,
-                    amount: 10,
-                    ..Default::default()
-                },
-            );
+            d.insert((5 * 24 + 3, key), Cell { count: 2, amount: 10, ..Default::default() });
             r.apply(d);
         }
         assert_eq!(r.days[&5].fine[0].1.count, 4);
         assert_eq!(r.days[&5].coarse[0].1.amount, 20);
+        assert_eq!(r.hours[&(5 * 24 + 3)][0].1.count, 4);
     }
 }
