@@ -36,10 +36,10 @@ QUERIES = {
 
 
 def payscope_median_ms(name):
-    path = Path("target/criterion/metric") / name / "new/estimates.json"
-    if not path.exists():
-        return None
-    return json.loads(path.read_text())["median"]["point_estimate"] / 1e6
+    for path in (Path("target/criterion/metric") / name / "new/estimates.json", Path(f"target/criterion/metric_{name}/new/estimates.json")):
+        if path.exists():
+            return json.loads(path.read_text())["median"]["point_estimate"] / 1e6
+    return None
 
 
 def main():

@@ -14,11 +14,17 @@
 //! - [`backend`]: implementations — the embedded [`memory`](backend::memory) backend always.
 //! - [`ingest`]: report files to canonical facts (formats, header mapping, normalization, PAN safety).
 //! - [`synth`]: seeded synthetic multi-bank data (feature `synth`, on by default).
+//! - [`query`]: questions to answers — time expressions, the lexicon and parser, the plan,
+//!   the answer and its grounding.
+//! - [`agents`]: one agent per kind of analysis (metrics, trend, compare, breakdown, root cause,
+//!   anomaly, forecast, what-if, reconcile, fraud, disputes, graph, retrieval, narrative).
+//! - [`llm`]: the optional language model and the embedder.
 //! - [`engine`]: the [`Engine`] — the entry point for ingesting reports and answering questions.
 //! - [`telemetry`]: Prometheus metrics of CONTRACT §6.
 //! - [`config`]: every environment variable, parsed once.
 //! - [`error`]: user vs internal errors.
 
+pub mod agents;
 pub mod backend;
 pub mod bank;
 pub mod calendar;
@@ -27,7 +33,9 @@ pub mod engine;
 pub mod error;
 pub mod facts;
 pub mod ingest;
+pub mod llm;
 pub mod money;
+pub mod query;
 pub mod store;
 #[cfg(feature = "synth")]
 pub mod synth;

@@ -2,6 +2,7 @@
 //! check health. It owns the stores (as trait objects, so any backend fits), the artifact
 //! store, the card-token key and the telemetry registry. Cloning is cheap.
 
+mod ask;
 mod ingest;
 
 use std::path::Path;
@@ -17,6 +18,7 @@ use crate::backend::memory::{MemoryBackend, MemoryCache, MemoryGraph, MemoryQueu
 use crate::config::Settings;
 use crate::error::{Error, Result};
 use crate::ingest::pan::PanKey;
+use crate::llm::{Embedder, Llm};
 use crate::store::artifacts::Artifacts;
 use crate::store::{
     AnswerCache, AuditLog, FactStore, GraphStore, JobQueue, MetricStore, ReportStore, VectorIndex,
@@ -82,6 +84,10 @@ struct Inner {
     telemetry: Arc<Telemetry>,
     options: EngineOptions,
     completions: Notify,
+    llm: Llm,
+    embedder: Embedder,
+    knowledge: tokio::sync::OnceCell<Arc<crate::agents::KnowledgeIndex>>,
+    lexicons: std::sync::Mutex<std::collections::HashMap<crate::bank::BankId, Arc<ask::Lexicon>>>,
 }
 
 /// The engine.
@@ -107,8 +113,33 @@ impl Engine {
                 telemetry: Arc::new(Telemetry::new()),
                 options,
                 completions: Notify::new(),
+                llm: Llm::Deterministic,
+                embedder: Embedder::Hashing,
+                knowledge: tokio::sync::OnceCell::new(),
+                lexicons: Default::default(),
             }),
         }
+    }
+
+    /// Returns the engine with a language model and embedder (by default neither is used).
+    /// Call before sharing the engine.
+    pub fn with_models(self, llm: Llm, embedder: Embedder) -> Engine {
+        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
+            stores: shared.stores.clone(),
+            artifacts: shared.artifacts.clone(),
+            key: shared.key.clone(),
+            telemetry: shared.telemetry.clone(),
+            options: shared.options.clone(),
+            completions: Notify::new(),
+            llm: Llm::Deterministic,
+            embedder: Embedder::Hashing,
+            knowledge: tokio::sync::OnceCell::new(),
+            lexicons: Default::default(),
+        });
+        inner.llm = llm;
+        inner.embedder = embedder;
+        inner.knowledge = tokio::sync::OnceCell::new();
+        Engine { inner: Arc::new(inner) }
     }
 
     /// An engine that keeps everything in memory (tests, benches, examples).
@@ -146,7 +177,11 @@ impl Engine {
         let options =
             EngineOptions { max_upload_bytes: settings.max_upload_bytes, cache_ttl: settings.cache_ttl };
         let key = settings.pan_key_bytes().map(PanKey::new);
-        Engine::embedded(&settings.data_dir, key, options).await
+        let engine = Engine::embedded(&settings.data_dir, key, options).await?;
+        Ok(engine.with_models(
+            Llm::from_settings(settings.llm.as_ref())?,
+            Embedder::from_settings(settings.llm.as_ref())?,
+        ))
     }
 
     /// The stores.

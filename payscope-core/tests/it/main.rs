@@ -2,6 +2,7 @@
 //! conformance suites and their instantiation for each backend.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod ask;
 mod conformance;
 mod fixtures;
 mod ingest;

@@ -1,0 +1,154 @@
+//! Unusual days: each day of the range against the same weekday of the eight weeks before it
+//! (median and median absolute deviation), flagged at a robust z-score of 3.5 or more when the
+//! baseline has enough volume to mean something.
+
+use std::collections::BTreeMap;
+
+use super::trend::{capitalize, daily_values};
+use super::{evidence, scope_text, Agent, Input, Output};
+use crate::calendar::{TimeRange, MS_PER_DAY};
+use crate::error::Result;
+use crate::query::answer::{num, AnswerMetric, Series, SeriesPoint};
+use crate::store::metric::{Metric, Unit};
+
+/// Robust z-score at which a day is flagged.
+pub const THRESHOLD: f64 = 3.5;
+/// Smallest weekday baseline (facts a day) worth testing.
+pub const MIN_BASELINE: f64 = 5.0;
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    let n = v.len();
+    if n == 0 {
+        0.0
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+/// The metric an anomaly question is about: counts, which have a natural baseline.
+fn count_metric(metrics: &[Metric]) -> Metric {
+    for m in metrics {
+        let pick = match m {
+            Metric::DeclineRate | Metric::DeclinedCount => Metric::DeclinedCount,
+            Metric::ChargebackCount | Metric::ChargebackRate | Metric::ChargebackAmount => {
+                Metric::ChargebackCount
+            }
+            Metric::FraudCount | Metric::FraudRate | Metric::FraudAmount => Metric::FraudCount,
+            Metric::RefundCount | Metric::RefundAmount => Metric::RefundCount,
+            Metric::SettledCount | Metric::SettledAmount => Metric::SettledCount,
+            Metric::ClearedCount | Metric::ClearedAmount => Metric::ClearedCount,
+            Metric::ApprovedCount | Metric::ApprovalRate => Metric::ApprovedCount,
+            _ => continue,
+        };
+        return pick;
+    }
+    Metric::TransactionCount
+}
+
+pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
+    let q = input.q;
+    let range = q.time.range;
+    let metric = count_metric(&q.metrics);
+    let history =
+        TimeRange::new(crate::calendar::Timestamp(range.from.date().start().0 - 56 * MS_PER_DAY), range.to);
+    let (days, r) = daily_values(input, metric, history, &q.filters, None).await?;
+    let (mut ev, coverage) = evidence(input, Agent::Anomaly, &r, range).await?;
+    let mut out = Output { coverage: Some(coverage), ..Output::default() };
+    let values: BTreeMap<i32, f64> = days.iter().map(|(d, v)| (d.0, *v)).collect();
+    let in_range: Vec<(crate::calendar::Date, f64)> = days
+        .iter()
+        .filter(|(d, _)| d.start() >= range.from.date().start() && d.start() < range.to)
+        .copied()
+        .collect();
+    out.series.push(Series {
+        metric: metric.as_str().to_owned(),
+        unit: Unit::Count,
+        currency: None,
+        dimensions: BTreeMap::new(),
+        granularity: "day".into(),
+        points: in_range
+            .iter()
+            .map(|(d, v)| SeriesPoint { t: d.start(), value: Some(*v), minor_units: None })
+            .collect(),
+    });
+    let total: f64 = in_range.iter().map(|(_, v)| v).sum();
+    out.sample = Some((total as u64, total as u64));
+    let mut found = Vec::new();
+    for (day, x) in &in_range {
+        let mut base: Vec<f64> = (1..=8).filter_map(|w| values.get(&(day.0 - 7 * w))).copied().collect();
+        if base.len() < 3 {
+            continue;
+        }
+        let med = median(&mut base);
+        let mut dev: Vec<f64> = base.iter().map(|v| (v - med).abs()).collect();
+        let mad = median(&mut dev).max(1.0);
+        let z = 0.6745 * (x - med) / mad;
+        if med >= MIN_BASELINE && z.abs() >= THRESHOLD {
+            found.push((*day, *x, med, z));
+        }
+    }
+    let scope = scope_text(&q.filters, input.merchants);
+    let what = metric.label();
+    let counted = super::noun(metric);
+    if found.is_empty() {
+        out.sentences.push(format!(
+            "No unusual days in {what}{scope} over {}: every day is within a robust z-score of {} of the usual level for its weekday.",
+            range.display_days(),
+            num(THRESHOLD, 1)
+        ));
+    } else {
+        found.sort_by(|a, b| b.3.abs().total_cmp(&a.3.abs()));
+        let weekday =
+            |d: crate::calendar::Date| capitalize(crate::store::metric::WEEKDAYS[d.weekday() as usize]);
+        let parts: Vec<String> = found
+            .iter()
+            .take(5)
+            .map(|(day, x, med, z)| {
+                let d = BTreeMap::from([("day".to_owned(), day.to_string())]);
+                out.metrics.push(AnswerMetric::number(metric.as_str(), *x, Unit::Count, &d, None));
+                out.metrics.push(AnswerMetric::number(
+                    &format!("{}_expected", metric.as_str()),
+                    *med,
+                    Unit::Count,
+                    &d,
+                    None,
+                ));
+                out.metrics.push(AnswerMetric::number(
+                    &format!("{}_zscore", metric.as_str()),
+                    *z,
+                    Unit::Count,
+                    &d,
+                    None,
+                ));
+                format!(
+                    "{day} ({}) had {} {counted} against a usual {} (robust z {})",
+                    weekday(*day),
+                    num(*x, 0),
+                    num(*med, 0),
+                    num(*z, 1)
+                )
+            })
+            .collect();
+        out.sentences.push(format!(
+            "{} unusual day{} in {what}{scope} over {}: {}.",
+            found.len(),
+            if found.len() == 1 { "" } else { "s" },
+            range.display_days(),
+            parts.join("; ")
+        ));
+        out.metrics.push(AnswerMetric::number(
+            "anomalous_days",
+            found.len() as f64,
+            Unit::Count,
+            &BTreeMap::new(),
+            None,
+        ));
+        out.followups.push(format!("Why did {what} change on {}?", found[0].0));
+    }
+    ev.detail = Some(format!("weekday baseline of the previous 8 weeks; threshold robust z {} with a baseline of at least {} a day", num(THRESHOLD, 1), num(MIN_BASELINE, 0)));
+    out.evidence.push(ev);
+    Ok(out)
+}

@@ -1,0 +1,346 @@
+//! `Engine::ask`: parse (with an LLM fallback when unsure), plan, run the agents concurrently,
+//! compose and ground the summary, score confidence, audit, cache.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::Engine;
+use crate::agents::{narrative, Agent, Input, KnowledgeIndex, MerchantNames, Output};
+use crate::bank::{BankContext, Permission};
+use crate::calendar::{TimeRange, Timestamp};
+use crate::error::{Error, Result};
+use crate::llm::{CLASSIFY_PROMPT_VERSION, REPHRASE_PROMPT_VERSION};
+use crate::money::Currency;
+use crate::query::answer::{Answer, Grounding};
+use crate::query::parse::{parse, MerchantLexicon};
+use crate::query::plan::plan;
+use crate::query::question::{Intent, Query, Question};
+use crate::store::audit::{AnswerId, AuditRecord};
+use crate::store::cache::CacheKey;
+use crate::store::metric::{Dimension, Metric, MetricQuery};
+use crate::telemetry::{AgentLabels, AgentStatusLabels, ChatLabels, IntentLabels};
+
+/// Version of the answer schema recorded in the audit trail.
+pub const ANSWER_SCHEMA_VERSION: &str = "answer-v1";
+
+/// What happened to one agent.
+#[derive(Debug, Clone, serde::Serialize)]
+struct Trace {
+    agent: &'static str,
+    status: &'static str,
+    duration_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// A bank's merchants as the parser and the labels need them, for one data version.
+pub(super) struct Lexicon {
+    version: u64,
+    parser: MerchantLexicon,
+    names: MerchantNames,
+}
+
+/// Confidence (documented in ARCHITECTURE.md): parse confidence × data coverage factor ×
+/// sample-size factor × agent-failure factor, clamped to 0.05–0.99; unsupported ≤ 0.3.
+fn confidence(q: &Question, out: &Output, failed: usize, total: usize) -> f64 {
+    if q.intent == Intent::Unsupported {
+        return q.confidence.min(0.3);
+    }
+    let coverage = 0.5 + 0.5 * out.coverage.unwrap_or(1.0);
+    let sample = match out.sample {
+        None => 1.0,
+        Some((_, 0)) => 0.4,
+        Some((k, n)) if k == n => (0.6 + 0.4 * ((n as f64 + 1.0).log10() / 3.0)).min(1.0),
+        Some((k, n)) => {
+            let p = k as f64 / n as f64;
+            let half_width = 1.96 * (p * (1.0 - p) / n as f64).sqrt();
+            1.0 - (2.0 * half_width).min(0.5)
+        }
+    };
+    let failures = if total == 0 { 1.0 } else { 1.0 - 0.5 * failed as f64 / total as f64 };
+    ((q.confidence * coverage * sample * failures).clamp(0.05, 0.99) * 100.0).round() / 100.0
+}
+
+fn normalize(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+impl Engine {
+    /// The bank's merchant lexicon, rebuilt when its data version moves.
+    async fn lexicon(&self, ctx: &BankContext, version: u64) -> Result<Arc<Lexicon>> {
+        if let Some(l) = self.inner.lexicons.lock().unwrap_or_else(|e| e.into_inner()).get(&ctx.bank_id()) {
+            if l.version == version {
+                return Ok(l.clone());
+            }
+        }
+        let values = self.inner.stores.metrics.dimension_values(ctx, Dimension::MerchantId, 100_000).await?;
+        let names: MerchantNames =
+            values.iter().filter_map(|v| v.label.clone().map(|l| (v.value.clone(), l))).collect();
+        let parser = MerchantLexicon::new(values.into_iter().map(|v| (v.value, v.label)));
+        let lexicon = Arc::new(Lexicon { version, parser, names });
+        self.inner.lexicons.lock().unwrap_or_else(|e| e.into_inner()).insert(ctx.bank_id(), lexicon.clone());
+        Ok(lexicon)
+    }
+
+    async fn knowledge(&self) -> Result<Arc<KnowledgeIndex>> {
+        self.inner
+            .knowledge
+            .get_or_try_init(|| async { KnowledgeIndex::build(&self.inner.embedder).await.map(Arc::new) })
+            .await
+            .cloned()
+    }
+
+    /// The currency with the most approved authorizations over `range`.
+    async fn home_currency(&self, ctx: &BankContext, range: TimeRange) -> Result<Option<Currency>> {
+        let q = MetricQuery::new([Metric::ApprovedCount], range).group_by(Dimension::Currency);
+        let r = self.inner.stores.metrics.query(ctx, &q).await?;
+        Ok(r.rows
+            .iter()
+            .max_by_key(|row| row.values[0].count().unwrap_or(0))
+            .and_then(|row| row.group[0].as_deref())
+            .and_then(Currency::from_code))
+    }
+
+    /// Answers a question (CONTRACT §5) for the caller's bank.
+    pub async fn ask(&self, ctx: &BankContext, request: Query) -> Result<Answer> {
+        let started = Instant::now();
+        ctx.require(Permission::Ask)?;
+        let text = request.query.trim();
+        let chars = text.chars().count();
+        if chars == 0 || chars > Query::MAX_CHARS {
+            return Err(Error::invalid(
+                "invalid_request",
+                format!("query must be 1 to {} characters, got {chars}", Query::MAX_CHARS),
+            ));
+        }
+        // Without an explicit as_of, answers are as of the current minute (so they can be cached).
+        let as_of = request.as_of.unwrap_or_else(|| {
+            let now = Timestamp::now();
+            Timestamp(now.0 - now.0.rem_euclid(60_000))
+        });
+        let stats = self.inner.stores.facts.stats(ctx).await?;
+        let lexicon = self.lexicon(ctx, stats.data_version).await?;
+        let fallback = request.time_range.clone().unwrap_or_default();
+        let mut question = parse(text, as_of, &fallback, &request.filters, &lexicon.parser)?;
+        let mut warnings = Vec::new();
+        let mut prompts = Vec::new();
+        if question.confidence < 0.5 {
+            match self.inner.llm.classify(text).await {
+                Ok(Some(v)) => match crate::query::parse::apply_classification(&mut question, &v) {
+                    Ok(()) => prompts.push(CLASSIFY_PROMPT_VERSION),
+                    Err(e) => warnings
+                        .push(format!("The language model's reading of the question was discarded: {e}.")),
+                },
+                Ok(None) => {}
+                Err(e) => {
+                    self.inner.telemetry.error(e.kind(), "llm");
+                    warnings
+                        .push("The language model was unavailable; the question was read without it.".into());
+                }
+            }
+        }
+        // "all time" starts at the bank's first fact.
+        if question.time.range.from == Timestamp(0) {
+            if let Some(first) = stats.first {
+                question.time.range.from = first.date().start();
+            }
+        }
+        let cache_key = CacheKey {
+            question: normalize(text),
+            scope: serde_json::to_string(&(
+                &question.time.range,
+                &question.filters,
+                &request.time_range,
+                as_of,
+            ))?,
+            data_version: stats.data_version,
+        };
+        if let Ok(Some(cached)) = self.inner.stores.cache.get(ctx, &cache_key).await {
+            if let Ok(mut answer) = serde_json::from_str::<Answer>(&cached) {
+                answer.answer_id = AnswerId::new();
+                self.audit(ctx, &question, &answer, &[], true, &prompts).await?;
+                self.record(ctx, &answer, started, "cached");
+                return Ok(answer);
+            }
+        }
+        let agents = plan(&question);
+        let home_range = if question.time.future {
+            TimeRange::new(Timestamp(as_of.0 - 30 * crate::calendar::MS_PER_DAY), as_of)
+        } else {
+            question.time.range
+        };
+        let home = self.home_currency(ctx, home_range).await.unwrap_or(None);
+        let knowledge = self.knowledge().await?;
+        let input = Input {
+            stores: &self.inner.stores,
+            ctx,
+            q: &question,
+            merchants: &lexicon.names,
+            embedder: &self.inner.embedder,
+            knowledge: &knowledge,
+            home,
+        };
+        let runs = futures::future::join_all(agents.iter().map(|agent| self.run_agent(*agent, &input))).await;
+        let mut output = Output::default();
+        let mut traces = Vec::new();
+        let mut failed = 0;
+        for (trace, result) in runs {
+            match result {
+                Ok(o) => output.merge(o),
+                Err(e) => {
+                    failed += 1;
+                    warnings.push(format!(
+                        "The {} analysis failed ({}); the answer leaves it out.",
+                        trace.agent,
+                        e.public_message()
+                    ));
+                }
+            }
+            traces.push(trace);
+        }
+        output.warnings.splice(0..0, warnings);
+        if let Some((_, n)) = output.sample {
+            if n > 0 && n < 30 && question.intent != Intent::Unsupported {
+                output.warnings.push(format!("Low volume: only {n} records behind this answer."));
+            }
+        }
+        if output.coverage.is_some_and(|c| c < 0.9) {
+            output
+                .warnings
+                .push("Part of the period has no data; figures cover only the days with reports.".into());
+        }
+        let mut agents_invoked: Vec<String> = agents.iter().map(|a| a.name().to_owned()).collect();
+        agents_invoked.push("narrative".into());
+        let mut answer = Answer {
+            answer_id: AnswerId::new(),
+            summary: String::new(),
+            intent: question.intent,
+            confidence: confidence(&question, &output, failed, agents.len()),
+            agents_invoked,
+            time_range: question.time.range,
+            metrics: output.metrics.clone(),
+            series: output.series.clone(),
+            forecast: output.forecast.clone(),
+            evidence: output.evidence.clone(),
+            followups: if question.intent == Intent::Unsupported {
+                narrative::EXAMPLES.iter().map(|e| (*e).to_owned()).collect()
+            } else {
+                output.followups.clone()
+            },
+            warnings: output.warnings.clone(),
+        };
+        // Grounding: a sentence quoting a number that is not a computed value is withheld.
+        let grounding = Grounding::of(&answer, text);
+        let kept: Vec<String> =
+            output.sentences.iter().filter(|s| grounding.ungrounded(s).is_empty()).cloned().collect();
+        if kept.len() < output.sentences.len() {
+            let bad: Vec<String> = output.sentences.iter().flat_map(|s| grounding.ungrounded(s)).collect();
+            tracing::error!(intent = question.intent.as_str(), numbers = %bad.join(" "), "a template sentence quoted an uncomputed number and was withheld");
+            answer.warnings.push("Part of the summary was withheld because it could not be checked against the computed values.".into());
+        }
+        answer.summary = narrative::summary(&question, &Output { sentences: kept, ..Output::default() });
+        if question.intent != Intent::Unsupported {
+            match tokio::time::timeout(
+                Duration::from_secs(20),
+                self.inner.llm.rephrase(text, &answer.summary),
+            )
+            .await
+            {
+                Ok(Ok(Some(rephrased))) => {
+                    let bad = grounding.ungrounded(&rephrased);
+                    if bad.is_empty() {
+                        answer.summary = rephrased;
+                        prompts.push(REPHRASE_PROMPT_VERSION);
+                    } else {
+                        answer.warnings.push(format!("The language model's wording was discarded: it quoted numbers that were not computed ({}).", bad.join(", ")));
+                    }
+                }
+                Ok(Ok(None)) => {}
+                Ok(Err(_)) | Err(_) => answer
+                    .warnings
+                    .push("The language model was unavailable; the summary is the deterministic one.".into()),
+            }
+        }
+        self.audit(ctx, &question, &answer, &traces, false, &prompts).await?;
+        if let Ok(text) = serde_json::to_string(&answer) {
+            let _ = self.inner.stores.cache.put(ctx, &cache_key, text, self.inner.options.cache_ttl).await;
+        }
+        self.record(ctx, &answer, started, "ok");
+        Ok(answer)
+    }
+
+    async fn run_agent(&self, agent: Agent, input: &Input<'_>) -> (Trace, Result<Output>) {
+        let started = Instant::now();
+        let result = agent.run(input).await;
+        let elapsed = started.elapsed();
+        let t = &self.inner.telemetry;
+        let status = if result.is_ok() { "ok" } else { "error" };
+        t.agent_executions
+            .get_or_create(&AgentStatusLabels { agent: agent.name().into(), status: status.into() })
+            .inc();
+        t.agent_duration
+            .get_or_create(&AgentLabels { agent: agent.name().into() })
+            .observe(elapsed.as_secs_f64());
+        if let Err(e) = &result {
+            t.error(e.kind(), "agent");
+            tracing::warn!(agent = agent.name(), error = %e, "agent failed");
+        }
+        let trace = Trace {
+            agent: agent.name(),
+            status,
+            duration_ms: (elapsed.as_secs_f64() * 1e6).round() / 1e3,
+            error: result.as_ref().err().map(|e| e.public_message()),
+        };
+        (trace, result)
+    }
+
+    async fn audit(
+        &self,
+        ctx: &BankContext,
+        q: &Question,
+        a: &Answer,
+        traces: &[Trace],
+        cached: bool,
+        prompts: &[&str],
+    ) -> Result<()> {
+        let body = json!({
+            "question": q.text,
+            "parsed": q,
+            "plan": a.agents_invoked,
+            "agent_traces": traces,
+            "intent": a.intent,
+            "time_range": a.time_range,
+            "metrics": a.metrics,
+            "summary": a.summary,
+            "confidence": a.confidence,
+            "warnings": a.warnings,
+            "model": self.inner.llm.model(),
+            "embedder": self.inner.embedder.name(),
+            "prompt_versions": prompts,
+            "schema_version": ANSWER_SCHEMA_VERSION,
+            "cached": cached,
+        });
+        let record = AuditRecord { answer_id: a.answer_id, created_at: Timestamp::now(), body };
+        let _timer = self.inner.telemetry.db_timer("audit_append");
+        self.inner.stores.audit.append(ctx, record).await?;
+        Ok(())
+    }
+
+    fn record(&self, ctx: &BankContext, a: &Answer, started: Instant, status: &str) {
+        let t = &self.inner.telemetry;
+        let intent = a.intent.as_str().to_owned();
+        t.chat_queries.get_or_create(&ChatLabels { intent: intent.clone(), status: status.into() }).inc();
+        t.chat_duration.get_or_create(&IntentLabels { intent }).observe(started.elapsed().as_secs_f64());
+        tracing::info!(
+            bank_id = %ctx.bank_id(),
+            intent = a.intent.as_str(),
+            agents_invoked = %a.agents_invoked.join(","),
+            duration_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3,
+            confidence = a.confidence,
+            cached = status == "cached",
+            "question answered"
+        );
+    }
+}

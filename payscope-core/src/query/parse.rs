@@ -1,0 +1,718 @@
+//! Question text → [`Question`]: time expressions first, then the lexicon (metrics,
+//! dimensions, values, cue words) with typo tolerance, then codes, merchants and numbers.
+//! What is left over is reported as not understood and lowers the parse confidence.
+
+use std::collections::BTreeMap;
+
+use super::lexicon::{longest_match, Term};
+use super::question::{Comparison, Intent, LookupTarget, Question, RelationshipTarget, Scenario};
+use super::time::{resolve, TimeRangeSpec};
+use super::words::{count, is_stopword, tokenize, Token};
+use crate::calendar::{Timestamp, MS_PER_DAY};
+use crate::error::{Error, Result};
+use crate::store::metric::{Dimension, Filter, Granularity, Metric, Order};
+
+/// Merchants the bank's data knows, for recognizing names and ids in questions.
+#[derive(Debug, Clone, Default)]
+pub struct MerchantLexicon {
+    /// `(merchant id lowercased, merchant id, name words lowercased)`.
+    merchants: Vec<(String, String, Vec<String>)>,
+}
+
+impl MerchantLexicon {
+    /// Builds the lexicon from `(merchant id, name)` pairs.
+    pub fn new(merchants: impl IntoIterator<Item = (String, Option<String>)>) -> Self {
+        MerchantLexicon {
+            merchants: merchants
+                .into_iter()
+                .map(|(id, name)| {
+                    let words =
+                        name.map(|n| tokenize(&n).into_iter().map(|t| t.text).collect()).unwrap_or_default();
+                    (id.to_lowercase(), id, words)
+                })
+                .collect(),
+        }
+    }
+
+    /// The merchant whose id is `w`.
+    fn by_id(&self, w: &str) -> Option<&str> {
+        self.merchants.iter().find(|(lower, ..)| lower == w).map(|(_, id, _)| id.as_str())
+    }
+
+    /// The merchant whose full name starts at word `i` (at least two words, or one distinctive
+    /// word of six letters); returns its id and the words used.
+    fn by_name(&self, words: &[&str], i: usize) -> Option<(&str, usize)> {
+        self.merchants
+            .iter()
+            .filter(|(_, _, name)| {
+                let n = name.len();
+                n > 0
+                    && (n >= 2 || name[0].len() >= 6)
+                    && i + n <= words.len()
+                    && name.iter().zip(&words[i..]).all(|(a, b)| a == b)
+            })
+            .max_by_key(|(_, _, name)| name.len())
+            .map(|(_, id, name)| (id.as_str(), name.len()))
+    }
+}
+
+/// One recognized item and the token it started at.
+struct Seen {
+    at: usize,
+    term: Term,
+}
+
+fn is_reason_code(w: &str) -> bool {
+    let b = w.as_bytes();
+    // Visa `10.4`, `13.1`; Mastercard `4837`, `4853`; Amex `F29`, `C08`.
+    (b.len() == 4 && b[2] == b'.' && b[..2].iter().all(u8::is_ascii_digit) && b[3].is_ascii_digit())
+        || (b.len() == 5
+            && b[2] == b'.'
+            && b[..2].iter().all(u8::is_ascii_digit)
+            && b[3..].iter().all(u8::is_ascii_digit))
+        || (b.len() == 4 && b.starts_with(b"48") && b.iter().all(u8::is_ascii_digit))
+}
+
+fn is_response_code(w: &str) -> bool {
+    let b = w.as_bytes();
+    (b.len() == 2 || b.len() == 3)
+        && (b.iter().all(u8::is_ascii_digit)
+            || (b[0].is_ascii_digit() && b.iter().all(u8::is_ascii_alphanumeric)))
+}
+
+fn percent(w: &str, next: &str) -> Option<f64> {
+    if let Some(n) = w.strip_suffix('%') {
+        return n.parse().ok();
+    }
+    matches!(next, "percent" | "pct" | "%").then(|| w.parse().ok()).flatten()
+}
+
+/// The dimension a request filter name refers to.
+pub fn request_filter_dimension(name: &str) -> Result<Dimension> {
+    name.parse::<Dimension>().map_err(|_| {
+        Error::invalid(
+            "invalid_request",
+            format!(
+                "filter `{name}` is not a dimension; use one of {}",
+                Dimension::ALL.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+        )
+    })
+}
+
+/// Parses a question.
+pub fn parse(
+    text: &str,
+    as_of: Timestamp,
+    fallback: &TimeRangeSpec,
+    request_filters: &BTreeMap<String, String>,
+    merchants: &MerchantLexicon,
+) -> Result<Question> {
+    let tokens: Vec<Token> = tokenize(text);
+    let resolved = resolve(&tokens, as_of, fallback)?;
+    let mut time = resolved.spec;
+    let mut used = vec![false; tokens.len()];
+    for i in &resolved.consumed {
+        used[*i] = true;
+    }
+    let words: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
+    let original = |i: usize| {
+        &text[tokens[i].start..tokens[i].start + tokens[i].text.len().min(text.len() - tokens[i].start)]
+    };
+    let mut seen: Vec<Seen> = Vec::new();
+    let mut filters: BTreeMap<Dimension, Vec<String>> = BTreeMap::new();
+    let mut top_n: Option<usize> = None;
+    let mut lookup: Option<LookupTarget> = None;
+    let mut numbers: Vec<f64> = Vec::new();
+    let add_filter = |d: Dimension, v: String, filters: &mut BTreeMap<Dimension, Vec<String>>| {
+        let values = filters.entry(d).or_default();
+        if !values.contains(&v) {
+            values.push(v);
+        }
+    };
+    let mut i = 0;
+    while i < words.len() {
+        if used[i] {
+            i += 1;
+            continue;
+        }
+        let w = words[i];
+        let next = words.get(i + 1).copied().unwrap_or("");
+        let prev = if i > 0 { words[i - 1] } else { "" };
+        // Merchants by id or name known to the bank.
+        if let Some(id) = merchants.by_id(w) {
+            add_filter(Dimension::MerchantId, id.to_owned(), &mut filters);
+            used[i] = true;
+            i += 1;
+            continue;
+        }
+        if let Some((id, n)) = merchants.by_name(&words, i) {
+            add_filter(Dimension::MerchantId, id.to_owned(), &mut filters);
+            used[i..i + n].iter_mut().for_each(|u| *u = true);
+            i += n;
+            continue;
+        }
+        // "US" is a country only when written in capitals ("show us" is not).
+        if w == "us" && original(i) == "US" {
+            add_filter(issuer_or_merchant(&words, i), "US".into(), &mut filters);
+            used[i] = true;
+            i += 1;
+            continue;
+        }
+        // Percentages and the numbers of a what-if.
+        if let Some(p) = percent(w, next) {
+            numbers.push(p);
+            used[i] = true;
+            if matches!(next, "percent" | "pct") {
+                used[i + 1] = true;
+            }
+            i += 1;
+            continue;
+        }
+        // `top 5`, `5 merchants`.
+        if matches!(prev, "top" | "bottom" | "first")
+            || (count(w).is_some()
+                && matches!(longest_match(&words, i + 1), Some((Term::Dim(_) | Term::DeclineReasons, _))))
+        {
+            if let Some(n) = count(w).filter(|n| (1..=100).contains(n)) {
+                top_n = Some(n as usize);
+                used[i] = true;
+                i += 1;
+                continue;
+            }
+        }
+        // Codes: "code 51", "response code 05", "reason code 10.4", "MCC 5812", "BIN 453201".
+        let code_context = matches!(prev, "code" | "codes" | "rc" | "response" | "reason" | "mcc" | "bin");
+        if is_reason_code(w) && !matches!(prev, "mcc" | "bin") {
+            add_filter(Dimension::ReasonCode, w.to_uppercase(), &mut filters);
+            lookup.get_or_insert(LookupTarget::ReasonCode(w.to_uppercase()));
+            used[i] = true;
+            i += 1;
+            continue;
+        }
+        if code_context && prev == "mcc" && w.len() == 4 && w.bytes().all(|b| b.is_ascii_digit()) {
+            add_filter(Dimension::Mcc, w.to_owned(), &mut filters);
+            lookup.get_or_insert(LookupTarget::Mcc(w.to_owned()));
+            used[i] = true;
+            i += 1;
+            continue;
+        }
+        if code_context
+            && prev == "bin"
+            && (6..=8).contains(&w.len())
+            && w.bytes().all(|b| b.is_ascii_digit())
+        {
+            add_filter(Dimension::IssuerBin, w.to_owned(), &mut filters);
+            used[i] = true;
+            i += 1;
+            continue;
+        }
+        if code_context && is_response_code(w) {
+            let code = w.to_uppercase();
+            add_filter(Dimension::ResponseCode, code.clone(), &mut filters);
+            lookup.get_or_insert(LookupTarget::ResponseCode(code));
+            used[i] = true;
+            i += 1;
+            continue;
+        }
+        if let Some((term, n)) = longest_match(&words, i) {
+            match term {
+                Term::Value(Dimension::MerchantCountry, code) => {
+                    add_filter(issuer_or_merchant(&words, i + n - 1), (*code).to_owned(), &mut filters)
+                }
+                Term::Value(d, v) => add_filter(*d, (*v).to_owned(), &mut filters),
+                other => seen.push(Seen { at: i, term: other.clone() }),
+            }
+            used[i..i + n].iter_mut().for_each(|u| *u = true);
+            i += n;
+            continue;
+        }
+        if count(w).is_some() || w.parse::<f64>().is_ok() {
+            if let Ok(v) = w.parse::<f64>() {
+                numbers.push(v);
+            }
+            used[i] = true;
+        }
+        i += 1;
+    }
+    let not_understood: Vec<String> = words
+        .iter()
+        .enumerate()
+        .filter(|(k, w)| !used[*k] && !is_stopword(w))
+        .map(|(_, w)| (*w).to_owned())
+        .collect();
+
+    // Metrics, dimensions and cues.
+    let mut metrics: Vec<Metric> = Vec::new();
+    let mut group_by: Vec<Dimension> = Vec::new();
+    let mut cues: Vec<Intent> = Vec::new();
+    let mut order_desc: Option<(bool, usize)> = None;
+    let mut quality: Option<(bool, usize)> = None;
+    let mut granularity: Option<Granularity> = None;
+    let mut define = false;
+    let mut change: Option<bool> = None;
+    let mut decline_reasons = false;
+    let mut top_word = false;
+    let mut metric_at: Vec<(Metric, usize)> = Vec::new();
+    for s in &seen {
+        match &s.term {
+            Term::Metrics(ms) => {
+                for m in *ms {
+                    if !metrics.contains(m) {
+                        metrics.push(*m);
+                        metric_at.push((*m, s.at));
+                    }
+                }
+            }
+            Term::DeclineReasons => decline_reasons = true,
+            Term::Dim(d) => {
+                let before = |k: usize| if s.at >= k { words[s.at - k] } else { "" };
+                let grouping = [
+                    "by",
+                    "per",
+                    "across",
+                    "each",
+                    "which",
+                    "what",
+                    "top",
+                    "bottom",
+                    "breakdown",
+                    "split",
+                    "highest",
+                    "lowest",
+                    "most",
+                    "worst",
+                    "best",
+                    "every",
+                    "among",
+                ];
+                let contextual = (1..=4).any(|k| grouping.contains(&before(k)));
+                let plural = words[s.at].ends_with('s');
+                if (contextual || plural) && !group_by.contains(d) {
+                    group_by.push(*d);
+                }
+            }
+            Term::Cue(intent) => cues.push(*intent),
+            Term::Order(desc) => order_desc = Some((*desc, s.at)),
+            Term::Quality(good) => quality = Some((*good, s.at)),
+            Term::Grain(g) => granularity = Some(*g),
+            Term::Define => define = true,
+            Term::Change(up) => change = Some(*up),
+            Term::Top(_) => top_word = true,
+            Term::CodeWord
+            | Term::MccWord
+            | Term::ReasonWord
+            | Term::BinWord
+            | Term::Noise
+            | Term::Value(..) => {}
+        }
+    }
+    if decline_reasons {
+        if !metrics.contains(&Metric::DeclinedCount) {
+            metrics.insert(0, Metric::DeclinedCount);
+        }
+        if !group_by.contains(&Dimension::ResponseCode) {
+            group_by.push(Dimension::ResponseCode);
+        }
+    }
+    let has = |i: Intent| cues.contains(&i);
+    let lower = text.to_lowercase();
+    let fraud_cards = lower.contains("fraud") && (lower.contains("card") || lower.contains("merchant"));
+
+    // Intent, by priority.
+    let mut intent = if define && lookup.is_some() || (define && metrics.len() == 1 && filters.is_empty()) {
+        Intent::Lookup
+    } else if has(Intent::Relationship) || (fraud_cards && lower.contains("common")) {
+        Intent::Relationship
+    } else if has(Intent::WhatIf) || (words.contains(&"if") && change.is_some() && !numbers.is_empty()) {
+        Intent::WhatIf
+    } else if has(Intent::Forecast) || (time.future && !metrics.is_empty()) {
+        Intent::Forecast
+    } else if has(Intent::Why) {
+        Intent::Why
+    } else if metrics.contains(&Metric::UnmatchedAuthCount)
+        || has(Intent::Reconcile)
+        || metrics.contains(&Metric::ReconciliationRate)
+    {
+        Intent::Reconcile
+    } else if has(Intent::Anomaly) {
+        Intent::Anomaly
+    } else if has(Intent::Compare) || time.versus.is_some() {
+        Intent::Compare
+    } else if has(Intent::Trend) || (granularity.is_some() && group_by.is_empty()) {
+        Intent::Trend
+    } else if !group_by.is_empty() || top_n.is_some() || top_word || has(Intent::Breakdown) || decline_reasons
+    {
+        Intent::Breakdown
+    } else if lookup.is_some() && metrics.is_empty() {
+        Intent::Lookup
+    } else if !metrics.is_empty() {
+        Intent::Describe
+    } else {
+        Intent::Unsupported
+    };
+    // A question with filters or a time but no metric ("how is Visa doing last week?") gets
+    // the headline metrics.
+    let mut defaulted = false;
+    if intent == Intent::Unsupported
+        && (!filters.is_empty() || time.explicit)
+        && not_understood.len() <= 1
+        && words.iter().any(|w| {
+            matches!(
+                *w,
+                "how" | "doing" | "performing" | "performance" | "summary" | "overview" | "going" | "status"
+            )
+        })
+    {
+        intent = Intent::Describe;
+    }
+    if metrics.is_empty() {
+        defaulted = true;
+        metrics = match intent {
+            Intent::Describe | Intent::Compare => {
+                vec![Metric::TransactionCount, Metric::ApprovalRate, Metric::TransactionAmount]
+            }
+            Intent::Trend | Intent::Why | Intent::Anomaly => {
+                vec![Metric::TransactionAmount, Metric::TransactionCount]
+            }
+            Intent::Forecast => vec![Metric::TransactionAmount, Metric::TransactionCount],
+            Intent::Breakdown => vec![Metric::TransactionAmount],
+            Intent::Reconcile => {
+                vec![Metric::UnmatchedAuthCount, Metric::ReconciliationRate, Metric::SettlementDelayHours]
+            }
+            Intent::Relationship | Intent::Lookup | Intent::WhatIf | Intent::Unsupported => vec![],
+        };
+    }
+    if intent == Intent::Reconcile {
+        for m in [Metric::UnmatchedAuthCount, Metric::ReconciliationRate] {
+            if !metrics.contains(&m) {
+                metrics.push(m);
+            }
+        }
+    }
+
+    // Lookups of a term ("what does chargeback rate mean").
+    if intent == Intent::Lookup && lookup.is_none() {
+        lookup = metrics.first().map(|m| LookupTarget::Term(m.as_str().to_owned()));
+    }
+    // Relationship target: a merchant named in the question, else common point of purchase.
+    let relationship = (intent == Intent::Relationship).then(|| match filters.get(&Dimension::MerchantId) {
+        Some(ids) if !fraud_cards => RelationshipTarget::Merchant { merchant_id: ids[0].clone() },
+        _ => RelationshipTarget::CommonPointOfPurchase,
+    });
+    if intent == Intent::Relationship || intent == Intent::Lookup {
+        metrics.clear();
+    }
+
+    // Order and top-N for breakdowns: the metric named right after the order word, else the first.
+    let order_metric =
+        |at: usize| metric_at.iter().filter(|(_, k)| *k > at).min_by_key(|(_, k)| *k).map(|(m, _)| *m);
+    let mut order = None;
+    if intent == Intent::Breakdown || intent == Intent::Compare {
+        if let Some((desc, at)) = order_desc {
+            order = order_metric(at)
+                .or(metrics.first().copied())
+                .map(|metric| Order { metric, descending: desc });
+        } else if let Some((good, at)) = quality {
+            order = order_metric(at).or(metrics.first().copied()).map(|metric| {
+                let higher_is_better = matches!(
+                    metric,
+                    Metric::ApprovalRate
+                        | Metric::ReconciliationRate
+                        | Metric::TransactionAmount
+                        | Metric::TransactionCount
+                        | Metric::ApprovedCount
+                        | Metric::SettledAmount
+                );
+                Order { metric, descending: good == higher_is_better }
+            });
+        } else if intent == Intent::Breakdown {
+            order = metrics.first().map(|m| Order { metric: *m, descending: true });
+        }
+        if intent == Intent::Breakdown && group_by.is_empty() {
+            group_by.push(if decline_reasons { Dimension::ResponseCode } else { Dimension::MerchantId });
+        }
+        if intent == Intent::Breakdown {
+            top_n = Some(top_n.unwrap_or(if decline_reasons { 5 } else { 10 }));
+        }
+    }
+    // Comparisons: two values of one dimension, or two periods.
+    let mut compare = None;
+    if intent == Intent::Compare {
+        if let Some((d, values)) = filters.iter().find(|(_, v)| v.len() >= 2) {
+            compare = Some(Comparison::Entities { dimension: *d, values: values.clone() });
+        } else if !group_by.is_empty() && time.versus.is_none() {
+            compare = Some(Comparison::Entities { dimension: group_by[0], values: vec![] });
+        } else {
+            let previous = time.versus.unwrap_or_else(|| time.range.previous());
+            compare = Some(Comparison::Periods { current: time.range, previous });
+        }
+    }
+    if intent == Intent::Why && time.versus.is_none() {
+        time.versus = Some(time.range.previous());
+    }
+    // Series granularity: asked for, or sensible for the range.
+    if matches!(intent, Intent::Trend | Intent::Anomaly | Intent::Forecast) && granularity.is_none() {
+        let days = time.range.len_millis() / MS_PER_DAY;
+        granularity = Some(match days {
+            0..=2 => Granularity::Hour,
+            3..=120 => Granularity::Day,
+            121..=730 => Granularity::Week,
+            _ => Granularity::Month,
+        });
+    }
+    // What-if scenario: the first metric, changed by the first percentage (signed by the verb).
+    let scenario = (intent == Intent::WhatIf).then(|| {
+        let metric = metrics.first().copied().unwrap_or(Metric::TransactionAmount);
+        let magnitude = numbers.first().copied().unwrap_or(10.0).abs();
+        Scenario { metric, percent: if change == Some(false) { -magnitude } else { magnitude } }
+    });
+    if intent == Intent::WhatIf && metrics.is_empty() {
+        metrics.push(Metric::TransactionAmount);
+    }
+
+    // Hour and weekday restrictions from the time expressions become filters.
+    if !time.hours.is_empty() {
+        filters.insert(Dimension::HourOfDay, time.hours.iter().map(|h| h.to_string()).collect());
+    }
+    if !time.weekdays.is_empty() {
+        filters.insert(
+            Dimension::DayOfWeek,
+            time.weekdays.iter().map(|d| crate::store::metric::WEEKDAYS[*d as usize].to_owned()).collect(),
+        );
+    }
+    for (name, value) in request_filters {
+        let d = request_filter_dimension(name)?;
+        add_filter(d, value.clone(), &mut filters);
+    }
+    // A filter value that is also being compared stays a filter; a dimension filtered to one
+    // value is not also grouped by.
+    group_by.retain(|d| filters.get(d).is_none_or(|v| v.len() > 1 || intent == Intent::Compare));
+    if group_by.len() > crate::store::metric::MetricQuery::MAX_GROUP_BY {
+        group_by.truncate(crate::store::metric::MetricQuery::MAX_GROUP_BY);
+    }
+
+    let content = words.iter().filter(|w| !is_stopword(w)).count().max(1);
+    let unknown = not_understood.len();
+    let mut confidence = match intent {
+        Intent::Unsupported => 0.2,
+        _ => 0.95 - 0.12 * unknown as f64 - if defaulted { 0.1 } else { 0.0 },
+    };
+    if unknown * 2 > content && intent != Intent::Unsupported {
+        confidence -= 0.2;
+    }
+    let confidence = (confidence.clamp(0.05, 0.99) * 100.0).round() / 100.0;
+    let filters = filters.into_iter().map(|(dimension, values)| Filter { dimension, values }).collect();
+    Ok(Question {
+        text: text.to_owned(),
+        intent,
+        metrics,
+        filters,
+        group_by,
+        top_n,
+        order,
+        as_of,
+        time,
+        compare,
+        granularity,
+        scenario,
+        lookup,
+        relationship,
+        not_understood,
+        confidence,
+    })
+}
+
+/// Applies an LLM's classification (the `Question` JSON schema the classify prompt asks for)
+/// to a question whose own parse was unsure. Every field is validated against the semantic
+/// layer; anything invalid rejects the whole classification.
+pub fn apply_classification(q: &mut Question, v: &serde_json::Value) -> std::result::Result<(), String> {
+    let obj = v.as_object().ok_or("it is not a JSON object")?;
+    let intent: Intent = serde_json::from_value(obj.get("intent").cloned().unwrap_or_default())
+        .map_err(|_| "unknown intent")?;
+    let names = |key: &str| -> Vec<String> {
+        obj.get(key)
+            .and_then(|x| x.as_array())
+            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default()
+    };
+    let metrics = names("metrics")
+        .iter()
+        .map(|m| m.parse::<Metric>().map_err(|_| format!("unknown metric `{m}`")))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let group_by = names("group_by")
+        .iter()
+        .map(|d| d.parse::<Dimension>().map_err(|_| format!("unknown dimension `{d}`")))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let mut filters = Vec::new();
+    if let Some(f) = obj.get("filters").and_then(|f| f.as_object()) {
+        for (k, val) in f {
+            let dimension = k.parse::<Dimension>().map_err(|_| format!("unknown filter `{k}`"))?;
+            let values: Vec<String> = match val {
+                serde_json::Value::String(s) => vec![s.clone()],
+                serde_json::Value::Array(a) => {
+                    a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()
+                }
+                _ => return Err(format!("filter `{k}` is not a string or list")),
+            };
+            filters.push(Filter { dimension, values });
+        }
+    }
+    let top_n = match obj.get("top_n") {
+        Some(serde_json::Value::Number(n)) => {
+            Some(n.as_u64().filter(|n| (1..=100).contains(n)).ok_or("top_n out of range")? as usize)
+        }
+        _ => None,
+    };
+    let order = match obj.get("order") {
+        Some(o) if o.is_object() => {
+            Some(serde_json::from_value::<Order>(o.clone()).map_err(|_| "invalid order")?)
+        }
+        _ => None,
+    };
+    let granularity = match obj.get("granularity").and_then(|g| g.as_str()) {
+        Some(g) => Some(g.parse::<Granularity>().map_err(|_| "invalid granularity")?),
+        None => None,
+    };
+    if intent != Intent::Unsupported
+        && metrics.is_empty()
+        && !matches!(intent, Intent::Relationship | Intent::Lookup)
+    {
+        return Err("no metric".into());
+    }
+    q.intent = intent;
+    q.metrics = metrics;
+    q.group_by = group_by.into_iter().take(crate::store::metric::MetricQuery::MAX_GROUP_BY).collect();
+    q.filters.extend(filters);
+    q.top_n = top_n.or(q.top_n).or((intent == Intent::Breakdown).then_some(10));
+    q.order = order.or(q.order).or_else(|| {
+        (intent == Intent::Breakdown)
+            .then(|| q.metrics.first().map(|m| Order { metric: *m, descending: true }))
+            .flatten()
+    });
+    q.granularity = granularity.or(q.granularity);
+    if intent == Intent::Breakdown && q.group_by.is_empty() {
+        q.group_by.push(Dimension::MerchantId);
+    }
+    if intent == Intent::Relationship {
+        q.relationship = Some(RelationshipTarget::CommonPointOfPurchase);
+    }
+    if intent == Intent::Lookup && q.lookup.is_none() {
+        q.lookup = q.metrics.first().map(|m| LookupTarget::Term(m.as_str().to_owned()));
+    }
+    if intent == Intent::Compare && q.compare.is_none() {
+        q.compare = Some(Comparison::Periods { current: q.time.range, previous: q.time.range.previous() });
+    }
+    if intent == Intent::Why && q.time.versus.is_none() {
+        q.time.versus = Some(q.time.range.previous());
+    }
+    q.confidence = 0.7;
+    Ok(())
+}
+
+/// A country word names the issuer when it qualifies cards or issuers ("French cards",
+/// "issued in Germany", "cards from the UK"), else the merchant.
+fn issuer_or_merchant(words: &[&str], i: usize) -> Dimension {
+    let next = words.get(i + 1).copied().unwrap_or("");
+    let before: Vec<&str> = words[i.saturating_sub(3)..i].to_vec();
+    if matches!(next, "cards" | "card" | "issuers" | "issuer" | "cardholders" | "issued")
+        || before.iter().any(|w| matches!(*w, "issued" | "issuer" | "issuers" | "cardholders"))
+        || (before.contains(&"cards") && before.contains(&"from"))
+    {
+        Dimension::IssuerCountry
+    } else {
+        Dimension::MerchantCountry
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(text: &str) -> Question {
+        let merchants = MerchantLexicon::new([
+            ("M000077".to_owned(), Some("Cedar Electronics 77".to_owned())),
+            ("M000161".to_owned(), Some("Harbor Casino 161".to_owned())),
+        ]);
+        let as_of = Timestamp::parse_rfc3339("2026-11-01T00:00:00Z").unwrap();
+        parse(text, as_of, &TimeRangeSpec::default(), &BTreeMap::new(), &merchants).unwrap()
+    }
+
+    #[test]
+    fn contract_questions() {
+        let x = q("What is the transaction volume?");
+        assert_eq!(
+            (x.intent, x.metrics.clone()),
+            (Intent::Describe, vec![Metric::TransactionCount, Metric::TransactionAmount])
+        );
+        let x = q("Approval rate for Visa last week");
+        assert_eq!((x.intent, x.metrics.clone()), (Intent::Describe, vec![Metric::ApprovalRate]));
+        assert_eq!(x.filters, vec![Filter::eq(Dimension::Network, "visa")]);
+        assert!(x.time.explicit);
+        let x = q("Compare Visa vs Mastercard approval rates");
+        assert_eq!(x.intent, Intent::Compare);
+        assert_eq!(
+            x.compare,
+            Some(Comparison::Entities {
+                dimension: Dimension::Network,
+                values: vec!["visa".into(), "mastercard".into()]
+            })
+        );
+        let x = q("Which merchants have the highest chargebacks?");
+        assert_eq!((x.intent, x.group_by.clone()), (Intent::Breakdown, vec![Dimension::MerchantId]));
+        assert_eq!(x.order, Some(Order { metric: Metric::ChargebackCount, descending: true }));
+        let x = q("Top 5 decline reasons in October");
+        assert_eq!(
+            (x.intent, x.top_n, x.group_by.clone()),
+            (Intent::Breakdown, Some(5), vec![Dimension::ResponseCode])
+        );
+        assert_eq!(x.metrics[0], Metric::DeclinedCount);
+        let x = q("Why did settlement amounts drop last week?");
+        assert_eq!((x.intent, x.metrics.clone()), (Intent::Why, vec![Metric::SettledAmount]));
+        assert!(x.time.versus.is_some());
+        let x = q("Show me the decline patterns after 10 PM");
+        assert_eq!(x.intent, Intent::Breakdown);
+        assert!(x
+            .filters
+            .iter()
+            .any(|f| f.dimension == Dimension::HourOfDay && f.values == vec!["22", "23"]));
+        let x = q("What's the forecast for next month?");
+        assert_eq!(x.intent, Intent::Forecast);
+        assert!(x.time.future);
+        let x = q("What if fraud increases 20%?");
+        assert_eq!(x.intent, Intent::WhatIf);
+        assert_eq!(x.scenario, Some(Scenario { metric: Metric::FraudCount, percent: 20.0 }));
+        let x = q("How many authorizations are not settled yet?");
+        assert_eq!(x.intent, Intent::Reconcile);
+        assert!(x.metrics.contains(&Metric::UnmatchedAuthCount));
+        let x = q("What does response code 51 mean?");
+        assert_eq!(
+            (x.intent, x.lookup.clone()),
+            (Intent::Lookup, Some(LookupTarget::ResponseCode("51".into())))
+        );
+        let x = q("Which merchants did our fraud cards have in common before the fraud?");
+        assert_eq!(
+            (x.intent, x.relationship.clone()),
+            (Intent::Relationship, Some(RelationshipTarget::CommonPointOfPurchase))
+        );
+    }
+
+    #[test]
+    fn typos_slang_and_unknowns() {
+        let x = q("aproval rate for MC");
+        assert_eq!((x.intent, x.metrics.clone()), (Intent::Describe, vec![Metric::ApprovalRate]));
+        assert_eq!(x.filters, vec![Filter::eq(Dimension::Network, "mastercard")]);
+        let x = q("how many txns yesterday");
+        assert_eq!(x.metrics, vec![Metric::TransactionCount]);
+        let x = q("chargebaks by merchant");
+        assert_eq!((x.intent, x.group_by.clone()), (Intent::Breakdown, vec![Dimension::MerchantId]));
+        let x = q("What's the weather in Paris?");
+        assert_eq!(x.intent, Intent::Unsupported);
+        assert!(x.confidence <= 0.3 && x.not_understood.contains(&"weather".to_string()));
+        let x = q("sales for Cedar Electronics 77 in euros");
+        assert!(x.filters.contains(&Filter::eq(Dimension::MerchantId, "M000077")));
+        assert!(x.filters.contains(&Filter::eq(Dimension::Currency, "EUR")));
+        let x = q("approval rate of French cards");
+        assert!(x.filters.contains(&Filter::eq(Dimension::IssuerCountry, "FR")));
+    }
+}

@@ -1,0 +1,202 @@
+//! The typed form of an analyst's question, what the parser (or an LLM fallback) produces and
+//! the planner consumes, and the request that carries it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::time::{TimeRangeSpec, TimeSpec};
+use crate::calendar::{TimeRange, Timestamp};
+use crate::store::metric::{Dimension, Filter, Granularity, Metric, Order};
+
+/// What kind of answer is wanted (CONTRACT §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Intent {
+    /// A number (or a few) over a period.
+    Describe,
+    /// A series over time.
+    Trend,
+    /// Entities or periods side by side.
+    Compare,
+    /// Top-N by a dimension.
+    Breakdown,
+    /// Why a metric changed.
+    Why,
+    /// Unusual days.
+    Anomaly,
+    /// Where a metric is heading.
+    Forecast,
+    /// A hypothetical change.
+    WhatIf,
+    /// Matching authorizations with clearing and settlement.
+    Reconcile,
+    /// A definition from the knowledge base.
+    Lookup,
+    /// Relationships in the entity graph.
+    Relationship,
+    /// Not understood.
+    Unsupported,
+}
+
+impl Intent {
+    /// Every intent.
+    pub const ALL: [Intent; 12] = [
+        Intent::Describe,
+        Intent::Trend,
+        Intent::Compare,
+        Intent::Breakdown,
+        Intent::Why,
+        Intent::Anomaly,
+        Intent::Forecast,
+        Intent::WhatIf,
+        Intent::Reconcile,
+        Intent::Lookup,
+        Intent::Relationship,
+        Intent::Unsupported,
+    ];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intent::Describe => "describe",
+            Intent::Trend => "trend",
+            Intent::Compare => "compare",
+            Intent::Breakdown => "breakdown",
+            Intent::Why => "why",
+            Intent::Anomaly => "anomaly",
+            Intent::Forecast => "forecast",
+            Intent::WhatIf => "what_if",
+            Intent::Reconcile => "reconcile",
+            Intent::Lookup => "lookup",
+            Intent::Relationship => "relationship",
+            Intent::Unsupported => "unsupported",
+        }
+    }
+}
+
+/// A hypothetical change (`fraud increases 20%`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scenario {
+    /// The metric that changes.
+    pub metric: Metric,
+    /// Relative change in percent (`+20` is ×1.2).
+    pub percent: f64,
+}
+
+/// What to put side by side.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Comparison {
+    /// Values of one dimension (`visa` vs `mastercard`).
+    Entities {
+        /// The dimension.
+        dimension: Dimension,
+        /// Its values.
+        values: Vec<String>,
+    },
+    /// Two periods.
+    Periods {
+        /// The current period.
+        current: TimeRange,
+        /// The period it is compared with.
+        previous: TimeRange,
+    },
+}
+
+/// What a lookup is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "code", rename_all = "snake_case")]
+pub enum LookupTarget {
+    /// An ISO 8583 response code.
+    ResponseCode(String),
+    /// A chargeback reason code.
+    ReasonCode(String),
+    /// A merchant category code.
+    Mcc(String),
+    /// A metric or term of the glossary.
+    Term(String),
+}
+
+/// What a relationship question is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum RelationshipTarget {
+    /// Merchants fraud cards visited before their first fraud.
+    CommonPointOfPurchase,
+    /// A merchant's networks and cards.
+    Merchant {
+        /// The merchant.
+        merchant_id: String,
+    },
+}
+
+/// A question in typed form.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Question {
+    /// The text as asked.
+    pub text: String,
+    /// What kind of answer.
+    pub intent: Intent,
+    /// Metrics asked for.
+    pub metrics: Vec<Metric>,
+    /// Filters (from the text and the request).
+    pub filters: Vec<Filter>,
+    /// Group-by dimensions.
+    pub group_by: Vec<Dimension>,
+    /// Rows to keep in a breakdown.
+    pub top_n: Option<usize>,
+    /// Sort order of a breakdown.
+    pub order: Option<Order>,
+    /// Where relative ranges end ("now" for the question).
+    pub as_of: Timestamp,
+    /// The time window.
+    pub time: TimeSpec,
+    /// Entities or periods to compare.
+    pub compare: Option<Comparison>,
+    /// Series granularity.
+    pub granularity: Option<Granularity>,
+    /// A what-if scenario.
+    pub scenario: Option<Scenario>,
+    /// A lookup target.
+    pub lookup: Option<LookupTarget>,
+    /// A relationship target.
+    pub relationship: Option<RelationshipTarget>,
+    /// Words the parser did not understand.
+    pub not_understood: Vec<String>,
+    /// How sure the parser is, 0–1.
+    pub confidence: f64,
+}
+
+/// A question as a client sends it (`POST /chat/query`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Query {
+    /// The question, 1–2,000 characters.
+    pub query: String,
+    /// The fallback time range (`30d` by default).
+    #[serde(default)]
+    pub time_range: Option<TimeRangeSpec>,
+    /// Extra filters by dimension name (`{"network": "visa"}`).
+    #[serde(default)]
+    pub filters: BTreeMap<String, String>,
+    /// Where relative ranges end (default: now).
+    #[serde(default)]
+    pub as_of: Option<Timestamp>,
+}
+
+impl Query {
+    /// Longest question accepted.
+    pub const MAX_CHARS: usize = 2000;
+
+    /// A question with defaults for everything else.
+    pub fn new(text: impl Into<String>) -> Self {
+        Query { query: text.into(), ..Default::default() }
+    }
+
+    /// Sets `as_of`.
+    pub fn as_of(mut self, t: Timestamp) -> Self {
+        self.as_of = Some(t);
+        self
+    }
+}

@@ -1,0 +1,612 @@
+//! Time expressions (CONTRACT §5) resolved against `as_of` into half-open UTC ranges, plus the
+//! hour-of-day and day-of-week filters ("after 10 PM", "on weekends") and forecast horizons
+//! ("next month"). A time in the question wins over the request's `time_range`.
+
+use serde::{Deserialize, Serialize};
+
+use super::words::{count, Token};
+use crate::calendar::{Date, TimeRange, Timestamp, MS_PER_DAY};
+use crate::error::{Error, Result};
+
+/// The request's `time_range`: a name (`7d`, `30d`, `90d`, `1y`, `mtd`, `qtd`, `ytd`, `all`)
+/// or inclusive dates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum TimeRangeSpec {
+    /// A named range.
+    Named(String),
+    /// Inclusive dates.
+    Dates {
+        /// First day.
+        from: String,
+        /// Last day (inclusive).
+        to: String,
+    },
+}
+
+impl Default for TimeRangeSpec {
+    fn default() -> Self {
+        TimeRangeSpec::Named("30d".into())
+    }
+}
+
+/// A resolved time window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeSpec {
+    /// The range.
+    pub range: TimeRange,
+    /// How the user said it (`last week`, `30d`).
+    pub phrase: String,
+    /// Hours of the day to keep (0–23), when restricted.
+    pub hours: Vec<u8>,
+    /// Weekdays to keep (0 = Monday), when restricted.
+    pub weekdays: Vec<u8>,
+    /// True when the question named the time (not the request default).
+    pub explicit: bool,
+    /// True for a range after `as_of` (a forecast horizon).
+    pub future: bool,
+    /// A second period the question compares with ("compared to last month").
+    pub versus: Option<TimeRange>,
+}
+
+const MONTHS: [&str; 12] = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+];
+
+/// A month from its name or a prefix of at least three letters (`oct`, `sept`, `october`).
+fn month_of(w: &str) -> Option<u32> {
+    let w = w.trim_end_matches('.');
+    if w.len() < 3 {
+        return None;
+    }
+    MONTHS.iter().position(|m| m.starts_with(w)).map(|i| i as u32 + 1)
+}
+
+fn year_of(w: &str) -> Option<i32> {
+    let y: i32 = w.trim_end_matches(['\'', 's']).parse().ok()?;
+    ((1990..=2100).contains(&y) && w.len() == 4).then_some(y)
+}
+
+fn day_of_month(w: &str) -> Option<u32> {
+    let d: u32 = w
+        .trim_end_matches("st")
+        .trim_end_matches("nd")
+        .trim_end_matches("rd")
+        .trim_end_matches("th")
+        .parse()
+        .ok()?;
+    (1..=31).contains(&d).then_some(d)
+}
+
+/// Parses a date token: `2026-10-01`, `2026/10/01`, `10/01/2026` (US), `10/01`.
+fn date_token(w: &str, as_of: Date) -> Option<Date> {
+    if let Ok(t) = Timestamp::parse_rfc3339(w) {
+        return Some(t.date());
+    }
+    let parts: Vec<&str> = w.split('/').collect();
+    let num = |s: &str| s.parse::<u32>().ok();
+    match parts.as_slice() {
+        [y, m, d] if y.len() == 4 => Date::from_ymd(y.parse().ok()?, num(m)?, num(d)?),
+        [m, d, y] if y.len() == 4 => Date::from_ymd(y.parse().ok()?, num(m)?, num(d)?),
+        [m, d, y] if y.len() == 2 => Date::from_ymd(2000 + y.parse::<i32>().ok()?, num(m)?, num(d)?),
+        [m, d] => latest_started(as_of, |y| Date::from_ymd(y, num(m)?, num(d)?)),
+        _ => None,
+    }
+}
+
+/// The latest date built by `make(year)` that is not after `as_of`.
+fn latest_started(as_of: Date, make: impl Fn(i32) -> Option<Date>) -> Option<Date> {
+    let (y, ..) = as_of.ymd();
+    make(y).filter(|d| *d <= as_of).or_else(|| make(y - 1))
+}
+
+/// Reads a date starting at token `i` (`2026-10-01`, `Oct 1`, `October 1st, 2026`, `1 Oct`);
+/// returns it and the number of tokens used.
+fn date_at(t: &[Token], i: usize, as_of: Date) -> Option<(Date, usize)> {
+    let w = |k: usize| t.get(i + k).map(|x| x.text.as_str());
+    if let Some(d) = w(0).and_then(|x| date_token(x, as_of)) {
+        return Some((d, 1));
+    }
+    if let (Some(m), Some(d)) = (w(0).and_then(month_of), w(1).and_then(day_of_month)) {
+        if let Some(y) = w(2).and_then(year_of) {
+            return Date::from_ymd(y, m, d).map(|x| (x, 3));
+        }
+        return latest_started(as_of, |y| Date::from_ymd(y, m, d)).map(|x| (x, 2));
+    }
+    if let (Some(d), Some(m)) = (w(0).and_then(day_of_month), w(1).and_then(month_of)) {
+        if let Some(y) = w(2).and_then(year_of) {
+            return Date::from_ymd(y, m, d).map(|x| (x, 3));
+        }
+        return latest_started(as_of, |y| Date::from_ymd(y, m, d)).map(|x| (x, 2));
+    }
+    None
+}
+
+fn quarter_start(d: Date) -> Date {
+    let (y, m, _) = d.ymd();
+    Date::from_ymd(y, (m - 1) / 3 * 3 + 1, 1).unwrap_or(d)
+}
+
+fn year_start(d: Date) -> Date {
+    Date::from_ymd(d.ymd().0, 1, 1).unwrap_or(d)
+}
+
+fn week_start(d: Date) -> Date {
+    d.add_days(-(d.weekday() as i32))
+}
+
+/// Parses an hour (`10pm`, `10`, `22:00`, `9am`) possibly followed by a separate `pm` token.
+fn hour_at(t: &[Token], i: usize) -> Option<(u32, usize)> {
+    let w = t.get(i)?.text.as_str();
+    let next = t.get(i + 1).map(|x| x.text.as_str());
+    let (num, suffix, used) = if let Some(n) = w.strip_suffix("pm").or_else(|| w.strip_suffix("p.m")) {
+        (n, Some(true), 1)
+    } else if let Some(n) = w.strip_suffix("am").or_else(|| w.strip_suffix("a.m")) {
+        (n, Some(false), 1)
+    } else if matches!(next, Some("pm" | "p.m")) {
+        (w, Some(true), 2)
+    } else if matches!(next, Some("am" | "a.m")) {
+        (w, Some(false), 2)
+    } else {
+        (w, None, 1)
+    };
+    let h: u32 = num.split(':').next()?.parse().ok()?;
+    let h = match suffix {
+        Some(true) if h < 12 => h + 12,
+        Some(false) if h == 12 => 0,
+        Some(_) if h > 12 => return None,
+        None if !num.contains(':') && h > 24 => return None,
+        _ => h,
+    };
+    (h < 24).then_some((h, used))
+}
+
+/// The outcome of reading time expressions out of a question.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The window.
+    pub spec: TimeSpec,
+    /// Indices of the tokens that were time expressions.
+    pub consumed: Vec<usize>,
+}
+
+/// Resolves the request's `time_range` (the fallback).
+pub fn resolve_fallback(spec: &TimeRangeSpec, as_of: Timestamp) -> Result<TimeSpec> {
+    let today = as_of.date();
+    let bad = |why: String| Error::invalid("invalid_request", why);
+    let (range, phrase) = match spec {
+        TimeRangeSpec::Named(name) => {
+            let n = name.trim().to_ascii_lowercase();
+            let back = |ms: i64| TimeRange::new(Timestamp(as_of.0 - ms), as_of);
+            let range = match n.as_str() {
+                "7d" => back(7 * MS_PER_DAY),
+                "30d" => back(30 * MS_PER_DAY),
+                "90d" => back(90 * MS_PER_DAY),
+                "1y" => TimeRange::new(Timestamp(as_of.0 - 365 * MS_PER_DAY), as_of),
+                "mtd" => TimeRange::new(today.month_start().start(), as_of),
+                "qtd" => TimeRange::new(quarter_start(today).start(), as_of),
+                "ytd" => TimeRange::new(year_start(today).start(), as_of),
+                "all" => TimeRange::new(Timestamp(0), as_of),
+                other => {
+                    return Err(bad(format!(
+                        "time_range `{other}` is not one of 7d, 30d, 90d, 1y, mtd, qtd, ytd, all, or {{\"from\",\"to\"}}"
+                    )))
+                }
+            };
+            (range, n)
+        }
+        TimeRangeSpec::Dates { from, to } => {
+            let parse = |s: &str| {
+                Timestamp::parse_rfc3339(s)
+                    .map(|t| t.date())
+                    .map_err(|_| bad(format!("time_range date `{s}` is not YYYY-MM-DD")))
+            };
+            let (f, t) = (parse(from)?, parse(to)?);
+            if t < f {
+                return Err(bad("time_range ends before it starts".into()));
+            }
+            (TimeRange::days(f, t.add_days(1)), format!("{from} to {to}"))
+        }
+    };
+    Ok(TimeSpec {
+        range,
+        phrase,
+        hours: vec![],
+        weekdays: vec![],
+        explicit: false,
+        future: false,
+        versus: None,
+    })
+}
+
+/// Reads time expressions from the question's tokens; falls back to `fallback` for the range.
+pub fn resolve(tokens: &[Token], as_of: Timestamp, fallback: &TimeRangeSpec) -> Result<Resolved> {
+    let mut spec = resolve_fallback(fallback, as_of)?;
+    let today = as_of.date();
+    let mut consumed = Vec::new();
+    // Every range the question names, with the index of its first token.
+    let mut found: Vec<(TimeRange, String, bool, usize)> = Vec::new();
+    let w = |i: usize| tokens.get(i).map(|t| t.text.as_str()).unwrap_or("");
+    let mut i = 0;
+    while i < tokens.len() {
+        let word = w(i);
+        let mut used = 0usize;
+        let mut set = |range: TimeRange,
+                       phrase: String,
+                       future: bool,
+                       n: usize,
+                       found: &mut Vec<(TimeRange, String, bool, usize)>| {
+            found.push((range, phrase, future, i));
+            used = n;
+        };
+        match word {
+            "today" => set(
+                TimeRange::new(today.start(), as_of.max(today.start())),
+                "today".into(),
+                false,
+                1,
+                &mut found,
+            ),
+            "yesterday" => {
+                set(TimeRange::days(today.add_days(-1), today), "yesterday".into(), false, 1, &mut found)
+            }
+            "last" | "past" | "previous" | "prior" | "trailing" | "next" | "coming" | "this" | "current" => {
+                let future = matches!(word, "next" | "coming");
+                let (n, unit_at) = match count(w(i + 1)) {
+                    Some(n) if w(i + 1) != "a" => (n as i32, i + 2),
+                    _ => (1, i + 1),
+                };
+                let explicit_n = unit_at == i + 2;
+                let unit = w(unit_at).trim_end_matches('s');
+                let range = match (word, unit) {
+                    ("this" | "current", "week") => Some(TimeRange::new(week_start(today).start(), as_of)),
+                    ("this" | "current", "month") => Some(TimeRange::new(today.month_start().start(), as_of)),
+                    ("this" | "current", "quarter") => {
+                        Some(TimeRange::new(quarter_start(today).start(), as_of))
+                    }
+                    ("this" | "current", "year") => Some(TimeRange::new(year_start(today).start(), as_of)),
+                    ("this" | "current", _) => None,
+                    (_, "hour") if !future => {
+                        Some(TimeRange::new(Timestamp(as_of.0 - n as i64 * 3_600_000), as_of))
+                    }
+                    (_, "day") if future => {
+                        Some(TimeRange::new(as_of, Timestamp(as_of.0 + n as i64 * MS_PER_DAY)))
+                    }
+                    (_, "day") => Some(TimeRange::new(Timestamp(as_of.0 - n as i64 * MS_PER_DAY), as_of)),
+                    (_, "week") if future => Some(TimeRange::days(today, today.add_days(7 * n))),
+                    (_, "month") if future && !explicit_n => Some(TimeRange::days(
+                        today.month_start().add_months(1),
+                        today.month_start().add_months(2),
+                    )),
+                    (_, "month") if future => Some(TimeRange::days(today, today.add_months(n))),
+                    (_, "quarter") if future => {
+                        let q = quarter_start(today).add_months(3);
+                        Some(TimeRange::days(q, q.add_months(3 * n)))
+                    }
+                    // "last week" is the previous calendar week; "last 2 weeks" / "past week" count back days.
+                    ("last" | "previous" | "prior", "week") if !explicit_n => {
+                        let monday = week_start(today).add_days(-7);
+                        Some(TimeRange::days(monday, monday.add_days(7)))
+                    }
+                    (_, "week") => {
+                        Some(TimeRange::new(Timestamp(as_of.0 - 7 * n as i64 * MS_PER_DAY), as_of))
+                    }
+                    ("last" | "previous" | "prior", "month") if !explicit_n => {
+                        let first = today.month_start().add_months(-1);
+                        Some(TimeRange::days(first, today.month_start()))
+                    }
+                    (_, "month") => Some(TimeRange::days(today.add_months(-n), today).with_end(as_of)),
+                    ("last" | "previous" | "prior", "quarter") if !explicit_n => {
+                        let q = quarter_start(today);
+                        Some(TimeRange::days(q.add_months(-3), q))
+                    }
+                    (_, "quarter") => Some(TimeRange::days(today.add_months(-3 * n), today).with_end(as_of)),
+                    ("last" | "previous" | "prior", "year") if !explicit_n => {
+                        let y = year_start(today);
+                        Some(TimeRange::days(y.add_months(-12), y))
+                    }
+                    (_, "year") => Some(TimeRange::days(today.add_months(-12 * n), today).with_end(as_of)),
+                    _ => None,
+                };
+                if let Some(r) = range {
+                    let phrase =
+                        tokens[i..=unit_at].iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ");
+                    set(r, phrase, future, unit_at + 1 - i, &mut found);
+                }
+            }
+            "since" | "after" if date_at(tokens, i + 1, today).is_some() => {
+                if let Some((d, n)) = date_at(tokens, i + 1, today) {
+                    set(TimeRange::new(d.start(), as_of), format!("since {d}"), false, n + 1, &mut found);
+                }
+            }
+            "from" | "between" if date_at(tokens, i + 1, today).is_some() => {
+                if let Some((d1, n1)) = date_at(tokens, i + 1, today) {
+                    let sep = i + 1 + n1;
+                    if matches!(w(sep), "to" | "and" | "until" | "through" | "thru" | "-") {
+                        if let Some((d2, n2)) = date_at(tokens, sep + 1, today) {
+                            let (a, b) = if d2 < d1 { (d2, d1) } else { (d1, d2) };
+                            set(
+                                TimeRange::days(a, b.add_days(1)),
+                                format!("{a} to {b}"),
+                                false,
+                                sep + 1 + n2 - i,
+                                &mut found,
+                            );
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        // Quarters: "Q3 2026", "Q3".
+        if used == 0 {
+            if let Some(q) =
+                word.strip_prefix('q').and_then(|d| d.parse::<u32>().ok()).filter(|q| (1..=4).contains(q))
+            {
+                let (y, n) = match year_of(w(i + 1)) {
+                    Some(y) => (y, 2),
+                    None => {
+                        let this = today.ymd().0;
+                        let start = |y| Date::from_ymd(y, (q - 1) * 3 + 1, 1);
+                        (if start(this).is_some_and(|s| s <= today) { this } else { this - 1 }, 1)
+                    }
+                };
+                if let Some(s) = Date::from_ymd(y, (q - 1) * 3 + 1, 1) {
+                    found.push((TimeRange::days(s, s.add_months(3)), format!("Q{q} {y}"), false, i));
+                    used = n;
+                }
+            }
+        }
+        // Month names ("October", "Oct 2026"), but not "may" alone used as a verb.
+        if used == 0 && (word != "may" || year_of(w(i + 1)).is_some()) {
+            if let Some(m) = month_of(word).filter(|_| word.len() >= 3 && day_of_month(w(i + 1)).is_none()) {
+                let (y, n) = match year_of(w(i + 1)) {
+                    Some(y) => (y, 2),
+                    None => {
+                        let this = today.ymd().0;
+                        let started = Date::from_ymd(this, m, 1).is_some_and(|s| s <= today);
+                        (if started { this } else { this - 1 }, 1)
+                    }
+                };
+                if let Some(s) = Date::from_ymd(y, m, 1) {
+                    found.push((
+                        TimeRange::days(s, s.add_months(1)),
+                        format!("{} {y}", capitalize(MONTHS[m as usize - 1])),
+                        false,
+                        i,
+                    ));
+                    used = n;
+                }
+            } else if let Some((d, n)) = date_at(tokens, i, today).filter(|_| used == 0) {
+                // A bare date ("on 2026-10-05", "Oct 5"): that day.
+                found.push((TimeRange::days(d, d.add_days(1)), d.to_string(), false, i));
+                used = n;
+            }
+        }
+        // A bare year: "in 2025".
+        if used == 0 && matches!(w(i.wrapping_sub(1)), "in" | "for" | "during" | "of") {
+            if let Some(y) = year_of(word) {
+                if let Some(s) = Date::from_ymd(y, 1, 1) {
+                    found.push((TimeRange::days(s, s.add_months(12)), y.to_string(), false, i));
+                    used = 1;
+                }
+            }
+        }
+        // Hours of the day.
+        if used == 0 {
+            match word {
+                "after" | "past" => {
+                    if let Some((h, n)) = hour_at(tokens, i + 1) {
+                        spec.hours = (h as u8..24).collect();
+                        used = n + 1;
+                    }
+                }
+                "before" => {
+                    if let Some((h, n)) = hour_at(tokens, i + 1) {
+                        spec.hours = (0..h as u8).collect();
+                        used = n + 1;
+                    }
+                }
+                "between" | "from" => {
+                    if let Some((h1, n1)) = hour_at(tokens, i + 1) {
+                        let sep = i + 1 + n1;
+                        if matches!(w(sep), "and" | "to" | "until" | "-") {
+                            if let Some((h2, n2)) = hour_at(tokens, sep + 1) {
+                                spec.hours = if h1 <= h2 {
+                                    (h1 as u8..h2 as u8).collect()
+                                } else {
+                                    (h1 as u8..24).chain(0..h2 as u8).collect()
+                                };
+                                used = sep + 1 + n2 - i;
+                            }
+                        }
+                    }
+                }
+                "night" | "overnight" | "nighttime" | "late-night" => {
+                    spec.hours = (22..24).chain(0..6).collect();
+                    used = 1;
+                }
+                "weekend" | "weekends" => {
+                    spec.weekdays = vec![5, 6];
+                    used = 1;
+                }
+                "weekday" | "weekdays" | "workdays" => {
+                    spec.weekdays = vec![0, 1, 2, 3, 4];
+                    used = 1;
+                }
+                d if crate::store::metric::WEEKDAYS.iter().any(|x| d.trim_end_matches('s') == *x) => {
+                    let day = crate::store::metric::WEEKDAYS
+                        .iter()
+                        .position(|x| d.trim_end_matches('s') == *x)
+                        .unwrap_or(0);
+                    spec.weekdays = vec![day as u8];
+                    used = 1;
+                }
+                _ => {}
+            }
+        }
+        // Period comparisons: "week over week", "vs last month", "compared to the previous period".
+        if used == 0
+            && w(i + 1) == "over"
+            && matches!(w(i + 2), "day" | "week" | "month" | "quarter" | "year")
+            && w(i) == w(i + 2)
+        {
+            let (cur, prev) = match word {
+                "day" => (
+                    TimeRange::days(today.add_days(-1), today),
+                    TimeRange::days(today.add_days(-2), today.add_days(-1)),
+                ),
+                "week" => (
+                    TimeRange::new(Timestamp(as_of.0 - 7 * MS_PER_DAY), as_of),
+                    TimeRange::new(Timestamp(as_of.0 - 14 * MS_PER_DAY), Timestamp(as_of.0 - 7 * MS_PER_DAY)),
+                ),
+                "month" => (
+                    TimeRange::new(today.month_start().start(), as_of),
+                    TimeRange::days(today.month_start().add_months(-1), today.month_start()),
+                ),
+                "quarter" => (
+                    TimeRange::new(quarter_start(today).start(), as_of),
+                    TimeRange::days(quarter_start(today).add_months(-3), quarter_start(today)),
+                ),
+                _ => (
+                    TimeRange::new(year_start(today).start(), as_of),
+                    TimeRange::days(year_start(today).add_months(-12), year_start(today)),
+                ),
+            };
+            found.push((cur, format!("{word} over {word}"), false, i));
+            found.push((prev, format!("previous {word}"), false, i + 2));
+            used = 3;
+        }
+        for k in 0..used {
+            consumed.push(i + k);
+        }
+        i += used.max(1);
+    }
+    let compared = |at: usize| {
+        (at.saturating_sub(3)..at)
+            .any(|k| matches!(w(k), "vs" | "versus" | "compared" | "against" | "than" | "compare"))
+    };
+    match found.as_slice() {
+        [] => {}
+        [(versus, _, _, at)] if compared(*at) && versus.to <= as_of => {
+            // "compared to last month": the current period runs from its end to now.
+            spec.range = TimeRange::new(versus.to, as_of);
+            spec.phrase = format!("since {}", versus.to.date());
+            spec.versus = Some(*versus);
+            spec.explicit = true;
+        }
+        [(range, phrase, future, _), rest @ ..] => {
+            spec.range = *range;
+            spec.phrase = phrase.clone();
+            spec.explicit = true;
+            spec.future = *future;
+            spec.versus = rest.first().map(|r| r.0);
+        }
+    }
+    Ok(Resolved { spec, consumed })
+}
+
+fn capitalize(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+}
+
+trait WithEnd {
+    fn with_end(self, end: Timestamp) -> TimeRange;
+}
+
+impl WithEnd for TimeRange {
+    /// Ends a days-based range at `as_of` exactly (relative ranges end at `as_of`).
+    fn with_end(self, end: Timestamp) -> TimeRange {
+        TimeRange::new(self.from, end)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::words::tokenize;
+    use super::*;
+
+    fn as_of() -> Timestamp {
+        // Sunday 2026-11-01 09:30 UTC.
+        Timestamp::parse_rfc3339("2026-11-01T09:30:00Z").unwrap()
+    }
+
+    fn r(text: &str) -> TimeSpec {
+        resolve(&tokenize(text), as_of(), &TimeRangeSpec::default()).unwrap().spec
+    }
+
+    fn days(text: &str) -> (String, String) {
+        let s = r(text);
+        (s.range.from.to_string(), s.range.to.to_string())
+    }
+
+    #[test]
+    fn relative_and_calendar_ranges() {
+        assert_eq!(days("today"), ("2026-11-01T00:00:00Z".into(), "2026-11-01T09:30:00Z".into()));
+        assert_eq!(days("yesterday"), ("2026-10-31T00:00:00Z".into(), "2026-11-01T00:00:00Z".into()));
+        assert_eq!(days("last 7 days"), ("2026-10-25T09:30:00Z".into(), "2026-11-01T09:30:00Z".into()));
+        assert_eq!(days("past week"), ("2026-10-25T09:30:00Z".into(), "2026-11-01T09:30:00Z".into()));
+        assert_eq!(days("last two weeks"), ("2026-10-18T09:30:00Z".into(), "2026-11-01T09:30:00Z".into()));
+        assert_eq!(days("last week"), ("2026-10-19T00:00:00Z".into(), "2026-10-26T00:00:00Z".into()));
+        assert_eq!(days("this week"), ("2026-10-26T00:00:00Z".into(), "2026-11-01T09:30:00Z".into()));
+        assert_eq!(days("last month"), ("2026-10-01T00:00:00Z".into(), "2026-11-01T00:00:00Z".into()));
+        assert_eq!(days("this month"), ("2026-11-01T00:00:00Z".into(), "2026-11-01T09:30:00Z".into()));
+        assert_eq!(days("last quarter"), ("2026-07-01T00:00:00Z".into(), "2026-10-01T00:00:00Z".into()));
+        assert_eq!(days("this year"), ("2026-01-01T00:00:00Z".into(), "2026-11-01T09:30:00Z".into()));
+        assert_eq!(days("last year"), ("2025-01-01T00:00:00Z".into(), "2026-01-01T00:00:00Z".into()));
+        assert_eq!(days("in October"), ("2026-10-01T00:00:00Z".into(), "2026-11-01T00:00:00Z".into()));
+        assert_eq!(days("december"), ("2025-12-01T00:00:00Z".into(), "2026-01-01T00:00:00Z".into()));
+        assert_eq!(days("Oct 2025"), ("2025-10-01T00:00:00Z".into(), "2025-11-01T00:00:00Z".into()));
+        assert_eq!(days("Q3 2026"), ("2026-07-01T00:00:00Z".into(), "2026-10-01T00:00:00Z".into()));
+        assert_eq!(days("in 2025"), ("2025-01-01T00:00:00Z".into(), "2026-01-01T00:00:00Z".into()));
+        assert_eq!(days("since 2026-10-01"), ("2026-10-01T00:00:00Z".into(), "2026-11-01T09:30:00Z".into()));
+        assert_eq!(
+            days("from 2026-10-01 to 2026-10-15"),
+            ("2026-10-01T00:00:00Z".into(), "2026-10-16T00:00:00Z".into())
+        );
+        assert_eq!(
+            days("between Oct 1 and Oct 15"),
+            ("2026-10-01T00:00:00Z".into(), "2026-10-16T00:00:00Z".into())
+        );
+        assert_eq!(days("on 10/05/2026"), ("2026-10-05T00:00:00Z".into(), "2026-10-06T00:00:00Z".into()));
+        assert_eq!(days("what happened"), ("2026-10-02T09:30:00Z".into(), "2026-11-01T09:30:00Z".into()));
+        assert!(!r("approval rate").explicit && r("last month").explicit);
+    }
+
+    #[test]
+    fn hours_weekdays_and_future() {
+        assert_eq!(r("after 10 PM").hours, vec![22, 23]);
+        assert_eq!(r("after 10pm last week").hours, vec![22, 23]);
+        assert_eq!(r("between 9am and 5pm").hours, (9..17).collect::<Vec<u8>>());
+        assert_eq!(r("on weekends").weekdays, vec![5, 6]);
+        let next = r("forecast for next month");
+        assert!(next.future);
+        assert_eq!(next.range.from.to_string(), "2026-12-01T00:00:00Z");
+        let n14 = r("next 14 days");
+        assert_eq!((n14.range.from, n14.range.to.0 - n14.range.from.0), (as_of(), 14 * MS_PER_DAY));
+    }
+
+    #[test]
+    fn fallback_ranges() {
+        let spec = |s: &str| resolve_fallback(&TimeRangeSpec::Named(s.into()), as_of()).unwrap().range;
+        assert_eq!(spec("7d").from.to_string(), "2026-10-25T09:30:00Z");
+        assert_eq!(spec("mtd").from.to_string(), "2026-11-01T00:00:00Z");
+        assert_eq!(spec("qtd").from.to_string(), "2026-10-01T00:00:00Z");
+        assert_eq!(spec("ytd").from.to_string(), "2026-01-01T00:00:00Z");
+        let dates = TimeRangeSpec::Dates { from: "2026-10-01".into(), to: "2026-10-31".into() };
+        assert_eq!(resolve_fallback(&dates, as_of()).unwrap().range.to.to_string(), "2026-11-01T00:00:00Z");
+        assert!(resolve_fallback(&TimeRangeSpec::Named("2w".into()), as_of()).is_err());
+    }
+}

@@ -1,0 +1,97 @@
+//! Questions end to end on the engine over the synthetic dataset.
+
+use std::sync::OnceLock;
+
+use payscope_core::bank::{BankContext, Role};
+use payscope_core::calendar::Timestamp;
+use payscope_core::facts::{ReportOptions, ReportType, Stage};
+use payscope_core::query::{Intent, Query};
+use payscope_core::synth::files::{write_report, Layout};
+use payscope_core::Engine;
+
+use crate::fixtures::dataset;
+
+/// An engine loaded with the dataset's banks through their report files.
+pub async fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    if let Some(e) = ENGINE.get() {
+        return e;
+    }
+    let engine = Engine::in_memory();
+    let data = dataset();
+    for bank in &data.banks {
+        let ctx = BankContext::embedded(bank.bank_id, [Role::Analyst]);
+        for stage in Stage::ALL {
+            let mut bytes = Vec::new();
+            write_report(bank, stage, Layout::Jsonl, &data.key, &mut bytes).unwrap();
+            let r = engine
+                .ingest(&ctx, bytes, ReportOptions { report_type: ReportType::Auto, ..Default::default() })
+                .await
+                .unwrap();
+            assert_eq!(r.rows_rejected, 0);
+        }
+    }
+    let _ = ENGINE.set(engine);
+    ENGINE.get().unwrap()
+}
+
+pub fn analyst(i: usize) -> BankContext {
+    BankContext::embedded(dataset().banks[i].bank_id, [Role::Analyst, Role::Auditor])
+}
+
+pub fn as_of() -> Timestamp {
+    dataset().banks[0].as_of
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contract_questions_get_grounded_answers() {
+    let logs = crate::logs::capture();
+    let engine = engine().await;
+    let ctx = analyst(0);
+    let questions = [
+        ("What is the transaction volume?", Intent::Describe),
+        ("Approval rate for Visa last week", Intent::Describe),
+        ("Compare Visa vs Mastercard approval rates", Intent::Compare),
+        ("Which merchants have the highest chargebacks?", Intent::Breakdown),
+        ("Top 5 decline reasons in October", Intent::Breakdown),
+        ("Why did settlement amounts drop last week?", Intent::Why),
+        ("Show me the decline patterns after 10 PM", Intent::Breakdown),
+        ("What's the forecast for next month?", Intent::Forecast),
+        ("What if fraud increases 20%?", Intent::WhatIf),
+        ("How many authorizations are not settled yet?", Intent::Reconcile),
+        ("What does response code 51 mean?", Intent::Lookup),
+        ("Which merchants did our fraud cards have in common before the fraud?", Intent::Relationship),
+        ("Show the daily trend of approval rate last month", Intent::Trend),
+        ("Any unusual spikes in declines last month?", Intent::Anomaly),
+        ("What's the weather in Paris?", Intent::Unsupported),
+    ];
+    for (text, intent) in questions {
+        let a = engine.ask(&ctx, Query::new(text).as_of(as_of())).await.unwrap();
+        println!(
+            "\n## {text}\n{} [{}; {:?}; confidence {}]\nwarnings: {:?}",
+            a.summary,
+            a.intent.as_str(),
+            a.agents_invoked,
+            a.confidence,
+            a.warnings
+        );
+        assert_eq!(a.intent, intent, "{text}: {}", a.summary);
+        assert!(!a.summary.is_empty());
+        let g = payscope_core::query::answer::Grounding::of(&a, text);
+        assert!(
+            g.ungrounded(&a.summary).is_empty(),
+            "{text}: ungrounded {:?} in {}",
+            g.ungrounded(&a.summary),
+            a.summary
+        );
+        assert!(
+            !a.warnings.iter().any(|w| w.contains("withheld") || w.contains("failed")),
+            "{text}: {:?}\n{}",
+            a.warnings,
+            logs.text().lines().filter(|l| l.contains("withheld")).collect::<Vec<_>>().join("\n")
+        );
+        if intent == Intent::Unsupported {
+            assert!(a.confidence <= 0.3 && a.metrics.is_empty());
+        }
+    }
+}
