@@ -77,6 +77,8 @@ pub const PAYSCOPE_DB_CONNECT_TIMEOUT_MS: &str = "PAYSCOPE_DB_CONNECT_TIMEOUT_MS
 pub const PAYSCOPE_WORKER_CONCURRENCY: &str = "PAYSCOPE_WORKER_CONCURRENCY";
 /// Answer-cache time to live in seconds.
 pub const PAYSCOPE_CACHE_TTL_SECS: &str = "PAYSCOPE_CACHE_TTL_SECS";
+/// Timeout of one LLM request in milliseconds.
+pub const PAYSCOPE_LLM_TIMEOUT_MS: &str = "PAYSCOPE_LLM_TIMEOUT_MS";
 
 /// Every variable this module reads, for docs and tests.
 pub const ALL_VARIABLES: &[&str] = &[
@@ -112,6 +114,7 @@ pub const ALL_VARIABLES: &[&str] = &[
     PAYSCOPE_DB_CONNECT_TIMEOUT_MS,
     PAYSCOPE_WORKER_CONCURRENCY,
     PAYSCOPE_CACHE_TTL_SECS,
+    PAYSCOPE_LLM_TIMEOUT_MS,
 ];
 
 /// Log output format.
@@ -180,6 +183,8 @@ pub struct LlmSettings {
     pub model: String,
     /// Embedding model; unset keeps the hashing embedder.
     pub embedding_model: Option<String>,
+    /// Timeout of one request (each of up to three attempts).
+    pub timeout: Duration,
 }
 
 /// S3-compatible object storage settings.
@@ -322,6 +327,12 @@ impl Settings {
                     api_key: get(LLM_API_KEY).map(SecretString::from),
                     model: get(LLM_MODEL).unwrap_or_else(|| "gpt-4o-mini".to_owned()),
                     embedding_model: get(LLM_EMBEDDING_MODEL),
+                    timeout: Duration::from_millis(parse_num(
+                        PAYSCOPE_LLM_TIMEOUT_MS,
+                        get(PAYSCOPE_LLM_TIMEOUT_MS),
+                        10_000,
+                        100..=120_000,
+                    )?),
                 })
             }
         };

@@ -90,7 +90,18 @@ pub struct Output {
 impl Output {
     /// Appends another output.
     pub fn merge(&mut self, o: Output) {
-        self.metrics.extend(o.metrics);
+        // Two agents may report the same number (describe and disputes both give the rate).
+        for m in o.metrics {
+            let duplicate = self.metrics.iter().any(|x| {
+                x.name == m.name
+                    && x.dimensions == m.dimensions
+                    && x.period == m.period
+                    && x.currency == m.currency
+            });
+            if !duplicate {
+                self.metrics.push(m);
+            }
+        }
         self.series.extend(o.series);
         self.forecast = self.forecast.take().or(o.forecast);
         self.evidence.extend(o.evidence);

@@ -17,6 +17,7 @@ use crate::ingest::{parse_report, ParseSummary, BATCH_SIZE};
 use crate::money::Currency;
 use crate::store::graph::GraphBatch;
 use crate::store::jobs::{FailOutcome, Job};
+use crate::store::vector::VectorDoc;
 use crate::store::{FactFilter, FactKey, Registered, ReportPage};
 use crate::telemetry::{OutcomeLabels, StatusLabels};
 
@@ -245,6 +246,7 @@ impl Engine {
         report.status = ReportStatus::Completed;
         let (report, _) = load.commit(report).await?;
         self.update_graph(ctx, &report).await;
+        self.index_report(ctx, &report).await;
         Ok(report)
     }
 
@@ -277,6 +279,42 @@ impl Engine {
             if let Err(e) = self.inner.stores.graph.upsert(ctx, &batch).await {
                 return self.graph_failed(e);
             }
+        }
+    }
+
+    /// Puts a summary of the report into the bank's vector index (for retrieval); idempotent
+    /// by report id, logged and skipped on failure.
+    async fn index_report(&self, ctx: &BankContext, report: &Report) {
+        let text = format!(
+            "Report {} ({} report) uploaded {}: {} facts loaded from {} rows, {} rows rejected, {} duplicates skipped.",
+            report.filename.as_deref().unwrap_or("without a name"),
+            report.report_type.as_str(),
+            report.created_at.date(),
+            report.facts_loaded,
+            report.rows_total,
+            report.rows_rejected,
+            report.duplicates_skipped
+        );
+        let result = async {
+            let vector = self.inner.embedder.embed(std::slice::from_ref(&text)).await?.remove(0);
+            let metadata = std::collections::BTreeMap::from([
+                ("kind".to_owned(), "report".to_owned()),
+                ("report_id".to_owned(), report.report_id.to_string()),
+                ("source".to_owned(), "reports".to_owned()),
+            ]);
+            self.inner
+                .stores
+                .vectors
+                .upsert(
+                    ctx,
+                    vec![VectorDoc { id: format!("report:{}", report.report_id), vector, text, metadata }],
+                )
+                .await
+        }
+        .await;
+        if let Err(e) = result {
+            self.inner.telemetry.error(e.kind(), "vectors");
+            tracing::warn!(error = %e, "indexing the report summary failed");
         }
     }
 

@@ -203,6 +203,30 @@ impl Engine {
     pub fn options(&self) -> &EngineOptions {
         &self.inner.options
     }
+
+    /// The audit record of one of the caller's bank's answers.
+    pub async fn audit_entry(
+        &self,
+        ctx: &crate::bank::BankContext,
+        id: crate::store::audit::AnswerId,
+    ) -> Result<crate::store::audit::AuditEntry> {
+        ctx.require(crate::bank::Permission::Audit)?;
+        self.inner.stores.audit.get(ctx, id).await?.ok_or_else(|| Error::NotFound(format!("answer {id}")))
+    }
+
+    /// Verifies the caller's bank's audit chain.
+    pub async fn verify_audit(
+        &self,
+        ctx: &crate::bank::BankContext,
+    ) -> Result<crate::store::audit::ChainVerification> {
+        ctx.require(crate::bank::Permission::Audit)?;
+        self.inner.stores.audit.verify(ctx).await
+    }
+
+    /// The language model in use.
+    pub fn llm(&self) -> &Llm {
+        &self.inner.llm
+    }
 }
 
 /// Loads the embedded card-token key from `data_dir/keys/pan.key`, generating it on first use.

@@ -20,6 +20,7 @@ pub struct OpenAiClient {
     api_key: Option<String>,
     model: String,
     embedding_model: Option<String>,
+    timeout: Duration,
 }
 
 impl std::fmt::Debug for OpenAiClient {
@@ -49,8 +50,8 @@ impl OpenAiClient {
     /// A client for the configured endpoint.
     pub fn new(settings: &LlmSettings) -> Result<Self> {
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(3))
-            .timeout(Duration::from_secs(15))
+            .connect_timeout(settings.timeout.min(Duration::from_secs(3)))
+            .timeout(settings.timeout)
             .build()
             .map_err(|e| Error::internal(format!("cannot build the LLM client: {e}")))?;
         Ok(OpenAiClient {
@@ -59,6 +60,7 @@ impl OpenAiClient {
             api_key: settings.api_key.as_ref().map(|k| k.expose_secret().to_owned()),
             model: settings.model.clone(),
             embedding_model: settings.embedding_model.clone(),
+            timeout: settings.timeout,
         })
     }
 
@@ -117,7 +119,7 @@ impl OpenAiClient {
 
     /// Classifies a question; the reply must be one JSON object.
     pub async fn classify(&self, question: &str) -> Result<Value> {
-        let text = self.chat(CLASSIFY_SYSTEM, question, Duration::from_secs(8)).await?;
+        let text = self.chat(CLASSIFY_SYSTEM, question, self.timeout).await?;
         let trimmed = text
             .trim()
             .trim_start_matches("```json")
@@ -131,7 +133,7 @@ impl OpenAiClient {
     /// Rephrases a summary.
     pub async fn rephrase(&self, question: &str, summary: &str) -> Result<String> {
         let user = format!("Question: {question}\nSummary: {summary}");
-        let text = self.chat(REPHRASE_SYSTEM, &user, Duration::from_secs(10)).await?;
+        let text = self.chat(REPHRASE_SYSTEM, &user, self.timeout).await?;
         let text = text.trim();
         if text.is_empty() || text.len() > 4000 {
             return Err(Error::unavailable("llm", "rephrasing is empty or too long"));
@@ -169,7 +171,10 @@ impl OpenAiClient {
 
     /// Checks the endpoint answers (`GET /v1/models`).
     pub async fn check(&self) -> Result<()> {
-        let mut req = self.http.get(format!("{}/v1/models", self.base)).timeout(Duration::from_secs(2));
+        let mut req = self
+            .http
+            .get(format!("{}/v1/models", self.base))
+            .timeout(self.timeout.min(Duration::from_secs(2)));
         if let Some(key) = &self.api_key {
             req = req.bearer_auth(key);
         }

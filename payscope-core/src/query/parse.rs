@@ -215,6 +215,24 @@ pub fn parse(
             i += 1;
             continue;
         }
+        // "by day", "per week", "each month", "by hour": a series granularity (but "by day of
+        // week" and "by hour of day" are dimensions, which the lexicon finds).
+        if matches!(w, "by" | "per" | "each" | "every") && words.get(i + 2) != Some(&"of") {
+            let grain = match next {
+                "day" | "days" => Some(Granularity::Day),
+                "week" | "weeks" => Some(Granularity::Week),
+                "month" | "months" => Some(Granularity::Month),
+                "hour" | "hours" => Some(Granularity::Hour),
+                _ => None,
+            };
+            if let Some(g) = grain {
+                seen.push(Seen { at: i, term: Term::Grain(g) });
+                used[i] = true;
+                used[i + 1] = true;
+                i += 2;
+                continue;
+            }
+        }
         if let Some((term, n)) = longest_match(&words, i) {
             match term {
                 Term::Value(Dimension::MerchantCountry, code) => {

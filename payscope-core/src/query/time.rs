@@ -493,9 +493,11 @@ pub fn resolve(tokens: &[Token], as_of: Timestamp, fallback: &TimeRangeSpec) -> 
         }
         i += used.max(1);
     }
+    // "vs last month", "compared to last month", "than last week": the named range is the one
+    // compared against ("compare X last week" names the current one).
     let compared = |at: usize| {
-        (at.saturating_sub(3)..at)
-            .any(|k| matches!(w(k), "vs" | "versus" | "compared" | "against" | "than" | "compare"))
+        (at.saturating_sub(2)..at).any(|k| matches!(w(k), "vs" | "versus" | "against" | "than"))
+            || (at >= 2 && w(at - 2) == "compared" && matches!(w(at - 1), "to" | "with"))
     };
     match found.as_slice() {
         [] => {}

@@ -4,8 +4,10 @@
 
 mod ask;
 mod conformance;
+mod eval;
 mod fixtures;
 mod ingest;
+mod llm;
 mod logs;
 mod memory;
 mod naive;
