@@ -9,17 +9,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 use std::sync::OnceLock;
-use std::time::Instant;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use payscope::backend::memory::MemoryBackend;
 use payscope::bank::{BankContext, Role};
 use payscope::calendar::{TimeRange, Timestamp};
-use payscope::facts::{Report, ReportOptions, ReportStatus, ReportType, Sha256, Stage};
-use payscope::ingest::pan::PanKey;
 use payscope::store::metric::{Dimension, Metric, MetricQuery};
-use payscope::store::{FactStore, MetricStore, Registered, ReportStore};
-use payscope::synth::{self, SynthConfig};
+use payscope::store::MetricStore;
+
+mod common;
 
 struct Loaded {
     store: MemoryBackend,
@@ -27,51 +25,11 @@ struct Loaded {
     as_of: Timestamp,
 }
 
-fn bench_facts() -> u64 {
-    std::env::var("PAYSCOPE_BENCH_FACTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000)
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
-}
-
 fn loaded() -> &'static Loaded {
     static DATA: OnceLock<Loaded> = OnceLock::new();
     DATA.get_or_init(|| {
-        let rt = runtime();
-        let cfg = SynthConfig::bench(bench_facts());
-        let started = Instant::now();
-        let banks = synth::generate(&cfg);
-        eprintln!("generated {} transactions in {:.1?}", banks.iter().map(|b| b.txs.len()).sum::<usize>(), started.elapsed());
         let store = MemoryBackend::in_memory();
-        let key = PanKey::new([1; 32]);
-        let mut total = 0u64;
-        let started = Instant::now();
-        rt.block_on(async {
-            for bank in &banks {
-                let ctx = BankContext::embedded(bank.bank_id, [Role::Admin]);
-                for stage in Stage::ALL {
-                    let options = ReportOptions { report_type: ReportType::for_stage(stage), ..Default::default() };
-                    let sha = Sha256::digest(format!("{}{stage}", bank.bank_id).as_bytes());
-                    let Registered::New(report) = store.register(&ctx, Report::queued(ctx.bank_id(), sha, 0, &options)).await.unwrap() else {
-                        unreachable!()
-                    };
-                    let mut load = store.begin_load(&ctx, &report).await.unwrap();
-                    let mut batch = Vec::with_capacity(100_000);
-                    for f in bank.facts(stage, report.report_id, &key) {
-                        batch.push(f);
-                        if batch.len() == 100_000 {
-                            load.append(std::mem::take(&mut batch)).await.unwrap();
-                        }
-                    }
-                    load.append(batch).await.unwrap();
-                    let mut done = report.clone();
-                    done.status = ReportStatus::Completed;
-                    total += load.commit(done).await.unwrap().1.loaded;
-                }
-            }
-        });
-        eprintln!("loaded {total} facts in {:.1?}", started.elapsed());
+        let (cfg, banks, total) = common::load(&store, &store);
         let mut parts = payscope::backend::memory::HeapBytes::default();
         for bank in &banks {
             let h = store.heap_bytes(&BankContext::embedded(bank.bank_id, [Role::Admin]));
@@ -99,7 +57,7 @@ fn loaded() -> &'static Loaded {
 
 fn metric_queries(c: &mut Criterion) {
     let data = loaded();
-    let rt = runtime();
+    let rt = common::runtime();
     let days = |n: i32| data.as_of.date().add_days(-n).start();
     let rollup = MetricQuery::new(
         [Metric::ApprovalRate, Metric::TransactionAmount],

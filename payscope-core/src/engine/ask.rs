@@ -171,7 +171,10 @@ impl Engine {
         } else {
             question.time.range
         };
-        let home = self.home_currency(ctx, home_range).await.unwrap_or(None);
+        // Only money needs a main currency (to describe one of several).
+        let money = question.metrics.iter().any(|m| m.unit() == crate::store::metric::Unit::Currency)
+            || matches!(question.intent, Intent::Forecast | Intent::WhatIf);
+        let home = if money { self.home_currency(ctx, home_range).await.unwrap_or(None) } else { None };
         let knowledge = self.knowledge().await?;
         let input = Input {
             stores: &self.inner.stores,

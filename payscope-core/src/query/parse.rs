@@ -12,47 +12,47 @@ use crate::calendar::{Timestamp, MS_PER_DAY};
 use crate::error::{Error, Result};
 use crate::store::metric::{Dimension, Filter, Granularity, Metric, Order};
 
-/// Merchants the bank's data knows, for recognizing names and ids in questions.
+/// Merchants the bank's data knows, for recognizing names and ids in questions. Built once per
+/// data version; lookups are by id and by the first word of a name.
 #[derive(Debug, Clone, Default)]
 pub struct MerchantLexicon {
-    /// `(merchant id lowercased, merchant id, name words lowercased)`.
-    merchants: Vec<(String, String, Vec<String>)>,
+    /// Lowercased merchant id → merchant id.
+    ids: std::collections::HashMap<String, String>,
+    /// First word of a name → `(name words, merchant id)`.
+    names: std::collections::HashMap<String, Vec<(Vec<String>, String)>>,
 }
 
 impl MerchantLexicon {
     /// Builds the lexicon from `(merchant id, name)` pairs.
     pub fn new(merchants: impl IntoIterator<Item = (String, Option<String>)>) -> Self {
-        MerchantLexicon {
-            merchants: merchants
-                .into_iter()
-                .map(|(id, name)| {
-                    let words =
-                        name.map(|n| tokenize(&n).into_iter().map(|t| t.text).collect()).unwrap_or_default();
-                    (id.to_lowercase(), id, words)
-                })
-                .collect(),
+        let mut lexicon = MerchantLexicon::default();
+        for (id, name) in merchants {
+            let words: Vec<String> =
+                name.map(|n| tokenize(&n).into_iter().map(|t| t.text).collect()).unwrap_or_default();
+            // A name must be at least two words, or one distinctive word of six letters.
+            if let Some(first) = words.first().filter(|f| words.len() >= 2 || f.len() >= 6) {
+                lexicon.names.entry(first.clone()).or_default().push((words.clone(), id.clone()));
+            }
+            lexicon.ids.insert(id.to_lowercase(), id);
         }
+        lexicon
     }
 
     /// The merchant whose id is `w`.
     fn by_id(&self, w: &str) -> Option<&str> {
-        self.merchants.iter().find(|(lower, ..)| lower == w).map(|(_, id, _)| id.as_str())
+        self.ids.get(w).map(String::as_str)
     }
 
-    /// The merchant whose full name starts at word `i` (at least two words, or one distinctive
-    /// word of six letters); returns its id and the words used.
+    /// The merchant whose full name starts at word `i`; returns its id and the words used.
     fn by_name(&self, words: &[&str], i: usize) -> Option<(&str, usize)> {
-        self.merchants
+        self.names
+            .get(*words.get(i)?)?
             .iter()
-            .filter(|(_, _, name)| {
-                let n = name.len();
-                n > 0
-                    && (n >= 2 || name[0].len() >= 6)
-                    && i + n <= words.len()
-                    && name.iter().zip(&words[i..]).all(|(a, b)| a == b)
+            .filter(|(name, _)| {
+                i + name.len() <= words.len() && name.iter().zip(&words[i..]).all(|(a, b)| a == b)
             })
-            .max_by_key(|(_, _, name)| name.len())
-            .map(|(_, id, name)| (id.as_str(), name.len()))
+            .max_by_key(|(name, _)| name.len())
+            .map(|(name, id)| (id.as_str(), name.len()))
     }
 }
 
