@@ -407,19 +407,18 @@ impl Exec<'_> {
             Dimension::HourOfDay => hour.map_or(0, |h| h.rem_euclid(24) as u32 + 1),
             d => key.dim_code(d),
         };
-        'cells: for (key, cell) in list {
+        // Without grouping every cell lands in one group: find it once, not per cell.
+        let single = q.group_by.is_empty().then(|| self.groups.find_or_insert((bucket, Default::default())));
+        let wanted = stages.iter().flat_map(|s| super::rollup::stage_cells(list, *s));
+        'cells: for (key, cell) in wanted {
             let stage = key.stage();
-            if !stages.contains(&stage) || cell.count == 0 {
+            if cell.count == 0 {
                 continue;
             }
             for f in &self.filters {
                 if !f.accepts(key_code(*key, f.dim)) {
                     continue 'cells;
                 }
-            }
-            let mut codes = [0u32; MetricQuery::MAX_GROUP_BY];
-            for (slot, d) in codes.iter_mut().zip(&q.group_by) {
-                *slot = key_code(*key, *d);
             }
             let cross_border = match key.dim_code(Dimension::CrossBorder) {
                 0 => None,
@@ -441,7 +440,16 @@ impl Exec<'_> {
                 fraud_amount: cell.fraud_amount,
                 cross_border,
             };
-            self.groups.slot((bucket, codes)).add(contribution);
+            match single {
+                Some(i) => self.groups.measures[i as usize].add(contribution),
+                None => {
+                    let mut codes = [0u32; MetricQuery::MAX_GROUP_BY];
+                    for (slot, d) in codes.iter_mut().zip(&q.group_by) {
+                        *slot = key_code(*key, *d);
+                    }
+                    self.groups.slot((bucket, codes)).add(contribution);
+                }
+            }
         }
     }
 

@@ -9,14 +9,16 @@ use rustc_hash::FxHashMap;
 use crate::facts::Stage;
 use crate::store::metric::Dimension;
 
-/// Packed rollup key: stage 3 bits | network 8 | currency 8 | approval 2 | entry mode 3 |
-/// response-or-reason code 16 | merchant country 8 | issuer country 8.
+/// Packed rollup key: network 8 bits | currency 8 | approval 2 | entry mode 3 |
+/// response-or-reason code 16 | merchant country 8 | issuer country 8 | stage 3 (on top, so a
+/// day's cells are sorted by stage and a query reads only its stages' cells).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) struct RollupKey(pub u64);
 
 /// Code field value used when a bank has more than 65,534 distinct codes.
 pub(crate) const CODE_OVERFLOW: u32 = 0xFFFF;
-const COARSE_MASK: u64 = (1 << 21) - 1;
+const STAGE_SHIFT: u32 = 56;
+const COARSE_MASK: u64 = ((1 << 21) - 1) | (7 << STAGE_SHIFT);
 
 impl RollupKey {
     /// Packs the fields; `code` is the response code for AUTH, the reason code for CHARGEBACK.
@@ -33,14 +35,14 @@ impl RollupKey {
     ) -> Self {
         let code = code.min(CODE_OVERFLOW) as u64;
         RollupKey(
-            stage.index() as u64
-                | (network as u64) << 3
+            (network as u64) << 3
                 | (currency_code as u64) << 11
                 | (approval as u64) << 19
                 | (entry as u64) << 21
                 | code << 24
                 | (mc as u64) << 40
-                | (ic as u64) << 48,
+                | (ic as u64) << 48
+                | (stage.index() as u64) << STAGE_SHIFT,
         )
     }
 
@@ -51,7 +53,7 @@ impl RollupKey {
 
     /// The stage.
     pub fn stage(self) -> Stage {
-        Stage::ALL[(self.0 & 7) as usize % 6]
+        Stage::ALL[(self.0 >> STAGE_SHIFT) as usize % 6]
     }
 
     /// Currency table index + 1.
@@ -80,6 +82,15 @@ impl RollupKey {
             _ => 0,
         }
     }
+}
+
+/// The cells of `stage` in a day's list (sorted by key, so by stage first).
+pub(crate) fn stage_cells(list: &[(RollupKey, Cell)], stage: Stage) -> &[(RollupKey, Cell)] {
+    let lo = (stage.index() as u64) << STAGE_SHIFT;
+    let hi = (stage.index() as u64 + 1) << STAGE_SHIFT;
+    let a = list.partition_point(|(k, _)| k.0 < lo);
+    let b = list.partition_point(|(k, _)| k.0 < hi);
+    &list[a..b.max(a)]
 }
 
 /// Cross-border code: 0 unknown, 1 domestic, 2 cross-border.
