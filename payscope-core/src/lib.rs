@@ -21,6 +21,7 @@
 //! - [`llm`]: the optional language model and the embedder.
 //! - [`engine`]: the [`Engine`] — the entry point for ingesting reports and answering questions.
 //! - [`telemetry`]: Prometheus metrics of CONTRACT §6.
+//! - [`worker`]: the ingestion worker loop.
 //! - [`config`]: every environment variable, parsed once.
 //! - [`error`]: user vs internal errors.
 
@@ -40,6 +41,7 @@ pub mod store;
 #[cfg(feature = "synth")]
 pub mod synth;
 pub mod telemetry;
+pub mod worker;
 
 pub use bank::{BankContext, BankId, Role};
 pub use engine::{Engine, EngineOptions, Stores};

@@ -198,6 +198,41 @@ impl Telemetry {
         out
     }
 
+    /// The classic Prometheus text format (0.0.4), for scrapers and tools that do not speak
+    /// OpenMetrics (`promtool check metrics`, older Prometheus): counter families are named
+    /// with their `_total` suffix, and OpenMetrics-only lines are dropped.
+    pub fn encode_text(&self) -> String {
+        let open_metrics = self.encode();
+        let mut out = String::with_capacity(open_metrics.len());
+        let mut help: Option<&str> = None;
+        for line in open_metrics.lines() {
+            if let Some(rest) = line.strip_prefix("# HELP ") {
+                help = Some(rest);
+                continue;
+            }
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                let (name, kind) = rest.split_once(' ').unwrap_or((rest, "untyped"));
+                let (name, kind) = match kind {
+                    "counter" => (format!("{name}_total"), "counter"),
+                    "unknown" => (name.to_owned(), "untyped"),
+                    k => (name.to_owned(), k),
+                };
+                if let Some(h) = help.take() {
+                    let text = h.split_once(' ').map_or("", |(_, t)| t);
+                    out.push_str(&format!("# HELP {name} {text}\n"));
+                }
+                out.push_str(&format!("# TYPE {name} {kind}\n"));
+                continue;
+            }
+            if line.starts_with("# UNIT ") || line == "# EOF" {
+                continue;
+            }
+            out.push_str(line);
+            out.push('\n');
+        }
+        out
+    }
+
     /// Counts an error.
     pub fn error(&self, kind: crate::error::ErrorKind, component: &str) {
         self.errors

@@ -3,6 +3,7 @@
 //! store, the card-token key and the telemetry registry. Cloning is cheap.
 
 mod ask;
+mod health;
 mod ingest;
 
 use std::path::Path;
@@ -12,6 +13,7 @@ use std::time::Duration;
 use object_store::ObjectStore;
 use tokio::sync::Notify;
 
+pub use health::{Check, Probe, Readiness, DEPENDENCIES};
 pub use ingest::{JobOutcome, Submission};
 
 use crate::backend::memory::{MemoryBackend, MemoryCache, MemoryGraph, MemoryQueue, MemoryVectors};
@@ -88,6 +90,7 @@ struct Inner {
     embedder: Embedder,
     knowledge: tokio::sync::OnceCell<Arc<crate::agents::KnowledgeIndex>>,
     lexicons: std::sync::Mutex<std::collections::HashMap<crate::bank::BankId, Arc<ask::Lexicon>>>,
+    probes: Vec<Arc<dyn Probe>>,
 }
 
 /// The engine.
@@ -117,6 +120,7 @@ impl Engine {
                 embedder: Embedder::Hashing,
                 knowledge: tokio::sync::OnceCell::new(),
                 lexicons: Default::default(),
+                probes: Vec::new(),
             }),
         }
     }
@@ -124,6 +128,20 @@ impl Engine {
     /// Returns the engine with a language model and embedder (by default neither is used).
     /// Call before sharing the engine.
     pub fn with_models(self, llm: Llm, embedder: Embedder) -> Engine {
+        self.modified(|inner| {
+            inner.llm = llm;
+            inner.embedder = embedder;
+            inner.knowledge = tokio::sync::OnceCell::new();
+        })
+    }
+
+    /// Returns the engine with a readiness probe for a backend it runs on.
+    /// Call before sharing the engine.
+    pub fn with_probe(self, probe: Arc<dyn Probe>) -> Engine {
+        self.modified(|inner| inner.probes.push(probe))
+    }
+
+    fn modified(self, change: impl FnOnce(&mut Inner)) -> Engine {
         let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
             stores: shared.stores.clone(),
             artifacts: shared.artifacts.clone(),
@@ -131,14 +149,13 @@ impl Engine {
             telemetry: shared.telemetry.clone(),
             options: shared.options.clone(),
             completions: Notify::new(),
-            llm: Llm::Deterministic,
-            embedder: Embedder::Hashing,
+            llm: shared.llm.clone(),
+            embedder: shared.embedder.clone(),
             knowledge: tokio::sync::OnceCell::new(),
             lexicons: Default::default(),
+            probes: shared.probes.clone(),
         });
-        inner.llm = llm;
-        inner.embedder = embedder;
-        inner.knowledge = tokio::sync::OnceCell::new();
+        change(&mut inner);
         Engine { inner: Arc::new(inner) }
     }
 

@@ -79,7 +79,8 @@ pub fn parse_amount(
     let mut currency = None;
     // A currency code before or after the number.
     if s.len() > 3 {
-        let (head, tail) = (&s[..3], &s[s.len() - 3..]);
+        // `get` because the text is arbitrary input: byte 3 need not be a character boundary.
+        let (head, tail) = (s.get(..3).unwrap_or(""), s.get(s.len() - 3..).unwrap_or(""));
         if head.bytes().all(|b| b.is_ascii_alphabetic()) {
             currency = Currency::from_code(head);
             if currency.is_some() {
@@ -201,7 +202,7 @@ fn parse_date(s: &str) -> Option<Date> {
     if a.len() == 4 {
         return Date::from_ymd(year(a)?, num(m.as_bytes())?, num(c.as_bytes())?);
     }
-    if let Some(mi) = MONTHS.iter().position(|mn| m.len() >= 3 && m[..3].eq_ignore_ascii_case(mn)) {
+    if let Some(mi) = MONTHS.iter().position(|mn| m.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(mn))) {
         return Date::from_ymd(year(c)?, mi as u32 + 1, num(a.as_bytes())?);
     }
     let (x, y) = (num(a.as_bytes())?, num(m.as_bytes())?);
@@ -216,7 +217,7 @@ fn parse_date(s: &str) -> Option<Date> {
 /// Parses a time of day (`15:35`, `15:35:58`, `15:35:58.123`, `3:35 PM`, `153558`) to ms.
 pub fn parse_time(s: &str) -> Option<i64> {
     let t = s.trim();
-    let (t, pm) = match t.len().checked_sub(2).map(|i| t.split_at(i)) {
+    let (t, pm) = match t.len().checked_sub(2).and_then(|i| t.split_at_checked(i)) {
         Some((rest, ampm)) if ampm.eq_ignore_ascii_case("am") => (rest.trim_end(), Some(false)),
         Some((rest, ampm)) if ampm.eq_ignore_ascii_case("pm") => (rest.trim_end(), Some(true)),
         _ => (t, None),

@@ -203,8 +203,10 @@ fn is_filler(rec: &StringRecord) -> bool {
         return false;
     }
     ["total", "grand total", "subtotal", "sum", "count", "end of report", "records"].iter().any(|w| {
-        let (head, rest) = first.split_at(first.len().min(w.len()));
-        head.eq_ignore_ascii_case(w) && (rest.is_empty() || rest.starts_with(':') || rest.starts_with(' '))
+        first.split_at_checked(first.len().min(w.len())).is_some_and(|(head, rest)| {
+            head.eq_ignore_ascii_case(w)
+                && (rest.is_empty() || rest.starts_with(':') || rest.starts_with(' '))
+        })
     })
 }
 

@@ -276,7 +276,7 @@ impl RowPlan {
         }
         let first = v.as_bytes()[0];
         // Spreadsheet formula prefixes; a leading minus only when it is not a plain number.
-        let plain_number = v[1..].bytes().all(|b| b.is_ascii_digit() || b == b'.' || b == b',');
+        let plain_number = v.bytes().skip(1).all(|b| b.is_ascii_digit() || b == b'.' || b == b',');
         let risky = matches!(first, b'=' | b'+' | b'@') || (first == b'-' && !plain_number);
         if risky || v.chars().any(|ch| ch.is_control()) {
             return Err(self.err(

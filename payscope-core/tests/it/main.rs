@@ -11,3 +11,4 @@ mod llm;
 mod logs;
 mod memory;
 mod naive;
+mod worker;

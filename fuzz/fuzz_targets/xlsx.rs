@@ -1,0 +1,7 @@
+//! Any input that sniffs as Xlsx goes through the whole report parser.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use payscope_core::ingest::detect::Format;
+
+fuzz_target!(|data: &[u8]| payscope_fuzz::check(data, Format::Xlsx));

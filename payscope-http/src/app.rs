@@ -1,0 +1,237 @@
+//! The request handler: request id, routing, authentication, the handler, and then the same
+//! three things for every response — the `X-Request-Id` header, the HTTP metrics (labelled
+//! by route template) and one access-log line.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use payscope_core::bank::BankContext;
+use payscope_core::telemetry::{HttpLabels, RouteLabels};
+use payscope_core::Engine;
+use serde::Serialize;
+use tracing::Instrument;
+
+use crate::auth::Authenticator;
+use crate::error::ApiError;
+use crate::routes::{self, Route};
+
+/// Every route template with its methods.
+pub use crate::routes::TABLE as ROUTES;
+
+/// A response with a complete body.
+pub type HttpResponse = Response<Full<Bytes>>;
+/// What handlers return.
+pub type Handled = Result<HttpResponse, ApiError>;
+
+/// Which routes an [`App`] serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Surface {
+    /// The whole API.
+    Api,
+    /// Health and metrics only (the worker's port).
+    Ops,
+}
+
+/// The HTTP application. Cloning is cheap.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    auth: Option<Authenticator>,
+    surface: Surface,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App").field("surface", &self.inner.surface).finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// The whole API of CONTRACT §3, authenticating with `auth`.
+    pub fn api(engine: Engine, auth: Authenticator) -> App {
+        App { inner: Arc::new(Inner { engine, auth: Some(auth), surface: Surface::Api }) }
+    }
+
+    /// Only `/health*` and `/metrics`: what the worker serves.
+    pub fn ops(engine: Engine) -> App {
+        App { inner: Arc::new(Inner { engine, auth: None, surface: Surface::Ops }) }
+    }
+
+    /// The engine behind the API.
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    /// Handles one request. Never fails: every error is a response.
+    pub async fn handle(&self, req: Request<Incoming>) -> HttpResponse {
+        let started = Instant::now();
+        let request_id = request_id(req.headers());
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        let span = tracing::info_span!("request", request_id = %request_id);
+        let (template, result) = match Route::find(&path).filter(|r| self.serves(r)) {
+            None => ("unmatched", Err(ApiError::not_found("no such path in the PayScope API"))),
+            Some(route) if !route.methods().contains(&method) => {
+                (route.template(), Err(method_not_allowed(&method, route.methods())))
+            }
+            Some(route) => {
+                let template = route.template();
+                (template, self.dispatch(route, req, &request_id).instrument(span.clone()).await)
+            }
+        };
+        let mut response = result.unwrap_or_else(|e| error_response(&e));
+        if response.status() == StatusCode::METHOD_NOT_ALLOWED {
+            if let Some(route) = Route::find(&path) {
+                let allow = route.methods().iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+                if let Ok(v) = HeaderValue::from_str(&allow) {
+                    response.headers_mut().insert(http::header::ALLOW, v);
+                }
+            }
+        }
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert("x-request-id", v);
+        }
+        let status = response.status().as_u16();
+        let elapsed = started.elapsed();
+        let telemetry = self.inner.engine.telemetry();
+        let method_label = method_label(&method);
+        telemetry
+            .http_requests
+            .get_or_create(&HttpLabels { method: method_label.into(), route: template.into(), status })
+            .inc();
+        telemetry
+            .http_duration
+            .get_or_create(&RouteLabels { method: method_label.into(), route: template.into() })
+            .observe(elapsed.as_secs_f64());
+        span.in_scope(|| {
+            tracing::info!(
+                target: "payscope_http::access",
+                method = method_label,
+                route = template,
+                status,
+                duration_ms = (elapsed.as_secs_f64() * 1e6).round() / 1e3,
+                "request"
+            )
+        });
+        response
+    }
+
+    fn serves(&self, route: &Route<'_>) -> bool {
+        self.inner.surface == Surface::Api
+            || matches!(route, Route::Health | Route::Live | Route::Ready | Route::Metrics)
+    }
+
+    async fn dispatch(&self, route: Route<'_>, req: Request<Incoming>, request_id: &str) -> Handled {
+        let engine = &self.inner.engine;
+        match route {
+            Route::Health | Route::Live => ok_json(StatusCode::OK, &serde_json::json!({"status": "ok"})),
+            Route::Ready => routes::health::ready(engine).await,
+            Route::Metrics => routes::health::metrics(
+                engine,
+                req.headers().get(http::header::ACCEPT).and_then(|v| v.to_str().ok()),
+            ),
+            Route::OpenApi => crate::openapi::response(),
+            Route::Reports => {
+                let ctx = self.authenticate(&req, request_id)?;
+                if req.method() == Method::POST {
+                    routes::reports::upload(engine, &ctx, req).await
+                } else {
+                    routes::reports::list(engine, &ctx, req.uri().query()).await
+                }
+            }
+            Route::Report(id) => {
+                let ctx = self.authenticate(&req, request_id)?;
+                routes::reports::get(engine, &ctx, id).await
+            }
+            Route::ChatQuery => {
+                let ctx = self.authenticate(&req, request_id)?;
+                routes::chat::query(engine, &ctx, req).await
+            }
+            Route::AuditAnswer(id) => {
+                let ctx = self.authenticate(&req, request_id)?;
+                routes::audit::answer(engine, &ctx, id).await
+            }
+            Route::AuditVerify => {
+                let ctx = self.authenticate(&req, request_id)?;
+                routes::audit::verify(engine, &ctx).await
+            }
+        }
+    }
+
+    fn authenticate(&self, req: &Request<Incoming>, request_id: &str) -> Result<BankContext, ApiError> {
+        match &self.inner.auth {
+            Some(auth) => auth.authenticate(req.headers(), request_id),
+            None => Err(ApiError::internal()),
+        }
+    }
+}
+
+/// The client's `X-Request-Id` when it is a sane token (1–128 of `[A-Za-z0-9._:-]`), else a
+/// fresh UUID.
+fn request_id(headers: &http::HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=128).contains(&v.len())
+                && v.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        })
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+/// A bounded label for any method a client may send.
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
+}
+
+fn method_not_allowed(method: &Method, allowed: &[Method]) -> ApiError {
+    let allowed = allowed.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!("{} is not allowed here; use {allowed}", method_label(method)),
+    )
+}
+
+/// A JSON response.
+pub fn ok_json(status: StatusCode, body: &impl Serialize) -> Handled {
+    let bytes = serde_json::to_vec(body).map_err(|e| {
+        tracing::error!(error = %e, "response serialization failed");
+        ApiError::internal()
+    })?;
+    Ok(with_body(status, "application/json", bytes))
+}
+
+/// A response with a content type and body.
+pub fn with_body(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> HttpResponse {
+    let mut response = Response::new(Full::new(body.into()));
+    *response.status_mut() = status;
+    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// The response for an error.
+pub fn error_response(e: &ApiError) -> HttpResponse {
+    let mut response = with_body(e.status, "application/json", e.body().to_string());
+    if e.status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    response
+}

@@ -1,0 +1,116 @@
+//! The route table: every path of CONTRACT §3, its template (the metrics label) and its
+//! methods. Anything else is 404; a known path with another method is 405 with `Allow`.
+
+pub mod audit;
+pub mod chat;
+pub mod health;
+pub mod reports;
+
+use http::Method;
+
+/// A matched route with its path parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `GET /health`
+    Health,
+    /// `GET /health/live`
+    Live,
+    /// `GET /health/ready`
+    Ready,
+    /// `GET /metrics`
+    Metrics,
+    /// `GET /openapi.json`
+    OpenApi,
+    /// `POST /reports`, `GET /reports`
+    Reports,
+    /// `GET /reports/{report_id}`
+    Report(&'a str),
+    /// `POST /chat/query`
+    ChatQuery,
+    /// `GET /audit/answers/{answer_id}`
+    AuditAnswer(&'a str),
+    /// `GET /audit/verify`
+    AuditVerify,
+}
+
+/// Every route template with its methods, in the order the OpenAPI document lists them.
+pub const TABLE: &[(&str, &[Method])] = &[
+    ("/health", &[Method::GET]),
+    ("/health/live", &[Method::GET]),
+    ("/health/ready", &[Method::GET]),
+    ("/metrics", &[Method::GET]),
+    ("/openapi.json", &[Method::GET]),
+    ("/reports", &[Method::GET, Method::POST]),
+    ("/reports/{report_id}", &[Method::GET]),
+    ("/chat/query", &[Method::POST]),
+    ("/audit/answers/{answer_id}", &[Method::GET]),
+    ("/audit/verify", &[Method::GET]),
+];
+
+impl<'a> Route<'a> {
+    /// The route for a path (a trailing slash is not the same path).
+    pub fn find(path: &'a str) -> Option<Route<'a>> {
+        let param = |prefix: &str| path.strip_prefix(prefix).filter(|p| !p.is_empty() && !p.contains('/'));
+        Some(match path {
+            "/health" => Route::Health,
+            "/health/live" => Route::Live,
+            "/health/ready" => Route::Ready,
+            "/metrics" => Route::Metrics,
+            "/openapi.json" => Route::OpenApi,
+            "/reports" => Route::Reports,
+            "/chat/query" => Route::ChatQuery,
+            "/audit/verify" => Route::AuditVerify,
+            _ => {
+                if let Some(id) = param("/reports/") {
+                    Route::Report(id)
+                } else if let Some(id) = param("/audit/answers/") {
+                    Route::AuditAnswer(id)
+                } else {
+                    return None;
+                }
+            }
+        })
+    }
+
+    /// The template, used as the `route` label of metrics and logs.
+    pub fn template(&self) -> &'static str {
+        match self {
+            Route::Health => "/health",
+            Route::Live => "/health/live",
+            Route::Ready => "/health/ready",
+            Route::Metrics => "/metrics",
+            Route::OpenApi => "/openapi.json",
+            Route::Reports => "/reports",
+            Route::Report(_) => "/reports/{report_id}",
+            Route::ChatQuery => "/chat/query",
+            Route::AuditAnswer(_) => "/audit/answers/{answer_id}",
+            Route::AuditVerify => "/audit/verify",
+        }
+    }
+
+    /// The methods the route answers.
+    pub fn methods(&self) -> &'static [Method] {
+        let template = self.template();
+        TABLE.iter().find(|(t, _)| *t == template).map_or(&[], |(_, m)| m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_match_their_templates() {
+        assert_eq!(Route::find("/reports/abc"), Some(Route::Report("abc")));
+        assert_eq!(Route::find("/reports/"), None);
+        assert_eq!(Route::find("/reports/a/b"), None);
+        assert_eq!(Route::find("/audit/answers/x").map(|r| r.template()), Some("/audit/answers/{answer_id}"));
+        assert_eq!(Route::find("/nope"), None);
+        for (template, methods) in TABLE {
+            let path = template.replace("{report_id}", "x").replace("{answer_id}", "x");
+            let route = Route::find(&path).unwrap();
+            assert_eq!(route.template(), *template);
+            assert_eq!(route.methods(), *methods);
+        }
+    }
+}

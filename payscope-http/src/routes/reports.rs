@@ -1,0 +1,181 @@
+//! `POST /reports` (raw body or multipart, streamed into the artifact store, optionally
+//! waiting for processing), `GET /reports` and `GET /reports/{report_id}`.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use http::{Request, StatusCode};
+use hyper::body::Incoming;
+use payscope_core::bank::BankContext;
+use payscope_core::facts::{Report, ReportId, ReportOptions, ReportStatus};
+use payscope_core::{Engine, Error};
+use serde_json::json;
+
+use crate::app::{ok_json, Handled};
+use crate::body;
+use crate::error::ApiError;
+
+/// How long `?wait=true` waits for processing before answering with the current status.
+const WAIT_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Content types taken as the raw file (the format is then sniffed from the bytes).
+const RAW_TYPES: &[&str] = &[
+    "text/csv",
+    "text/plain",
+    "text/tab-separated-values",
+    "application/csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/x-ndjson",
+    "application/jsonl",
+    "application/octet-stream",
+];
+
+/// Query parameters as a list of pairs; names outside `allowed` are a 400.
+fn params(query: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
+    if let Some((name, _)) = pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+        return Err(ApiError::invalid(format!(
+            "unknown query parameter `{}`; expected one of {}",
+            name.chars().take(64).collect::<String>(),
+            allowed.join(", ")
+        )));
+    }
+    Ok(pairs)
+}
+
+fn flag(name: &str, value: &str) -> Result<bool, ApiError> {
+    match value {
+        "true" | "1" | "" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(ApiError::invalid(format!("`{name}` must be true or false"))),
+    }
+}
+
+/// Uploads one report file.
+pub async fn upload(engine: &Engine, ctx: &BankContext, req: Request<Incoming>) -> Handled {
+    let (parts, body) = req.into_parts();
+    let mut options = ReportOptions::default();
+    let mut wait = false;
+    for (k, v) in
+        params(parts.uri.query(), &["report_type", "network", "currency", "timezone", "filename", "wait"])?
+    {
+        match k.as_str() {
+            "report_type" => options.report_type = v.parse()?,
+            "network" => options.network = Some(v),
+            "currency" => options.currency = Some(v),
+            "timezone" => options.timezone = Some(v),
+            "filename" => options.filename = Some(v),
+            _ => wait = flag("wait", &v)?,
+        }
+    }
+    let max = engine.options().max_upload_bytes;
+    if body::content_length(&parts.headers).is_some_and(|n| n > max) {
+        return Err(ApiError::too_large(max));
+    }
+    let submission = match body::media_type(&parts.headers).as_deref() {
+        Some("multipart/form-data") => {
+            let content_type =
+                parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let boundary = multer::parse_boundary(content_type)
+                .map_err(|_| ApiError::invalid("multipart/form-data needs a boundary parameter"))?;
+            let mut multipart = multer::Multipart::new(body::stream(body), boundary);
+            loop {
+                let field = multipart
+                    .next_field()
+                    .await
+                    .map_err(|e| ApiError::invalid(format!("malformed multipart body: {e}")))?
+                    .ok_or_else(|| ApiError::invalid("the multipart body has no `file` part"))?;
+                if field.name() != Some("file") {
+                    continue;
+                }
+                if options.filename.is_none() {
+                    options.filename = field.file_name().map(str::to_owned);
+                }
+                let stream = field.map(|chunk| chunk.map_err(multipart_error));
+                break engine.submit(ctx, Box::pin(stream), options).await?;
+            }
+        }
+        None => engine.submit(ctx, body::stream(body), options).await?,
+        Some(t) if RAW_TYPES.contains(&t) => engine.submit(ctx, body::stream(body), options).await?,
+        Some(other) => {
+            return Err(ApiError::media_type(format!(
+                "cannot take a report as {other}; send the file as text/csv, the XLSX type, \
+                 application/x-ndjson or application/octet-stream, or as the `file` part of multipart/form-data"
+            )))
+        }
+    };
+    let report = submission.report;
+    if !wait {
+        let status = if submission.duplicate { StatusCode::OK } else { StatusCode::ACCEPTED };
+        return ok_json(
+            status,
+            &json!({
+                "report_id": report.report_id,
+                "status": report.status,
+                "sha256": report.sha256,
+                "duplicate": submission.duplicate,
+            }),
+        );
+    }
+    let report = engine.wait_for_report(ctx, report.report_id, WAIT_TIMEOUT).await?;
+    let mut body = wire(&report)?;
+    if let Some(map) = body.as_object_mut() {
+        map.insert("duplicate".into(), submission.duplicate.into());
+    }
+    match report.status {
+        ReportStatus::Failed => {
+            let why = report.errors.iter().find(|e| e.row == 0).map(|e| e.message.clone());
+            Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unprocessable_report",
+                why.unwrap_or_else(|| "the report could not be loaded".into()),
+            )
+            .with("report", body))
+        }
+        ReportStatus::Completed => ok_json(StatusCode::OK, &body),
+        // Still running after the wait: the client polls `GET /reports/{id}`.
+        _ => ok_json(StatusCode::ACCEPTED, &body),
+    }
+}
+
+fn multipart_error(e: multer::Error) -> Error {
+    Error::invalid("invalid_request", format!("malformed multipart body: {e}"))
+}
+
+/// The caller's reports, newest first.
+pub async fn list(engine: &Engine, ctx: &BankContext, query: Option<&str>) -> Handled {
+    let mut limit = 50;
+    let mut cursor = None;
+    for (k, v) in params(query, &["limit", "cursor"])? {
+        if k == "limit" {
+            limit = v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=500).contains(n))
+                .ok_or_else(|| ApiError::invalid("`limit` must be a number from 1 to 500"))?;
+        } else {
+            cursor = Some(v);
+        }
+    }
+    let page = engine.reports(ctx, limit, cursor.as_deref()).await?;
+    let reports = page.reports.iter().map(wire).collect::<Result<Vec<_>, _>>()?;
+    ok_json(StatusCode::OK, &json!({ "reports": reports, "next_cursor": page.next_cursor }))
+}
+
+/// One report's status.
+pub async fn get(engine: &Engine, ctx: &BankContext, id: &str) -> Handled {
+    let id: ReportId = id.parse().map_err(|_| ApiError::invalid("report_id must be a UUID"))?;
+    ok_json(StatusCode::OK, &wire(&engine.report(ctx, id).await?)?)
+}
+
+/// A report as clients see it (CONTRACT §4): without the store's bookkeeping.
+fn wire(report: &Report) -> Result<serde_json::Value, ApiError> {
+    let mut v = serde_json::to_value(report).map_err(|_| ApiError::internal())?;
+    if let Some(map) = v.as_object_mut() {
+        for internal in ["bank_id", "seq", "data_version"] {
+            map.remove(internal);
+        }
+    }
+    Ok(v)
+}

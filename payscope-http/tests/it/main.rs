@@ -1,0 +1,9 @@
+//! The HTTP API over real TCP: one integration-test binary (see `support` for the harness).
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod api;
+mod auth;
+mod limits;
+mod ops;
+mod spec;
+mod support;
