@@ -84,11 +84,11 @@ pub fn mint_token(
 }
 
 /// Builds the demo: generates and ingests the data (a few seconds).
-pub async fn prepare() -> Result<Demo, String> {
+pub async fn prepare(options: EngineOptions) -> Result<Demo, String> {
     let started = Instant::now();
     let data_dir = tempfile::Builder::new().prefix("payscope-demo-").tempdir().map_err(|e| e.to_string())?;
     let engine =
-        Engine::embedded(data_dir.path(), None, EngineOptions::default()).await.map_err(|e| e.to_string())?;
+        Engine::embedded(data_dir.path(), None, options).await.map_err(|e| e.to_string())?;
     let (pkcs8, public_pem) = ed25519_key_pair()?;
     let auth = Authenticator::from_pem(&public_pem, None, None)?;
     let today = Timestamp::now().date();
@@ -97,9 +97,9 @@ pub async fn prepare() -> Result<Demo, String> {
         banks: 2,
         days: 90,
         end: today,
-        auths_per_day: 600,
-        merchants: 400,
-        cards: 12_000,
+        auths_per_day: 2_000,
+        merchants: 600,
+        cards: 30_000,
         incident: true,
     };
     let generated = synth::generate(&cfg);

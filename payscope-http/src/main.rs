@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use payscope_core::config::Settings;
 use payscope_core::worker::Worker;
-use payscope_core::Engine;
+use payscope_core::{Engine, EngineOptions};
 use payscope_http::{demo, logging, serve, shutdown_signal, App, Authenticator};
 use tokio::net::TcpListener;
 
@@ -82,7 +82,7 @@ async fn migrate(_settings: &Settings) -> Result<(), String> {
 
 async fn run(settings: Settings, demo: bool) -> Result<(), String> {
     let (engine, auth, demo) = if demo {
-        let demo = demo::prepare().await?;
+        let demo = demo::prepare(EngineOptions::from_settings(&settings)).await?;
         (demo.engine.clone(), demo.auth.clone(), Some(demo))
     } else {
         let pem =

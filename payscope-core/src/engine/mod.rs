@@ -73,6 +73,13 @@ pub struct EngineOptions {
     pub cache_ttl: Duration,
 }
 
+impl EngineOptions {
+    /// The options the settings describe.
+    pub fn from_settings(settings: &Settings) -> EngineOptions {
+        EngineOptions { max_upload_bytes: settings.max_upload_bytes, cache_ttl: settings.cache_ttl }
+    }
+}
+
 impl Default for EngineOptions {
     fn default() -> Self {
         EngineOptions { max_upload_bytes: 256 << 20, cache_ttl: Duration::from_secs(300) }
@@ -191,8 +198,7 @@ impl Engine {
 
     /// The engine the settings describe (embedded stores for every unset service).
     pub async fn from_settings(settings: &Settings) -> Result<Engine> {
-        let options =
-            EngineOptions { max_upload_bytes: settings.max_upload_bytes, cache_ttl: settings.cache_ttl };
+        let options = EngineOptions::from_settings(settings);
         let key = settings.pan_key_bytes().map(PanKey::new);
         let engine = Engine::embedded(&settings.data_dir, key, options).await?;
         Ok(engine.with_models(

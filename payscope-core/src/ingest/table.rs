@@ -7,6 +7,7 @@ use calamine::{Data, Reader, Xlsx};
 use csv::StringRecord;
 
 use crate::calendar::{Timestamp, MS_PER_DAY};
+use super::pan;
 use crate::error::{Error, Result};
 
 /// One read from a table.
@@ -103,18 +104,36 @@ pub(crate) struct XlsxSheets {
 impl XlsxSheets {
     /// Opens a workbook held in memory (XLSX is a zip archive and must be read whole).
     pub fn open(bytes: Vec<u8>) -> Result<XlsxSheets> {
+        // calamine can panic on some malformed workbooks (arithmetic overflow on absurd cell
+        // references); a bad upload must be a clean error, never a crashed task.
+        std::panic::catch_unwind(move || XlsxSheets::read(bytes)).unwrap_or_else(|_| {
+            Err(Error::Unprocessable("the XLSX workbook is malformed and cannot be read".into()))
+        })
+    }
+
+    fn read(bytes: Vec<u8>) -> Result<XlsxSheets> {
         let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| {
-            Error::Unprocessable(format!("the XLSX workbook cannot be opened ({e}); is the file complete?"))
+            Error::Unprocessable(format!("the XLSX workbook cannot be opened ({}); is the file complete?", quote(&e)))
         })?;
         let names = book.sheet_names().to_vec();
         let mut sheets = Vec::new();
         for name in names {
             let range = book
                 .worksheet_range(&name)
-                .map_err(|e| Error::Unprocessable(format!("sheet `{name}` cannot be read ({e})")))?;
+                .map_err(|e| Error::Unprocessable(pan::redact(&format!("sheet `{name}` cannot be read ({})", quote(&e)))))?;
             sheets.push((name, range.rows().map(|r| r.to_vec()).collect()));
         }
         Ok(XlsxSheets { sheets })
+    }
+}
+
+/// A parser library's error, safe to show: its text can quote the file (card numbers
+/// included), so numbers are masked and the quote is cut short.
+fn quote(e: &dyn std::fmt::Display) -> String {
+    let text = pan::redact(&e.to_string());
+    match text.char_indices().nth(160) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text,
     }
 }
 

@@ -1,0 +1,1 @@
+../../migrations/0002_explainability_audit.sql

@@ -1,0 +1,1 @@
+../../migrations/0004_metrics_timeseries.sql
