@@ -27,13 +27,17 @@ CREATE SCHEMA IF NOT EXISTS payscope AUTHORIZATION payscope_owner;
 
 SET ROLE payscope_owner;
 
--- Per-bank counters: report sequence (orders listings) and data version (bumped by every
--- completed load; answer-cache keys include it).
+-- Per-bank counters: report sequence (orders listings), data version (bumped by every
+-- completed load; answer-cache keys include it) and fact statistics kept by the loads, so
+-- answering a question never counts a bank's facts.
 CREATE TABLE IF NOT EXISTS payscope.bank_state (
-    bank_id       uuid PRIMARY KEY,
-    report_seq    bigint NOT NULL DEFAULT 0,
-    data_version  bigint NOT NULL DEFAULT 0,
-    updated_at    timestamptz NOT NULL DEFAULT now()
+    bank_id         uuid PRIMARY KEY,
+    report_seq      bigint NOT NULL DEFAULT 0,
+    data_version    bigint NOT NULL DEFAULT 0,
+    facts_by_stage  bigint[] NOT NULL DEFAULT '{0,0,0,0,0,0}',
+    first_at        timestamptz,
+    last_at         timestamptz,
+    updated_at      timestamptz NOT NULL DEFAULT now()
 );
 
 -- Uploaded reports and their status document (CONTRACT §4). The same bytes from the same
@@ -122,6 +126,23 @@ CREATE TABLE IF NOT EXISTS payscope.rollup_daily (
     fraud_amount_minor  numeric NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rollup_daily_by_day ON payscope.rollup_daily (bank_id, day, stage);
+
+-- The same, summed over everything but network, currency and approval: what the most common
+-- questions (rates and volumes, by network or currency) read.
+CREATE TABLE IF NOT EXISTS payscope.rollup_daily_totals (
+    bank_id             uuid NOT NULL,
+    day                 date NOT NULL,
+    stage               text NOT NULL,
+    network             text,
+    currency            char(3) NOT NULL,
+    approved            boolean,
+    facts               bigint NOT NULL,
+    amount_minor        numeric NOT NULL,
+    fee_minor           numeric NOT NULL,
+    fraud_count         bigint NOT NULL,
+    fraud_amount_minor  numeric NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rollup_daily_totals_by_day ON payscope.rollup_daily_totals (bank_id, day, stage);
 
 -- The ingestion job queue (used when no Redis is configured). It holds only ids and
 -- delivery state — no tenant data — and workers claim across banks, so it has no row-level

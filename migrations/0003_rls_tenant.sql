@@ -12,7 +12,7 @@ DECLARE
     t text;
 BEGIN
     FOREACH t IN ARRAY ARRAY['bank_state', 'reports', 'merchants', 'facts', 'rollup_daily',
-                             'answers', 'agent_traces', 'audit_heads']
+                             'rollup_daily_totals', 'answers', 'agent_traces', 'audit_heads']
     LOOP
         EXECUTE format('ALTER TABLE payscope.%I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE payscope.%I FORCE ROW LEVEL SECURITY', t);
@@ -30,7 +30,7 @@ $$;
 -- audit trail, and use the queue.
 GRANT USAGE ON SCHEMA payscope TO payscope_app;
 GRANT SELECT, INSERT, UPDATE, DELETE ON payscope.bank_state, payscope.reports, payscope.merchants,
-    payscope.facts, payscope.rollup_daily, payscope.jobs TO payscope_app;
+    payscope.facts, payscope.rollup_daily, payscope.rollup_daily_totals, payscope.jobs TO payscope_app;
 GRANT SELECT, INSERT ON payscope.answers, payscope.agent_traces TO payscope_app;
 GRANT SELECT, INSERT, UPDATE ON payscope.audit_heads TO payscope_app;
 

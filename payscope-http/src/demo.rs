@@ -87,8 +87,7 @@ pub fn mint_token(
 pub async fn prepare(options: EngineOptions) -> Result<Demo, String> {
     let started = Instant::now();
     let data_dir = tempfile::Builder::new().prefix("payscope-demo-").tempdir().map_err(|e| e.to_string())?;
-    let engine =
-        Engine::embedded(data_dir.path(), None, options).await.map_err(|e| e.to_string())?;
+    let engine = Engine::embedded(data_dir.path(), None, options).await.map_err(|e| e.to_string())?;
     let (pkcs8, public_pem) = ed25519_key_pair()?;
     let auth = Authenticator::from_pem(&public_pem, None, None)?;
     let today = Timestamp::now().date();

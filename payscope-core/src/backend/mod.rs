@@ -2,3 +2,5 @@
 //! backends sit behind features.
 
 pub mod memory;
+#[cfg(feature = "postgres")]
+pub mod postgres;

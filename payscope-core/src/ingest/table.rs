@@ -6,8 +6,8 @@ use std::io::{Cursor, Read};
 use calamine::{Data, Reader, Xlsx};
 use csv::StringRecord;
 
-use crate::calendar::{Timestamp, MS_PER_DAY};
 use super::pan;
+use crate::calendar::{Timestamp, MS_PER_DAY};
 use crate::error::{Error, Result};
 
 /// One read from a table.
@@ -113,14 +113,17 @@ impl XlsxSheets {
 
     fn read(bytes: Vec<u8>) -> Result<XlsxSheets> {
         let mut book: Xlsx<_> = Xlsx::new(Cursor::new(bytes)).map_err(|e| {
-            Error::Unprocessable(format!("the XLSX workbook cannot be opened ({}); is the file complete?", quote(&e)))
+            Error::Unprocessable(format!(
+                "the XLSX workbook cannot be opened ({}); is the file complete?",
+                quote(&e)
+            ))
         })?;
         let names = book.sheet_names().to_vec();
         let mut sheets = Vec::new();
         for name in names {
-            let range = book
-                .worksheet_range(&name)
-                .map_err(|e| Error::Unprocessable(pan::redact(&format!("sheet `{name}` cannot be read ({})", quote(&e)))))?;
+            let range = book.worksheet_range(&name).map_err(|e| {
+                Error::Unprocessable(pan::redact(&format!("sheet `{name}` cannot be read ({})", quote(&e))))
+            })?;
             sheets.push((name, range.rows().map(|r| r.to_vec()).collect()));
         }
         Ok(XlsxSheets { sheets })

@@ -27,6 +27,8 @@ pub struct Subject {
     pub facts: Arc<dyn FactStore>,
     pub metrics: Arc<dyn MetricStore>,
     pub audit: Arc<dyn AuditLog>,
+    /// Whatever must live as long as the stores (a test database).
+    pub keep: Vec<Arc<dyn std::any::Any + Send + Sync>>,
 }
 
 /// Instantiates the store suites for a backend. `$make` is an async expression giving

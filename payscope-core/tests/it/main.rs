@@ -11,4 +11,8 @@ mod llm;
 mod logs;
 mod memory;
 mod naive;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "postgres")]
+mod services;
 mod worker;

@@ -14,6 +14,7 @@ async fn subject() -> Option<Subject> {
         facts: Arc::new(m.clone()),
         metrics: Arc::new(m.clone()),
         audit: Arc::new(m),
+        keep: vec![],
     })
 }
 

@@ -1,0 +1,193 @@
+//! The Postgres backend (feature `postgres`): reports, facts with their daily rollups,
+//! metrics, the audit chain and the job queue, with tenant isolation enforced by row-level
+//! security.
+//!
+//! Every unit of work is one transaction that first declares its bank and drops to the
+//! runtime role — `set_config('app.current_bank_id', …, true)` and
+//! `set_config('role', 'payscope_app', true)` — so the policies of `migrations/0003` apply
+//! even on an owner or superuser connection, and nothing leaks between pooled requests
+//! (both settings end with the transaction).
+
+mod audit;
+mod copy;
+mod facts;
+mod jobs;
+mod metrics;
+mod reports;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, PgPool, Postgres, Transaction};
+
+pub use jobs::PgQueue;
+
+use crate::bank::BankId;
+use crate::config::PostgresSettings;
+use crate::engine::Probe;
+use crate::error::{Error, Result};
+use crate::telemetry::Telemetry;
+
+/// The migrations of `migrations/`, embedded at build time.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// The runtime role every transaction runs as.
+pub const APP_ROLE: &str = "payscope_app";
+
+/// Postgres-backed stores. Cloning is cheap (one pool).
+#[derive(Clone)]
+pub struct PgBackend {
+    pool: PgPool,
+    telemetry: Option<Arc<Telemetry>>,
+}
+
+impl std::fmt::Debug for PgBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgBackend").field("pool_size", &self.pool.options().get_max_connections()).finish()
+    }
+}
+
+/// A statement assembled at run time. Only static fragments and `$n` placeholders are ever
+/// interpolated; every value is a bound parameter.
+pub(crate) fn dynamic(sql: String) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(sql)
+}
+
+/// Maps a database error: connection trouble is `postgres unavailable` (503), anything else
+/// internal (500, logged, never shown).
+pub(crate) fn db_error(e: sqlx::Error) -> Error {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => Error::unavailable("postgres", short(&e)),
+        sqlx::Error::Database(ref d) if is_transient(d.code().as_deref()) => {
+            Error::unavailable("postgres", short(&e))
+        }
+        other => Error::internal(format!("postgres: {other}")),
+    }
+}
+
+/// Serialization failures, deadlocks, admin shutdown, too many connections, statement timeout.
+fn is_transient(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300" | "57014" | "08006" | "08003")
+    )
+}
+
+fn short(e: &dyn std::fmt::Display) -> String {
+    e.to_string().lines().next().unwrap_or_default().chars().take(160).collect()
+}
+
+impl PgBackend {
+    /// Connects a pool with the settings' size and timeouts. The database must be migrated
+    /// (`payscope-http migrate`); the login must be a member of `payscope_app`.
+    pub async fn connect(settings: &PostgresSettings) -> Result<PgBackend> {
+        use secrecy::ExposeSecret;
+        let options: PgConnectOptions = settings
+            .dsn
+            .expose_secret()
+            .parse()
+            .map_err(|e| Error::invalid("invalid_config", format!("DATABASE_DSN: {}", short(&e))))?;
+        let timeout_ms = settings.statement_timeout.as_millis().to_string();
+        let options = options
+            .application_name("payscope")
+            .options([("statement_timeout", timeout_ms.as_str())])
+            .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(5));
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.pool_size)
+            .acquire_timeout(settings.connect_timeout)
+            .connect_lazy_with(options);
+        Ok(PgBackend { pool, telemetry: None })
+    }
+
+    /// A backend on an existing pool (tests).
+    pub fn from_pool(pool: PgPool) -> PgBackend {
+        PgBackend { pool, telemetry: None }
+    }
+
+    /// Records `db_query_duration_seconds` into `telemetry`.
+    pub fn with_telemetry(mut self, telemetry: Arc<Telemetry>) -> PgBackend {
+        self.telemetry = Some(telemetry);
+        self
+    }
+
+    /// The pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Applies the migrations (creating the `payscope_owner` and `payscope_app` roles when
+    /// missing). Needs a login allowed to create roles and schemas.
+    pub async fn migrate(dsn: &str) -> Result<Vec<String>> {
+        let options: PgConnectOptions = dsn
+            .parse()
+            .map_err(|e| Error::invalid("invalid_config", format!("DATABASE_DSN: {}", short(&e))))?;
+        let mut conn = options.connect().await.map_err(db_error)?;
+        MIGRATOR.run(&mut conn).await.map_err(|e| Error::internal(format!("migration failed: {e}")))?;
+        Ok(MIGRATOR.iter().map(|m| format!("{:04} {}", m.version, m.description)).collect())
+    }
+
+    /// A transaction scoped to `bank`, as the runtime role.
+    pub(crate) async fn bank_tx(&self, bank: BankId) -> Result<Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query("SELECT set_config('app.current_bank_id', $1, true), set_config('role', $2, true)")
+            .bind(bank.to_string())
+            .bind(APP_ROLE)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        Ok(tx)
+    }
+
+    /// A transaction with no bank (the job queue), as the runtime role.
+    pub(crate) async fn system_tx(&self) -> Result<Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        sqlx::query("SELECT set_config('role', $1, true)")
+            .bind(APP_ROLE)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        Ok(tx)
+    }
+
+    /// Times one store operation into `db_query_duration_seconds{operation}`.
+    pub(crate) fn timer(&self, operation: &'static str) -> OpTimer {
+        OpTimer { telemetry: self.telemetry.clone(), operation, started: Instant::now() }
+    }
+}
+
+/// Observes the elapsed time when dropped.
+pub(crate) struct OpTimer {
+    telemetry: Option<Arc<Telemetry>>,
+    operation: &'static str,
+    started: Instant,
+}
+
+impl Drop for OpTimer {
+    fn drop(&mut self) {
+        if let Some(t) = &self.telemetry {
+            t.db_duration
+                .get_or_create(&crate::telemetry::OperationLabels { operation: self.operation.to_owned() })
+                .observe(self.started.elapsed().as_secs_f64());
+        }
+    }
+}
+
+#[async_trait]
+impl Probe for PgBackend {
+    fn dependency(&self) -> &'static str {
+        "postgres"
+    }
+    fn required(&self) -> bool {
+        true
+    }
+    async fn check(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_error)?;
+        Ok(())
+    }
+}
