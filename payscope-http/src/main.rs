@@ -76,8 +76,16 @@ fn main() -> ExitCode {
     }
 }
 
-async fn migrate(_settings: &Settings) -> Result<(), String> {
-    Err("migrate: this build has no Postgres backend yet, so there is nothing to migrate".into())
+async fn migrate(settings: &Settings) -> Result<(), String> {
+    use payscope_core::backend::postgres::PgBackend;
+    use secrecy::ExposeSecret;
+    let pg = settings.postgres.as_ref().ok_or("DATABASE_DSN: is required for migrate")?;
+    let applied = PgBackend::migrate(pg.dsn.expose_secret()).await.map_err(|e| e.to_string())?;
+    for m in applied {
+        println!("migration {m}: in place");
+    }
+    println!("roles payscope_owner (schema owner) and payscope_app (runtime) are in place; grant payscope_app to the server's login");
+    Ok(())
 }
 
 async fn run(settings: Settings, demo: bool) -> Result<(), String> {

@@ -64,6 +64,24 @@ impl Stores {
     }
 }
 
+#[cfg(feature = "postgres")]
+impl Stores {
+    /// Reports, facts, metrics, audit and the job queue on Postgres; the graph, vector index
+    /// and answer cache embedded (their scale-out adapters replace them when configured).
+    pub fn postgres(pg: &crate::backend::postgres::PgBackend) -> Stores {
+        Stores {
+            reports: Arc::new(pg.clone()),
+            facts: Arc::new(pg.clone()),
+            metrics: Arc::new(pg.clone()),
+            audit: Arc::new(pg.clone()),
+            graph: Arc::new(MemoryGraph::default()),
+            vectors: Arc::new(MemoryVectors::default()),
+            jobs: Arc::new(crate::backend::postgres::PgQueue::new(pg.clone(), Duration::from_secs(15 * 60))),
+            cache: Arc::new(MemoryCache::new(10_000)),
+        }
+    }
+}
+
 /// Tunables of an engine.
 #[derive(Debug, Clone)]
 pub struct EngineOptions {
@@ -115,12 +133,23 @@ impl std::fmt::Debug for Engine {
 impl Engine {
     /// An engine on the given stores and object store.
     pub fn new(stores: Stores, objects: Arc<dyn ObjectStore>, key: PanKey, options: EngineOptions) -> Engine {
+        Engine::with_telemetry(stores, objects, key, options, Arc::new(Telemetry::new()))
+    }
+
+    /// An engine recording into `telemetry` (shared with the backends that time their queries).
+    pub fn with_telemetry(
+        stores: Stores,
+        objects: Arc<dyn ObjectStore>,
+        key: PanKey,
+        options: EngineOptions,
+        telemetry: Arc<Telemetry>,
+    ) -> Engine {
         Engine {
             inner: Arc::new(Inner {
                 artifacts: Artifacts::new(objects, &key),
                 stores,
                 key,
-                telemetry: Arc::new(Telemetry::new()),
+                telemetry,
                 options,
                 completions: Notify::new(),
                 llm: Llm::Deterministic,
@@ -200,10 +229,53 @@ impl Engine {
     pub async fn from_settings(settings: &Settings) -> Result<Engine> {
         let options = EngineOptions::from_settings(settings);
         let key = settings.pan_key_bytes().map(PanKey::new);
-        let engine = Engine::embedded(&settings.data_dir, key, options).await?;
+        let engine = match &settings.postgres {
+            None => Engine::embedded(&settings.data_dir, key, options).await?,
+            Some(pg) => Engine::on_postgres(settings, pg, key, options).await?,
+        };
         Ok(engine.with_models(
             Llm::from_settings(settings.llm.as_ref())?,
             Embedder::from_settings(settings.llm.as_ref())?,
+        ))
+    }
+
+    #[cfg(feature = "postgres")]
+    async fn on_postgres(
+        settings: &Settings,
+        pg: &crate::config::PostgresSettings,
+        key: Option<PanKey>,
+        options: EngineOptions,
+    ) -> Result<Engine> {
+        // Every instance must tokenize card numbers and encrypt artifacts with the same key.
+        let key = key.ok_or_else(|| {
+            Error::invalid(
+                "invalid_config",
+                "PAYSCOPE_PAN_KEY: is required when DATABASE_DSN is set (every instance must share it)",
+            )
+        })?;
+        let telemetry = Arc::new(Telemetry::new());
+        let backend =
+            crate::backend::postgres::PgBackend::connect(pg).await?.with_telemetry(telemetry.clone());
+        let artifacts_dir = settings.data_dir.join("artifacts");
+        std::fs::create_dir_all(&artifacts_dir)?;
+        let objects = object_store::local::LocalFileSystem::new_with_prefix(&artifacts_dir).map_err(|e| {
+            Error::internal(format!("cannot use {} for artifacts: {e}", artifacts_dir.display()))
+        })?;
+        let engine =
+            Engine::with_telemetry(Stores::postgres(&backend), Arc::new(objects), key, options, telemetry);
+        Ok(engine.with_probe(Arc::new(backend)))
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    async fn on_postgres(
+        _: &Settings,
+        _: &crate::config::PostgresSettings,
+        _: Option<PanKey>,
+        _: EngineOptions,
+    ) -> Result<Engine> {
+        Err(Error::invalid(
+            "invalid_config",
+            "DATABASE_DSN: this build has no Postgres support (feature `postgres`)",
         ))
     }
 

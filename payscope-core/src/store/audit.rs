@@ -170,3 +170,27 @@ pub trait AuditLog: Send + Sync {
     /// Verifies the caller's chain.
     async fn verify(&self, ctx: &BankContext) -> Result<ChainVerification>;
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Stored records are parsed and hashed again on verification: every float must come
+    /// back bit for bit (serde_json's `float_roundtrip`), or honest chains would look tampered.
+    #[test]
+    fn records_survive_a_text_round_trip_exactly() {
+        let values = [0.9541284403669724, 0.9310344827586208, 1e-7, 123456.789012345, 2.0 / 3.0];
+        for (i, v) in values.iter().enumerate() {
+            let record = AuditRecord {
+                answer_id: AnswerId::new(),
+                created_at: Timestamp(i as i64),
+                body: serde_json::json!({"confidence": v, "metrics": [{"value": v / 7.0}]}),
+            };
+            let text = String::from_utf8(record.canonical_bytes()).unwrap();
+            let back: AuditRecord = serde_json::from_str(&text).unwrap();
+            assert_eq!(back.canonical_bytes(), record.canonical_bytes(), "{v}");
+            let entry = AuditEntry::next(None, record);
+            assert_eq!(AuditEntry::chain_hash(&entry.prev_hash, &back), entry.hash);
+        }
+    }
+}

@@ -27,7 +27,8 @@ pub struct Subject {
     pub facts: Arc<dyn FactStore>,
     pub metrics: Arc<dyn MetricStore>,
     pub audit: Arc<dyn AuditLog>,
-    /// Whatever must live as long as the stores (a test database).
+    /// Whatever must live as long as the stores (a test database); only held, never read.
+    #[allow(dead_code)]
     pub keep: Vec<Arc<dyn std::any::Any + Send + Sync>>,
 }
 

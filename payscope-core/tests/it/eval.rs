@@ -77,6 +77,11 @@ fn case(text: impl Into<String>, intent: Intent, phrase: &str, filters: Vec<Filt
     Case { text: text.into(), intent, range: range_of(phrase), filters, check }
 }
 
+/// The evaluation questions' text (other suites replay them).
+pub fn questions() -> Vec<String> {
+    cases().into_iter().map(|c| c.text).collect()
+}
+
 fn cases() -> Vec<Case> {
     use Check::*;
     use Intent::*;

@@ -4,7 +4,7 @@
 
 mod ask;
 mod conformance;
-mod eval;
+pub mod eval;
 mod fixtures;
 mod ingest;
 mod llm;

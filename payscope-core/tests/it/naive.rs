@@ -83,6 +83,8 @@ fn money_sum<'a>(facts: impl Iterator<Item = &'a Fact>, value: impl Fn(&Fact) ->
     MetricValue::Money { amounts: by.into_values().map(|(c, v)| Money::new(v as i64, c)).collect() }
 }
 
+type GroupKey = (Option<Timestamp>, Vec<Option<String>>);
+
 /// Computes `q` (already normalized) over `all` — every fact of one bank.
 pub fn evaluate(all: &[Fact], q: &MetricQuery) -> Vec<MetricRow> {
     let fraud_facts: HashSet<&str> =
@@ -93,7 +95,7 @@ pub fn evaluate(all: &[Fact], q: &MetricQuery) -> Vec<MetricRow> {
         .map(|f| (f.transaction_id.as_str(), f.occurred_at))
         .collect();
     let wanted: HashSet<Stage> = q.metrics.iter().flat_map(|m| stages_of(*m).iter().copied()).collect();
-    let mut groups: BTreeMap<(Option<Timestamp>, Vec<Option<String>>), Vec<&Fact>> = BTreeMap::new();
+    let mut groups: BTreeMap<GroupKey, Vec<&Fact>> = BTreeMap::new();
     for f in all {
         if !wanted.contains(&f.stage) || !q.range.contains(f.occurred_at) {
             continue;

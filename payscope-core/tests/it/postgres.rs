@@ -31,3 +31,450 @@ async fn queue() -> Option<Arc<PgQueue>> {
 
 crate::store_conformance!(stores, crate::postgres::subject());
 crate::queue_conformance!(queue, crate::postgres::queue());
+
+mod isolation {
+    use std::sync::Arc;
+
+    use payscope_core::bank::{BankContext, BankId, Role};
+    use payscope_core::calendar::{TimeRange, Timestamp};
+    use payscope_core::facts::{Fact, ReportId, Stage};
+    use payscope_core::store::metric::{Metric, MetricQuery};
+    use payscope_core::store::{FactStore, MetricStore, ReportStore};
+    use sqlx::{Connection, Executor, Row};
+
+    use crate::fixtures::{dataset, load};
+    use crate::services::TestDb;
+
+    const TENANT_TABLES: [&str; 9] = [
+        "bank_state",
+        "reports",
+        "merchants",
+        "facts",
+        "rollup_daily",
+        "rollup_daily_totals",
+        "answers",
+        "agent_traces",
+        "audit_heads",
+    ];
+
+    fn all_time() -> TimeRange {
+        TimeRange::new(Timestamp(0), Timestamp(4_102_444_800_000))
+    }
+
+    /// Two fresh banks with `n_a` and `n_b` authorizations loaded, and an audit record each.
+    async fn two_banks(
+        db: &TestDb,
+        n_a: usize,
+        n_b: usize,
+    ) -> (payscope_core::backend::postgres::PgBackend, [BankContext; 2]) {
+        let pg = db.backend(4).await;
+        let data = dataset();
+        let nil = ReportId(uuid::Uuid::nil());
+        let banks = [BankId::from_uuid(uuid::Uuid::new_v4()), BankId::from_uuid(uuid::Uuid::new_v4())]
+            .map(|b| BankContext::embedded(b, [Role::Admin]));
+        for (ctx, n) in banks.iter().zip([n_a, n_b]) {
+            let facts: Vec<Fact> = data.banks[0].facts(Stage::Auth, nil, &data.key).take(n).collect();
+            load(&pg, &pg, ctx, "auth", Stage::Auth, facts).await;
+            let record = payscope_core::store::audit::AuditRecord {
+                answer_id: payscope_core::store::audit::AnswerId::new(),
+                created_at: Timestamp(1),
+                body: serde_json::json!({"summary": "x", "agent_traces": [{"agent": "metrics", "status": "ok"}]}),
+            };
+            payscope_core::store::audit::AuditLog::append(&pg, ctx, record).await.unwrap();
+        }
+        (pg, banks)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn row_level_security_holds_for_the_runtime_role() {
+        let Some(db) = TestDb::create().await else { return };
+        let (_pg, [a, b]) = two_banks(&db, 500, 300).await;
+        let mut conn = db.connect().await;
+        // The login (a superuser here) sees both banks until it drops to the runtime role.
+        let n: i64 = sqlx::query_scalar("SELECT count(DISTINCT bank_id) FROM payscope.facts")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert_eq!(n, 2);
+
+        // No bank declared: nothing visible, nothing insertable.
+        let mut tx = conn.begin().await.unwrap();
+        tx.execute("SELECT set_config('role', 'payscope_app', true)").await.unwrap();
+        for t in TENANT_TABLES {
+            let n: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM payscope.{t}")))
+                    .fetch_one(&mut *tx)
+                    .await
+                    .unwrap();
+            assert_eq!(n, 0, "{t} visible without a bank");
+        }
+        let refused =
+            tx.execute("INSERT INTO payscope.bank_state (bank_id) VALUES (gen_random_uuid())").await;
+        assert!(refused.unwrap_err().to_string().contains("row-level security"));
+        tx.rollback().await.unwrap();
+
+        // Bank A declared: bank B's rows are invisible and untouchable in every table.
+        let (ida, idb) = (a.bank_id().to_string(), b.bank_id().to_string());
+        for t in TENANT_TABLES {
+            let mut tx = conn.begin().await.unwrap();
+            sqlx::query("SELECT set_config('app.current_bank_id', $1, true), set_config('role', 'payscope_app', true)")
+                .bind(&ida)
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            let q = |sql: String| sqlx::query(sqlx::AssertSqlSafe(sql)).bind(&idb);
+            let seen = q(format!("SELECT count(*) FROM payscope.{t} WHERE bank_id = $1::uuid"))
+                .fetch_one(&mut *tx)
+                .await
+                .unwrap();
+            assert_eq!(seen.get::<i64, _>(0), 0, "{t}: bank B visible to bank A");
+            let own: i64 =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM payscope.{t}")))
+                    .fetch_one(&mut *tx)
+                    .await
+                    .unwrap();
+            if !matches!(t, "answers" | "agent_traces" | "audit_heads" | "bank_state" | "reports") {
+                assert!(own > 0, "{t}: bank A sees none of its own rows");
+            }
+            // (The audit tables are not deletable by the runtime role at all.)
+            if !matches!(t, "answers" | "agent_traces" | "audit_heads") {
+                let deleted = q(format!("DELETE FROM payscope.{t} WHERE bank_id = $1::uuid"))
+                    .execute(&mut *tx)
+                    .await
+                    .unwrap();
+                assert_eq!(deleted.rows_affected(), 0, "{t}: bank A deleted bank B's rows");
+            }
+            tx.rollback().await.unwrap();
+        }
+        // Writing a row for bank B while declared as bank A is refused.
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::query(
+            "SELECT set_config('app.current_bank_id', $1, true), set_config('role', 'payscope_app', true)",
+        )
+        .bind(&ida)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        let err = sqlx::query("INSERT INTO payscope.bank_state (bank_id) VALUES ($1::uuid)")
+            .bind(&idb)
+            .execute(&mut *tx)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("row-level security"), "{err}");
+        tx.rollback().await.unwrap();
+        // The audit trail is append-only for the runtime role.
+        let mut tx = conn.begin().await.unwrap();
+        sqlx::query(
+            "SELECT set_config('app.current_bank_id', $1, true), set_config('role', 'payscope_app', true)",
+        )
+        .bind(&ida)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+        let err = tx.execute("UPDATE payscope.answers SET record = '{}'").await.unwrap_err();
+        assert!(err.to_string().contains("permission denied"), "{err}");
+        tx.rollback().await.unwrap();
+        // Settings end with the transaction: the pooled connection is clean again.
+        let role: String =
+            sqlx::query_scalar("SELECT current_user::text").fetch_one(&mut conn).await.unwrap();
+        assert_ne!(role, "payscope_app");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn interleaved_requests_on_two_connections_never_cross() {
+        let Some(db) = TestDb::create().await else { return };
+        let (_, banks) = two_banks(&db, 700, 400).await;
+        let pg = Arc::new(db.backend(2).await);
+        let q = MetricQuery::new([Metric::TransactionCount], all_time());
+        let results = futures::future::join_all((0..1000).map(|i| {
+            let (pg, ctx, q) = (pg.clone(), banks[i % 2].clone(), q.clone());
+            async move {
+                let n = if i % 3 == 0 {
+                    pg.stats(&ctx).await.unwrap().total
+                } else {
+                    pg.query(&ctx, &q).await.unwrap().rows[0].values[0].count().unwrap()
+                };
+                (i % 2, n)
+            }
+        }))
+        .await;
+        for (bank, n) in results {
+            assert_eq!(n, [700, 400][bank], "a request of bank {bank} saw another bank's facts");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_loads_store_one_set_and_failed_loads_nothing() {
+        let Some(db) = TestDb::create().await else { return };
+        let pg = db.backend(4).await;
+        let data = dataset();
+        let ctx = BankContext::embedded(BankId::from_uuid(uuid::Uuid::new_v4()), [Role::Admin]);
+        let nil = ReportId(uuid::Uuid::nil());
+        let facts: Vec<Fact> = data.banks[1].facts(Stage::Auth, nil, &data.key).take(4000).collect();
+        // The same report loaded twice at once.
+        let (r1, r2) = tokio::join!(
+            load(&pg, &pg, &ctx, "same", Stage::Auth, facts.clone()),
+            load(&pg, &pg, &ctx, "same", Stage::Auth, facts.clone())
+        );
+        assert_eq!(r1.report_id, r2.report_id);
+        assert_eq!(r1.facts_loaded + r2.facts_loaded, 4000, "{r1:?} {r2:?}");
+        assert_eq!(pg.stats(&ctx).await.unwrap().total, 4000);
+        let q = MetricQuery::new([Metric::TransactionCount], all_time());
+        assert_eq!(pg.query(&ctx, &q).await.unwrap().rows[0].values[0].count(), Some(4000));
+
+        // A load abandoned half-way (dropped before commit) leaves nothing behind.
+        let before = pg.stats(&ctx).await.unwrap();
+        let more: Vec<Fact> = data.banks[1].facts(Stage::Clearing, nil, &data.key).take(3000).collect();
+        let report = match pg
+            .register(
+                &ctx,
+                crate::fixtures::new_report(&ctx, "abandoned", payscope_core::facts::ReportType::Clearing),
+            )
+            .await
+            .unwrap()
+        {
+            payscope_core::store::Registered::New(r) => r,
+            payscope_core::store::Registered::Duplicate(r) => r,
+        };
+        let mut open = pg.begin_load(&ctx, &report).await.unwrap();
+        open.append(more[..1500].to_vec()).await.unwrap();
+        drop(open);
+        // And one whose commit fails (the report is not the one being loaded).
+        let mut failing = pg.begin_load(&ctx, &report).await.unwrap();
+        failing.append(more.clone()).await.unwrap();
+        let mut other = report.clone();
+        other.report_id = ReportId::new();
+        assert!(failing.commit(other).await.is_err());
+        let after = pg.stats(&ctx).await.unwrap();
+        assert_eq!((after.total, after.data_version), (before.total, before.data_version));
+        let q = MetricQuery::new([Metric::ClearedCount], all_time());
+        assert_eq!(pg.query(&ctx, &q).await.unwrap().rows[0].values[0].count(), Some(0));
+    }
+
+    #[tokio::test]
+    async fn migrations_rerun_and_the_psql_checklist_order_build_the_same_schema() {
+        let Some(db) = TestDb::create().await else { return };
+        // Re-running is a no-op.
+        payscope_core::backend::postgres::PgBackend::migrate(&db.dsn).await.unwrap();
+        // The deployment checklist on an empty database: psql -f in order.
+        let Some(empty) = TestDb::create_empty().await else { return };
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        for file in [
+            "infra/postgres/001_canonical_facts.sql",
+            "infra/postgres/002_explainability_audit.sql",
+            "infra/postgres/003_rls_tenant.sql",
+            "infra/timescale/001_metrics_timeseries.sql",
+        ] {
+            let out = std::process::Command::new("psql")
+                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &empty.dsn, "-f"])
+                .arg(root.join(file))
+                .output()
+                .expect("psql is installed");
+            assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+            if file.contains("timescale") {
+                assert!(String::from_utf8_lossy(&out.stderr).contains("timescaledb is not available"));
+            }
+        }
+        let schema = |dsn: String| async move {
+            let options = dsn.parse::<sqlx::postgres::PgConnectOptions>().unwrap();
+            let mut conn = sqlx::ConnectOptions::connect(&options).await.unwrap();
+            sqlx::query(
+                "SELECT c.relname::text, c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner)::text,
+                        (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid)
+                   FROM pg_class c WHERE c.relnamespace = 'payscope'::regnamespace AND c.relkind = 'r' ORDER BY 1",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.get::<String, _>(0), r.get::<bool, _>(1), r.get::<bool, _>(2), r.get::<String, _>(3), r.get::<i64, _>(4)))
+            .collect::<Vec<_>>()
+        };
+        let migrated = schema(db.dsn.clone()).await;
+        assert_eq!(migrated, schema(empty.dsn.clone()).await);
+        for (table, rls, forced, owner, policies) in &migrated {
+            assert_eq!(owner, "payscope_owner", "{table}");
+            if table != "jobs" {
+                assert!(*rls && *forced && *policies == 1, "{table}: RLS not enabled and forced");
+            }
+        }
+        // The runtime role owns nothing and cannot bypass RLS.
+        let mut conn = db.connect().await;
+        let (bypass, owned): (bool, i64) = sqlx::query_as(
+            "SELECT rolbypassrls, (SELECT count(*) FROM pg_class WHERE relowner = r.oid) FROM pg_roles r WHERE rolname = 'payscope_app'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        assert!(!bypass && owned == 0);
+        // The application works on the checklist-built database too.
+        let pg = empty.backend(2).await;
+        let ctx = BankContext::embedded(BankId::from_uuid(uuid::Uuid::new_v4()), [Role::Admin]);
+        let nil = ReportId(uuid::Uuid::nil());
+        let facts: Vec<Fact> = dataset().banks[0].facts(Stage::Auth, nil, &dataset().key).take(100).collect();
+        assert_eq!(load(&pg, &pg, &ctx, "checklist", Stage::Auth, facts).await.facts_loaded, 100);
+    }
+}
+
+mod engine {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use payscope_core::config::PostgresSettings;
+    use payscope_core::facts::{ReportOptions, ReportType, Stage};
+    use payscope_core::ingest::pan::PanKey;
+    use payscope_core::query::Query;
+    use payscope_core::store::metric::{Metric, MetricQuery};
+    use payscope_core::store::MetricStore;
+    use payscope_core::synth::files::{write_report, Layout};
+    use payscope_core::{Engine, EngineOptions, ErrorKind, Stores};
+    use tokio::net::TcpListener;
+
+    use crate::ask::{analyst, as_of};
+    use crate::fixtures::dataset;
+    use crate::services::{with_database, TestDb};
+
+    /// Every evaluation question gets the same answer from an engine on Postgres as from the
+    /// embedded engine, and Postgres timings reach `db_query_duration_seconds`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_evaluation_set_answers_the_same_on_postgres() {
+        let Some(db) = TestDb::create().await else { return };
+        let telemetry = Arc::new(payscope_core::telemetry::Telemetry::new());
+        let pg = db.backend(4).await.with_telemetry(telemetry.clone());
+        let engine = Engine::with_telemetry(
+            Stores::postgres(&pg),
+            Arc::new(object_store::memory::InMemory::new()),
+            PanKey::generate(),
+            EngineOptions::default(),
+            telemetry,
+        )
+        .with_probe(Arc::new(pg.clone()));
+        let data = dataset();
+        for bank in &data.banks {
+            let ctx = payscope_core::bank::BankContext::embedded(
+                bank.bank_id,
+                [payscope_core::bank::Role::Analyst],
+            );
+            for stage in Stage::ALL {
+                let mut bytes = Vec::new();
+                write_report(bank, stage, Layout::Jsonl, &data.key, &mut bytes).unwrap();
+                let options = ReportOptions { report_type: ReportType::Auto, ..Default::default() };
+                let r = engine.ingest(&ctx, bytes, options).await.unwrap();
+                assert_eq!((r.status.as_str(), r.rows_rejected), ("completed", 0));
+            }
+        }
+        let memory = crate::ask::engine().await;
+        let ctx = analyst(0);
+        let mut differences = Vec::new();
+        let questions = crate::eval::questions();
+        for text in &questions {
+            let q = Query::new(text.clone()).as_of(as_of());
+            let (m, p) = (memory.ask(&ctx, q.clone()).await.unwrap(), engine.ask(&ctx, q).await.unwrap());
+            let view = |a: &payscope_core::query::answer::Answer| {
+                serde_json::json!([
+                    a.intent,
+                    a.summary,
+                    a.metrics,
+                    a.series,
+                    a.forecast,
+                    a.warnings,
+                    a.agents_invoked
+                ])
+            };
+            let (vm, vp) = (view(&m), view(&p));
+            if vm != vp {
+                let parts = vm.as_array().unwrap().iter().zip(vp.as_array().unwrap()).filter(|(a, b)| a != b);
+                let diff: Vec<String> = parts.map(|(a, b)| format!("\n  memory:   {a}\n  postgres: {b}")).collect();
+                differences.push(format!("{text}{}", diff.join("")));
+            }
+        }
+        assert!(
+            differences.is_empty(),
+            "{} of {}:\n{}",
+            differences.len(),
+            questions.len(),
+            differences.join("\n")
+        );
+        let metrics = engine.telemetry().encode();
+        assert!(
+            metrics.contains(r#"db_query_duration_seconds_count{operation="metric_query"}"#),
+            "{metrics}"
+        );
+        assert!(metrics.contains(r#"operation="load_commit""#));
+        assert_eq!(engine.readiness().await.checks["postgres"], payscope_core::engine::Check::Ok);
+    }
+
+    /// A TCP relay to Postgres that the test can cut and restore.
+    struct Relay {
+        port: u16,
+        task: tokio::task::JoinHandle<()>,
+    }
+
+    impl Relay {
+        async fn start(port: u16) -> Relay {
+            let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+            let port = listener.local_addr().unwrap().port();
+            let task = tokio::spawn(async move {
+                let mut conns = tokio::task::JoinSet::new();
+                while let Ok((mut inbound, _)) = listener.accept().await {
+                    conns.spawn(async move {
+                        if let Ok(mut outbound) = tokio::net::TcpStream::connect("127.0.0.1:5432").await {
+                            let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        }
+                    });
+                }
+            });
+            Relay { port, task }
+        }
+
+        /// Cuts every connection (aborting the task drops the listener and the relayed streams).
+        async fn cut(self) -> u16 {
+            self.task.abort();
+            let _ = self.task.await;
+            self.port
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_outage_is_unavailable_and_recovers_by_itself() {
+        let Some(db) = TestDb::create().await else { return };
+        let relay = Relay::start(0).await;
+        let name = db.name.clone();
+        let dsn = with_database(&format!("postgres://postgres@127.0.0.1:{}/postgres", relay.port), &name);
+        let settings = PostgresSettings {
+            dsn: dsn.into(),
+            pool_size: 2,
+            statement_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+        };
+        let pg = payscope_core::backend::postgres::PgBackend::connect(&settings).await.unwrap();
+        let ctx = payscope_core::bank::BankContext::embedded(
+            payscope_core::bank::BankId::from_uuid(uuid::Uuid::new_v4()),
+            [payscope_core::bank::Role::Analyst],
+        );
+        let q = MetricQuery::new(
+            [Metric::TransactionCount],
+            payscope_core::calendar::TimeRange::new(
+                payscope_core::calendar::Timestamp(0),
+                payscope_core::calendar::Timestamp(1_800_000_000_000),
+            ),
+        );
+        pg.query(&ctx, &q).await.unwrap();
+        let port = relay.cut().await;
+        let err = pg.query(&ctx, &q).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+        assert_eq!(err.code(), "dependency_unavailable");
+        let engine_probe: &dyn payscope_core::engine::Probe = &pg;
+        assert!(engine_probe.check().await.is_err());
+        let _relay = Relay::start(port).await;
+        let mut recovered = false;
+        for _ in 0..20 {
+            if pg.query(&ctx, &q).await.is_ok() {
+                recovered = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        assert!(recovered, "the pool did not reconnect after Postgres came back");
+    }
+}

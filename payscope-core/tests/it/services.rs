@@ -31,6 +31,13 @@ pub struct TestDb {
 impl TestDb {
     /// Creates and migrates a fresh database.
     pub async fn create() -> Option<Arc<TestDb>> {
+        let db = TestDb::create_empty().await?;
+        PgBackend::migrate(&db.dsn).await.unwrap();
+        Some(db)
+    }
+
+    /// Creates a fresh, empty database.
+    pub async fn create_empty() -> Option<Arc<TestDb>> {
         let Ok(admin) = std::env::var("PAYSCOPE_TEST_DATABASE_DSN") else {
             return unavailable("PAYSCOPE_TEST_DATABASE_DSN");
         };
@@ -41,9 +48,13 @@ impl TestDb {
             .await
             .unwrap();
         let dsn = with_database(&admin, &name);
-        let db = Arc::new(TestDb { admin, name, dsn });
-        PgBackend::migrate(&db.dsn).await.unwrap();
-        Some(db)
+        Some(Arc::new(TestDb { admin, name, dsn }))
+    }
+
+    /// A direct connection as the DSN's login (a superuser in tests: it sees past RLS only
+    /// while it has not dropped to the runtime role).
+    pub async fn connect(&self) -> sqlx::PgConnection {
+        self.dsn.parse::<sqlx::postgres::PgConnectOptions>().unwrap().connect().await.unwrap()
     }
 
     /// A backend on this database with a pool of `size`.
