@@ -104,8 +104,8 @@ CREATE TABLE IF NOT EXISTS payscope.facts (
 CREATE INDEX IF NOT EXISTS facts_by_time ON payscope.facts (bank_id, stage, occurred_at);
 CREATE INDEX IF NOT EXISTS facts_by_report ON payscope.facts (bank_id, report_id);
 
--- Daily rollups over the low-cardinality dimensions, rebuilt for the touched days in the
--- same transaction as every load (a plain table, so row-level security applies; TimescaleDB
+-- Daily rollups over the low-cardinality dimensions, updated in the same transaction as
+-- every load (a plain table, so row-level security applies; TimescaleDB
 -- continuous aggregates would not). `code` is the response code of AUTH rows and the reason
 -- code of CHARGEBACK rows.
 CREATE TABLE IF NOT EXISTS payscope.rollup_daily (
@@ -125,7 +125,10 @@ CREATE TABLE IF NOT EXISTS payscope.rollup_daily (
     fraud_count         bigint NOT NULL,
     fraud_amount_minor  numeric NOT NULL
 );
-CREATE INDEX IF NOT EXISTS rollup_daily_by_day ON payscope.rollup_daily (bank_id, day, stage);
+-- One row per cell: loads add to cells in place (ON CONFLICT … DO UPDATE).
+CREATE UNIQUE INDEX IF NOT EXISTS rollup_daily_cell ON payscope.rollup_daily
+    (bank_id, day, stage, network, currency, approved, entry_mode, code, merchant_country, issuer_country)
+    NULLS NOT DISTINCT;
 
 -- The same, summed over everything but network, currency and approval: what the most common
 -- questions (rates and volumes, by network or currency) read.
@@ -142,7 +145,8 @@ CREATE TABLE IF NOT EXISTS payscope.rollup_daily_totals (
     fraud_count         bigint NOT NULL,
     fraud_amount_minor  numeric NOT NULL
 );
-CREATE INDEX IF NOT EXISTS rollup_daily_totals_by_day ON payscope.rollup_daily_totals (bank_id, day, stage);
+CREATE UNIQUE INDEX IF NOT EXISTS rollup_daily_totals_cell ON payscope.rollup_daily_totals
+    (bank_id, day, stage, network, currency, approved) NULLS NOT DISTINCT;
 
 -- The ingestion job queue (used when no Redis is configured). It holds only ids and
 -- delivery state — no tenant data — and workers claim across banks, so it has no row-level

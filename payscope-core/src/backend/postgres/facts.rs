@@ -100,16 +100,17 @@ impl FactLoad for PgLoad {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-        sqlx::query("CREATE TEMP TABLE load_inserted (stage text, transaction_id text, occurred_at timestamptz, new boolean) ON COMMIT DROP")
+        sqlx::query(CREATE_INSERTED)
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
+        // Rows repeated inside the file: in file order, ON CONFLICT DO NOTHING keeps the first.
         // A transaction's fraud counts once: a FRAUD fact always, a fraud-reported AUTH fact
         // only when no FRAUD fact exists (stored or in this load).
         let insert = format!(
             "WITH ins AS (
                 INSERT INTO payscope.facts ({STAGED_COLUMNS}, fraud_counted, confidence)
-                SELECT DISTINCT ON (s.stage, s.transaction_id) {staged},
+                SELECT {staged},
                        CASE WHEN s.stage = 'FRAUD' THEN true
                             WHEN s.stage = 'AUTH' AND s.fraud_reported THEN
                                 NOT EXISTS (SELECT 1 FROM payscope.facts f
@@ -119,10 +120,10 @@ impl FactLoad for PgLoad {
                             ELSE false END,
                        $2
                   FROM load_staging s
-                 ORDER BY s.stage, s.transaction_id, s.source_row
+                 ORDER BY s.source_row
                 ON CONFLICT DO NOTHING
-                RETURNING stage, transaction_id, occurred_at)
-             INSERT INTO load_inserted SELECT stage, transaction_id, occurred_at, true FROM ins",
+                RETURNING {ROLLUP_COLUMNS})
+             INSERT INTO load_inserted SELECT {ROLLUP_COLUMNS}, true FROM ins",
             staged = STAGED_COLUMNS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ")
         );
         let loaded = sqlx::query(dynamic(insert))
@@ -133,20 +134,21 @@ impl FactLoad for PgLoad {
             .map_err(db_error)?
             .rows_affected();
         // New FRAUD facts take over the counting from AUTH facts of the same transactions.
-        sqlx::query(
+        sqlx::query(dynamic(format!(
             "WITH uncounted AS (
                 UPDATE payscope.facts f SET fraud_counted = false
                   FROM load_inserted i
                  WHERE i.stage = 'FRAUD' AND f.bank_id = $1 AND f.stage = 'AUTH'
                    AND f.transaction_id = i.transaction_id AND f.fraud_counted
-                RETURNING f.stage, f.transaction_id, f.occurred_at)
-             INSERT INTO load_inserted SELECT stage, transaction_id, occurred_at, false FROM uncounted",
-        )
+                RETURNING {returning})
+             INSERT INTO load_inserted SELECT {ROLLUP_COLUMNS}, false FROM uncounted",
+            returning = ROLLUP_COLUMNS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ")
+        )))
         .bind(b)
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
-        rebuild_rollups(&mut tx, bank).await?;
+        update_rollups(&mut tx, bank).await?;
         sqlx::query(
             "INSERT INTO payscope.merchants AS m (bank_id, merchant_id, merchant_name, mcc, country, first_seen, last_seen)
              SELECT DISTINCT ON (merchant_id) $1, merchant_id, merchant_name, mcc, merchant_country,
@@ -199,67 +201,53 @@ impl FactLoad for PgLoad {
     }
 }
 
-/// Rebuilds the daily rollups of every day `load_inserted` touches.
-async fn rebuild_rollups(tx: &mut Transaction<'static, Postgres>, bank: BankId) -> Result<()> {
-    let days: Vec<i32> = sqlx::query_scalar(
-        "SELECT DISTINCT (floor(extract(epoch from occurred_at) / 86400))::int FROM load_inserted",
-    )
-    .fetch_all(&mut **tx)
-    .await
-    .map_err(db_error)?;
-    if days.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "DELETE FROM payscope.rollup_daily
-          WHERE bank_id = $1 AND day IN (SELECT date '1970-01-01' + d FROM unnest($2::int[]) d)",
-    )
-    .bind(bank.as_uuid())
-    .bind(&days)
-    .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
-    sqlx::query(
-        "INSERT INTO payscope.rollup_daily
+/// The columns of a merged fact the rollups need (`load_inserted` holds them, with `new`:
+/// true for a newly stored fact, false for an AUTH fact whose fraud a FRAUD fact took over).
+const ROLLUP_COLUMNS: &str = "stage, transaction_id, occurred_at, network, currency, approved, entry_mode, \
+    response_code, reason_code, merchant_country, issuer_country, amount_minor, interchange_fee_minor, fraud_counted";
+
+const CREATE_INSERTED: &str = "CREATE TEMP TABLE load_inserted (
+    stage text, transaction_id text, occurred_at timestamptz, network text, currency char(3), approved boolean,
+    entry_mode text, response_code text, reason_code text, merchant_country char(2), issuer_country char(2),
+    amount_minor bigint, interchange_fee_minor bigint, fraud_counted boolean, new boolean
+) ON COMMIT DROP";
+
+/// Adds this load to the daily rollups in place: new facts add to their cells; AUTH facts
+/// whose fraud a new FRAUD fact took over give their fraud count and amount back.
+async fn update_rollups(tx: &mut Transaction<'static, Postgres>, bank: BankId) -> Result<()> {
+    let sums = "count(*) FILTER (WHERE new), coalesce(sum(amount_minor) FILTER (WHERE new), 0),
+                coalesce(sum(coalesce(interchange_fee_minor, 0)) FILTER (WHERE new), 0),
+                count(*) FILTER (WHERE new AND fraud_counted) - count(*) FILTER (WHERE NOT new),
+                coalesce(sum(amount_minor) FILTER (WHERE new AND fraud_counted), 0)
+                    - coalesce(sum(amount_minor) FILTER (WHERE NOT new), 0)";
+    let add = "facts = r.facts + excluded.facts, amount_minor = r.amount_minor + excluded.amount_minor,
+               fee_minor = r.fee_minor + excluded.fee_minor, fraud_count = r.fraud_count + excluded.fraud_count,
+               fraud_amount_minor = r.fraud_amount_minor + excluded.fraud_amount_minor";
+    sqlx::query(dynamic(format!(
+        "INSERT INTO payscope.rollup_daily AS r
               (bank_id, day, stage, network, currency, approved, entry_mode, code, merchant_country,
                issuer_country, facts, amount_minor, fee_minor, fraud_count, fraud_amount_minor)
          SELECT $1, (occurred_at AT TIME ZONE 'UTC')::date, stage, network, currency, approved, entry_mode,
                 CASE stage WHEN 'AUTH' THEN response_code WHEN 'CHARGEBACK' THEN reason_code END,
-                merchant_country, issuer_country, count(*), sum(amount_minor),
-                sum(coalesce(interchange_fee_minor, 0)), count(*) FILTER (WHERE fraud_counted),
-                coalesce(sum(amount_minor) FILTER (WHERE fraud_counted), 0)
-           FROM payscope.facts f
-           JOIN unnest($2::int[]) d ON f.occurred_at >= timestamptz '1970-01-01 00:00:00+00' + d * interval '1 day'
-                                    AND f.occurred_at < timestamptz '1970-01-01 00:00:00+00' + (d + 1) * interval '1 day'
-          WHERE f.bank_id = $1
-          GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10",
-    )
+                merchant_country, issuer_country, {sums}
+           FROM load_inserted GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10
+         ON CONFLICT (bank_id, day, stage, network, currency, approved, entry_mode, code, merchant_country,
+                      issuer_country)
+         DO UPDATE SET {add}"
+    )))
     .bind(bank.as_uuid())
-    .bind(&days)
     .execute(&mut **tx)
     .await
     .map_err(db_error)?;
-    sqlx::query(
-        "DELETE FROM payscope.rollup_daily_totals
-          WHERE bank_id = $1 AND day IN (SELECT date '1970-01-01' + d FROM unnest($2::int[]) d)",
-    )
-    .bind(bank.as_uuid())
-    .bind(&days)
-    .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
-    sqlx::query(
-        "INSERT INTO payscope.rollup_daily_totals
+    sqlx::query(dynamic(format!(
+        "INSERT INTO payscope.rollup_daily_totals AS r
               (bank_id, day, stage, network, currency, approved, facts, amount_minor, fee_minor, fraud_count,
                fraud_amount_minor)
-         SELECT bank_id, day, stage, network, currency, approved, sum(facts), sum(amount_minor), sum(fee_minor),
-                sum(fraud_count), sum(fraud_amount_minor)
-           FROM payscope.rollup_daily
-          WHERE bank_id = $1 AND day IN (SELECT date '1970-01-01' + d FROM unnest($2::int[]) d)
-          GROUP BY bank_id, day, stage, network, currency, approved",
-    )
+         SELECT $1, (occurred_at AT TIME ZONE 'UTC')::date, stage, network, currency, approved, {sums}
+           FROM load_inserted GROUP BY 2, 3, 4, 5, 6
+         ON CONFLICT (bank_id, day, stage, network, currency, approved) DO UPDATE SET {add}"
+    )))
     .bind(bank.as_uuid())
-    .bind(&days)
     .execute(&mut **tx)
     .await
     .map_err(db_error)?;
