@@ -24,7 +24,10 @@ use payscope::synth::{self, SynthConfig};
 use payscope::{Engine, EngineOptions, Stores};
 
 fn psql(dsn: &str, sql: &str) -> String {
-    let out = Command::new("psql").args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-c", sql]).output().unwrap();
+    let out = Command::new("psql")
+        .args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-c", sql])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{sql}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
@@ -33,7 +36,13 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn latency(engine: &Engine, ctx: &BankContext, text: &str, as_of: payscope::calendar::Timestamp, n: usize) -> String {
+async fn latency(
+    engine: &Engine,
+    ctx: &BankContext,
+    text: &str,
+    as_of: payscope::calendar::Timestamp,
+    n: usize,
+) -> String {
     let mut times = Vec::with_capacity(n);
     let q = Query::new(text).as_of(as_of);
     engine.ask(ctx, q.clone()).await.unwrap();
@@ -48,8 +57,10 @@ async fn latency(engine: &Engine, ctx: &BankContext, text: &str, as_of: payscope
 
 #[tokio::main]
 async fn main() {
-    let admin = std::env::var("PAYSCOPE_BENCH_DSN").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let total: u64 = std::env::var("PAYSCOPE_BENCH_FACTS").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000_000);
+    let admin = std::env::var("PAYSCOPE_BENCH_DSN")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let total: u64 =
+        std::env::var("PAYSCOPE_BENCH_FACTS").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000_000);
     psql(&admin, "DROP DATABASE IF EXISTS payscope_bench WITH (FORCE)");
     psql(&admin, "CREATE DATABASE payscope_bench");
     let mut url = url::Url::parse(&admin).unwrap();

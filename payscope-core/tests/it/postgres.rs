@@ -384,7 +384,8 @@ mod engine {
             let (vm, vp) = (view(&m), view(&p));
             if vm != vp {
                 let parts = vm.as_array().unwrap().iter().zip(vp.as_array().unwrap()).filter(|(a, b)| a != b);
-                let diff: Vec<String> = parts.map(|(a, b)| format!("\n  memory:   {a}\n  postgres: {b}")).collect();
+                let diff: Vec<String> =
+                    parts.map(|(a, b)| format!("\n  memory:   {a}\n  postgres: {b}")).collect();
                 differences.push(format!("{text}{}", diff.join("")));
             }
         }

@@ -100,10 +100,7 @@ impl FactLoad for PgLoad {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
-        sqlx::query(CREATE_INSERTED)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
+        sqlx::query(CREATE_INSERTED).execute(&mut *tx).await.map_err(db_error)?;
         // Rows repeated inside the file: in file order, ON CONFLICT DO NOTHING keeps the first.
         // A transaction's fraud counts once: a FRAUD fact always, a fraud-reported AUTH fact
         // only when no FRAUD fact exists (stored or in this load).
