@@ -2,12 +2,16 @@
 //! [`BankContext`]. The algorithm is fixed by the key's type (read from the PEM's algorithm
 //! identifier), so `alg: none`, HMAC and any algorithm not matching the key are rejected.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use base64::Engine as _;
 use http::HeaderMap;
 use jsonwebtoken::errors::ErrorKind as JwtErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use payscope_core::bank::{BankContext, BankId, Role, Roles};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 
@@ -78,7 +82,22 @@ pub struct Authenticator {
     key: DecodingKey,
     key_type: KeyType,
     validation: Validation,
+    verified: Arc<Mutex<HashMap<[u8; 32], Verified>>>,
 }
+
+/// A token that passed verification, remembered so the signature is not checked again on
+/// every request (a signature check costs more than the rest of a cached answer). Keyed by
+/// the SHA-256 of the exact token; `exp` and `nbf` are still checked on every use.
+#[derive(Clone, Copy)]
+struct Verified {
+    bank_id: BankId,
+    roles: Roles,
+    exp: u64,
+    nbf: u64,
+}
+
+/// Remembered tokens; the map is simply cleared when full.
+const VERIFIED_CAPACITY: usize = 10_000;
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -89,6 +108,9 @@ impl std::fmt::Debug for Authenticator {
 #[derive(Deserialize)]
 struct Claims {
     sub: String,
+    exp: u64,
+    #[serde(default)]
+    nbf: u64,
     bank_id: String,
     #[serde(default)]
     roles: Option<Vec<String>>,
@@ -131,7 +153,7 @@ impl Authenticator {
             None => validation.validate_aud = false,
         }
         validation.set_required_spec_claims(&required);
-        Ok(Authenticator { key, key_type, validation })
+        Ok(Authenticator { key, key_type, validation, verified: Arc::default() })
     }
 
     /// The configured key's type.
@@ -157,6 +179,43 @@ impl Authenticator {
             .map(str::trim)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| invalid("the Authorization header must be `Bearer <token>`"))?;
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let now = jsonwebtoken::get_current_timestamp();
+        let remembered = self.verified.lock().unwrap_or_else(|e| e.into_inner()).get(&digest).copied();
+        let verified = match remembered {
+            Some(v) if now >= v.exp.saturating_add(LEEWAY_SECS) => {
+                return Err(ApiError::unauthorized("token_expired", "the token has expired"))
+            }
+            Some(v) if v.nbf > now.saturating_add(LEEWAY_SECS) => {
+                return Err(invalid("the token is not valid yet (nbf)"))
+            }
+            Some(v) => v,
+            None => {
+                let v = self.verify(token)?;
+                let mut map = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+                if map.len() >= VERIFIED_CAPACITY {
+                    map.clear();
+                }
+                map.insert(digest, v);
+                v
+            }
+        };
+        if let Some(asked) = headers.get("x-bank-id") {
+            let same =
+                asked.to_str().ok().and_then(|v| v.trim().parse::<BankId>().ok()) == Some(verified.bank_id);
+            if !same {
+                return Err(ApiError::new(
+                    http::StatusCode::FORBIDDEN,
+                    "bank_id_mismatch",
+                    "X-Bank-Id does not match the bank of the token",
+                ));
+            }
+        }
+        Ok(BankContext::from_verified_claims(verified.bank_id, verified.roles, Some(request_id.to_owned())))
+    }
+
+    /// Checks the signature and claims of a token.
+    fn verify(&self, token: &str) -> Result<Verified, ApiError> {
         let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map_err(|e| match e.kind() {
                 JwtErrorKind::ExpiredSignature => {
@@ -182,19 +241,9 @@ impl Authenticator {
         }
         let bank_id: BankId =
             claims.bank_id.parse().map_err(|_| invalid("the token's `bank_id` claim is not a UUID"))?;
-        if let Some(asked) = headers.get("x-bank-id") {
-            let same = asked.to_str().ok().and_then(|v| v.trim().parse::<BankId>().ok()) == Some(bank_id);
-            if !same {
-                return Err(ApiError::new(
-                    http::StatusCode::FORBIDDEN,
-                    "bank_id_mismatch",
-                    "X-Bank-Id does not match the bank of the token",
-                ));
-            }
-        }
         let names = claims.roles.unwrap_or_default().into_iter().chain(claims.role);
         let roles = Roles::from_roles(names.filter_map(|r| Role::parse(&r)));
-        Ok(BankContext::from_verified_claims(bank_id, roles, Some(request_id.to_owned())))
+        Ok(Verified { bank_id, roles, exp: claims.exp, nbf: claims.nbf })
     }
 }
 

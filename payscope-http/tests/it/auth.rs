@@ -98,6 +98,12 @@ async fn every_bad_token_is_refused_with_the_right_status() {
     for (name, authorization, status, code) in cases {
         assert_eq!(attempt(&server, authorization).await, (status, code.to_owned()), "{name}");
     }
+    // A verified token is remembered, but its expiry still holds: one inside the 30 s leeway
+    // is accepted, then refused once the leeway has passed.
+    let expiring = bearer(signer.sign(&with("exp", json!(now() - 28))));
+    assert_eq!(attempt(&server, expiring.clone()).await.0, 200);
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(attempt(&server, expiring).await, (401, "token_expired".to_owned()));
     // A PS256 token from the RSA key is one of the accepted RSA algorithms.
     assert_eq!(attempt(&server, bearer(Signer::rsa().with_alg(Algorithm::PS256).sign(&good))).await.0, 200);
     server.stop().await;
