@@ -108,7 +108,7 @@ async fn run(settings: Settings, demo: bool) -> Result<(), String> {
         .map_err(|e| format!("PAYSCOPE_ADDR: cannot listen on {}: {e}", settings.addr))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     // With an in-process queue nobody else can run the jobs: the worker loop runs here.
-    let embedded_queue = settings.redis_url.is_none() && settings.postgres.is_none();
+    let embedded_queue = settings.postgres.is_none();
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
     let worker = embedded_queue.then(|| {
         let worker =

@@ -1,5 +1,5 @@
-//! `payscope-worker`: runs report-ingestion jobs from the shared queue (Redis Streams or
-//! Postgres) with bounded concurrency, and serves `/health/*` and `/metrics` on
+//! `payscope-worker`: runs report-ingestion jobs from the shared queue (the Postgres job
+//! table) with bounded concurrency, and serves `/health/*` and `/metrics` on
 //! `PAYSCOPE_WORKER_ADDR`. On SIGTERM it stops claiming, finishes the jobs in progress (or
 //! leaves them to expire and run elsewhere), and exits.
 
@@ -12,7 +12,7 @@ use payscope_http::{logging, serve, shutdown_signal, App};
 use tokio::net::TcpListener;
 
 const USAGE: &str = "\
-usage: payscope-worker     run ingestion jobs from the queue named by REDIS_URL or DATABASE_DSN
+usage: payscope-worker     run ingestion jobs from the Postgres queue of DATABASE_DSN
 Health and metrics are served on PAYSCOPE_WORKER_ADDR (default 0.0.0.0:8001).";
 
 fn main() -> ExitCode {
@@ -49,8 +49,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(settings: Settings) -> Result<(), String> {
-    if settings.redis_url.is_none() && settings.postgres.is_none() {
-        return Err("REDIS_URL or DATABASE_DSN must be set: the worker takes jobs from a shared queue \
+    if settings.postgres.is_none() {
+        return Err("DATABASE_DSN must be set: the worker takes jobs from a shared queue \
                     (with embedded stores, payscope-http runs the jobs itself)"
             .into());
     }

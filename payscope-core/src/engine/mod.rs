@@ -130,6 +130,27 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Services whose adapters this version does not have yet (Redis, S3/MinIO, Neo4j, Pinecone).
+/// Starting anyway would silently use the embedded store in their place — a worker would then
+/// read an empty private queue — so a configured one stops start-up, naming its variable.
+fn refuse_services_without_adapter(settings: &Settings) -> Result<()> {
+    let configured = [
+        (settings.redis_url.is_some(), crate::config::REDIS_URL),
+        (settings.s3.is_some(), crate::config::MINIO_ENDPOINT),
+        (settings.neo4j.is_some(), crate::config::NEO4J_URI),
+        (settings.pinecone.is_some(), crate::config::PINECONE_API_KEY),
+    ];
+    match configured.iter().find(|(set, _)| *set) {
+        Some((_, variable)) => Err(Error::invalid(
+            "invalid_config",
+            format!(
+                "{variable}: this version of PayScope has no adapter for it yet; unset it to use the default"
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 impl Engine {
     /// An engine on the given stores and object store.
     pub fn new(stores: Stores, objects: Arc<dyn ObjectStore>, key: PanKey, options: EngineOptions) -> Engine {
@@ -227,6 +248,7 @@ impl Engine {
 
     /// The engine the settings describe (embedded stores for every unset service).
     pub async fn from_settings(settings: &Settings) -> Result<Engine> {
+        refuse_services_without_adapter(settings)?;
         let options = EngineOptions::from_settings(settings);
         let key = settings.pan_key_bytes().map(PanKey::new);
         let engine = match &settings.postgres {
@@ -360,4 +382,32 @@ fn write_private(path: &Path, data: &[u8]) -> Result<()> {
 fn write_private(path: &Path, data: &[u8]) -> Result<()> {
     std::fs::write(path, data)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_service_without_an_adapter_stops_start_up_naming_its_variable() {
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().to_str().unwrap().to_owned();
+        for (variable, value) in [
+            ("REDIS_URL", "redis://127.0.0.1:6379"),
+            ("NEO4J_URI", "bolt://127.0.0.1:7687"),
+            ("MINIO_ENDPOINT", "http://127.0.0.1:9000"),
+        ] {
+            let settings = Settings::from_lookup(|name| match name {
+                "PAYSCOPE_DATA_DIR" => Some(data_dir.clone()),
+                "MINIO_ACCESS_KEY" | "MINIO_SECRET_KEY" | "NEO4J_USER" | "NEO4J_PASSWORD" => Some("x".into()),
+                n if n == variable => Some(value.into()),
+                _ => None,
+            })
+            .unwrap();
+            let Err(error) = Engine::from_settings(&settings).await else {
+                panic!("{variable} was accepted")
+            };
+            assert!(error.to_string().starts_with(variable), "{error}");
+        }
+    }
 }

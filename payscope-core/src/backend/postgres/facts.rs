@@ -1,8 +1,9 @@
 //! `FactStore` on Postgres. A load is one transaction: batches are copied (binary `COPY`) into
 //! a temporary staging table; the commit merges them into `facts` with
 //! `INSERT … ON CONFLICT DO NOTHING` (so reloading never double-counts), fixes fraud
-//! counting, rebuilds the daily rollups of the touched days, upserts merchants, bumps the
-//! bank's data version and writes the report — all or nothing, under a per-bank lock.
+//! counting, adds the inserted facts' sums into the daily rollups (upserts into unique cells,
+//! so existing days are updated in place), upserts merchants, bumps the bank's data version
+//! and writes the report — all or nothing, under a per-bank lock.
 
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
