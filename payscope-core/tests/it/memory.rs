@@ -66,3 +66,37 @@ async fn persisted_state_survives_reopening_and_tampering_is_detected() {
     std::fs::write(&path, format!("{}\n{}\n{}\n{}\n", lines[0], lines[2], lines[1], lines[3])).unwrap();
     assert!(!m.verify(&bank).await.unwrap().ok);
 }
+
+#[tokio::test]
+async fn a_reopened_audit_chain_serves_old_answers_continues_and_cuts_a_torn_line() {
+    use payscope_core::bank::{BankContext, BankId, Role};
+    use payscope_core::store::audit::{AnswerId, AuditLog, AuditRecord};
+
+    let dir = tempfile::tempdir().unwrap();
+    let bank = BankContext::embedded(BankId::from_uuid(uuid::Uuid::new_v4()), [Role::Admin]);
+    let record = |i: i64| AuditRecord {
+        answer_id: AnswerId::new(),
+        created_at: payscope_core::calendar::Timestamp(i),
+        body: serde_json::json!({"summary": format!("answer {i}")}),
+    };
+    let first = record(1);
+    {
+        let m = MemoryBackend::open(dir.path()).unwrap();
+        m.append(&bank, first.clone()).await.unwrap();
+        m.append(&bank, record(2)).await.unwrap();
+    }
+    // A crash in the middle of the third write.
+    let path = dir.path().join("audit").join(format!("{}.jsonl", bank.bank_id()));
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes.extend_from_slice(br#"{"seq":3,"record":{"answer_id":"#);
+    std::fs::write(&path, &bytes).unwrap();
+
+    let m = MemoryBackend::open(dir.path()).unwrap();
+    let old = m.get(&bank, first.answer_id).await.unwrap().expect("an answer from before the restart");
+    assert_eq!((old.seq, &old.record.body), (1, &first.body));
+    let third = m.append(&bank, record(3)).await.unwrap();
+    assert_eq!(third.seq, 3);
+    assert_eq!(m.get(&bank, third.record.answer_id).await.unwrap().unwrap().hash, third.hash);
+    let v = m.verify(&bank).await.unwrap();
+    assert!(v.ok && v.records == 3, "{v:?}");
+}

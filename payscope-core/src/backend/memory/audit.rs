@@ -4,16 +4,21 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::persist::{read_lines, AppendLog};
+use super::persist::{read_line_at, read_lines, AppendLog};
 use crate::bank::BankId;
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::facts::Sha256;
 use crate::store::audit::{verify_chain, AnswerId, AuditEntry, AuditRecord, ChainVerification};
 
+/// One bank's chain: its head, and where each answer's entry is. A persisted chain keeps only
+/// byte offsets in memory and reads entries back from its file, so memory does not grow with
+/// every answer served; an unpersisted one (tests) keeps the entries.
 #[derive(Debug, Default)]
 struct Chain {
+    head: Option<(u64, Sha256)>,
+    position: HashMap<AnswerId, u64>,
     entries: Vec<AuditEntry>,
-    by_answer: HashMap<AnswerId, usize>,
-    log: Option<AppendLog>,
+    log: Option<(PathBuf, AppendLog)>,
 }
 
 /// Every bank's chain.
@@ -36,13 +41,10 @@ impl AuditChains {
 
     fn chain(&mut self, bank: BankId) -> Result<&mut Chain> {
         if !self.chains.contains_key(&bank) {
-            let mut chain = Chain::default();
-            if let Some(path) = self.path(bank) {
-                chain.entries = read_lines(&path)?;
-                chain.by_answer =
-                    chain.entries.iter().enumerate().map(|(i, e)| (e.record.answer_id, i)).collect();
-                chain.log = Some(AppendLog::open(&path)?);
-            }
+            let chain = match self.path(bank) {
+                Some(path) => load(path)?,
+                None => Chain::default(),
+            };
             self.chains.insert(bank, chain);
         }
         Ok(self.chains.entry(bank).or_default())
@@ -51,19 +53,30 @@ impl AuditChains {
     /// Appends a record to `bank`'s chain.
     pub fn append(&mut self, bank: BankId, record: AuditRecord) -> Result<AuditEntry> {
         let chain = self.chain(bank)?;
-        let entry = AuditEntry::next(chain.entries.last(), record);
-        if let Some(log) = &mut chain.log {
-            log.append(&entry, false)?;
-        }
-        chain.by_answer.insert(entry.record.answer_id, chain.entries.len());
-        chain.entries.push(entry.clone());
+        let prev_hash = chain.head.map_or(Sha256([0; 32]), |(_, hash)| hash);
+        let hash = AuditEntry::chain_hash(&prev_hash, &record);
+        let seq = chain.head.map_or(1, |(seq, _)| seq + 1);
+        let entry = AuditEntry { seq, record, prev_hash, hash };
+        let position = match &mut chain.log {
+            Some((_, log)) => log.append(&entry, false)?,
+            None => {
+                chain.entries.push(entry.clone());
+                chain.entries.len() as u64 - 1
+            }
+        };
+        chain.head = Some((seq, hash));
+        chain.position.insert(entry.record.answer_id, position);
         Ok(entry)
     }
 
     /// The entry for an answer of `bank`.
     pub fn get(&mut self, bank: BankId, answer: AnswerId) -> Result<Option<AuditEntry>> {
         let chain = self.chain(bank)?;
-        Ok(chain.by_answer.get(&answer).map(|&i| chain.entries[i].clone()))
+        let Some(&position) = chain.position.get(&answer) else { return Ok(None) };
+        match &chain.log {
+            Some((path, _)) => read_line_at(path, position).map(Some),
+            None => Ok(chain.entries.get(position as usize).cloned()),
+        }
     }
 
     /// Verifies `bank`'s chain as stored (re-reading the file when persisted).
@@ -76,4 +89,48 @@ impl AuditChains {
             None => Ok(verify_chain(&self.chain(bank)?.entries)),
         }
     }
+}
+
+/// Reads a persisted chain's head and positions. A torn last line (a crash mid-write) is cut
+/// off, so the next append does not leave it in the middle of the chain.
+fn load(path: PathBuf) -> Result<Chain> {
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(e.into()),
+    };
+    let mut chain = Chain::default();
+    let mut offset = 0usize;
+    while offset < bytes.len() {
+        let end = bytes[offset..].iter().position(|&b| b == b'\n').map(|i| offset + i);
+        let line = &bytes[offset..end.unwrap_or(bytes.len())];
+        match serde_json::from_slice::<AuditEntry>(line) {
+            Ok(entry) if end.is_some() => {
+                chain.head = Some((entry.seq, entry.hash));
+                chain.position.insert(entry.record.answer_id, offset as u64);
+            }
+            // No newline, or a bad final line: a write that never completed (and so was
+            // never acknowledged). Anything bad before the end is damage, reported as such.
+            Ok(_) => {
+                truncate(&path, offset)?;
+                break;
+            }
+            Err(_) if end.is_none_or(|e| e + 1 == bytes.len()) => {
+                truncate(&path, offset)?;
+                break;
+            }
+            Err(e) => {
+                return Err(Error::internal(format!("{} at byte {offset} is not valid: {e}", path.display())))
+            }
+        }
+        offset = end.map_or(bytes.len(), |e| e + 1);
+    }
+    chain.log = Some((path.clone(), AppendLog::open(&path)?));
+    Ok(chain)
+}
+
+fn truncate(path: &Path, len: usize) -> Result<()> {
+    tracing::warn!(path = %path.display(), "cutting off a torn last audit line");
+    std::fs::OpenOptions::new().write(true).open(path)?.set_len(len as u64)?;
+    Ok(())
 }

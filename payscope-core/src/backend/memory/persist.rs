@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 pub(crate) struct AppendLog {
     path: PathBuf,
     file: File,
+    len: u64,
 }
 
 impl AppendLog {
@@ -24,11 +25,12 @@ impl AppendLog {
             std::fs::create_dir_all(dir)?;
         }
         let file = OpenOptions::new().create(true).append(true).open(path)?;
-        Ok(AppendLog { path: path.to_owned(), file })
+        let len = file.metadata()?.len();
+        Ok(AppendLog { path: path.to_owned(), file, len })
     }
 
-    /// Appends one value as a line; `durable` also fsyncs.
-    pub fn append(&mut self, value: &impl Serialize, durable: bool) -> Result<()> {
+    /// Appends one value as a line; `durable` also fsyncs. Returns the line's byte offset.
+    pub fn append(&mut self, value: &impl Serialize, durable: bool) -> Result<u64> {
         let mut line = serde_json::to_vec(value)?;
         line.push(b'\n');
         self.file
@@ -37,8 +39,21 @@ impl AppendLog {
         if durable {
             self.file.sync_data()?;
         }
-        Ok(())
+        let offset = self.len;
+        self.len += line.len() as u64;
+        Ok(offset)
     }
+}
+
+/// Reads the one line that starts at byte `offset` of `path`.
+pub(crate) fn read_line_at<T: DeserializeOwned>(path: &Path, offset: u64) -> Result<T> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = File::open(path)?;
+    file.seek(SeekFrom::Start(offset))?;
+    let mut line = String::new();
+    BufReader::new(file).read_line(&mut line)?;
+    serde_json::from_str(&line)
+        .map_err(|e| Error::internal(format!("{} at byte {offset} is not valid: {e}", path.display())))
 }
 
 /// Reads every line of `path` (missing file: nothing). A torn final line, left by a crash in

@@ -56,7 +56,7 @@ impl ReportIndex {
     fn persist(&mut self, r: &Report) -> Result<()> {
         match &mut self.log {
             // Final states are fsynced: they decide what is rebuilt after a crash.
-            Some(log) => log.append(r, r.status.is_final()),
+            Some(log) => log.append(r, r.status.is_final()).map(|_| ()),
             None => Ok(()),
         }
     }
