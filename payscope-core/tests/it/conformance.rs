@@ -197,6 +197,22 @@ pub async fn loads_are_idempotent_and_atomic(s: &Subject) {
     assert_eq!(paged, scanned);
     let one = FactFilter { transaction_id: Some(auths[5].transaction_id.clone()), ..Default::default() };
     assert_eq!(s.facts.scan(&ctx, &one, None, 10).await.unwrap().len(), 1);
+
+    // One file reporting a transaction's fraud twice (a flagged AUTH fact and a FRAUD fact)
+    // counts it once; a flagged AUTH fact alone counts; a later FRAUD fact for it changes nothing.
+    let fresh = BankContext::embedded(BankId::from_uuid(uuid::Uuid::new_v4()), [Role::Admin]);
+    let mut flagged: Vec<Fact> = auths.iter().filter(|f| f.approved == Some(true)).take(2).cloned().collect();
+    for f in &mut flagged {
+        f.fraud_reported = true;
+    }
+    let fraud_of = |f: &Fact| Fact { stage: Stage::Fraud, approved: None, ..f.clone() };
+    let mixed = vec![flagged[0].clone(), flagged[1].clone(), fraud_of(&flagged[0])];
+    load(&*s.reports, &*s.facts, &fresh, "mixed fraud", Stage::Auth, mixed).await;
+    let fraud = MetricQuery::new([Metric::FraudCount, Metric::FraudAmount], range);
+    let counted = s.metrics.query(&fresh, &fraud).await.unwrap();
+    assert_eq!(counted.rows[0].values[0].count(), Some(2), "{counted:?}");
+    load(&*s.reports, &*s.facts, &fresh, "late fraud", Stage::Fraud, vec![fraud_of(&flagged[1])]).await;
+    assert_eq!(s.metrics.query(&fresh, &fraud).await.unwrap().rows, counted.rows);
 }
 
 /// Queries covering every metric, dimension, filter, granularity, ordering and range shape.

@@ -101,6 +101,8 @@ impl FactLoad for PgLoad {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
+        // The merge sorts and aggregates a whole report: in memory, not in temporary files.
+        sqlx::query("SET LOCAL work_mem = '256MB'").execute(&mut *tx).await.map_err(db_error)?;
         sqlx::query(CREATE_INSERTED).execute(&mut *tx).await.map_err(db_error)?;
         // Rows repeated inside the file: in file order, ON CONFLICT DO NOTHING keeps the first.
         // A transaction's fraud counts once: a FRAUD fact always, a fraud-reported AUTH fact
@@ -113,11 +115,12 @@ impl FactLoad for PgLoad {
                             WHEN s.stage = 'AUTH' AND s.fraud_reported THEN
                                 NOT EXISTS (SELECT 1 FROM payscope.facts f
                                              WHERE f.bank_id = $1 AND f.stage = 'FRAUD' AND f.transaction_id = s.transaction_id)
-                                AND NOT EXISTS (SELECT 1 FROM load_staging x
-                                                 WHERE x.stage = 'FRAUD' AND x.transaction_id = s.transaction_id)
+                                AND lf.transaction_id IS NULL
                             ELSE false END,
                        $2
                   FROM load_staging s
+                  LEFT JOIN (SELECT DISTINCT transaction_id FROM load_staging WHERE stage = 'FRAUD') lf
+                         ON s.stage = 'AUTH' AND s.fraud_reported AND lf.transaction_id = s.transaction_id
                  ORDER BY s.source_row
                 ON CONFLICT DO NOTHING
                 RETURNING {ROLLUP_COLUMNS})
@@ -131,6 +134,8 @@ impl FactLoad for PgLoad {
             .await
             .map_err(db_error)?
             .rows_affected();
+        // Statistics for the planner: the joins below would otherwise guess the table's size.
+        sqlx::query("ANALYZE load_inserted").execute(&mut *tx).await.map_err(db_error)?;
         // New FRAUD facts take over the counting from AUTH facts of the same transactions.
         sqlx::query(dynamic(format!(
             "WITH uncounted AS (
