@@ -116,6 +116,7 @@ impl Engine {
         for (dependency, required, check) in results {
             if let Check::Error(reason) = &check {
                 tracing::warn!(dependency, %reason, "readiness check failed");
+                self.telemetry().error(crate::error::ErrorKind::Unavailable, "readiness");
                 degraded = true;
                 ready &= !required;
             }

@@ -349,6 +349,8 @@ impl Engine {
                         JobOutcome::Retrying(reason)
                     }
                     FailOutcome::DeadLettered => {
+                        // Alerted on: a report that will not load without someone looking at it.
+                        self.inner.telemetry.error(e.kind(), "dead_letter");
                         if let Ok(Some(report)) =
                             self.inner.stores.reports.get(&ctx, claimed.job.report_id).await
                         {
