@@ -130,12 +130,11 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-/// Services whose adapters this version does not have yet (Redis, S3/MinIO, Neo4j, Pinecone).
-/// Starting anyway would silently use the embedded store in their place — a worker would then
-/// read an empty private queue — so a configured one stops start-up, naming its variable.
+/// Services whose adapters this version does not have yet (S3/MinIO, Neo4j, Pinecone).
+/// Starting anyway would silently use the embedded store in their place, so a configured one
+/// stops start-up, naming its variable.
 fn refuse_services_without_adapter(settings: &Settings) -> Result<()> {
     let configured = [
-        (settings.redis_url.is_some(), crate::config::REDIS_URL),
         (settings.s3.is_some(), crate::config::MINIO_ENDPOINT),
         (settings.neo4j.is_some(), crate::config::NEO4J_URI),
         (settings.pinecone.is_some(), crate::config::PINECONE_API_KEY),
@@ -255,6 +254,10 @@ impl Engine {
             None => Engine::embedded(&settings.data_dir, key, options).await?,
             Some(pg) => Engine::on_postgres(settings, pg, key, options).await?,
         };
+        let engine = match &settings.redis_url {
+            None => engine,
+            Some(url) => Engine::with_redis_cache(engine, url).await?,
+        };
         Ok(engine.with_models(
             Llm::from_settings(settings.llm.as_ref())?,
             Embedder::from_settings(settings.llm.as_ref())?,
@@ -286,6 +289,23 @@ impl Engine {
         let engine =
             Engine::with_telemetry(Stores::postgres(&backend), Arc::new(objects), key, options, telemetry);
         Ok(engine.with_probe(Arc::new(backend)))
+    }
+
+    /// The answer cache moved to Redis, so every API instance shares it.
+    #[cfg(feature = "redis")]
+    async fn with_redis_cache(engine: Engine, url: &secrecy::SecretString) -> Result<Engine> {
+        use secrecy::ExposeSecret;
+        let cache =
+            crate::backend::redis::RedisCache::connect(url.expose_secret(), Duration::from_secs(5)).await?;
+        Ok(engine.modified(|inner| {
+            inner.stores.cache = Arc::new(cache.clone());
+            inner.probes.push(Arc::new(cache));
+        }))
+    }
+
+    #[cfg(not(feature = "redis"))]
+    async fn with_redis_cache(_: Engine, _: &secrecy::SecretString) -> Result<Engine> {
+        Err(Error::invalid("invalid_config", "REDIS_URL: this build has no Redis support (feature `redis`)"))
     }
 
     #[cfg(not(feature = "postgres"))]
@@ -392,11 +412,9 @@ mod tests {
     async fn a_service_without_an_adapter_stops_start_up_naming_its_variable() {
         let dir = tempfile::tempdir().unwrap();
         let data_dir = dir.path().to_str().unwrap().to_owned();
-        for (variable, value) in [
-            ("REDIS_URL", "redis://127.0.0.1:6379"),
-            ("NEO4J_URI", "bolt://127.0.0.1:7687"),
-            ("MINIO_ENDPOINT", "http://127.0.0.1:9000"),
-        ] {
+        for (variable, value) in
+            [("NEO4J_URI", "bolt://127.0.0.1:7687"), ("MINIO_ENDPOINT", "http://127.0.0.1:9000")]
+        {
             let settings = Settings::from_lookup(|name| match name {
                 "PAYSCOPE_DATA_DIR" => Some(data_dir.clone()),
                 "MINIO_ACCESS_KEY" | "MINIO_SECRET_KEY" | "NEO4J_USER" | "NEO4J_PASSWORD" => Some("x".into()),

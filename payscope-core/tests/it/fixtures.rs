@@ -104,3 +104,17 @@ pub async fn load_all(reports: &dyn ReportStore, store: &dyn FactStore) -> Vec<V
     }
     out
 }
+
+/// True when tests must not skip for want of a service (`PAYSCOPE_REQUIRE_SERVICES=1`).
+pub fn required() -> bool {
+    std::env::var("PAYSCOPE_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
+}
+
+/// Skips (or, when services are required, fails) a test that needs `var`.
+pub fn unavailable<T>(var: &str) -> Option<T> {
+    if required() {
+        panic!("{var} is not set and PAYSCOPE_REQUIRE_SERVICES=1");
+    }
+    eprintln!("skipping: {var} is not set");
+    None
+}

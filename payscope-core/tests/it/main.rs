@@ -13,6 +13,8 @@ mod memory;
 mod naive;
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "redis")]
+mod redis;
 #[cfg(feature = "postgres")]
 mod services;
 mod worker;

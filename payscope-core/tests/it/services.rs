@@ -8,18 +8,7 @@ use payscope_core::backend::postgres::PgBackend;
 use payscope_core::config::PostgresSettings;
 use sqlx::ConnectOptions;
 
-pub fn required() -> bool {
-    std::env::var("PAYSCOPE_REQUIRE_SERVICES").is_ok_and(|v| v == "1")
-}
-
-/// Skips (or, when services are required, fails) a test that needs `var`.
-pub fn unavailable<T>(var: &str) -> Option<T> {
-    if required() {
-        panic!("{var} is not set and PAYSCOPE_REQUIRE_SERVICES=1");
-    }
-    eprintln!("skipping: {var} is not set");
-    None
-}
+use crate::fixtures::unavailable;
 
 /// A database created for one test and dropped with the last handle.
 pub struct TestDb {
