@@ -1,5 +1,5 @@
-//! `payscope-worker`: runs report-ingestion jobs from the shared queue (the Postgres job
-//! table) with bounded concurrency, and serves `/health/*` and `/metrics` on
+//! `payscope-worker`: runs report-ingestion jobs from the shared queue (Redis Streams when
+//! `REDIS_URL` is set, else the Postgres job table) with bounded concurrency, and serves `/health/*` and `/metrics` on
 //! `PAYSCOPE_WORKER_ADDR`. On SIGTERM it stops claiming, finishes the jobs in progress (or
 //! leaves them to expire and run elsewhere), and exits.
 
@@ -12,7 +12,7 @@ use payscope_http::{logging, serve, shutdown_signal, App};
 use tokio::net::TcpListener;
 
 const USAGE: &str = "\
-usage: payscope-worker     run ingestion jobs from the Postgres queue of DATABASE_DSN
+usage: payscope-worker     run ingestion jobs from the queue in Redis (REDIS_URL) or Postgres (DATABASE_DSN)
 Health and metrics are served on PAYSCOPE_WORKER_ADDR (default 0.0.0.0:8001).";
 
 fn main() -> ExitCode {
@@ -50,8 +50,9 @@ fn main() -> ExitCode {
 
 async fn run(settings: Settings) -> Result<(), String> {
     if settings.postgres.is_none() {
-        return Err("DATABASE_DSN must be set: the worker takes jobs from a shared queue \
-                    (with embedded stores, payscope-http runs the jobs itself)"
+        return Err("DATABASE_DSN must be set: workers share the Postgres store (and its job queue, \
+                    unless REDIS_URL moves the jobs to Redis Streams); with embedded stores, \
+                    payscope-http runs the jobs itself"
             .into());
     }
     let engine = Engine::from_settings(&settings).await.map_err(|e| e.to_string())?;

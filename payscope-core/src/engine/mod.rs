@@ -58,7 +58,7 @@ impl Stores {
             audit: Arc::new(backend.clone()),
             graph: Arc::new(MemoryGraph::default()),
             vectors: Arc::new(MemoryVectors::default()),
-            jobs: Arc::new(MemoryQueue::new(10_000, Duration::from_secs(15 * 60))),
+            jobs: Arc::new(MemoryQueue::new(10_000, JOB_LEASE)),
             cache: Arc::new(MemoryCache::new(10_000)),
         }
     }
@@ -76,7 +76,7 @@ impl Stores {
             audit: Arc::new(pg.clone()),
             graph: Arc::new(MemoryGraph::default()),
             vectors: Arc::new(MemoryVectors::default()),
-            jobs: Arc::new(crate::backend::postgres::PgQueue::new(pg.clone(), Duration::from_secs(15 * 60))),
+            jobs: Arc::new(crate::backend::postgres::PgQueue::new(pg.clone(), JOB_LEASE)),
             cache: Arc::new(MemoryCache::new(10_000)),
         }
     }
@@ -129,6 +129,9 @@ impl std::fmt::Debug for Engine {
         f.debug_struct("Engine").field("options", &self.inner.options).finish_non_exhaustive()
     }
 }
+
+/// How long a claimed job may run without finishing before another worker takes it over.
+pub const JOB_LEASE: Duration = Duration::from_secs(15 * 60);
 
 /// Services whose adapters this version does not have yet (S3/MinIO, Neo4j, Pinecone).
 /// Starting anyway would silently use the embedded store in their place, so a configured one
@@ -256,7 +259,7 @@ impl Engine {
         };
         let engine = match &settings.redis_url {
             None => engine,
-            Some(url) => Engine::with_redis_cache(engine, url).await?,
+            Some(url) => Engine::with_redis(engine, url, settings.postgres.is_some()).await?,
         };
         Ok(engine.with_models(
             Llm::from_settings(settings.llm.as_ref())?,
@@ -291,20 +294,29 @@ impl Engine {
         Ok(engine.with_probe(Arc::new(backend)))
     }
 
-    /// The answer cache moved to Redis, so every API instance shares it.
+    /// The answer cache moves to Redis, so every API instance shares it; with Postgres as the
+    /// shared store, the job queue moves too (Redis Streams). Without Postgres the jobs stay
+    /// in-process: their artifacts are on this host only.
     #[cfg(feature = "redis")]
-    async fn with_redis_cache(engine: Engine, url: &secrecy::SecretString) -> Result<Engine> {
+    async fn with_redis(engine: Engine, url: &secrecy::SecretString, shared_store: bool) -> Result<Engine> {
+        use crate::backend::redis::{Redis, RedisCache, RedisQueue};
         use secrecy::ExposeSecret;
-        let cache =
-            crate::backend::redis::RedisCache::connect(url.expose_secret(), Duration::from_secs(5)).await?;
+        let redis = Redis::connect(url.expose_secret(), Duration::from_secs(5)).await?;
+        let queue = match shared_store {
+            true => Some(RedisQueue::new(redis.clone(), "payscope:", JOB_LEASE).await?),
+            false => None,
+        };
         Ok(engine.modified(|inner| {
-            inner.stores.cache = Arc::new(cache.clone());
-            inner.probes.push(Arc::new(cache));
+            inner.stores.cache = Arc::new(RedisCache::new(redis.clone()));
+            if let Some(queue) = queue {
+                inner.stores.jobs = Arc::new(queue);
+            }
+            inner.probes.push(Arc::new(redis));
         }))
     }
 
     #[cfg(not(feature = "redis"))]
-    async fn with_redis_cache(_: Engine, _: &secrecy::SecretString) -> Result<Engine> {
+    async fn with_redis(_: Engine, _: &secrecy::SecretString, _: bool) -> Result<Engine> {
         Err(Error::invalid("invalid_config", "REDIS_URL: this build has no Redis support (feature `redis`)"))
     }
 

@@ -1,15 +1,16 @@
-//! The Redis answer cache on a real Redis (`PAYSCOPE_TEST_REDIS_URL`): the cache suite, and an
-//! engine configured with `REDIS_URL` serving a repeated question from Redis.
+//! Redis on a real server (`PAYSCOPE_TEST_REDIS_URL`): the cache and queue suites, a crashed
+//! worker's job taken over, and engines configured with `REDIS_URL`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use payscope_core::backend::redis::RedisCache;
+use payscope_core::backend::redis::{Redis, RedisCache, RedisQueue};
 use payscope_core::bank::{BankContext, Role};
 use payscope_core::config::Settings;
 use payscope_core::engine::Check;
 use payscope_core::facts::{ReportOptions, Stage};
 use payscope_core::query::Query;
+use payscope_core::store::jobs::{Job, JobQueue};
 use payscope_core::synth::files::{report_type, write_report, Layout};
 use payscope_core::Engine;
 
@@ -22,12 +23,48 @@ fn redis_url() -> Option<String> {
     }
 }
 
-async fn cache() -> Option<Arc<RedisCache>> {
+async fn connect() -> Option<Redis> {
     let url = redis_url()?;
-    Some(Arc::new(RedisCache::connect(&url, Duration::from_secs(2)).await.unwrap()))
+    Some(Redis::connect(&url, Duration::from_secs(2)).await.unwrap())
+}
+
+async fn cache() -> Option<Arc<RedisCache>> {
+    Some(Arc::new(RedisCache::new(connect().await?)))
+}
+
+/// A queue under a prefix of its own, so tests never see each other's jobs.
+async fn queue(lease: Duration) -> Option<Arc<RedisQueue>> {
+    let prefix = format!("payscope-test:{}:", uuid::Uuid::new_v4().simple());
+    Some(Arc::new(RedisQueue::new(connect().await?, &prefix, lease).await.unwrap()))
 }
 
 crate::cache_conformance!(cache, cache());
+crate::queue_conformance!(queue, queue(Duration::from_secs(60)));
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_workers_job_is_taken_over_after_the_lease() {
+    let Some(q) = queue(Duration::from_millis(500)).await else { return };
+    let bank = BankContext::embedded(payscope_core::BankId::from_uuid(uuid::Uuid::new_v4()), [Role::System]);
+    let report = payscope_core::facts::ReportId::new();
+    q.enqueue(Job::new(&bank, report)).await.unwrap();
+    let first = q.claim("crashing", Duration::from_secs(1)).await.unwrap().unwrap();
+    assert_eq!(first.job.attempt, 1);
+    // Within the lease nobody else gets it; after it, the next claim does, the crash counted.
+    assert!(q.claim("survivor", Duration::from_millis(100)).await.unwrap().is_none());
+    let taken = q.claim("survivor", Duration::from_secs(3)).await.unwrap().expect("taken over");
+    assert_eq!((taken.job.report_id, taken.job.attempt), (report, 2));
+    q.complete(&taken).await.unwrap();
+    assert_eq!(q.depth().await.unwrap(), 0);
+    // The last attempt's failure is kept in the dead-letter stream with its reason.
+    let mut last = Job::new(&bank, report);
+    last.attempt = payscope_core::store::jobs::MAX_ATTEMPTS - 1;
+    q.enqueue(last).await.unwrap();
+    let c = q.claim("survivor", Duration::from_secs(1)).await.unwrap().unwrap();
+    q.fail(&c, "the artifact is unreadable").await.unwrap();
+    let dead = q.dead_letters().await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!((dead[0].0.report_id, dead[0].1.as_str()), (report, "the artifact is unreadable"));
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_with_redis_url_caches_answers_in_redis() {
@@ -77,4 +114,56 @@ async fn an_engine_with_redis_url_caches_answers_in_redis() {
     .unwrap();
     let Err(e) = Engine::from_settings(&refused).await else { panic!("an unreachable Redis was accepted") };
     assert!(e.to_string().starts_with("redis unavailable"), "{e}");
+}
+
+/// With Postgres as the shared store, `REDIS_URL` moves the job queue to Redis Streams: an
+/// upload becomes an entry of `payscope:jobs`, and a worker on another engine runs it.
+#[cfg(feature = "postgres")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_postgres_uploads_are_queued_in_redis_streams() {
+    let Some(url) = redis_url() else { return };
+    let Some(db) = crate::services::TestDb::create().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap().to_owned();
+    let settings = Settings::from_lookup(|name| match name {
+        "PAYSCOPE_DATA_DIR" => Some(data_dir.clone()),
+        "DATABASE_DSN" => Some(db.dsn.clone()),
+        "PAYSCOPE_PAN_KEY" => Some("ab".repeat(32)),
+        "REDIS_URL" => Some(url.clone()),
+        _ => None,
+    })
+    .unwrap();
+    let api = Engine::from_settings(&settings).await.unwrap();
+    let checks = api.readiness().await.checks;
+    assert_eq!((&checks["postgres"], &checks["redis"]), (&Check::Ok, &Check::Ok));
+
+    let data = dataset();
+    let bank = &data.banks[1];
+    let ctx = BankContext::embedded(bank.bank_id, [Role::Analyst]);
+    let mut bytes = Vec::new();
+    write_report(bank, Stage::Refund, Layout::NetworkCsv, &data.key, &mut bytes).unwrap();
+    let body = futures::stream::iter([Ok::<bytes::Bytes, payscope_core::Error>(bytes.into())]);
+    let options = ReportOptions { report_type: report_type(Stage::Refund), ..ReportOptions::default() };
+    let report = api.submit(&ctx, body, options).await.unwrap().report;
+
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let entries: redis::streams::StreamRangeReply =
+        redis::cmd("XRANGE").arg("payscope:jobs").arg("-").arg("+").query_async(&mut conn).await.unwrap();
+    let id = report.report_id.to_string();
+    assert!(entries.ids.iter().any(|e| e.get::<String>("job").is_some_and(|j| j.contains(&id))));
+
+    let worker_engine = Engine::from_settings(&settings).await.unwrap();
+    let worker = payscope_core::worker::Worker::new(worker_engine, "redis-test", 1);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        // Entries other runs left behind may come first; they fail on their own.
+        let _ = worker.try_execute_job().await;
+        let now = api.stores().reports.get(&ctx, report.report_id).await.unwrap().unwrap();
+        if now.status.is_final() {
+            assert_eq!(now.status, payscope_core::facts::ReportStatus::Completed, "{:?}", now.errors);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the job never ran");
+    }
 }
