@@ -79,6 +79,8 @@ pub const PAYSCOPE_WORKER_CONCURRENCY: &str = "PAYSCOPE_WORKER_CONCURRENCY";
 pub const PAYSCOPE_CACHE_TTL_SECS: &str = "PAYSCOPE_CACHE_TTL_SECS";
 /// Timeout of one LLM request in milliseconds.
 pub const PAYSCOPE_LLM_TIMEOUT_MS: &str = "PAYSCOPE_LLM_TIMEOUT_MS";
+/// Seconds a claimed job may run before another worker takes it over.
+pub const PAYSCOPE_JOB_LEASE_SECS: &str = "PAYSCOPE_JOB_LEASE_SECS";
 
 /// Every variable this module reads, for docs and tests.
 pub const ALL_VARIABLES: &[&str] = &[
@@ -115,6 +117,7 @@ pub const ALL_VARIABLES: &[&str] = &[
     PAYSCOPE_WORKER_CONCURRENCY,
     PAYSCOPE_CACHE_TTL_SECS,
     PAYSCOPE_LLM_TIMEOUT_MS,
+    PAYSCOPE_JOB_LEASE_SECS,
 ];
 
 /// Log output format.
@@ -237,6 +240,9 @@ pub struct Settings {
     pub worker_concurrency: usize,
     /// Answer-cache TTL.
     pub cache_ttl: Duration,
+    /// How long a claimed job may run before another worker takes it over (a job must finish
+    /// within it: there is no lease renewal).
+    pub job_lease: Duration,
 }
 
 impl Settings {
@@ -395,6 +401,12 @@ impl Settings {
                 300,
                 0..=86_400 * 7,
             )?),
+            job_lease: Duration::from_secs(parse_num(
+                PAYSCOPE_JOB_LEASE_SECS,
+                get(PAYSCOPE_JOB_LEASE_SECS),
+                900,
+                1..=86_400,
+            )?),
         })
     }
 
@@ -430,6 +442,7 @@ fn unreachable_defaults() -> Settings {
         pan_key: None,
         worker_concurrency: 2,
         cache_ttl: Duration::from_secs(300),
+        job_lease: Duration::from_secs(900),
     }
 }
 

@@ -259,7 +259,7 @@ impl Engine {
         };
         let engine = match &settings.redis_url {
             None => engine,
-            Some(url) => Engine::with_redis(engine, url, settings.postgres.is_some()).await?,
+            Some(url) => Engine::with_redis(engine, url, settings).await?,
         };
         Ok(engine.with_models(
             Llm::from_settings(settings.llm.as_ref())?,
@@ -289,8 +289,11 @@ impl Engine {
         let objects = object_store::local::LocalFileSystem::new_with_prefix(&artifacts_dir).map_err(|e| {
             Error::internal(format!("cannot use {} for artifacts: {e}", artifacts_dir.display()))
         })?;
-        let engine =
-            Engine::with_telemetry(Stores::postgres(&backend), Arc::new(objects), key, options, telemetry);
+        let stores = Stores {
+            jobs: Arc::new(crate::backend::postgres::PgQueue::new(backend.clone(), settings.job_lease)),
+            ..Stores::postgres(&backend)
+        };
+        let engine = Engine::with_telemetry(stores, Arc::new(objects), key, options, telemetry);
         Ok(engine.with_probe(Arc::new(backend)))
     }
 
@@ -298,13 +301,13 @@ impl Engine {
     /// shared store, the job queue moves too (Redis Streams). Without Postgres the jobs stay
     /// in-process: their artifacts are on this host only.
     #[cfg(feature = "redis")]
-    async fn with_redis(engine: Engine, url: &secrecy::SecretString, shared_store: bool) -> Result<Engine> {
+    async fn with_redis(engine: Engine, url: &secrecy::SecretString, settings: &Settings) -> Result<Engine> {
         use crate::backend::redis::{Redis, RedisCache, RedisQueue};
         use secrecy::ExposeSecret;
         let redis = Redis::connect(url.expose_secret(), Duration::from_secs(5)).await?;
-        let queue = match shared_store {
-            true => Some(RedisQueue::new(redis.clone(), "payscope:", JOB_LEASE).await?),
-            false => None,
+        let queue = match settings.postgres {
+            Some(_) => Some(RedisQueue::new(redis.clone(), "payscope:", settings.job_lease).await?),
+            None => None,
         };
         Ok(engine.modified(|inner| {
             inner.stores.cache = Arc::new(RedisCache::new(redis.clone()));
@@ -316,7 +319,7 @@ impl Engine {
     }
 
     #[cfg(not(feature = "redis"))]
-    async fn with_redis(_: Engine, _: &secrecy::SecretString, _: bool) -> Result<Engine> {
+    async fn with_redis(_: Engine, _: &secrecy::SecretString, _: &Settings) -> Result<Engine> {
         Err(Error::invalid("invalid_config", "REDIS_URL: this build has no Redis support (feature `redis`)"))
     }
 
