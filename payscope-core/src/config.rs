@@ -79,7 +79,7 @@ pub const PAYSCOPE_WORKER_CONCURRENCY: &str = "PAYSCOPE_WORKER_CONCURRENCY";
 pub const PAYSCOPE_CACHE_TTL_SECS: &str = "PAYSCOPE_CACHE_TTL_SECS";
 /// Timeout of one LLM request in milliseconds.
 pub const PAYSCOPE_LLM_TIMEOUT_MS: &str = "PAYSCOPE_LLM_TIMEOUT_MS";
-/// Seconds a claimed job may run before another worker takes it over.
+/// Seconds a claim lasts without renewal (how soon a dead worker's job is taken over).
 pub const PAYSCOPE_JOB_LEASE_SECS: &str = "PAYSCOPE_JOB_LEASE_SECS";
 
 /// Every variable this module reads, for docs and tests.
@@ -240,8 +240,8 @@ pub struct Settings {
     pub worker_concurrency: usize,
     /// Answer-cache TTL.
     pub cache_ttl: Duration,
-    /// How long a claimed job may run before another worker takes it over (a job must finish
-    /// within it: there is no lease renewal).
+    /// How long a claim lasts without renewal: workers renew every third of it, so this is
+    /// how soon a dead worker's job is taken over.
     pub job_lease: Duration,
 }
 

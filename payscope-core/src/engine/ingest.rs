@@ -191,6 +191,8 @@ impl Engine {
                 t.ingest_rows.get_or_create(&OutcomeLabels { outcome: outcome.to_owned() }).inc_by(n);
             }
             tracing::info!(report_id = %r.report_id, status = r.status.as_str(), rows = r.rows_total, loaded = r.facts_loaded, rejected = r.rows_rejected, duplicates = r.duplicates_skipped, "report processed");
+            // Counted first: the report's final status is already visible to clients.
+            self.after_commit(ctx, r).await;
         }
         self.inner.completions.notify_waiters();
         result
@@ -245,9 +247,16 @@ impl Engine {
         }
         report.status = ReportStatus::Completed;
         let (report, _) = load.commit(report).await?;
-        self.update_graph(ctx, &report).await;
-        self.index_report(ctx, &report).await;
         Ok(report)
+    }
+
+    /// What follows a report's commit: its facts into the graph and its summary into the
+    /// vector index (both idempotent).
+    async fn after_commit(&self, ctx: &BankContext, report: &Report) {
+        if report.status == ReportStatus::Completed {
+            self.update_graph(ctx, report).await;
+            self.index_report(ctx, report).await;
+        }
     }
 
     async fn fail(&self, ctx: &BankContext, mut report: Report, why: String) -> Result<Report> {
@@ -331,7 +340,20 @@ impl Engine {
             return Ok(JobOutcome::Idle);
         };
         let ctx = claimed.job.context();
-        let outcome = match self.process(&ctx, claimed.job.report_id).await {
+        // Renew the claim while the report loads, so no other worker takes it over.
+        let heartbeat = async {
+            loop {
+                tokio::time::sleep(jobs.lease() / 3).await;
+                if let Err(e) = jobs.extend(&claimed).await {
+                    tracing::warn!(error = %e, "renewing the job's lease failed");
+                }
+            }
+        };
+        let processed = tokio::select! {
+            processed = self.process(&ctx, claimed.job.report_id) => processed,
+            never = heartbeat => never,
+        };
+        let outcome = match processed {
             Ok(report) => {
                 jobs.complete(&claimed).await?;
                 JobOutcome::Processed(Box::new(report))
@@ -390,6 +412,7 @@ impl Engine {
         for report in backend.reports_with_status(ReportStatus::Completed) {
             let ctx = BankContext::for_queued_job(report.bank_id);
             let reloaded = self.load(&ctx, report.clone()).await?;
+            self.after_commit(&ctx, &reloaded).await;
             if reloaded.status != ReportStatus::Completed {
                 tracing::error!(report_id = %report.report_id, "a completed report failed to load again at start-up");
                 self.inner.telemetry.error(ErrorKind::Internal, "recovery");

@@ -130,7 +130,7 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-/// How long a claimed job may run without finishing before another worker takes it over.
+/// How long a claim lasts without renewal (see [`crate::store::jobs::JobQueue::extend`]).
 pub const JOB_LEASE: Duration = Duration::from_secs(15 * 60);
 
 /// Services whose adapters this version does not have yet (S3/MinIO, Neo4j, Pinecone).

@@ -111,6 +111,13 @@ pub trait JobQueue: Send + Sync {
     /// Gives a claimed job back without counting the attempt (graceful shutdown).
     async fn release(&self, job: &ClaimedJob) -> Result<()>;
 
+    /// Renews a claimed job's lease: its worker is still on it. Workers call this every third
+    /// of [`JobQueue::lease`], so only a worker that died loses its job to another.
+    async fn extend(&self, job: &ClaimedJob) -> Result<()>;
+
+    /// How long a claim lasts without renewal.
+    fn lease(&self) -> Duration;
+
     /// Jobs waiting or in flight.
     async fn depth(&self) -> Result<u64>;
 }

@@ -494,7 +494,8 @@ pub async fn queue_delivers_retries_and_dead_letters(q: &dyn JobQueue) {
     assert_eq!(q.depth().await.unwrap(), 1);
     let c = q.claim("w1", Duration::from_secs(1)).await.unwrap().unwrap();
     assert_eq!((c.job.report_id, c.job.bank_id, c.job.attempt), (report, bank.bank_id(), 1));
-    // A claimed job is not handed out twice.
+    // A claimed job is not handed out twice, also after its worker renews the claim.
+    q.extend(&c).await.unwrap();
     assert!(q.claim("w2", Duration::from_millis(50)).await.unwrap().is_none());
     // Released (graceful shutdown): back at once, the attempt not counted.
     q.release(&c).await.unwrap();

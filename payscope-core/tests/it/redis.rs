@@ -49,8 +49,15 @@ async fn a_crashed_workers_job_is_taken_over_after_the_lease() {
     q.enqueue(Job::new(&bank, report)).await.unwrap();
     let first = q.claim("crashing", Duration::from_secs(1)).await.unwrap().unwrap();
     assert_eq!(first.job.attempt, 1);
-    // Within the lease nobody else gets it; after it, the next claim does, the crash counted.
+    // Within the lease nobody else gets it; after it stops being renewed, the next claim
+    // does, the crash counted.
     assert!(q.claim("survivor", Duration::from_millis(100)).await.unwrap().is_none());
+    // A live worker renewing its claim keeps it past the lease.
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        q.extend(&first).await.unwrap();
+        assert!(q.claim("survivor", Duration::from_millis(10)).await.unwrap().is_none());
+    }
     let taken = q.claim("survivor", Duration::from_secs(3)).await.unwrap().expect("taken over");
     assert_eq!((taken.job.report_id, taken.job.attempt), (report, 2));
     q.complete(&taken).await.unwrap();

@@ -134,6 +134,19 @@ impl JobQueue for MemoryQueue {
         Ok(())
     }
 
+    async fn extend(&self, job: &ClaimedJob) -> Result<()> {
+        if let Some((held, until)) = self.lock().in_flight.get_mut(&job.job.id) {
+            if held.attempt == job.job.attempt {
+                *until = Instant::now() + self.lease;
+            }
+        }
+        Ok(())
+    }
+
+    fn lease(&self) -> Duration {
+        self.lease
+    }
+
     async fn depth(&self) -> Result<u64> {
         let s = self.lock();
         Ok((s.ready.len() + s.delayed.len() + s.in_flight.len()) as u64)

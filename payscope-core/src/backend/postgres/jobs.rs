@@ -163,6 +163,21 @@ impl JobQueue for PgQueue {
         Ok(())
     }
 
+    async fn extend(&self, job: &ClaimedJob) -> Result<()> {
+        let _t = self.backend.timer("job_extend");
+        let sql = format!(
+            "UPDATE payscope.jobs SET lease_until = now() + interval '{} milliseconds'
+              WHERE job_id = $1 AND attempt = $2 AND state = 'claimed'",
+            self.lease.as_millis()
+        );
+        self.exec(sql, job, None).await?;
+        Ok(())
+    }
+
+    fn lease(&self) -> Duration {
+        self.lease
+    }
+
     async fn depth(&self) -> Result<u64> {
         let mut tx = self.backend.system_tx().await?;
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM payscope.jobs WHERE state <> 'dead'")

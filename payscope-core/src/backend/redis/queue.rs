@@ -2,13 +2,14 @@
 //!
 //! Jobs are entries of the stream `{prefix}jobs` (field `job`: the job as JSON), read by the
 //! consumer group `payscope-workers` with `XREADGROUP`; a finished job is acknowledged and
-//! deleted (`XACK` + `XDEL`, atomically). An entry a worker claimed but did not finish within
-//! the lease — the worker crashed or was killed — is taken over by the next claim with
-//! `XAUTOCLAIM`. A job's attempt is the attempts stored with it (failed and retried) plus the
-//! times this entry was delivered, so a crash counts as an attempt. A failed attempt waits
-//! out its backoff in the sorted set `{prefix}jobs:delayed` (score: when it is due) and is
-//! moved back to the stream by a script (atomic, so no worker can lose it half-way); after the
-//! last attempt it goes to the dead-letter stream `{prefix}jobs:dead` with the reason.
+//! deleted (`XACK` + `XDEL`, atomically). A worker renews its claim while it works
+//! (`XCLAIM … JUSTID` to itself); an entry idle past the lease — its worker crashed or was
+//! killed — is taken over by the next claim with `XAUTOCLAIM`. A job's attempt is the attempts
+//! stored with it (failed and retried) plus the times this entry was delivered, so a crash
+//! counts as an attempt. A failed attempt waits out its backoff in the sorted set
+//! `{prefix}jobs:delayed` (score: when it is due) and is moved back to the stream by a script
+//! (atomic, so no worker can lose it half-way); after the last attempt it goes to the
+//! dead-letter stream `{prefix}jobs:dead` with the reason.
 
 use std::time::{Duration, Instant};
 
@@ -117,7 +118,7 @@ impl RedisQueue {
     }
 
     /// The job of an entry, with this delivery counted as an attempt.
-    async fn claimed(&self, entry: StreamId) -> Result<ClaimedJob> {
+    async fn claimed(&self, entry: StreamId, worker: &str) -> Result<ClaimedJob> {
         let text: String =
             entry.get("job").ok_or_else(|| Error::internal(format!("job entry {} has no job", entry.id)))?;
         let mut job: Job = serde_json::from_str(&text)
@@ -133,22 +134,28 @@ impl RedisQueue {
             .map_err(unavailable)?;
         let delivered = pending.ids.first().map_or(1, |p| p.times_delivered.max(1)) as u32;
         job.attempt += delivered;
-        Ok(ClaimedJob { job, receipt: entry.id })
+        Ok(ClaimedJob { job, receipt: format!("{}@{worker}", entry.id) })
+    }
+
+    /// The stream entry and the consumer holding it, from a receipt (`{entry}@{worker}`).
+    fn entry(claimed: &ClaimedJob) -> (&str, &str) {
+        claimed.receipt.split_once('@').unwrap_or((&claimed.receipt, ""))
     }
 
     /// Acknowledges and deletes the claimed entry, and queues `then` (a job for the stream,
     /// the delayed set or the dead letter) in the same transaction.
     async fn settle(&self, claimed: &ClaimedJob, then: Option<redis::Pipeline>) -> Result<()> {
+        let (entry, _) = Self::entry(claimed);
         let mut pipe = then.unwrap_or_else(redis::pipe);
         pipe.atomic()
             .cmd("XACK")
             .arg(&self.stream)
             .arg(GROUP)
-            .arg(&claimed.receipt)
+            .arg(entry)
             .ignore()
             .cmd("XDEL")
             .arg(&self.stream)
-            .arg(&claimed.receipt)
+            .arg(entry)
             .ignore();
         pipe.query_async::<()>(&mut self.redis.conn()).await.map_err(unavailable)
     }
@@ -199,11 +206,11 @@ impl JobQueue for RedisQueue {
         loop {
             self.promote_due().await?;
             if let Some(entry) = self.take_over(worker).await? {
-                return self.claimed(entry).await.map(Some);
+                return self.claimed(entry, worker).await.map(Some);
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if let Some(entry) = self.read_new(worker, left.min(POLL)).await? {
-                return self.claimed(entry).await.map(Some);
+                return self.claimed(entry, worker).await.map(Some);
             }
             if Instant::now() >= deadline {
                 return Ok(None);
@@ -243,6 +250,27 @@ impl JobQueue for RedisQueue {
         let mut then = redis::pipe();
         then.cmd("XADD").arg(&self.stream).arg("*").arg("job").arg(Self::job_json(&again)?).ignore();
         self.settle(job, Some(then)).await
+    }
+
+    async fn extend(&self, job: &ClaimedJob) -> Result<()> {
+        // Re-claiming for the same consumer resets the entry's idle time (JUSTID: without
+        // counting a delivery), so XAUTOCLAIM leaves it alone for another lease.
+        let (entry, worker) = Self::entry(job);
+        redis::cmd("XCLAIM")
+            .arg(&self.stream)
+            .arg(GROUP)
+            .arg(worker)
+            .arg(0)
+            .arg(entry)
+            .arg("JUSTID")
+            .query_async::<Vec<String>>(&mut self.redis.conn())
+            .await
+            .map(|_| ())
+            .map_err(unavailable)
+    }
+
+    fn lease(&self) -> Duration {
+        self.lease
     }
 
     async fn depth(&self) -> Result<u64> {
