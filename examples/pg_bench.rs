@@ -138,7 +138,7 @@ async fn main() {
     psql(&dsn, "VACUUM ANALYZE");
 
     let engine = Engine::new(
-        Stores::postgres(&pg),
+        Stores::postgres(&pg, payscope::store::jobs::DEFAULT_LEASE),
         Arc::new(object_store::memory::InMemory::new()),
         key,
         EngineOptions { cache_ttl: Duration::ZERO, ..EngineOptions::default() },

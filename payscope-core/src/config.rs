@@ -404,7 +404,7 @@ impl Settings {
             job_lease: Duration::from_secs(parse_num(
                 PAYSCOPE_JOB_LEASE_SECS,
                 get(PAYSCOPE_JOB_LEASE_SECS),
-                900,
+                crate::store::jobs::DEFAULT_LEASE.as_secs(),
                 1..=86_400,
             )?),
         })
@@ -442,7 +442,7 @@ fn unreachable_defaults() -> Settings {
         pan_key: None,
         worker_concurrency: 2,
         cache_ttl: Duration::from_secs(300),
-        job_lease: Duration::from_secs(900),
+        job_lease: crate::store::jobs::DEFAULT_LEASE,
     }
 }
 

@@ -183,12 +183,9 @@ impl Authenticator {
         let now = jsonwebtoken::get_current_timestamp();
         let remembered = self.verified.lock().unwrap_or_else(|e| e.into_inner()).get(&digest).copied();
         let verified = match remembered {
-            Some(v) if now >= v.exp.saturating_add(LEEWAY_SECS) => {
-                return Err(ApiError::unauthorized("token_expired", "the token has expired"))
-            }
-            Some(v) if v.nbf > now.saturating_add(LEEWAY_SECS) => {
-                return Err(invalid("the token is not valid yet (nbf)"))
-            }
+            // The same rules, with the same leeway, as `jsonwebtoken`'s validation.
+            Some(v) if now > v.exp.saturating_add(LEEWAY_SECS) => return Err(expired()),
+            Some(v) if v.nbf > now.saturating_add(LEEWAY_SECS) => return Err(not_yet_valid()),
             Some(v) => v,
             None => {
                 let v = self.verify(token)?;
@@ -218,10 +215,8 @@ impl Authenticator {
     fn verify(&self, token: &str) -> Result<Verified, ApiError> {
         let claims = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map_err(|e| match e.kind() {
-                JwtErrorKind::ExpiredSignature => {
-                    ApiError::unauthorized("token_expired", "the token has expired")
-                }
-                JwtErrorKind::ImmatureSignature => invalid("the token is not valid yet (nbf)"),
+                JwtErrorKind::ExpiredSignature => expired(),
+                JwtErrorKind::ImmatureSignature => not_yet_valid(),
                 JwtErrorKind::InvalidAlgorithm => invalid(format!(
                     "the token's algorithm does not match the server's {:?} key",
                     self.key_type
@@ -249,4 +244,12 @@ impl Authenticator {
 
 fn invalid(message: impl Into<String>) -> ApiError {
     ApiError::unauthorized("invalid_token", message)
+}
+
+fn expired() -> ApiError {
+    ApiError::unauthorized("token_expired", "the token has expired")
+}
+
+fn not_yet_valid() -> ApiError {
+    invalid("the token is not valid yet (nbf)")
 }

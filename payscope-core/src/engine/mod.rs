@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::ingest::pan::PanKey;
 use crate::llm::{Embedder, Llm};
 use crate::store::artifacts::Artifacts;
+use crate::store::jobs::DEFAULT_LEASE;
 use crate::store::{
     AnswerCache, AuditLog, FactStore, GraphStore, JobQueue, MetricStore, ReportStore, VectorIndex,
 };
@@ -58,7 +59,7 @@ impl Stores {
             audit: Arc::new(backend.clone()),
             graph: Arc::new(MemoryGraph::default()),
             vectors: Arc::new(MemoryVectors::default()),
-            jobs: Arc::new(MemoryQueue::new(10_000, JOB_LEASE)),
+            jobs: Arc::new(MemoryQueue::new(10_000, DEFAULT_LEASE)),
             cache: Arc::new(MemoryCache::new(10_000)),
         }
     }
@@ -68,7 +69,8 @@ impl Stores {
 impl Stores {
     /// Reports, facts, metrics, audit and the job queue on Postgres; the graph, vector index
     /// and answer cache embedded (their scale-out adapters replace them when configured).
-    pub fn postgres(pg: &crate::backend::postgres::PgBackend) -> Stores {
+    /// A claimed job is taken over after `job_lease` without renewal.
+    pub fn postgres(pg: &crate::backend::postgres::PgBackend, job_lease: Duration) -> Stores {
         Stores {
             reports: Arc::new(pg.clone()),
             facts: Arc::new(pg.clone()),
@@ -76,7 +78,7 @@ impl Stores {
             audit: Arc::new(pg.clone()),
             graph: Arc::new(MemoryGraph::default()),
             vectors: Arc::new(MemoryVectors::default()),
-            jobs: Arc::new(crate::backend::postgres::PgQueue::new(pg.clone(), JOB_LEASE)),
+            jobs: Arc::new(crate::backend::postgres::PgQueue::new(pg.clone(), job_lease)),
             cache: Arc::new(MemoryCache::new(10_000)),
         }
     }
@@ -129,9 +131,6 @@ impl std::fmt::Debug for Engine {
         f.debug_struct("Engine").field("options", &self.inner.options).finish_non_exhaustive()
     }
 }
-
-/// How long a claim lasts without renewal (see [`crate::store::jobs::JobQueue::extend`]).
-pub const JOB_LEASE: Duration = Duration::from_secs(15 * 60);
 
 /// Services whose adapters this version does not have yet (S3/MinIO, Neo4j, Pinecone).
 /// Starting anyway would silently use the embedded store in their place, so a configured one
@@ -289,10 +288,7 @@ impl Engine {
         let objects = object_store::local::LocalFileSystem::new_with_prefix(&artifacts_dir).map_err(|e| {
             Error::internal(format!("cannot use {} for artifacts: {e}", artifacts_dir.display()))
         })?;
-        let stores = Stores {
-            jobs: Arc::new(crate::backend::postgres::PgQueue::new(backend.clone(), settings.job_lease)),
-            ..Stores::postgres(&backend)
-        };
+        let stores = Stores::postgres(&backend, settings.job_lease);
         let engine = Engine::with_telemetry(stores, Arc::new(objects), key, options, telemetry);
         Ok(engine.with_probe(Arc::new(backend)))
     }

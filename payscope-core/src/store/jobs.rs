@@ -93,6 +93,9 @@ pub fn backoff(attempt: u32) -> Duration {
 /// Attempts before a job is dead-lettered.
 pub const MAX_ATTEMPTS: u32 = 5;
 
+/// How long a claim lasts without renewal unless configured (`PAYSCOPE_JOB_LEASE_SECS`).
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(15 * 60);
+
 /// The ingestion job queue.
 #[async_trait]
 pub trait JobQueue: Send + Sync {

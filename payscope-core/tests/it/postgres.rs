@@ -342,7 +342,7 @@ mod engine {
         let telemetry = Arc::new(payscope_core::telemetry::Telemetry::new());
         let pg = db.backend(4).await.with_telemetry(telemetry.clone());
         let engine = Engine::with_telemetry(
-            Stores::postgres(&pg),
+            Stores::postgres(&pg, payscope_core::store::jobs::DEFAULT_LEASE),
             Arc::new(object_store::memory::InMemory::new()),
             PanKey::generate(),
             EngineOptions::default(),

@@ -48,10 +48,11 @@ fn options(stage: Stage) -> ReportOptions {
     ReportOptions { report_type: report_type(stage), ..ReportOptions::default() }
 }
 
-/// What a clean single-process run stores for the same file.
-async fn clean_run(bank: &SynthBank, stage: Stage, bytes: &[u8]) -> Report {
+/// A clean single-process run of the same file: the report it stores, and the engine.
+async fn clean_run(bank: &SynthBank, stage: Stage, bytes: &[u8]) -> (Report, Engine) {
     let ctx = BankContext::embedded(bank.bank_id, [Role::Analyst]);
-    Engine::in_memory().ingest(&ctx, bytes.to_vec(), options(stage)).await.unwrap()
+    let engine = Engine::in_memory();
+    (engine.ingest(&ctx, bytes.to_vec(), options(stage)).await.unwrap(), engine)
 }
 
 async fn submit(api: &Engine, bank: &SynthBank, stage: Stage, bytes: Vec<u8>) -> Report {
@@ -87,7 +88,7 @@ async fn three_workers_share_thirty_reports_through_a_redis_restart() {
     let mut submitted = Vec::new();
     for (bank, stage) in banks.iter().flat_map(|b| Stage::ALL.map(|s| (b, s))).take(30) {
         let bytes = report_file(bank, stage);
-        let clean = clean_run(bank, stage, &bytes).await;
+        let (clean, _) = clean_run(bank, stage, &bytes).await;
         submitted.push((submit(&api, bank, stage, bytes).await, clean));
     }
     let workers: Vec<WorkerProcess> = (0..3).map(|_| WorkerProcess::start(&env)).collect();
@@ -153,7 +154,7 @@ async fn a_job_of_a_killed_worker_is_finished_by_another() {
     cfg.banks = 1;
     let bank = synth::generate(&cfg).remove(0);
     let bytes = report_file(&bank, Stage::Auth);
-    let clean = clean_run(&bank, Stage::Auth, &bytes).await;
+    let (clean, clean_engine) = clean_run(&bank, Stage::Auth, &bytes).await;
     let report = submit(&api, &bank, Stage::Auth, bytes).await;
 
     let doomed = WorkerProcess::start(&env);
@@ -186,8 +187,6 @@ async fn a_job_of_a_killed_worker_is_finished_by_another() {
     );
     let q = MetricQuery::new([Metric::TransactionCount, Metric::TransactionAmount], range);
     let stored_totals = api.stores().metrics.query(&ctx, &q).await.unwrap().rows;
-    let memory = Engine::in_memory();
-    memory.ingest(&ctx, report_file(&bank, Stage::Auth), options(Stage::Auth)).await.unwrap();
-    assert_eq!(stored_totals, memory.stores().metrics.query(&ctx, &q).await.unwrap().rows);
+    assert_eq!(stored_totals, clean_engine.stores().metrics.query(&ctx, &q).await.unwrap().rows);
     assert!(survivor.stop().success());
 }

@@ -18,7 +18,7 @@ struct Chain {
     head: Option<(u64, Sha256)>,
     position: HashMap<AnswerId, u64>,
     entries: Vec<AuditEntry>,
-    log: Option<(PathBuf, AppendLog)>,
+    log: Option<AppendLog>,
 }
 
 /// Every bank's chain.
@@ -42,7 +42,7 @@ impl AuditChains {
     fn chain(&mut self, bank: BankId) -> Result<&mut Chain> {
         if !self.chains.contains_key(&bank) {
             let chain = match self.path(bank) {
-                Some(path) => load(path)?,
+                Some(path) => load(&path)?,
                 None => Chain::default(),
             };
             self.chains.insert(bank, chain);
@@ -58,7 +58,7 @@ impl AuditChains {
         let seq = chain.head.map_or(1, |(seq, _)| seq + 1);
         let entry = AuditEntry { seq, record, prev_hash, hash };
         let position = match &mut chain.log {
-            Some((_, log)) => log.append(&entry, false)?,
+            Some(log) => log.append(&entry, false)?,
             None => {
                 chain.entries.push(entry.clone());
                 chain.entries.len() as u64 - 1
@@ -74,7 +74,7 @@ impl AuditChains {
         let chain = self.chain(bank)?;
         let Some(&position) = chain.position.get(&answer) else { return Ok(None) };
         match &chain.log {
-            Some((path, _)) => read_line_at(path, position).map(Some),
+            Some(log) => read_line_at(log.path(), position).map(Some),
             None => Ok(chain.entries.get(position as usize).cloned()),
         }
     }
@@ -93,8 +93,8 @@ impl AuditChains {
 
 /// Reads a persisted chain's head and positions. A torn last line (a crash mid-write) is cut
 /// off, so the next append does not leave it in the middle of the chain.
-fn load(path: PathBuf) -> Result<Chain> {
-    let bytes = match std::fs::read(&path) {
+fn load(path: &Path) -> Result<Chain> {
+    let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
         Err(e) => return Err(e.into()),
@@ -104,28 +104,26 @@ fn load(path: PathBuf) -> Result<Chain> {
     while offset < bytes.len() {
         let end = bytes[offset..].iter().position(|&b| b == b'\n').map(|i| offset + i);
         let line = &bytes[offset..end.unwrap_or(bytes.len())];
+        let last = end.is_none_or(|e| e + 1 == bytes.len());
         match serde_json::from_slice::<AuditEntry>(line) {
             Ok(entry) if end.is_some() => {
                 chain.head = Some((entry.seq, entry.hash));
                 chain.position.insert(entry.record.answer_id, offset as u64);
             }
-            // No newline, or a bad final line: a write that never completed (and so was
-            // never acknowledged). Anything bad before the end is damage, reported as such.
-            Ok(_) => {
-                truncate(&path, offset)?;
-                break;
-            }
-            Err(_) if end.is_none_or(|e| e + 1 == bytes.len()) => {
-                truncate(&path, offset)?;
-                break;
-            }
-            Err(e) => {
+            // Anything bad before the end is damage, reported as such.
+            Err(e) if !last => {
                 return Err(Error::internal(format!("{} at byte {offset} is not valid: {e}", path.display())))
+            }
+            // No newline, or a bad final line: a write that never completed (and so was
+            // never acknowledged).
+            _ => {
+                truncate(path, offset)?;
+                break;
             }
         }
         offset = end.map_or(bytes.len(), |e| e + 1);
     }
-    chain.log = Some((path.clone(), AppendLog::open(&path)?));
+    chain.log = Some(AppendLog::open(path)?);
     Ok(chain)
 }
 

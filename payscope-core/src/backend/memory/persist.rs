@@ -29,6 +29,11 @@ impl AppendLog {
         Ok(AppendLog { path: path.to_owned(), file, len })
     }
 
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Appends one value as a line; `durable` also fsyncs. Returns the line's byte offset.
     pub fn append(&mut self, value: &impl Serialize, durable: bool) -> Result<u64> {
         let mut line = serde_json::to_vec(value)?;
