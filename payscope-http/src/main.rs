@@ -1,5 +1,5 @@
 //! `payscope-http`: the HTTP API on `PAYSCOPE_ADDR`; `--demo` for a self-contained demo;
-//! `migrate` to apply the Postgres migrations. Configuration is the environment (CONTRACT §1).
+//! `migrate` to apply the Postgres migrations (and the Neo4j schema). Configuration is the environment (CONTRACT §1).
 
 use std::process::ExitCode;
 
@@ -12,7 +12,8 @@ use tokio::net::TcpListener;
 const USAGE: &str = "\
 usage: payscope-http            serve the API on PAYSCOPE_ADDR (default 0.0.0.0:8000)
        payscope-http --demo     serve it on embedded stores with generated data for two banks
-       payscope-http migrate    apply the Postgres migrations to DATABASE_DSN and exit
+       payscope-http migrate    apply the Postgres migrations to DATABASE_DSN (and the Neo4j schema
+                                when NEO4J_URI is set), then exit
 Configuration comes from environment variables (and ./.env); see the README.";
 
 enum Command {
@@ -76,6 +77,7 @@ fn main() -> ExitCode {
     }
 }
 
+/// Applies the Postgres migrations and, when `NEO4J_URI` is set, the Neo4j schema.
 async fn migrate(settings: &Settings) -> Result<(), String> {
     use payscope_core::backend::postgres::PgBackend;
     use secrecy::ExposeSecret;
@@ -85,6 +87,12 @@ async fn migrate(settings: &Settings) -> Result<(), String> {
         println!("migration {m}: in place");
     }
     println!("roles payscope_owner (schema owner) and payscope_app (runtime) are in place; grant payscope_app to the server's login");
+    if let Some(neo4j) = &settings.neo4j {
+        let graph =
+            payscope_core::backend::neo4j::Neo4j::connect(neo4j, 1).await.map_err(|e| e.to_string())?;
+        let statements = graph.apply_schema().await.map_err(|e| e.to_string())?;
+        println!("neo4j schema (infra/neo4j/001_schema.cypher): {statements} statements in place");
+    }
     Ok(())
 }
 

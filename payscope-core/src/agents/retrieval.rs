@@ -132,7 +132,12 @@ async fn usage(
 async fn search(input: &Input<'_>, mut out: Output) -> Result<Output> {
     let vector = input.embedder.embed(std::slice::from_ref(&input.q.text)).await?.remove(0);
     let mut hits = input.knowledge.search(&vector, 3);
-    hits.extend(input.stores.vectors.query(input.ctx, &vector, 2).await?);
+    // The bank's own documents are a bonus: when their index is down, the knowledge base
+    // still answers.
+    match input.stores.vectors.query(input.ctx, &vector, 2).await {
+        Ok(own) => hits.extend(own),
+        Err(e) => tracing::warn!(error = %e, "the vector index failed; answering from the knowledge base"),
+    }
     hits.sort_by(|a, b| b.score.total_cmp(&a.score));
     let best: Vec<_> = hits.into_iter().filter(|h| h.score > 0.2).take(2).collect();
     if best.is_empty() {

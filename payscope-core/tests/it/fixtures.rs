@@ -118,3 +118,15 @@ pub fn unavailable<T>(var: &str) -> Option<T> {
     eprintln!("skipping: {var} is not set");
     None
 }
+
+/// A test tool's executable: `$var` when set, else `name` on the `PATH`; `None` (skip, or
+/// fail under `PAYSCOPE_REQUIRE_SERVICES=1`) when neither exists.
+pub fn tool(var: &str, name: &str) -> Option<std::path::PathBuf> {
+    let found = std::env::var_os(var).map(std::path::PathBuf::from).or_else(|| {
+        std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join(name)).find(|p| p.is_file())
+    });
+    match found {
+        Some(path) => Some(path),
+        None => unavailable(&format!("{var} (or {name} on PATH)")),
+    }
+}

@@ -11,10 +11,16 @@ mod llm;
 mod logs;
 mod memory;
 mod naive;
+#[cfg(feature = "neo4j")]
+mod neo4j;
+#[cfg(feature = "pinecone")]
+mod pinecone;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
+#[cfg(feature = "s3")]
+mod s3;
 #[cfg(feature = "postgres")]
 mod services;
 mod worker;
