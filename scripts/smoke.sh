@@ -95,7 +95,7 @@ export DATABASE_DSN="postgres://payscope_api:$db_password@127.0.0.1:5432/$db"
 export PAYSCOPE_PAN_KEY=$pan_key
 export REDIS_URL="redis://127.0.0.1:$redis_port"
 export MINIO_ENDPOINT="http://127.0.0.1:$s3_port" MINIO_ACCESS_KEY=$minio_user MINIO_SECRET_KEY=$minio_password
-export MINIO_BUCKET=payscope-artifacts MINIO_REGION=us-east-1
+export MINIO_BUCKET=payscope-artifacts MINIO_BACKUP_BUCKET=payscope-backups MINIO_REGION=us-east-1
 export JWT_PUBLIC_KEY="$work/jwt_public.pem"
 export PAYSCOPE_ADDR="127.0.0.1:$api_port" PAYSCOPE_WORKER_ADDR="127.0.0.1:$worker_port"
 export PAYSCOPE_LOG=info PAYSCOPE_LOG_FORMAT=json
@@ -150,6 +150,11 @@ assert a["metrics"] and a["answer_id"], a
 print("answer:", a["summary"])
 PY
 curl -fsS "$api/audit/verify" -H "Authorization: Bearer $token_a" | grep -q '"ok":true' || fail "audit chain"
+export_reply=$(curl -fsS -X POST "$api/audit/export" -H "Authorization: Bearer $token_a") || fail "audit export"
+object=$(python3 -c 'import json,sys; e=json.loads(sys.argv[1]); assert e["chain_ok"] and e["records"] >= 1, e; print(e["object"])' "$export_reply") \
+  || fail "audit export: $export_reply"
+[ -s "$work/s3/payscope-backups/$object" ] || fail "the audit export is not in the payscope-backups bucket"
+echo "audit chain exported to payscope-backups/$object"
 
 step "verify: bank isolation"
 status=$(curl -sS -o "$work/mismatch.json" -w '%{http_code}' "$api/reports" \

@@ -51,6 +51,8 @@ pub const MINIO_ACCESS_KEY: &str = "MINIO_ACCESS_KEY";
 pub const MINIO_SECRET_KEY: &str = "MINIO_SECRET_KEY";
 /// Artifact bucket.
 pub const MINIO_BUCKET: &str = "MINIO_BUCKET";
+/// Bucket of audit-chain exports.
+pub const MINIO_BACKUP_BUCKET: &str = "MINIO_BACKUP_BUCKET";
 /// S3 region.
 pub const MINIO_REGION: &str = "MINIO_REGION";
 /// Embedded state directory.
@@ -103,6 +105,7 @@ pub const ALL_VARIABLES: &[&str] = &[
     MINIO_ACCESS_KEY,
     MINIO_SECRET_KEY,
     MINIO_BUCKET,
+    MINIO_BACKUP_BUCKET,
     MINIO_REGION,
     PAYSCOPE_DATA_DIR,
     PAYSCOPE_LOG,
@@ -201,6 +204,8 @@ pub struct S3Settings {
     pub secret_key: SecretString,
     /// Artifact bucket (default `payscope-artifacts`).
     pub bucket: String,
+    /// Bucket of audit-chain exports (default `payscope-backups`).
+    pub backup_bucket: String,
     /// Region (default `us-east-1`).
     pub region: String,
 }
@@ -355,6 +360,7 @@ impl Settings {
                         config_error(MINIO_SECRET_KEY, "is required when MINIO_ENDPOINT is set")
                     })?),
                     bucket: get(MINIO_BUCKET).unwrap_or_else(|| "payscope-artifacts".to_owned()),
+                    backup_bucket: get(MINIO_BACKUP_BUCKET).unwrap_or_else(|| "payscope-backups".to_owned()),
                     region: get(MINIO_REGION).unwrap_or_else(|| "us-east-1".to_owned()),
                 })
             }

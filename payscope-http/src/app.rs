@@ -163,6 +163,10 @@ impl App {
                 let ctx = self.authenticate(&req, request_id)?;
                 routes::audit::verify(engine, &ctx).await
             }
+            Route::AuditExport => {
+                let ctx = self.authenticate(&req, request_id)?;
+                routes::audit::export(engine, &ctx).await
+            }
         }
     }
 

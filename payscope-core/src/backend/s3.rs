@@ -16,8 +16,8 @@ use crate::error::{Error, Result};
 /// How long start-up waits for the bucket to answer.
 const STARTUP_CHECK: Duration = Duration::from_secs(10);
 
-/// The bucket `settings` name, on their endpoint.
-pub fn object_store(settings: &S3Settings) -> Result<Arc<dyn ObjectStore>> {
+/// `bucket` on the endpoint of `settings`.
+pub fn object_store(settings: &S3Settings, bucket: &str) -> Result<Arc<dyn ObjectStore>> {
     let client = ClientOptions::new()
         .with_allow_http(settings.endpoint.starts_with("http://"))
         .with_connect_timeout(Duration::from_secs(5))
@@ -28,7 +28,7 @@ pub fn object_store(settings: &S3Settings) -> Result<Arc<dyn ObjectStore>> {
     let store = AmazonS3Builder::new()
         .with_endpoint(settings.endpoint.trim_end_matches('/'))
         .with_region(&settings.region)
-        .with_bucket_name(&settings.bucket)
+        .with_bucket_name(bucket)
         .with_access_key_id(&settings.access_key)
         .with_secret_access_key(settings.secret_key.expose_secret())
         .with_virtual_hosted_style_request(false)
@@ -41,7 +41,7 @@ pub fn object_store(settings: &S3Settings) -> Result<Arc<dyn ObjectStore>> {
 
 /// Fails start-up clearly when the bucket cannot be reached or the credentials are refused,
 /// rather than accepting uploads that cannot be stored.
-pub async fn check_at_startup(objects: &dyn ObjectStore, settings: &S3Settings) -> Result<()> {
+pub async fn check_at_startup(objects: &dyn ObjectStore, settings: &S3Settings, bucket: &str) -> Result<()> {
     let probe = object_store::path::Path::from("health/probe");
     let outcome = tokio::time::timeout(STARTUP_CHECK, objects.head(&probe)).await;
     let reason = match outcome {
@@ -52,8 +52,8 @@ pub async fn check_at_startup(objects: &dyn ObjectStore, settings: &S3Settings) 
     Err(Error::unavailable(
         "object_store",
         format!(
-            "bucket {} at {} cannot be used (check MINIO_ENDPOINT, MINIO_ACCESS_KEY, MINIO_SECRET_KEY, MINIO_BUCKET): {reason}",
-            settings.bucket, settings.endpoint
+            "bucket {bucket} at {} cannot be used (check MINIO_ENDPOINT, MINIO_ACCESS_KEY, MINIO_SECRET_KEY, MINIO_BUCKET, MINIO_BACKUP_BUCKET): {reason}",
+            settings.endpoint
         ),
     ))
 }

@@ -3,6 +3,7 @@
 //! store, the card-token key and the telemetry registry. Cloning is cheap.
 
 mod ask;
+mod backups;
 mod health;
 mod ingest;
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 use object_store::ObjectStore;
 use tokio::sync::Notify;
 
+pub use backups::AuditExport;
 pub use health::{Check, Probe, Readiness, DEPENDENCIES};
 pub use ingest::{JobOutcome, Submission};
 
@@ -109,6 +111,7 @@ impl Default for EngineOptions {
 struct Inner {
     stores: Stores,
     artifacts: Artifacts,
+    backups: Arc<dyn ObjectStore>,
     key: PanKey,
     telemetry: Arc<Telemetry>,
     options: EngineOptions,
@@ -148,6 +151,8 @@ impl Engine {
     ) -> Engine {
         Engine {
             inner: Arc::new(Inner {
+                // By default, exports sit next to the artifacts, under `backups/`.
+                backups: Arc::new(object_store::prefix::PrefixStore::new(objects.clone(), "backups")),
                 artifacts: Artifacts::new(objects, &key),
                 stores,
                 key,
@@ -179,10 +184,17 @@ impl Engine {
         self.modified(|inner| inner.probes.push(probe))
     }
 
+    /// Returns the engine with audit exports going to `backups`.
+    /// Call before sharing the engine.
+    pub fn with_backups(self, backups: Arc<dyn ObjectStore>) -> Engine {
+        self.modified(|inner| inner.backups = backups)
+    }
+
     fn modified(self, change: impl FnOnce(&mut Inner)) -> Engine {
         let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
             stores: shared.stores.clone(),
             artifacts: shared.artifacts.clone(),
+            backups: shared.backups.clone(),
             key: shared.key.clone(),
             telemetry: shared.telemetry.clone(),
             options: shared.options.clone(),
@@ -240,6 +252,10 @@ impl Engine {
         let engine = match &settings.postgres {
             None => Engine::embedded_with_objects(&settings.data_dir, objects, key, options).await?,
             Some(pg) => Engine::on_postgres(pg, objects, key, options, settings.job_lease).await?,
+        };
+        let engine = match &settings.s3 {
+            None => engine,
+            Some(s3) => engine.with_backups(s3_objects(s3, &s3.backup_bucket).await?),
         };
         let engine = match &settings.redis_url {
             None => engine,
@@ -403,7 +419,7 @@ impl Engine {
 /// Where artifacts live: the S3 bucket when one is configured, else files under the data dir.
 async fn artifact_objects(settings: &Settings) -> Result<Arc<dyn ObjectStore>> {
     match &settings.s3 {
-        Some(s3) => s3_objects(s3).await,
+        Some(s3) => s3_objects(s3, &s3.bucket).await,
         None => local_objects(&settings.data_dir),
     }
 }
@@ -416,15 +432,16 @@ fn local_objects(data_dir: &Path) -> Result<Arc<dyn ObjectStore>> {
     Ok(Arc::new(objects))
 }
 
+/// `bucket` on the configured S3 endpoint, checked.
 #[cfg(feature = "s3")]
-async fn s3_objects(s3: &crate::config::S3Settings) -> Result<Arc<dyn ObjectStore>> {
-    let objects = crate::backend::s3::object_store(s3)?;
-    crate::backend::s3::check_at_startup(objects.as_ref(), s3).await?;
+async fn s3_objects(s3: &crate::config::S3Settings, bucket: &str) -> Result<Arc<dyn ObjectStore>> {
+    let objects = crate::backend::s3::object_store(s3, bucket)?;
+    crate::backend::s3::check_at_startup(objects.as_ref(), s3, bucket).await?;
     Ok(objects)
 }
 
 #[cfg(not(feature = "s3"))]
-async fn s3_objects(_: &crate::config::S3Settings) -> Result<Arc<dyn ObjectStore>> {
+async fn s3_objects(_: &crate::config::S3Settings, _: &str) -> Result<Arc<dyn ObjectStore>> {
     Err(Error::invalid("invalid_config", "MINIO_ENDPOINT: this build has no S3 support (feature `s3`)"))
 }
 

@@ -169,6 +169,9 @@ pub trait AuditLog: Send + Sync {
 
     /// Verifies the caller's chain.
     async fn verify(&self, ctx: &BankContext) -> Result<ChainVerification>;
+
+    /// The caller's chain as stored, in order (for exports).
+    async fn entries(&self, ctx: &BankContext) -> Result<Vec<AuditEntry>>;
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use payscope_core::facts::{ReportOptions, Stage};
 use payscope_core::ingest::pan::PanKey;
 use payscope_core::query::Query;
 use payscope_core::store::artifacts::{artifact_path, Artifacts};
+use payscope_core::store::audit::{verify_chain, AuditEntry};
 use payscope_core::synth::files::{report_type, write_report, Layout};
 use payscope_core::Engine;
 
@@ -24,6 +25,7 @@ use crate::fixtures::{dataset, tool};
 const ACCESS_KEY: &str = "payscope-test";
 const SECRET_KEY: &str = "payscope-test-secret";
 const BUCKET: &str = "payscope-artifacts";
+const BACKUPS: &str = "payscope-backups";
 
 /// An `s3s-fs` process serving a temporary directory; killed on drop.
 struct S3Server {
@@ -37,6 +39,7 @@ impl S3Server {
         let binary = tool("PAYSCOPE_TEST_S3S_FS", "s3s-fs")?;
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir(root.path().join(BUCKET)).unwrap();
+        std::fs::create_dir(root.path().join(BACKUPS)).unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(binary)
             .args(["--host", "127.0.0.1", "--port", &port.to_string()])
@@ -62,6 +65,7 @@ impl S3Server {
             access_key: ACCESS_KEY.into(),
             secret_key: secret.to_owned().into(),
             bucket: BUCKET.into(),
+            backup_bucket: BACKUPS.into(),
             region: "us-east-1".into(),
         }
     }
@@ -78,7 +82,7 @@ impl S3Server {
         .unwrap()
     }
 
-    /// Where the server keeps an object.
+    /// Where the server keeps an object of the artifact bucket.
     fn file(&self, key: &str) -> PathBuf {
         self.root.path().join(BUCKET).join(key)
     }
@@ -115,6 +119,14 @@ async fn an_engine_on_s3_keeps_encrypted_artifacts_per_bank_and_recovers_from_th
     let header = bytes.split(|b| *b == b'\n').next().unwrap();
     assert!(!stored.windows(header.len()).any(|w| w == header), "plaintext in the bucket");
 
+    // The audit chain is exported to the backups bucket, where it verifies on its own.
+    let auditor = BankContext::embedded(bank.bank_id, [Role::Auditor]);
+    let export = engine.export_audit(&auditor).await.unwrap();
+    assert_eq!((export.records, export.chain_ok), (1, true));
+    let lines = std::fs::read_to_string(s3.root.path().join(BACKUPS).join(&export.object)).unwrap();
+    let entries: Vec<AuditEntry> = lines.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(verify_chain(&entries).ok && entries[0].record.answer_id == before.answer_id);
+
     // A new instance on the same data dir rebuilds its facts from the bucket.
     drop(engine);
     let restarted = Engine::from_settings(&settings).await.unwrap();
@@ -125,7 +137,7 @@ async fn an_engine_on_s3_keeps_encrypted_artifacts_per_bank_and_recovers_from_th
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_artifacts_go_up_in_parts_and_stream_back_whole() {
     let Some(s3) = S3Server::start() else { return };
-    let objects = payscope_core::backend::s3::object_store(&s3.settings(SECRET_KEY)).unwrap();
+    let objects = payscope_core::backend::s3::object_store(&s3.settings(SECRET_KEY), BUCKET).unwrap();
     let artifacts = Artifacts::new(objects, &PanKey::generate());
     let ctx = BankContext::embedded(payscope_core::BankId::from_uuid(uuid::Uuid::new_v4()), [Role::System]);
     // 20 MiB in 1 MiB chunks: three parts of the multipart upload.

@@ -1,4 +1,4 @@
-//! `GET /audit/answers/{answer_id}` and `GET /audit/verify`.
+//! `GET /audit/answers/{answer_id}`, `GET /audit/verify` and `POST /audit/export`.
 
 use http::StatusCode;
 use payscope_core::bank::BankContext;
@@ -16,4 +16,9 @@ pub async fn answer(engine: &Engine, ctx: &BankContext, id: &str) -> Handled {
 /// Verifies the caller's bank's hash chain.
 pub async fn verify(engine: &Engine, ctx: &BankContext) -> Handled {
     ok_json(StatusCode::OK, &engine.verify_audit(ctx).await?)
+}
+
+/// Writes the caller's bank's chain to the backups store (the body, if any, is ignored).
+pub async fn export(engine: &Engine, ctx: &BankContext) -> Handled {
+    ok_json(StatusCode::OK, &engine.export_audit(ctx).await?)
 }

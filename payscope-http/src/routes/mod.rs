@@ -31,6 +31,8 @@ pub enum Route<'a> {
     AuditAnswer(&'a str),
     /// `GET /audit/verify`
     AuditVerify,
+    /// `POST /audit/export`
+    AuditExport,
 }
 
 /// Every route template with its methods, in the order the OpenAPI document lists them.
@@ -45,6 +47,7 @@ pub const TABLE: &[(&str, &[Method])] = &[
     ("/chat/query", &[Method::POST]),
     ("/audit/answers/{answer_id}", &[Method::GET]),
     ("/audit/verify", &[Method::GET]),
+    ("/audit/export", &[Method::POST]),
 ];
 
 impl<'a> Route<'a> {
@@ -60,6 +63,7 @@ impl<'a> Route<'a> {
             "/reports" => Route::Reports,
             "/chat/query" => Route::ChatQuery,
             "/audit/verify" => Route::AuditVerify,
+            "/audit/export" => Route::AuditExport,
             _ => {
                 if let Some(id) = param("/reports/") {
                     Route::Report(id)
@@ -85,6 +89,7 @@ impl<'a> Route<'a> {
             Route::ChatQuery => "/chat/query",
             Route::AuditAnswer(_) => "/audit/answers/{answer_id}",
             Route::AuditVerify => "/audit/verify",
+            Route::AuditExport => "/audit/export",
         }
     }
 

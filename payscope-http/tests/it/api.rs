@@ -142,6 +142,18 @@ async fn two_banks_upload_ask_audit_and_never_see_each_other() {
         assert_eq!(s, 404);
         let (s, _, verified) = server.call("/audit/verify", server.get("/audit/verify", Some(token))).await;
         assert_eq!((s, verified["ok"].as_bool(), verified["records"].as_u64()), (200, Some(true), Some(1)));
+        // The export holds this bank's one entry, under its own prefix of the backups store.
+        let (s, _, export) = server.call("/audit/export", server.post("/audit/export", Some(token))).await;
+        assert_eq!((s, export["records"].as_u64(), export["chain_ok"].as_bool()), (200, Some(1), Some(true)));
+        let object = export["object"].as_str().unwrap();
+        assert!(object.starts_with(&format!("audit/{}/", banks[i].id)), "{object}");
+        let exported =
+            std::fs::read_to_string(server.data_dir().join("artifacts/backups").join(object)).unwrap();
+        let entry: serde_json::Value = serde_json::from_str(exported.trim()).unwrap();
+        assert_eq!(
+            (entry["record"]["answer_id"].as_str(), entry["hash"].as_str()),
+            (Some(answer_ids[i].as_str()), export["head_hash"].as_str())
+        );
 
         // Reports: the other bank's ids are not found, and never listed.
         for id in &report_ids[other] {
@@ -271,5 +283,7 @@ async fn roles_limit_what_a_token_can_do() {
     assert_eq!(server.ask(&auditor, json!({"query": "What is the transaction volume?"})).await.0, 200);
     assert_eq!(server.call("/audit/verify", server.get("/audit/verify", Some(&analyst))).await.0, 403);
     assert_eq!(server.call("/audit/verify", server.get("/audit/verify", Some(&auditor))).await.0, 200);
+    assert_eq!(server.call("/audit/export", server.post("/audit/export", Some(&analyst))).await.0, 403);
+    assert_eq!(server.call("/audit/export", server.post("/audit/export", Some(&auditor))).await.0, 200);
     server.stop().await;
 }

@@ -153,6 +153,11 @@ impl Server {
         Server { base, client, spec: Spec::load(), stop: Some(stop), task: Some(task), _dir: dir }
     }
 
+    /// The embedded engine's data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -425,4 +425,8 @@ impl AuditLog for MemoryBackend {
     async fn verify(&self, ctx: &BankContext) -> Result<ChainVerification> {
         self.audit().verify(ctx.bank_id())
     }
+
+    async fn entries(&self, ctx: &BankContext) -> Result<Vec<AuditEntry>> {
+        self.audit().entries(ctx.bank_id())
+    }
 }

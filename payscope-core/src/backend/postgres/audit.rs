@@ -123,15 +123,7 @@ impl AuditLog for PgBackend {
 
     async fn verify(&self, ctx: &BankContext) -> Result<ChainVerification> {
         let _t = self.timer("audit_verify");
-        let mut tx = self.bank_tx(ctx.bank_id()).await?;
-        let rows = sqlx::query(
-            "SELECT seq, record, prev_hash, hash FROM payscope.answers WHERE bank_id = $1 ORDER BY seq",
-        )
-        .bind(ctx.bank_id().as_uuid())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
+        let rows = self.chain_rows(ctx).await?;
         let mut entries = Vec::with_capacity(rows.len());
         for row in &rows {
             match entry_of(row) {
@@ -156,5 +148,26 @@ impl AuditLog for PgBackend {
             }
         }
         Ok(verify_chain(&entries))
+    }
+
+    async fn entries(&self, ctx: &BankContext) -> Result<Vec<AuditEntry>> {
+        let _t = self.timer("audit_export");
+        self.chain_rows(ctx).await?.iter().map(entry_of).collect()
+    }
+}
+
+impl PgBackend {
+    /// Every row of the bank's chain, in order.
+    async fn chain_rows(&self, ctx: &BankContext) -> Result<Vec<PgRow>> {
+        let mut tx = self.bank_tx(ctx.bank_id()).await?;
+        let rows = sqlx::query(
+            "SELECT seq, record, prev_hash, hash FROM payscope.answers WHERE bank_id = $1 ORDER BY seq",
+        )
+        .bind(ctx.bank_id().as_uuid())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(rows)
     }
 }
