@@ -13,7 +13,8 @@ log=$(mktemp)
 PAYSCOPE_ADDR=127.0.0.1:$port PAYSCOPE_LOG=warn "$bin" --demo >"$log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -f "$log"' EXIT
-for _ in $(seq 1 120); do
+# The demo generates 90 days of data for two banks first: slow in a debug build on a busy machine.
+for _ in $(seq 1 600); do
   grep -q "^export TOKEN_A=" "$log" && break
   kill -0 $server 2>/dev/null || { cat "$log"; exit 1; }
   sleep 1

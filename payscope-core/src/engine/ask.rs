@@ -17,6 +17,7 @@ use crate::query::answer::{Answer, Grounding};
 use crate::query::parse::{parse, MerchantLexicon};
 use crate::query::plan::plan;
 use crate::query::question::{Intent, Query, Question};
+use crate::query::TimeRangeSpec;
 use crate::store::audit::{AnswerId, AuditRecord};
 use crate::store::cache::CacheKey;
 use crate::store::metric::{Dimension, Metric, MetricQuery};
@@ -35,11 +36,40 @@ struct Trace {
     error: Option<String>,
 }
 
-/// A bank's merchants as the parser and the labels need them, for one data version.
+/// A bank's merchants as the parser and the labels need them, for one data version, and the
+/// questions already parsed against them (parsing is most of the work of a cached answer).
 pub(super) struct Lexicon {
     version: u64,
     parser: MerchantLexicon,
     names: MerchantNames,
+    parsed: std::sync::Mutex<std::collections::HashMap<String, Question>>,
+}
+
+/// Parsed questions remembered per bank and data version.
+const PARSED_QUESTIONS: usize = 1024;
+
+impl Lexicon {
+    /// Parses a question, or returns the result of parsing the same inputs before.
+    fn parse(
+        &self,
+        request: &Query,
+        text: &str,
+        as_of: Timestamp,
+        fallback: &TimeRangeSpec,
+    ) -> Result<Question> {
+        let key = format!("{}|{fallback:?}|{:?}|{text}", as_of.0, request.filters);
+        let remembered = self.parsed.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
+        if let Some(question) = remembered {
+            return Ok(question);
+        }
+        let question = parse(text, as_of, fallback, &request.filters, &self.parser)?;
+        let mut parsed = self.parsed.lock().unwrap_or_else(|e| e.into_inner());
+        if parsed.len() >= PARSED_QUESTIONS {
+            parsed.clear();
+        }
+        parsed.insert(key, question.clone());
+        Ok(question)
+    }
 }
 
 /// Confidence (documented in ARCHITECTURE.md): parse confidence × data coverage factor ×
@@ -79,7 +109,7 @@ impl Engine {
         let names: MerchantNames =
             values.iter().filter_map(|v| v.label.clone().map(|l| (v.value.clone(), l))).collect();
         let parser = MerchantLexicon::new(values.into_iter().map(|v| (v.value, v.label)));
-        let lexicon = Arc::new(Lexicon { version, parser, names });
+        let lexicon = Arc::new(Lexicon { version, parser, names, parsed: Default::default() });
         self.inner.lexicons.lock().unwrap_or_else(|e| e.into_inner()).insert(ctx.bank_id(), lexicon.clone());
         Ok(lexicon)
     }
@@ -123,7 +153,7 @@ impl Engine {
         let stats = self.inner.stores.facts.stats(ctx).await?;
         let lexicon = self.lexicon(ctx, stats.data_version).await?;
         let fallback = request.time_range.clone().unwrap_or_default();
-        let mut question = parse(text, as_of, &fallback, &request.filters, &lexicon.parser)?;
+        let mut question = lexicon.parse(&request, text, as_of, &fallback)?;
         let mut warnings = Vec::new();
         let mut prompts = Vec::new();
         if question.confidence < 0.5 {

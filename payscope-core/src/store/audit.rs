@@ -84,11 +84,26 @@ pub struct AuditEntry {
 impl AuditEntry {
     /// The hash an entry with `prev_hash` and `record` must have.
     pub fn chain_hash(prev_hash: &Sha256, record: &AuditRecord) -> Sha256 {
+        Self::chain_hash_of(prev_hash, &record.canonical_bytes())
+    }
+
+    /// The hash over a record's canonical bytes, already serialized.
+    pub fn chain_hash_of(prev_hash: &Sha256, canonical: &[u8]) -> Sha256 {
         use sha2::Digest;
         let mut h = sha2::Sha256::new();
         h.update(prev_hash.0);
-        h.update(record.canonical_bytes());
+        h.update(canonical);
         Sha256(h.finalize().into())
+    }
+
+    /// The entry as one JSON line (newline included), embedding the record's canonical
+    /// bytes as they were hashed, so the record is serialized once per append.
+    pub fn json_line(seq: u64, canonical: &[u8], prev_hash: &Sha256, hash: &Sha256) -> Vec<u8> {
+        let mut line = Vec::with_capacity(canonical.len() + 180);
+        line.extend_from_slice(format!("{{\"seq\":{seq},\"record\":").as_bytes());
+        line.extend_from_slice(canonical);
+        line.extend_from_slice(format!(",\"prev_hash\":\"{prev_hash}\",\"hash\":\"{hash}\"}}\n").as_bytes());
+        line
     }
 
     /// Builds the entry that follows `prev` (or starts the chain).
@@ -195,5 +210,20 @@ mod tests {
             let entry = AuditEntry::next(None, record);
             assert_eq!(AuditEntry::chain_hash(&entry.prev_hash, &back), entry.hash);
         }
+    }
+
+    #[test]
+    fn the_hand_built_line_is_the_serialized_entry() {
+        let record = AuditRecord {
+            answer_id: AnswerId::new(),
+            created_at: Timestamp(42),
+            body: serde_json::json!({"question": "a \"quoted\" question", "confidence": 0.93}),
+        };
+        let entry = AuditEntry::next(None, record);
+        let line =
+            AuditEntry::json_line(entry.seq, &entry.record.canonical_bytes(), &entry.prev_hash, &entry.hash);
+        let mut expected = serde_json::to_vec(&entry).unwrap();
+        expected.push(b'\n');
+        assert_eq!(String::from_utf8(line).unwrap(), String::from_utf8(expected).unwrap());
     }
 }

@@ -54,16 +54,19 @@ impl AuditChains {
     pub fn append(&mut self, bank: BankId, record: AuditRecord) -> Result<AuditEntry> {
         let chain = self.chain(bank)?;
         let prev_hash = chain.head.map_or(Sha256([0; 32]), |(_, hash)| hash);
-        let hash = AuditEntry::chain_hash(&prev_hash, &record);
+        let canonical = record.canonical_bytes();
+        let hash = AuditEntry::chain_hash_of(&prev_hash, &canonical);
         let seq = chain.head.map_or(1, |(seq, _)| seq + 1);
-        let entry = AuditEntry { seq, record, prev_hash, hash };
         let position = match &mut chain.log {
-            Some(log) => log.append(&entry, false)?,
+            Some(log) => {
+                log.append_line(&AuditEntry::json_line(seq, &canonical, &prev_hash, &hash), false)?
+            }
             None => {
-                chain.entries.push(entry.clone());
+                chain.entries.push(AuditEntry { seq, record: record.clone(), prev_hash, hash });
                 chain.entries.len() as u64 - 1
             }
         };
+        let entry = AuditEntry { seq, record, prev_hash, hash };
         chain.head = Some((seq, hash));
         chain.position.insert(entry.record.answer_id, position);
         Ok(entry)

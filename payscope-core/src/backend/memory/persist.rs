@@ -38,8 +38,13 @@ impl AppendLog {
     pub fn append(&mut self, value: &impl Serialize, durable: bool) -> Result<u64> {
         let mut line = serde_json::to_vec(value)?;
         line.push(b'\n');
+        self.append_line(&line, durable)
+    }
+
+    /// Appends bytes that already are one JSON line, newline included.
+    pub fn append_line(&mut self, line: &[u8], durable: bool) -> Result<u64> {
         self.file
-            .write_all(&line)
+            .write_all(line)
             .map_err(|e| Error::internal(format!("writing {}: {e}", self.path.display())))?;
         if durable {
             self.file.sync_data()?;
