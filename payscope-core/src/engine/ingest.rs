@@ -269,7 +269,8 @@ impl Engine {
             .insert(0, RowError { row: 0, column: None, code: "report_failed".into(), message: why });
         report.errors.truncate(Report::MAX_ERRORS);
         self.inner.stores.reports.update(ctx, &report).await?;
-        Ok(report)
+        // Another worker may have finished the report first; its outcome stands.
+        Ok(self.inner.stores.reports.get(ctx, report.report_id).await?.unwrap_or(report))
     }
 
     /// Merges the report's facts into the graph, page by page. Graph updates are idempotent,

@@ -65,6 +65,9 @@ pub trait ReportStore: Send + Sync {
     async fn list(&self, ctx: &BankContext, limit: usize, cursor: Option<&str>) -> Result<ReportPage>;
 
     /// Stores a status change that carries no facts (`processing`, `failed`, a requeue).
+    /// The first final outcome wins: a report that is `completed` or `failed` keeps that
+    /// status, and an update to another status is ignored (a worker whose job was taken
+    /// over cannot undo the other worker's result).
     async fn update(&self, ctx: &BankContext, report: &Report) -> Result<()>;
 }
 

@@ -115,6 +115,22 @@ pub async fn reports_register_dedupe_and_paginate(s: &Subject) {
     s.reports.update(&a, &r).await.unwrap();
     assert_eq!(s.reports.get(&a, ids[0]).await.unwrap().unwrap().status, ReportStatus::Processing);
     assert!(s.reports.update(&b, &r).await.is_err(), "bank B updated bank A's report");
+    // The first final outcome stands: a late `failed` or requeue does not undo it.
+    r.status = ReportStatus::Completed;
+    s.reports.update(&a, &r).await.unwrap();
+    for late in [ReportStatus::Failed, ReportStatus::Queued, ReportStatus::Processing] {
+        let mut stale = r.clone();
+        stale.status = late;
+        s.reports.update(&a, &stale).await.unwrap();
+        assert_eq!(
+            s.reports.get(&a, ids[0]).await.unwrap().unwrap().status,
+            ReportStatus::Completed,
+            "{late:?}"
+        );
+    }
+    let mut missing = r.clone();
+    missing.report_id = payscope_core::facts::ReportId::new();
+    assert!(s.reports.update(&a, &missing).await.is_err(), "an unknown report was updated");
 }
 
 pub async fn loads_are_idempotent_and_atomic(s: &Subject) {
@@ -128,6 +144,13 @@ pub async fn loads_are_idempotent_and_atomic(s: &Subject) {
     assert_eq!((r1.facts_loaded, r1.duplicates_skipped), (3000, 0));
     let stored = s.reports.get(&ctx, r1.report_id).await.unwrap().unwrap();
     assert_eq!((stored.status, stored.facts_loaded), (ReportStatus::Completed, 3000));
+    // A second worker committing the same report late (its job was taken over) changes
+    // nothing: the first commit's report and counts stand.
+    let mut late = s.facts.begin_load(&ctx, &stored).await.unwrap();
+    late.append(s.facts.scan(&ctx, &FactFilter::default(), None, 100).await.unwrap()).await.unwrap();
+    let (kept, outcome) = late.commit(stored.clone()).await.unwrap();
+    assert_eq!((kept.facts_loaded, outcome.loaded), (3000, 0));
+    assert_eq!(s.reports.get(&ctx, r1.report_id).await.unwrap().unwrap().facts_loaded, 3000);
     let range = TimeRange::new(Timestamp(0), Timestamp(i64::MAX / 2));
     let q = MetricQuery::new([Metric::TransactionCount, Metric::TransactionAmount], range);
     let before = s.metrics.query(&ctx, &q).await.unwrap();

@@ -192,6 +192,11 @@ impl FactLoad for MemoryLoad {
         tokio::task::spawn_blocking(move || {
             let shared = backend.bank(this.bank_id);
             let mut bank = write(&shared);
+            // Another worker committed this report first (its job was taken over): keep that.
+            if bank.reports.iter().any(|r| r.id == report.report_id) {
+                let stored = backend.reports().get(this.bank_id, report.report_id).cloned();
+                return Ok((stored.unwrap_or(report), LoadOutcome::default()));
+            }
             let prepared = bank.prepare(&this.staged)?;
             let outcome = prepared.outcome;
             report.facts_loaded = outcome.loaded;

@@ -75,9 +75,11 @@ impl ReportIndex {
 
     /// Stores a new state of a registered report.
     pub fn update(&mut self, r: &Report) -> Result<()> {
-        let known = self.banks.get(&r.bank_id).is_some_and(|b| b.by_id.contains_key(&r.report_id));
-        if !known {
+        let Some(stored) = self.get(r.bank_id, r.report_id) else {
             return Err(Error::NotFound(format!("report {}", r.report_id)));
+        };
+        if stored.status.is_final() && stored.status != r.status {
+            return Ok(());
         }
         self.persist(r)?;
         self.insert(r.clone());

@@ -101,6 +101,10 @@ impl FactLoad for PgLoad {
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
+        // Another worker committed this report first (its job was taken over): keep that.
+        if let Some(done) = reports::stored(&mut tx, &report).await?.filter(|r| r.status.is_final()) {
+            return Ok((done, LoadOutcome::default()));
+        }
         // The merge sorts and aggregates a whole report: in memory, not in temporary files.
         sqlx::query("SET LOCAL work_mem = '256MB'").execute(&mut *tx).await.map_err(db_error)?;
         sqlx::query(CREATE_INSERTED).execute(&mut *tx).await.map_err(db_error)?;

@@ -23,11 +23,14 @@ fn time(t: Option<crate::calendar::Timestamp>) -> Option<String> {
 }
 
 /// Writes a report's status columns and document (the row must exist).
+/// Writes a report; a final status is never changed (see `ReportStore::update`). Returns the
+/// rows written: 0 when the report is missing or already final with another status.
 pub(super) async fn write(conn: &mut sqlx::PgConnection, r: &Report) -> Result<u64> {
     let done = sqlx::query(
         "UPDATE payscope.reports
             SET status = $3, report_type = $4, completed_at = $5::timestamptz, document = $6
-          WHERE bank_id = $1 AND report_id = $2",
+          WHERE bank_id = $1 AND report_id = $2
+            AND (status NOT IN ('completed', 'failed') OR status = $3)",
     )
     .bind(r.bank_id.as_uuid())
     .bind(r.report_id.0)
@@ -39,6 +42,18 @@ pub(super) async fn write(conn: &mut sqlx::PgConnection, r: &Report) -> Result<u
     .await
     .map_err(db_error)?;
     Ok(done.rows_affected())
+}
+
+/// The stored version of a report, locked until the transaction ends.
+pub(super) async fn stored(conn: &mut sqlx::PgConnection, r: &Report) -> Result<Option<Report>> {
+    sqlx::query("SELECT document FROM payscope.reports WHERE bank_id = $1 AND report_id = $2 FOR UPDATE")
+        .bind(r.bank_id.as_uuid())
+        .bind(r.report_id.0)
+        .fetch_optional(conn)
+        .await
+        .map_err(db_error)?
+        .map(|row| from_document(row.get("document")))
+        .transpose()
 }
 
 #[async_trait]
@@ -145,7 +160,7 @@ impl ReportStore for PgBackend {
         }
         let _t = self.timer("report_update");
         let mut tx = self.bank_tx(ctx.bank_id()).await?;
-        if write(&mut tx, report).await? == 0 {
+        if write(&mut tx, report).await? == 0 && stored(&mut tx, report).await?.is_none() {
             return Err(Error::NotFound(format!("report {}", report.report_id)));
         }
         tx.commit().await.map_err(db_error)
