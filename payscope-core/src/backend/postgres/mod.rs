@@ -134,25 +134,19 @@ impl PgBackend {
 
     /// A transaction scoped to `bank`, as the runtime role.
     pub(crate) async fn bank_tx(&self, bank: BankId) -> Result<Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        sqlx::query("SELECT set_config('app.current_bank_id', $1, true), set_config('role', $2, true)")
-            .bind(bank.to_string())
-            .bind(APP_ROLE)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        Ok(tx)
+        // One round trip for BEGIN and the settings: the bank id is inlined, which is safe
+        // because it is a typed UUID (its text is hex digits and dashes only).
+        let begin = format!(
+            "BEGIN; SELECT set_config('app.current_bank_id', '{}', true), set_config('role', '{APP_ROLE}', true)",
+            bank.as_uuid().hyphenated()
+        );
+        self.pool.begin_with(sqlx::AssertSqlSafe(begin)).await.map_err(db_error)
     }
 
     /// A transaction with no bank (the job queue), as the runtime role.
     pub(crate) async fn system_tx(&self) -> Result<Transaction<'static, Postgres>> {
-        let mut tx = self.pool.begin().await.map_err(db_error)?;
-        sqlx::query("SELECT set_config('role', $1, true)")
-            .bind(APP_ROLE)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        Ok(tx)
+        let begin = format!("BEGIN; SELECT set_config('role', '{APP_ROLE}', true)");
+        self.pool.begin_with(sqlx::AssertSqlSafe(begin)).await.map_err(db_error)
     }
 
     /// Times one store operation into `db_query_duration_seconds{operation}`.
