@@ -132,10 +132,7 @@ impl Neo4j {
     }
 
     async fn run(&self, query: Query) -> Result<()> {
-        match tokio::time::timeout(CALL_TIMEOUT, self.graph.run(query)).await {
-            Ok(result) => result.map_err(unavailable),
-            Err(_) => Err(unavailable(format!("no answer within {} s", CALL_TIMEOUT.as_secs()))),
-        }
+        within_timeout(self.graph.run(query)).await
     }
 
     async fn rows(&self, query: Query) -> Result<Vec<neo4rs::Row>> {
@@ -147,10 +144,7 @@ impl Neo4j {
             }
             Ok::<_, neo4rs::Error>(rows)
         };
-        match tokio::time::timeout(CALL_TIMEOUT, fetch).await {
-            Ok(result) => result.map_err(unavailable),
-            Err(_) => Err(unavailable(format!("no answer within {} s", CALL_TIMEOUT.as_secs()))),
-        }
+        within_timeout(fetch).await
     }
 
     /// Applies `infra/neo4j/001_schema.cypher` (idempotent); returns the statements run.
@@ -170,6 +164,14 @@ impl Neo4j {
             self.run(query).await?;
         }
         Ok(())
+    }
+}
+
+/// A call's result, or `neo4j unavailable` when it takes longer than [`CALL_TIMEOUT`].
+async fn within_timeout<T>(call: impl std::future::Future<Output = neo4rs::Result<T>>) -> Result<T> {
+    match tokio::time::timeout(CALL_TIMEOUT, call).await {
+        Ok(result) => result.map_err(unavailable),
+        Err(_) => Err(unavailable(format!("no answer within {} s", CALL_TIMEOUT.as_secs()))),
     }
 }
 
@@ -263,10 +265,10 @@ impl GraphStore for Neo4j {
         merchant_id: &str,
         limit: usize,
     ) -> Result<Vec<Relationship>> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let max = i64::try_from(limit).unwrap_or(i64::MAX);
         let merchant = key(ctx, merchant_id);
         let networks = self
-            .rows(neo4rs::query(cypher::NETWORKS_OF).param("key", merchant.as_str()).param("limit", limit))
+            .rows(neo4rs::query(cypher::NETWORKS_OF).param("key", merchant.as_str()).param("limit", max))
             .await?;
         let mut out = networks
             .iter()
@@ -281,7 +283,7 @@ impl GraphStore for Neo4j {
             })
             .collect::<Result<Vec<_>>>()?;
         let visitors = self
-            .rows(neo4rs::query(cypher::VISITORS_OF).param("key", merchant.as_str()).param("limit", limit))
+            .rows(neo4rs::query(cypher::VISITORS_OF).param("key", merchant.as_str()).param("limit", max))
             .await?;
         for r in &visitors {
             out.push(Relationship {
@@ -292,7 +294,7 @@ impl GraphStore for Neo4j {
                 last_at: Some(Timestamp(get(r, "last_at")?)),
             });
         }
-        out.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        out.truncate(limit);
         Ok(out)
     }
 

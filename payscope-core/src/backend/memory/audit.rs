@@ -57,16 +57,16 @@ impl AuditChains {
         let canonical = record.canonical_bytes();
         let hash = AuditEntry::chain_hash_of(&prev_hash, &canonical);
         let seq = chain.head.map_or(1, |(seq, _)| seq + 1);
+        let entry = AuditEntry { seq, record, prev_hash, hash };
         let position = match &mut chain.log {
             Some(log) => {
                 log.append_line(&AuditEntry::json_line(seq, &canonical, &prev_hash, &hash), false)?
             }
             None => {
-                chain.entries.push(AuditEntry { seq, record: record.clone(), prev_hash, hash });
+                chain.entries.push(entry.clone());
                 chain.entries.len() as u64 - 1
             }
         };
-        let entry = AuditEntry { seq, record, prev_hash, hash };
         chain.head = Some((seq, hash));
         chain.position.insert(entry.record.answer_id, position);
         Ok(entry)
