@@ -33,6 +33,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod facts;
+mod http_client;
 pub mod ingest;
 pub mod llm;
 pub mod money;

@@ -15,14 +15,15 @@ use crate::bank::BankContext;
 use crate::config::PineconeSettings;
 use crate::engine::Probe;
 use crate::error::{Error, Result};
+use crate::http_client::{post_json, Retries};
 use crate::store::vector::{VectorDoc, VectorHit, VectorIndex};
 
 /// Pinecone's limit on vectors per upsert request.
 pub const UPSERT_BATCH: usize = 100;
 /// The data-plane API version requests are written against.
 const API_VERSION: &str = "2024-07";
-/// Attempts per call (the first try and three retries).
-const ATTEMPTS: u32 = 4;
+/// The first try and three retries, 100 ms, 400 ms and 1.6 s apart.
+const RETRIES: Retries = Retries { attempts: 4, first_wait: Duration::from_millis(100), growth: 4 };
 /// The metadata field holding a document's text.
 const TEXT_FIELD: &str = "payscope_text";
 
@@ -61,37 +62,14 @@ impl Pinecone {
 
     async fn post(&self, path: &str, body: &Value) -> Result<Value> {
         let url = format!("{}{path}", self.host);
-        let mut last = String::new();
-        for attempt in 0..ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(100 << (2 * (attempt - 1)))).await;
-            }
-            let request = self
-                .http
+        post_json("pinecone", path, RETRIES, || {
+            self.http
                 .post(&url)
                 .header("Api-Key", self.api_key.expose_secret())
                 .header("X-Pinecone-API-Version", API_VERSION)
-                .json(body);
-            match request.send().await {
-                Ok(resp) if resp.status().is_success() => {
-                    return resp
-                        .json()
-                        .await
-                        .map_err(|e| unavailable(format!("{path}: malformed response: {e}")))
-                }
-                Ok(resp) if resp.status().as_u16() == 429 || resp.status().is_server_error() => {
-                    last = format!("HTTP {}", resp.status().as_u16());
-                }
-                Ok(resp) => {
-                    let status = resp.status().as_u16();
-                    let detail = resp.text().await.unwrap_or_default();
-                    let detail: String = detail.chars().take(200).collect();
-                    return Err(unavailable(format!("{path}: HTTP {status} {detail}")));
-                }
-                Err(e) => last = if e.is_timeout() { "timed out".into() } else { "connection failed".into() },
-            }
-        }
-        Err(unavailable(format!("{path}: {last} after {ATTEMPTS} attempts")))
+                .json(body)
+        })
+        .await
     }
 }
 

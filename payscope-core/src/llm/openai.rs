@@ -8,9 +8,10 @@ use serde_json::{json, Value};
 
 use crate::config::LlmSettings;
 use crate::error::{Error, Result};
+use crate::http_client::{post_json, Retries};
 
-/// Attempts per call (the first try and two retries).
-const ATTEMPTS: u32 = 3;
+/// The first try and two retries, 200 ms then 600 ms apart.
+const RETRIES: Retries = Retries { attempts: 3, first_wait: Duration::from_millis(200), growth: 3 };
 
 /// An OpenAI-compatible endpoint.
 #[derive(Clone)]
@@ -76,32 +77,14 @@ impl OpenAiClient {
 
     async fn post(&self, path: &str, body: &Value, timeout: Duration) -> Result<Value> {
         let url = format!("{}/v1/{path}", self.base);
-        let mut last = String::new();
-        for attempt in 0..ATTEMPTS {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_millis(200 * 3u64.pow(attempt - 1))).await;
+        post_json("llm", path, RETRIES, || {
+            let req = self.http.post(&url).json(body).timeout(timeout);
+            match &self.api_key {
+                Some(key) => req.bearer_auth(key),
+                None => req,
             }
-            let mut req = self.http.post(&url).json(body).timeout(timeout);
-            if let Some(key) = &self.api_key {
-                req = req.bearer_auth(key);
-            }
-            match req.send().await {
-                Ok(resp) if resp.status().is_success() => {
-                    return resp
-                        .json::<Value>()
-                        .await
-                        .map_err(|e| Error::unavailable("llm", format!("malformed response: {e}")))
-                }
-                Ok(resp) if resp.status().as_u16() == 429 || resp.status().is_server_error() => {
-                    last = format!("HTTP {}", resp.status().as_u16());
-                }
-                Ok(resp) => {
-                    return Err(Error::unavailable("llm", format!("HTTP {}", resp.status().as_u16())))
-                }
-                Err(e) => last = if e.is_timeout() { "timed out".into() } else { "connection failed".into() },
-            }
-        }
-        Err(Error::unavailable("llm", format!("{last} after {ATTEMPTS} attempts")))
+        })
+        .await
     }
 
     async fn chat(&self, system: &str, user: &str, timeout: Duration) -> Result<String> {
