@@ -6,7 +6,8 @@
 //! PAYSCOPE_BENCH_DSN=postgres://postgres@127.0.0.1:5432/postgres \
 //! PAYSCOPE_BENCH_FACTS=5000000 cargo run --release --features postgres --example pg_bench
 //! ```
-//! It creates (and at the end drops) the database `payscope_bench`.
+//! It creates (and at the end drops) the database `payscope_bench`; `PAYSCOPE_BENCH_KEEP=1`
+//! keeps it, and `PAYSCOPE_BENCH_REUSE=1` then skips the load and times only the questions.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::process::Command;
@@ -61,8 +62,11 @@ async fn main() {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let total: u64 =
         std::env::var("PAYSCOPE_BENCH_FACTS").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000_000);
-    psql(&admin, "DROP DATABASE IF EXISTS payscope_bench WITH (FORCE)");
-    psql(&admin, "CREATE DATABASE payscope_bench");
+    let reuse = std::env::var_os("PAYSCOPE_BENCH_REUSE").is_some();
+    if !reuse {
+        psql(&admin, "DROP DATABASE IF EXISTS payscope_bench WITH (FORCE)");
+        psql(&admin, "CREATE DATABASE payscope_bench");
+    }
     let mut url = url::Url::parse(&admin).unwrap();
     url.set_path("/payscope_bench");
     let dsn = url.to_string();
@@ -78,9 +82,37 @@ async fn main() {
     let cfg = SynthConfig::bench(total);
     let banks = synth::generate(&cfg);
     let key = PanKey::new([1; 32]);
+    if !reuse {
+        load(&pg, &dsn, &banks, &key).await;
+    }
+    let engine = Engine::new(
+        Stores::postgres(&pg, payscope::store::jobs::DEFAULT_LEASE),
+        Arc::new(object_store::memory::InMemory::new()),
+        key,
+        EngineOptions { cache_ttl: Duration::ZERO, ..EngineOptions::default() },
+    );
+    let ctx = BankContext::embedded(banks[0].bank_id, [Role::Analyst]);
+    let as_of = cfg.as_of();
+    println!(
+        "question, rollup-served (\"What was the approval rate over the last 90 days?\"): {}",
+        latency(&engine, &ctx, "What was the approval rate over the last 90 days?", as_of, 200).await
+    );
+    println!(
+        "question, top 10 merchants by sales over 30 days: {}",
+        latency(&engine, &ctx, "Top 10 merchants by sales in the last 30 days", as_of, 20).await
+    );
+    if std::env::var_os("PAYSCOPE_BENCH_KEEP").is_none() {
+        drop(engine);
+        drop(pg);
+        psql(&admin, "DROP DATABASE IF EXISTS payscope_bench WITH (FORCE)");
+    }
+}
+
+/// Loads every bank's facts through `FactStore`, then the same rows with `psql \copy`.
+async fn load(pg: &PgBackend, dsn: &str, banks: &[synth::SynthBank], key: &PanKey) {
     // Facts are generated before the clock starts: the bench times the store, not the generator.
     let mut reports = Vec::new();
-    for bank in &banks {
+    for bank in banks {
         let ctx = BankContext::embedded(bank.bank_id, [Role::Admin]);
         for stage in Stage::ALL {
             let options = ReportOptions { report_type: ReportType::for_stage(stage), ..Default::default() };
@@ -90,7 +122,7 @@ async fn main() {
             else {
                 unreachable!()
             };
-            let facts: Vec<_> = bank.facts(stage, report.report_id, &key).collect();
+            let facts: Vec<_> = bank.facts(stage, report.report_id, key).collect();
             reports.push((ctx.clone(), report, facts));
         }
     }
@@ -117,16 +149,16 @@ async fn main() {
     // The same rows through psql \copy into an equivalent table (same columns, keys and indexes).
     let file = std::env::temp_dir().join("payscope_bench_facts.csv");
     let _ = std::fs::remove_file(&file);
-    psql(&dsn, &format!("COPY payscope.facts TO '{}' CSV", file.display()));
+    psql(dsn, &format!("COPY payscope.facts TO '{}' CSV", file.display()));
     psql(
-        &dsn,
+        dsn,
         "CREATE TABLE copy_facts (LIKE payscope.facts INCLUDING DEFAULTS INCLUDING CONSTRAINTS);
          ALTER TABLE copy_facts ADD PRIMARY KEY (bank_id, stage, transaction_id);
          CREATE INDEX ON copy_facts (bank_id, stage, occurred_at);
          CREATE INDEX ON copy_facts (bank_id, report_id);",
     );
     let started = Instant::now();
-    psql(&dsn, &format!("\\copy copy_facts FROM '{}' CSV", file.display()));
+    psql(dsn, &format!("\\copy copy_facts FROM '{}' CSV", file.display()));
     let theirs = started.elapsed();
     println!(
         "psql \\copy:    {loaded} rows in {:.1?} = {:.0} rows/s; payscope / psql = {:.2}",
@@ -135,27 +167,5 @@ async fn main() {
         theirs.as_secs_f64() / ours.as_secs_f64()
     );
     let _ = std::fs::remove_file(&file);
-    psql(&dsn, "VACUUM ANALYZE");
-
-    let engine = Engine::new(
-        Stores::postgres(&pg, payscope::store::jobs::DEFAULT_LEASE),
-        Arc::new(object_store::memory::InMemory::new()),
-        key,
-        EngineOptions { cache_ttl: Duration::ZERO, ..EngineOptions::default() },
-    );
-    let ctx = BankContext::embedded(banks[0].bank_id, [Role::Analyst]);
-    let as_of = cfg.as_of();
-    println!(
-        "question, rollup-served (\"What was the approval rate over the last 90 days?\"): {}",
-        latency(&engine, &ctx, "What was the approval rate over the last 90 days?", as_of, 200).await
-    );
-    println!(
-        "question, top 10 merchants by sales over 30 days: {}",
-        latency(&engine, &ctx, "Top 10 merchants by sales in the last 30 days", as_of, 20).await
-    );
-    if std::env::var_os("PAYSCOPE_BENCH_KEEP").is_none() {
-        drop(engine);
-        drop(pg);
-        psql(&admin, "DROP DATABASE IF EXISTS payscope_bench WITH (FORCE)");
-    }
+    psql(dsn, "VACUUM ANALYZE");
 }

@@ -18,7 +18,7 @@ use crate::query::parse::{parse, MerchantLexicon};
 use crate::query::plan::plan;
 use crate::query::question::{Intent, Query, Question};
 use crate::query::TimeRangeSpec;
-use crate::store::audit::{AnswerId, AuditRecord};
+use crate::store::audit::{AnswerId, AuditBody, AuditRecord};
 use crate::store::cache::CacheKey;
 use crate::store::metric::{Dimension, Metric, MetricQuery};
 use crate::telemetry::{AgentLabels, AgentStatusLabels, ChatLabels, IntentLabels};
@@ -37,16 +37,53 @@ struct Trace {
 }
 
 /// A bank's merchants as the parser and the labels need them, for one data version, and the
-/// questions already parsed against them (parsing is most of the work of a cached answer).
+/// work already done for questions asked again: their parses, and cached answers ready to be
+/// served (decoded, with their audit bodies built).
 pub(super) struct Lexicon {
     version: u64,
     parser: MerchantLexicon,
     names: MerchantNames,
     parsed: std::sync::Mutex<std::collections::HashMap<String, Question>>,
+    replays: std::sync::Mutex<std::collections::HashMap<(CacheKey, String), Arc<Replay>>>,
 }
 
-/// Parsed questions remembered per bank and data version.
+/// Parsed questions (and, separately, replays) remembered per bank and data version.
 const PARSED_QUESTIONS: usize = 1024;
+
+/// A cached answer as it is served again: everything but its answer id is the same each time.
+pub(super) struct Replay {
+    /// The cache's text it was decoded from (a replay is used only while the cache holds it).
+    cached: String,
+    answer: Answer,
+    body: AuditBody,
+}
+
+impl Replay {
+    /// The answer as JSON with the answer id `id`: the cached text with its id swapped
+    /// (`answer_id` is the first field, a hyphenated UUID).
+    fn json_with(&self, id: AnswerId) -> Result<Vec<u8>> {
+        const PREFIX: &str = "{\"answer_id\":\"";
+        let old = self.answer.answer_id.to_string();
+        match self.cached.strip_prefix(PREFIX).and_then(|rest| rest.strip_prefix(old.as_str())) {
+            Some(rest) => {
+                let mut json = Vec::with_capacity(self.cached.len());
+                json.extend_from_slice(PREFIX.as_bytes());
+                json.extend_from_slice(
+                    id.0.hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).as_bytes(),
+                );
+                json.extend_from_slice(rest.as_bytes());
+                Ok(json)
+            }
+            None => Ok(serde_json::to_vec(&Answer { answer_id: id, ..self.answer.clone() })?),
+        }
+    }
+}
+
+/// An answer just computed, or a cached one served again under a new id.
+enum Asked {
+    Fresh(Box<Answer>),
+    Replayed(AnswerId, Arc<Replay>),
+}
 
 impl Lexicon {
     /// Parses a question, or returns the result of parsing the same inputs before.
@@ -69,6 +106,28 @@ impl Lexicon {
         }
         parsed.insert(key, question.clone());
         Ok(question)
+    }
+
+    /// The replay of `cached` for the question `text` under `key`, built on first use.
+    fn replay(
+        &self,
+        key: &CacheKey,
+        text: &str,
+        cached: &str,
+        build: impl FnOnce() -> Option<Replay>,
+    ) -> Option<Arc<Replay>> {
+        let key = (key.clone(), text.to_owned());
+        let known = self.replays.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
+        if let Some(replay) = known.filter(|r| r.cached == cached) {
+            return Some(replay);
+        }
+        let replay = Arc::new(build()?);
+        let mut replays = self.replays.lock().unwrap_or_else(|e| e.into_inner());
+        if replays.len() >= PARSED_QUESTIONS {
+            replays.clear();
+        }
+        replays.insert(key, replay.clone());
+        Some(replay)
     }
 }
 
@@ -109,7 +168,13 @@ impl Engine {
         let names: MerchantNames =
             values.iter().filter_map(|v| v.label.clone().map(|l| (v.value.clone(), l))).collect();
         let parser = MerchantLexicon::new(values.into_iter().map(|v| (v.value, v.label)));
-        let lexicon = Arc::new(Lexicon { version, parser, names, parsed: Default::default() });
+        let lexicon = Arc::new(Lexicon {
+            version,
+            parser,
+            names,
+            parsed: Default::default(),
+            replays: Default::default(),
+        });
         self.inner.lexicons.lock().unwrap_or_else(|e| e.into_inner()).insert(ctx.bank_id(), lexicon.clone());
         Ok(lexicon)
     }
@@ -135,6 +200,22 @@ impl Engine {
 
     /// Answers a question (CONTRACT §5) for the caller's bank.
     pub async fn ask(&self, ctx: &BankContext, request: Query) -> Result<Answer> {
+        Ok(match self.answer(ctx, request).await? {
+            Asked::Fresh(answer) => *answer,
+            Asked::Replayed(answer_id, replay) => Answer { answer_id, ..replay.answer.clone() },
+        })
+    }
+
+    /// [`Engine::ask`], with the answer as its JSON (what the HTTP API sends): a cached
+    /// answer served again is not decoded and serialized again.
+    pub async fn ask_json(&self, ctx: &BankContext, request: Query) -> Result<Vec<u8>> {
+        match self.answer(ctx, request).await? {
+            Asked::Fresh(answer) => Ok(serde_json::to_vec(&answer)?),
+            Asked::Replayed(answer_id, replay) => replay.json_with(answer_id),
+        }
+    }
+
+    async fn answer(&self, ctx: &BankContext, request: Query) -> Result<Asked> {
         let started = Instant::now();
         ctx.require(Permission::Ask)?;
         let text = request.query.trim();
@@ -188,11 +269,23 @@ impl Engine {
             data_version: stats.data_version,
         };
         if let Ok(Some(cached)) = self.inner.stores.cache.get(ctx, &cache_key).await {
-            if let Ok(mut answer) = serde_json::from_str::<Answer>(&cached) {
-                answer.answer_id = AnswerId::new();
-                self.audit(ctx, &question, &answer, &[], true, &prompts).await?;
-                self.record(ctx, &answer, started, "cached");
-                return Ok(answer);
+            let build = || {
+                let answer = serde_json::from_str::<Answer>(&cached).ok()?;
+                let body = self.audit_body(&question, &answer, &[], true, &prompts);
+                Some(Replay { cached: cached.clone(), answer, body })
+            };
+            // A language model's reading of the question may differ from one asking to the
+            // next: only questions read without one are replayed as they were.
+            let replay = if prompts.is_empty() {
+                lexicon.replay(&cache_key, text, &cached, build)
+            } else {
+                build().map(Arc::new)
+            };
+            if let Some(replay) = replay {
+                let answer_id = AnswerId::new();
+                self.audit(ctx, answer_id, replay.body.clone()).await?;
+                self.record(ctx, &replay.answer, started, "cached");
+                return Ok(Asked::Replayed(answer_id, replay));
             }
         }
         let agents = plan(&question);
@@ -296,12 +389,13 @@ impl Engine {
                     .push("The language model was unavailable; the summary is the deterministic one.".into()),
             }
         }
-        self.audit(ctx, &question, &answer, &traces, false, &prompts).await?;
+        self.audit(ctx, answer.answer_id, self.audit_body(&question, &answer, &traces, false, &prompts))
+            .await?;
         if let Ok(text) = serde_json::to_string(&answer) {
             let _ = self.inner.stores.cache.put(ctx, &cache_key, text, self.inner.options.cache_ttl).await;
         }
         self.record(ctx, &answer, started, "ok");
-        Ok(answer)
+        Ok(Asked::Fresh(Box::new(answer)))
     }
 
     async fn run_agent(&self, agent: Agent, input: &Input<'_>) -> (Trace, Result<Output>) {
@@ -329,16 +423,16 @@ impl Engine {
         (trace, result)
     }
 
-    async fn audit(
+    /// What the audit trail records about an answer (everything but its id and time).
+    fn audit_body(
         &self,
-        ctx: &BankContext,
         q: &Question,
         a: &Answer,
         traces: &[Trace],
         cached: bool,
         prompts: &[&str],
-    ) -> Result<()> {
-        let body = json!({
+    ) -> AuditBody {
+        AuditBody::new(&json!({
             "question": q.text,
             "parsed": q,
             "plan": a.agents_invoked,
@@ -354,8 +448,11 @@ impl Engine {
             "prompt_versions": prompts,
             "schema_version": ANSWER_SCHEMA_VERSION,
             "cached": cached,
-        });
-        let record = AuditRecord { answer_id: a.answer_id, created_at: Timestamp::now(), body };
+        }))
+    }
+
+    async fn audit(&self, ctx: &BankContext, answer_id: AnswerId, body: AuditBody) -> Result<()> {
+        let record = AuditRecord { answer_id, created_at: Timestamp::now(), body };
         let _timer = self.inner.telemetry.db_timer("audit_append");
         self.inner.stores.audit.append(ctx, record).await?;
         Ok(())

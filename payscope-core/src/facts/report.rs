@@ -65,11 +65,19 @@ impl Sha256 {
         hex::decode_to_slice(s, &mut out).ok()?;
         Some(Self(out))
     }
+
+    /// The 64 lowercase hex digits, without allocating (every audit append writes two).
+    pub fn hex_digits(&self) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        // Cannot fail: the output is exactly twice the input's length.
+        let _ = hex::encode_to_slice(self.0, &mut out);
+        out
+    }
 }
 
 impl fmt::Display for Sha256 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
+        f.write_str(std::str::from_utf8(&self.hex_digits()).map_err(|_| fmt::Error)?)
     }
 }
 

@@ -56,15 +56,63 @@ pub struct AuditRecord {
     pub answer_id: AnswerId,
     /// When it was produced.
     pub created_at: Timestamp,
-    /// The trace (a JSON object; keys are serialized sorted, so the bytes are canonical).
-    pub body: serde_json::Value,
+    /// The trace.
+    pub body: AuditBody,
 }
 
 impl AuditRecord {
-    /// The canonical bytes that are hashed: compact JSON with object keys sorted.
+    /// The canonical bytes that are hashed: compact JSON, the body as its canonical text.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        // serde_json's Map is a BTreeMap (no `preserve_order`), so keys come out sorted.
         serde_json::to_vec(self).unwrap_or_default()
+    }
+}
+
+/// An audit record's body: a JSON object kept as its canonical text (compact, object keys
+/// sorted). Stored entries are read back as the exact text that was hashed, so verification
+/// never depends on re-serializing parsed values; and an unchanged body (a cached answer
+/// asked again) is written without being built again.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AuditBody(Box<serde_json::value::RawValue>);
+
+impl AuditBody {
+    /// The canonical text of `value`.
+    pub fn new(value: &serde_json::Value) -> AuditBody {
+        // serde_json's Map is a BTreeMap (no `preserve_order`), so keys come out sorted.
+        let text = serde_json::to_string(value).unwrap_or_else(|_| "null".into());
+        AuditBody(serde_json::value::RawValue::from_string(text).unwrap_or_else(|_| Self::empty()))
+    }
+
+    fn empty() -> Box<serde_json::value::RawValue> {
+        serde_json::value::RawValue::from_string("{}".into()).unwrap_or_default()
+    }
+
+    /// The body parsed (for reading fields).
+    pub fn value(&self) -> serde_json::Value {
+        serde_json::from_str(self.0.get()).unwrap_or_default()
+    }
+
+    /// The body's text.
+    pub fn as_str(&self) -> &str {
+        self.0.get()
+    }
+}
+
+impl From<serde_json::Value> for AuditBody {
+    fn from(value: serde_json::Value) -> AuditBody {
+        AuditBody::new(&value)
+    }
+}
+
+impl PartialEq for AuditBody {
+    fn eq(&self, other: &AuditBody) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl fmt::Debug for AuditBody {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -100,9 +148,15 @@ impl AuditEntry {
     /// bytes as they were hashed, so the record is serialized once per append.
     pub fn json_line(seq: u64, canonical: &[u8], prev_hash: &Sha256, hash: &Sha256) -> Vec<u8> {
         let mut line = Vec::with_capacity(canonical.len() + 180);
-        line.extend_from_slice(format!("{{\"seq\":{seq},\"record\":").as_bytes());
+        line.extend_from_slice(b"{\"seq\":");
+        line.extend_from_slice(seq.to_string().as_bytes());
+        line.extend_from_slice(b",\"record\":");
         line.extend_from_slice(canonical);
-        line.extend_from_slice(format!(",\"prev_hash\":\"{prev_hash}\",\"hash\":\"{hash}\"}}\n").as_bytes());
+        line.extend_from_slice(b",\"prev_hash\":\"");
+        line.extend_from_slice(&prev_hash.hex_digits());
+        line.extend_from_slice(b"\",\"hash\":\"");
+        line.extend_from_slice(&hash.hex_digits());
+        line.extend_from_slice(b"\"}\n");
         line
     }
 
@@ -202,7 +256,7 @@ mod tests {
             let record = AuditRecord {
                 answer_id: AnswerId::new(),
                 created_at: Timestamp(i as i64),
-                body: serde_json::json!({"confidence": v, "metrics": [{"value": v / 7.0}]}),
+                body: serde_json::json!({"confidence": v, "metrics": [{"value": v / 7.0}]}).into(),
             };
             let text = String::from_utf8(record.canonical_bytes()).unwrap();
             let back: AuditRecord = serde_json::from_str(&text).unwrap();
@@ -217,7 +271,7 @@ mod tests {
         let record = AuditRecord {
             answer_id: AnswerId::new(),
             created_at: Timestamp(42),
-            body: serde_json::json!({"question": "a \"quoted\" question", "confidence": 0.93}),
+            body: serde_json::json!({"question": "a \"quoted\" question", "confidence": 0.93}).into(),
         };
         let entry = AuditEntry::next(None, record);
         let line =

@@ -467,7 +467,7 @@ fn record(n: u32) -> AuditRecord {
     AuditRecord {
         answer_id: AnswerId::new(),
         created_at: Timestamp(1_790_000_000_000 + n as i64),
-        body: serde_json::json!({"question": format!("q{n}"), "confidence": 0.9, "metrics": [{"name": "approval_rate", "value": 0.93}]}),
+        body: serde_json::json!({"question": format!("q{n}"), "confidence": 0.9, "metrics": [{"name": "approval_rate", "value": 0.93}]}).into(),
     }
 }
 

@@ -171,8 +171,9 @@ async fn a_good_model_classifies_and_rephrases_with_every_number_checked() {
     assert_eq!(a.intent, Intent::Describe, "{}", a.summary);
     assert!(a.metrics.iter().any(|m| m.name == "approval_rate"));
     let entry = engine.audit_entry(&ctx, a.answer_id).await.unwrap();
-    assert_eq!(entry.record.body["model"], "test-model");
-    let prompts = entry.record.body["prompt_versions"].as_array().unwrap();
+    let body = entry.record.body.value();
+    assert_eq!(body["model"], "test-model");
+    let prompts = body["prompt_versions"].as_array().unwrap();
     assert!(
         prompts.iter().any(|p| p == "classify-v1") && prompts.iter().any(|p| p == "rephrase-v1"),
         "{prompts:?}"

@@ -40,7 +40,7 @@ async fn persisted_state_survives_reopening_and_tampering_is_detected() {
             let rec = AuditRecord {
                 answer_id: AnswerId::new(),
                 created_at: payscope_core::calendar::Timestamp(i),
-                body: serde_json::json!({"summary": format!("answer {i}")}),
+                body: serde_json::json!({"summary": format!("answer {i}")}).into(),
             };
             m.append(&bank, rec).await.unwrap();
         }
@@ -77,7 +77,7 @@ async fn a_reopened_audit_chain_serves_old_answers_continues_and_cuts_a_torn_lin
     let record = |i: i64| AuditRecord {
         answer_id: AnswerId::new(),
         created_at: payscope_core::calendar::Timestamp(i),
-        body: serde_json::json!({"summary": format!("answer {i}")}),
+        body: serde_json::json!({"summary": format!("answer {i}")}).into(),
     };
     let first = record(1);
     {

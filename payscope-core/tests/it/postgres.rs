@@ -78,7 +78,7 @@ mod isolation {
             let record = payscope_core::store::audit::AuditRecord {
                 answer_id: payscope_core::store::audit::AnswerId::new(),
                 created_at: Timestamp(1),
-                body: serde_json::json!({"summary": "x", "agent_traces": [{"agent": "metrics", "status": "ok"}]}),
+                body: serde_json::json!({"summary": "x", "agent_traces": [{"agent": "metrics", "status": "ok"}]}).into(),
             };
             payscope_core::store::audit::AuditLog::append(&pg, ctx, record).await.unwrap();
         }
@@ -265,6 +265,7 @@ mod isolation {
             "infra/postgres/002_explainability_audit.sql",
             "infra/postgres/003_rls_tenant.sql",
             "infra/timescale/001_metrics_timeseries.sql",
+            "infra/postgres/004_query_paths.sql",
         ] {
             let out = std::process::Command::new("psql")
                 .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &empty.dsn, "-f"])

@@ -9,6 +9,7 @@ use payscope_core::bank::{BankContext, Role};
 use payscope_core::config::Settings;
 use payscope_core::engine::Check;
 use payscope_core::facts::{ReportOptions, Stage};
+use payscope_core::query::answer::Answer;
 use payscope_core::query::Query;
 use payscope_core::store::jobs::{Job, JobQueue};
 use payscope_core::synth::files::{report_type, write_report, Layout};
@@ -96,9 +97,19 @@ async fn an_engine_with_redis_url_caches_answers_in_redis() {
     engine.ingest(&ctx, bytes, options).await.unwrap();
     let question = Query::new("Approval rate last week").as_of(bank.as_of);
     let first = engine.ask(&ctx, question.clone()).await.unwrap();
-    let second = engine.ask(&ctx, question).await.unwrap();
+    let second = engine.ask(&ctx, question.clone()).await.unwrap();
     assert_eq!((&first.summary, &first.metrics), (&second.summary, &second.metrics));
     assert_ne!(first.answer_id, second.answer_id, "a cached answer is still a new, audited answer");
+    // Served again as JSON (the HTTP path): the cached text under a new id, audited as cached.
+    let json = engine.ask_json(&ctx, question).await.unwrap();
+    let third: Answer = serde_json::from_slice(&json).unwrap();
+    assert!(third.answer_id != first.answer_id && third.answer_id != second.answer_id);
+    assert_eq!(serde_json::to_vec(&Answer { answer_id: second.answer_id, ..third.clone() }).unwrap(), {
+        serde_json::to_vec(&second).unwrap()
+    });
+    let auditor = BankContext::embedded(bank.bank_id, [Role::Auditor]);
+    let audited = engine.audit_entry(&auditor, third.answer_id).await.unwrap();
+    assert_eq!(audited.record.body.value()["cached"], true);
     let metrics = engine.telemetry().encode();
     assert!(metrics.contains(r#"status="cached""#), "{metrics}");
 

@@ -6,12 +6,13 @@ use payscope_core::bank::BankContext;
 use payscope_core::query::Query;
 use payscope_core::Engine;
 
-use crate::app::{ok_json, Handled};
+use crate::app::{with_body, Handled};
 use crate::body;
 
 /// Answers a question (CONTRACT §5).
 pub async fn query(engine: &Engine, ctx: &BankContext, req: Request<Incoming>) -> Handled {
     let (parts, body) = req.into_parts();
     let query: Query = body::json(&parts.headers, body).await?;
-    ok_json(StatusCode::OK, &engine.ask(ctx, query).await?)
+    let json = engine.ask_json(ctx, query).await?;
+    Ok(with_body(StatusCode::OK, "application/json", json))
 }

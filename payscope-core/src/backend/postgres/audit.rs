@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
-use super::{db_error, PgBackend};
+use super::{db_error, PgBackend, Planner};
 use crate::bank::BankContext;
 use crate::error::{Error, Result};
 use crate::facts::Sha256;
@@ -30,95 +30,106 @@ fn entry_of(row: &PgRow) -> Result<AuditEntry> {
     })
 }
 
+/// One round trip per answer: lock the bank's chain head, hash the canonical record onto it
+/// (`sha256(prev_hash || record)`, the same bytes Rust hashes), store the answer and its
+/// agent traces, move the head. No row when the bank has no chain yet.
+const APPEND: &str = "WITH head AS (
+        SELECT seq, hash FROM payscope.audit_heads WHERE bank_id = $1 FOR UPDATE),
+    link AS (
+        SELECT seq + 1 AS seq, hash AS prev_hash,
+               encode(sha256(decode(hash, 'hex') || convert_to($10, 'UTF8')), 'hex') AS hash
+          FROM head),
+    answer AS (
+        INSERT INTO payscope.answers
+              (bank_id, answer_id, seq, created_at, intent, confidence, model, prompt_version, schema_version,
+               record, prev_hash, hash)
+        SELECT $1, $2, seq, timestamptz 'epoch' + $3 * interval '1 millisecond', $4, $5, $6, $7, $8, $10,
+               prev_hash, hash
+          FROM link),
+    traces AS (
+        INSERT INTO payscope.agent_traces (bank_id, answer_id, agent, status, duration_ms, trace)
+        SELECT $1, $2, coalesce(t->>'agent', 'unknown'), coalesce(t->>'status', 'unknown'),
+               CASE WHEN jsonb_typeof(t->'duration_ms') = 'number' THEN (t->>'duration_ms')::float8 END, t
+          FROM link, jsonb_array_elements($9::jsonb) t
+        ON CONFLICT DO NOTHING),
+    moved AS (
+        UPDATE payscope.audit_heads h SET seq = link.seq, hash = link.hash FROM link WHERE h.bank_id = $1)
+    SELECT seq, prev_hash, hash FROM link";
+
 #[async_trait]
 impl AuditLog for PgBackend {
     async fn append(&self, ctx: &BankContext, record: AuditRecord) -> Result<AuditEntry> {
         let _t = self.timer("audit_append");
         let bank = *ctx.bank_id().as_uuid();
-        let mut tx = self.bank_tx(ctx.bank_id()).await?;
-        sqlx::query(
-            "INSERT INTO payscope.audit_heads (bank_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
-        )
-        .bind(bank)
-        .bind(Sha256([0; 32]).to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        let head = sqlx::query("SELECT seq, hash FROM payscope.audit_heads WHERE bank_id = $1 FOR UPDATE")
-            .bind(bank)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        let seq = head.get::<i64, _>("seq") as u64;
-        let prev_hash = Sha256::parse_hex(head.get::<String, _>("hash").trim())
-            .ok_or_else(|| Error::internal("stored audit head is unreadable"))?;
-        let hash = AuditEntry::chain_hash(&prev_hash, &record);
-        let entry = AuditEntry { seq: seq + 1, record, prev_hash, hash };
-        let body = &entry.record.body;
+        let canonical = String::from_utf8(record.canonical_bytes()).map_err(Error::internal)?;
+        let body = record.body.value();
         let text = |k: &str| body.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-        let canonical = String::from_utf8(entry.record.canonical_bytes()).map_err(Error::internal)?;
-        sqlx::query(
-            "INSERT INTO payscope.answers
-                  (bank_id, answer_id, seq, created_at, intent, confidence, model, prompt_version, schema_version,
-                   record, prev_hash, hash)
-             VALUES ($1, $2, $3, timestamptz 'epoch' + $4 * interval '1 millisecond', $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(bank)
-        .bind(entry.record.answer_id.0)
-        .bind(entry.seq as i64)
-        .bind(entry.record.created_at.0)
-        .bind(text("intent"))
-        .bind(body.get("confidence").and_then(|v| v.as_f64()))
-        .bind(text("model"))
-        .bind(body.get("prompt_versions").map(|v| v.to_string()))
-        .bind(body.get("schema_version").map(|v| v.to_string()))
-        .bind(canonical)
-        .bind(entry.prev_hash.to_string())
-        .bind(entry.hash.to_string())
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        if let Some(traces) = body.get("agent_traces").and_then(|v| v.as_array()) {
-            for t in traces {
-                sqlx::query(
-                    "INSERT INTO payscope.agent_traces (bank_id, answer_id, agent, status, duration_ms, trace)
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-                )
+        let traces = body
+            .get("agent_traces")
+            .filter(|v| v.is_array())
+            .cloned()
+            .unwrap_or_else(|| serde_json::Value::Array(Vec::new()));
+        let link = || {
+            sqlx::query(APPEND)
                 .bind(bank)
-                .bind(entry.record.answer_id.0)
-                .bind(t.get("agent").and_then(|v| v.as_str()).unwrap_or("unknown"))
-                .bind(t.get("status").and_then(|v| v.as_str()).unwrap_or("unknown"))
-                .bind(t.get("duration_ms").and_then(|v| v.as_f64()))
-                .bind(t)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_error)?;
-            }
-        }
-        sqlx::query("UPDATE payscope.audit_heads SET seq = $2, hash = $3 WHERE bank_id = $1")
+                .bind(record.answer_id.0)
+                .bind(record.created_at.0)
+                .bind(text("intent"))
+                .bind(body.get("confidence").and_then(|v| v.as_f64()))
+                .bind(text("model"))
+                .bind(body.get("prompt_versions").map(|v| v.to_string()))
+                .bind(body.get("schema_version").map(|v| v.to_string()))
+                .bind(&traces)
+                .bind(&canonical)
+        };
+        let mut tx = self.bank_tx(ctx.bank_id()).await?;
+        let mut row = link().fetch_optional(&mut *tx).await.map_err(db_error)?;
+        if row.is_none() {
+            // The bank's first answer: start its chain, then append.
+            sqlx::query(
+                "INSERT INTO payscope.audit_heads (bank_id, seq, hash) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
+            )
             .bind(bank)
-            .bind(entry.seq as i64)
-            .bind(entry.hash.to_string())
+            .bind(Sha256([0; 32]).to_string())
             .execute(&mut *tx)
             .await
             .map_err(db_error)?;
+            row = link().fetch_optional(&mut *tx).await.map_err(db_error)?;
+        }
+        let row = row.ok_or_else(|| Error::internal("the audit chain head is missing"))?;
+        let hash = |c: &str| {
+            Sha256::parse_hex(row.get::<String, _>(c).trim())
+                .ok_or_else(|| Error::internal("stored audit head is unreadable"))
+        };
+        let entry = AuditEntry {
+            seq: row.get::<i64, _>("seq") as u64,
+            prev_hash: hash("prev_hash")?,
+            hash: hash("hash")?,
+            record,
+        };
+        // Postgres computed the link; it must be the one verification will recompute, or
+        // nothing is committed.
+        if AuditEntry::chain_hash_of(&entry.prev_hash, canonical.as_bytes()) != entry.hash {
+            return Err(Error::internal("postgres hashed an audit record differently from PayScope"));
+        }
         tx.commit().await.map_err(db_error)?;
         Ok(entry)
     }
 
     async fn get(&self, ctx: &BankContext, answer_id: AnswerId) -> Result<Option<AuditEntry>> {
         let _t = self.timer("audit_get");
-        let mut tx = self.bank_tx(ctx.bank_id()).await?;
-        let row = sqlx::query(
-            "SELECT seq, record, prev_hash, hash FROM payscope.answers WHERE bank_id = $1 AND answer_id = $2",
-        )
-        .bind(ctx.bank_id().as_uuid())
-        .bind(answer_id.0)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        row.as_ref().map(entry_of).transpose()
+        let bank = ctx.bank_id();
+        let rows = self
+            .read(bank, Planner::Default, || {
+                sqlx::query(
+                    "SELECT seq, record, prev_hash, hash FROM payscope.answers WHERE bank_id = $1 AND answer_id = $2",
+                )
+                .bind(*bank.as_uuid())
+                .bind(answer_id.0)
+            })
+            .await?;
+        let row = rows.first();
+        row.map(entry_of).transpose()
     }
 
     async fn verify(&self, ctx: &BankContext) -> Result<ChainVerification> {
@@ -159,15 +170,13 @@ impl AuditLog for PgBackend {
 impl PgBackend {
     /// Every row of the bank's chain, in order.
     async fn chain_rows(&self, ctx: &BankContext) -> Result<Vec<PgRow>> {
-        let mut tx = self.bank_tx(ctx.bank_id()).await?;
-        let rows = sqlx::query(
-            "SELECT seq, record, prev_hash, hash FROM payscope.answers WHERE bank_id = $1 ORDER BY seq",
-        )
-        .bind(ctx.bank_id().as_uuid())
-        .fetch_all(&mut *tx)
+        let bank = ctx.bank_id();
+        self.read(bank, Planner::Default, || {
+            sqlx::query(
+                "SELECT seq, record, prev_hash, hash FROM payscope.answers WHERE bank_id = $1 ORDER BY seq",
+            )
+            .bind(*bank.as_uuid())
+        })
         .await
-        .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(rows)
     }
 }

@@ -11,7 +11,7 @@ use sqlx::{Postgres, Row, Transaction};
 
 use super::copy::{encode, COPY_STAGING, CREATE_STAGING, STAGED_COLUMNS};
 use super::metrics::{filter_sql, stage_index_sql, Params};
-use super::{db_error, dynamic, reports, PgBackend};
+use super::{db_error, dynamic, reports, PgBackend, Planner};
 use crate::bank::{BankContext, BankId};
 use crate::calendar::Timestamp;
 use crate::error::{Error, Result};
@@ -318,27 +318,25 @@ impl FactStore for PgBackend {
             );
         }
         sql += &format!(" ORDER BY {order} LIMIT {}", limit.min(i64::MAX as usize));
-        let mut tx = self.bank_tx(ctx.bank_id()).await?;
-        let rows = p.bind_all(sqlx::query(dynamic(sql))).fetch_all(&mut *tx).await.map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
+        let rows = self.fetch(ctx.bank_id(), sql, p, Planner::Default).await?;
         rows.iter().map(fact_of).collect()
     }
 
     async fn stats(&self, ctx: &BankContext) -> Result<FactStats> {
         let _t = self.timer("fact_stats");
-        let mut tx = self.bank_tx(ctx.bank_id()).await?;
-        let row = sqlx::query(
-            "SELECT data_version, facts_by_stage,
-                    (extract(epoch from first_at) * 1000)::bigint AS first_ms,
-                    (extract(epoch from last_at) * 1000)::bigint AS last_ms
-               FROM payscope.bank_state WHERE bank_id = $1",
-        )
-        .bind(ctx.bank_id().as_uuid())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        let Some(row) = row else { return Ok(FactStats::default()) };
+        let bank = ctx.bank_id();
+        let rows = self
+            .read(bank, Planner::Default, || {
+                sqlx::query(
+                    "SELECT data_version, facts_by_stage,
+                            (extract(epoch from first_at) * 1000)::bigint AS first_ms,
+                            (extract(epoch from last_at) * 1000)::bigint AS last_ms
+                       FROM payscope.bank_state WHERE bank_id = $1",
+                )
+                .bind(*bank.as_uuid())
+            })
+            .await?;
+        let Some(row) = rows.first() else { return Ok(FactStats::default()) };
         let counts: Vec<i64> = row.get("facts_by_stage");
         let mut by_stage = [0u64; 6];
         for (slot, n) in by_stage.iter_mut().zip(counts) {

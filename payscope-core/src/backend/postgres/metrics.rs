@@ -16,7 +16,7 @@ use sqlx::query::Query;
 use sqlx::{Postgres, Row};
 use uuid::Uuid;
 
-use super::{db_error, dynamic, PgBackend};
+use super::{dynamic, PgBackend, Planner};
 use crate::bank::{BankContext, BankId};
 use crate::calendar::{Date, TimeRange, Timestamp, MS_PER_DAY, MS_PER_HOUR};
 use crate::error::{Error, Result};
@@ -28,6 +28,7 @@ use crate::store::reconcile::{Mismatch, ReconcileQuery, ReconcileSummary};
 use crate::store::{Coverage, DimensionValue, MetricStore};
 
 /// A bound parameter.
+#[derive(Clone)]
 enum Param {
     Uuid(Uuid),
     Text(String),
@@ -36,6 +37,7 @@ enum Param {
 }
 
 /// Parameters of a statement being built; `$1` is always the bank.
+#[derive(Clone)]
 pub(super) struct Params(Vec<Param>);
 
 impl Params {
@@ -338,27 +340,15 @@ fn join_sql(q: &MetricQuery, p: &mut Params) -> Result<String> {
 }
 
 impl PgBackend {
-    async fn fetch(&self, bank: BankId, sql: String, p: Params) -> Result<Vec<PgRow>> {
-        self.fetch_joined(bank, sql, p, false).await
-    }
-
-    /// `hash_joins` rules out nested loops for the AUTH ↔ SETTLEMENT joins: right after a
-    /// large load (before autovacuum has analyzed the table) the planner would otherwise
-    /// estimate one row per side and probe the whole settlement set once per authorization.
-    async fn fetch_joined(
+    /// The rows of one read, with `planner`'s settings.
+    pub(super) async fn fetch(
         &self,
         bank: BankId,
         sql: String,
         p: Params,
-        hash_joins: bool,
+        planner: Planner,
     ) -> Result<Vec<PgRow>> {
-        let mut tx = self.bank_tx(bank).await?;
-        if hash_joins {
-            sqlx::query("SET LOCAL enable_nestloop = off").execute(&mut *tx).await.map_err(db_error)?;
-        }
-        let rows = p.bind_all(sqlx::query(dynamic(sql))).fetch_all(&mut *tx).await.map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(rows)
+        self.read(bank, planner, || p.clone().bind_all(sqlx::query(dynamic(sql.clone())))).await
     }
 }
 
@@ -387,7 +377,7 @@ impl MetricStore for PgBackend {
             let table = if totals_ok { Table::Totals } else { Table::Rollup };
             let mut p = Params::new(bank);
             let sql = contributions_sql(&q, table, &[(first, end)], &mut p)?;
-            let rows = self.fetch(bank, sql, p).await?;
+            let rows = self.fetch(bank, sql, p, Planner::Generic).await?;
             add_rows(&q, table, &rows, &mut groups)?;
             fact_ranges = [(q.range.from.0, first * MS_PER_DAY), (end * MS_PER_DAY, q.range.to.0)]
                 .into_iter()
@@ -398,13 +388,13 @@ impl MetricStore for PgBackend {
         if !fact_ranges.is_empty() && q.range.from < q.range.to {
             let mut p = Params::new(bank);
             let sql = contributions_sql(&q, Table::Facts, &fact_ranges, &mut p)?;
-            let rows = self.fetch(bank, sql, p).await?;
+            let rows = self.fetch(bank, sql, p, Planner::Default).await?;
             facts_scanned += add_rows(&q, Table::Facts, &rows, &mut groups)?;
         }
         if needs_join && q.range.from < q.range.to {
             let mut p = Params::new(bank);
             let sql = join_sql(&q, &mut p)?;
-            for row in self.fetch_joined(bank, sql, p, true).await? {
+            for row in self.fetch(bank, sql, p, Planner::HashJoins).await? {
                 let bucket = bucket_of(&q, Table::Facts, row.get("t"));
                 let group: Vec<Option<String>> = q
                     .group_by
@@ -459,7 +449,7 @@ impl MetricStore for PgBackend {
                       (SELECT coalesce(max(delay), 0) FROM m)::bigint AS delay_max,
                       (SELECT count(*) FROM m WHERE s_amount <> amount_minor OR s_currency <> currency)::bigint AS mismatches";
         let row = self
-            .fetch_joined(bank, sql, p, true)
+            .fetch(bank, sql, p, Planner::HashJoins)
             .await?
             .into_iter()
             .next()
@@ -501,7 +491,7 @@ impl MetricStore for PgBackend {
             );
         let mut unmatched_amount = Vec::new();
         let mut differences = Vec::new();
-        for row in self.fetch_joined(bank, sql, p, true).await? {
+        for row in self.fetch(bank, sql, p, Planner::HashJoins).await? {
             let kind: String = row.get("kind");
             let currency: String = row.get("currency");
             match kind.as_str() {
@@ -534,17 +524,23 @@ impl MetricStore for PgBackend {
         }
         let _t = self.timer("coverage");
         let mut p = Params::new(ctx.bank_id());
+        // A loose index scan: one probe of `rollup_daily_totals_days` per day with data,
+        // rather than counting every cell of the range.
+        let (first, last) = (p.int(first as i64), p.int(last as i64));
         let sql = format!(
-            "SELECT count(DISTINCT day)::bigint FROM payscope.rollup_daily_totals
-              WHERE bank_id = $1 AND facts > 0
-                AND day >= date '1970-01-01' + {}::int AND day <= date '1970-01-01' + {}::int",
-            p.int(first as i64),
-            p.int(last as i64)
+            "WITH RECURSIVE days AS (
+                SELECT min(day) AS day FROM payscope.rollup_daily_totals
+                 WHERE bank_id = $1 AND facts > 0
+                   AND day >= date '1970-01-01' + {first}::int AND day <= date '1970-01-01' + {last}::int
+                UNION ALL
+                SELECT (SELECT min(r.day) FROM payscope.rollup_daily_totals r
+                         WHERE r.bank_id = $1 AND r.facts > 0
+                           AND r.day > days.day AND r.day <= date '1970-01-01' + {last}::int)
+                  FROM days WHERE days.day IS NOT NULL)
+             SELECT count(day)::bigint FROM days"
         );
-        let mut tx = self.bank_tx(ctx.bank_id()).await?;
-        let days: i64 =
-            p.bind_all(sqlx::query(dynamic(sql))).fetch_one(&mut *tx).await.map_err(db_error)?.get(0);
-        tx.commit().await.map_err(db_error)?;
+        let rows = self.fetch(ctx.bank_id(), sql, p, Planner::Generic).await?;
+        let days: i64 = rows.first().map_or(0, |r| r.get(0));
         Ok(Coverage { days_in_range, days_with_data: days as u32 })
     }
 
@@ -566,7 +562,7 @@ impl MetricStore for PgBackend {
             "SELECT ({expr}) AS v, {label} AS label, count(*)::bigint AS n
                FROM payscope.facts WHERE bank_id = $1 GROUP BY 1"
         );
-        let rows = self.fetch(bank, sql, Params::new(bank)).await?;
+        let rows = self.fetch(bank, sql, Params::new(bank), Planner::Default).await?;
         let mut out: Vec<DimensionValue> = rows
             .into_iter()
             .filter_map(|r| {

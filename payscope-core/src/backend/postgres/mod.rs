@@ -79,6 +79,49 @@ fn is_transient(code: Option<&str>) -> bool {
     )
 }
 
+/// Failures that a second attempt a moment later usually does not meet: a serialization
+/// failure or deadlock, a server shutting down or failing over, a connection lost mid-request.
+/// Not pool timeouts (an outage: the caller already waited the connect timeout) nor statement
+/// timeouts (a second attempt would take as long).
+fn worth_retrying(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(d) => {
+            matches!(
+                d.code().as_deref(),
+                Some("40001" | "40P01" | "57P01" | "57P02" | "57P03" | "08006" | "08003")
+            )
+        }
+        _ => false,
+    }
+}
+
+/// Waits before the second and third attempts of a read.
+const READ_RETRY_WAITS: [Duration; 2] = [Duration::from_millis(20), Duration::from_millis(100)];
+
+/// Runs `read` (work that is safe to repeat) up to three times while it fails in a way
+/// [`worth_retrying`].
+pub(crate) async fn retrying<T, F, Fut>(mut read: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, sqlx::Error>>,
+{
+    let mut waits = READ_RETRY_WAITS.iter();
+    loop {
+        match read().await {
+            Ok(v) => return Ok(v),
+            Err(e) if worth_retrying(&e) => match waits.next() {
+                Some(wait) => {
+                    tracing::warn!(error = %short(&e), "transient postgres failure; retrying");
+                    tokio::time::sleep(*wait).await;
+                }
+                None => return Err(db_error(e)),
+            },
+            Err(e) => return Err(db_error(e)),
+        }
+    }
+}
+
 fn short(e: &dyn std::fmt::Display) -> String {
     e.to_string().lines().next().unwrap_or_default().chars().take(160).collect()
 }
@@ -134,13 +177,32 @@ impl PgBackend {
 
     /// A transaction scoped to `bank`, as the runtime role.
     pub(crate) async fn bank_tx(&self, bank: BankId) -> Result<Transaction<'static, Postgres>> {
+        self.planned_tx(bank, Planner::Default).await
+    }
+
+    /// A transaction scoped to `bank`, as the runtime role, with `planner`'s settings.
+    pub(crate) async fn planned_tx(
+        &self,
+        bank: BankId,
+        planner: Planner,
+    ) -> Result<Transaction<'static, Postgres>> {
+        self.begin(bank, planner).await.map_err(db_error)
+    }
+
+    /// [`PgBackend::planned_tx`] with the driver's error, for [`retrying`].
+    pub(crate) async fn begin(
+        &self,
+        bank: BankId,
+        planner: Planner,
+    ) -> sqlx::Result<Transaction<'static, Postgres>> {
         // One round trip for BEGIN and the settings: the bank id is inlined, which is safe
         // because it is a typed UUID (its text is hex digits and dashes only).
         let begin = format!(
-            "BEGIN; SELECT set_config('app.current_bank_id', '{}', true), set_config('role', '{APP_ROLE}', true)",
-            bank.as_uuid().hyphenated()
+            "BEGIN; SELECT set_config('app.current_bank_id', '{}', true), set_config('role', '{APP_ROLE}', true){}",
+            bank.as_uuid().hyphenated(),
+            planner.settings()
         );
-        self.pool.begin_with(sqlx::AssertSqlSafe(begin)).await.map_err(db_error)
+        self.pool.begin_with(sqlx::AssertSqlSafe(begin)).await
     }
 
     /// A transaction with no bank (the job queue), as the runtime role.
@@ -152,6 +214,48 @@ impl PgBackend {
     /// Times one store operation into `db_query_duration_seconds{operation}`.
     pub(crate) fn timer(&self, operation: &'static str) -> OpTimer {
         OpTimer { telemetry: self.telemetry.clone(), operation, started: Instant::now() }
+    }
+
+    /// The rows of one read-only statement, in a transaction with `planner`'s settings,
+    /// retried on transient failures.
+    pub(crate) async fn read(
+        &self,
+        bank: BankId,
+        planner: Planner,
+        query: impl Fn() -> sqlx::query::Query<'static, Postgres, sqlx::postgres::PgArguments>,
+    ) -> Result<Vec<sqlx::postgres::PgRow>> {
+        retrying(|| async {
+            let mut tx = self.begin(bank, planner).await?;
+            let rows = query().fetch_all(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(rows)
+        })
+        .await
+    }
+}
+
+/// Planner settings a transaction asks for (local to it, like the bank and role).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Planner {
+    /// Postgres's defaults.
+    Default,
+    /// Reuse the prepared statement's generic plan: rollup reads are small and alike, and
+    /// planning them afresh each time (Postgres's default for parameterized statements)
+    /// costs about as much as running them.
+    Generic,
+    /// No nested loops, for the AUTH ↔ SETTLEMENT joins: right after a large load (before
+    /// autovacuum has analyzed the table) the planner would otherwise estimate one row per
+    /// side and probe the whole settlement set once per authorization.
+    HashJoins,
+}
+
+impl Planner {
+    fn settings(self) -> &'static str {
+        match self {
+            Planner::Default => "",
+            Planner::Generic => ", set_config('plan_cache_mode', 'force_generic_plan', true)",
+            Planner::HashJoins => ", set_config('enable_nestloop', 'off', true)",
+        }
     }
 }
 
@@ -183,5 +287,52 @@ impl Probe for PgBackend {
     async fn check(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await.map_err(db_error)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+
+    fn reset() -> sqlx::Error {
+        sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionReset))
+    }
+
+    #[tokio::test]
+    async fn reads_are_retried_through_transient_failures_only() {
+        let calls = AtomicU32::new(0);
+        let flaky = || async {
+            match calls.fetch_add(1, Ordering::SeqCst) {
+                0 | 1 => Err(reset()),
+                n => Ok(n),
+            }
+        };
+        assert_eq!(retrying(flaky).await.unwrap(), 2);
+
+        calls.store(0, Ordering::SeqCst);
+        let down = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(reset())
+        };
+        assert_eq!(retrying(down).await.unwrap_err().kind(), crate::error::ErrorKind::Unavailable);
+        assert_eq!(calls.load(Ordering::SeqCst), 3, "three attempts in all");
+
+        calls.store(0, Ordering::SeqCst);
+        let outage = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(sqlx::Error::PoolTimedOut)
+        };
+        assert_eq!(retrying(outage).await.unwrap_err().kind(), crate::error::ErrorKind::Unavailable);
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "an outage already waited the connect timeout");
+
+        calls.store(0, Ordering::SeqCst);
+        let bug = || async {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(sqlx::Error::RowNotFound)
+        };
+        assert_eq!(retrying(bug).await.unwrap_err().kind(), crate::error::ErrorKind::Internal);
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
     }
 }

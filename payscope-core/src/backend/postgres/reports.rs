@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{db_error, PgBackend};
+use super::{db_error, PgBackend, Planner};
 use crate::bank::BankContext;
 use crate::error::{Error, Result};
 use crate::facts::{Report, ReportId};
@@ -117,14 +117,15 @@ impl ReportStore for PgBackend {
 
     async fn get(&self, ctx: &BankContext, id: ReportId) -> Result<Option<Report>> {
         let _t = self.timer("report_get");
-        let mut tx = self.bank_tx(ctx.bank_id()).await?;
-        let row = sqlx::query("SELECT document FROM payscope.reports WHERE bank_id = $1 AND report_id = $2")
-            .bind(ctx.bank_id().as_uuid())
-            .bind(id.0)
-            .fetch_optional(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
+        let bank = ctx.bank_id();
+        let rows = self
+            .read(bank, Planner::Default, || {
+                sqlx::query("SELECT document FROM payscope.reports WHERE bank_id = $1 AND report_id = $2")
+                    .bind(*bank.as_uuid())
+                    .bind(id.0)
+            })
+            .await?;
+        let row = rows.into_iter().next();
         row.map(|r| from_document(r.get("document"))).transpose()
     }
 
@@ -134,17 +135,17 @@ impl ReportStore for PgBackend {
             Some(c) => c.parse().map_err(|_| Error::invalid("invalid_request", "cursor is not valid"))?,
         };
         let _t = self.timer("report_list");
-        let mut tx = self.bank_tx(ctx.bank_id()).await?;
-        let rows = sqlx::query(
-            "SELECT document FROM payscope.reports WHERE bank_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
-        )
-        .bind(ctx.bank_id().as_uuid())
-        .bind(before)
-        .bind(limit as i64 + 1)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
+        let bank = ctx.bank_id();
+        let rows = self
+            .read(bank, Planner::Default, || {
+                sqlx::query(
+                    "SELECT document FROM payscope.reports WHERE bank_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3",
+                )
+                .bind(*bank.as_uuid())
+                .bind(before)
+                .bind(limit as i64 + 1)
+            })
+            .await?;
         let mut reports =
             rows.into_iter().map(|r| from_document(r.get("document"))).collect::<Result<Vec<_>>>()?;
         let more = reports.len() > limit;
