@@ -11,13 +11,16 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+/// A label value: static text (routes, methods, intents) without allocating per request.
+pub type Label = std::borrow::Cow<'static, str>;
+
 /// `method`, `route` (a template, never a raw path) and `status`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct HttpLabels {
     /// HTTP method.
-    pub method: String,
+    pub method: Label,
     /// Route template (`/reports/{report_id}`).
-    pub route: String,
+    pub route: Label,
     /// Status code.
     pub status: u16,
 }
@@ -26,25 +29,25 @@ pub struct HttpLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
     /// HTTP method.
-    pub method: String,
+    pub method: Label,
     /// Route template.
-    pub route: String,
+    pub route: Label,
 }
 
 /// `intent` and `status`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ChatLabels {
     /// Question intent.
-    pub intent: String,
+    pub intent: Label,
     /// `ok`, `cached`, `error`.
-    pub status: String,
+    pub status: Label,
 }
 
 /// `intent`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct IntentLabels {
     /// Question intent.
-    pub intent: String,
+    pub intent: Label,
 }
 
 /// `agent` and `status`.

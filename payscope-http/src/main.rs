@@ -9,6 +9,11 @@ use payscope_core::{Engine, EngineOptions};
 use payscope_http::{demo, logging, serve, shutdown_signal, App, Authenticator};
 use tokio::net::TcpListener;
 
+/// mimalloc: glibc's allocator spent a tenth of a cached answer's instructions and made the
+/// worker threads wait on its arena locks (`benches/http.sh`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const USAGE: &str = "\
 usage: payscope-http            serve the API on PAYSCOPE_ADDR (default 0.0.0.0:8000)
        payscope-http --demo     serve it on embedded stores with generated data for two banks

@@ -43,15 +43,24 @@ pub(super) struct Lexicon {
     version: u64,
     parser: MerchantLexicon,
     names: MerchantNames,
-    parsed: std::sync::Mutex<std::collections::HashMap<String, Question>>,
-    replays: std::sync::Mutex<std::collections::HashMap<(CacheKey, String), Arc<Replay>>>,
+    parsed: std::sync::Mutex<std::collections::HashMap<ParseKey, Arc<Question>>>,
+    /// By a hash of the cache key and the question's text (looked up without copying them).
+    replays: std::sync::Mutex<std::collections::HashMap<u64, Arc<Replay>>>,
+    hasher: std::collections::hash_map::RandomState,
 }
+
+/// What a parse depends on besides the lexicon: `as_of`, the request's time range and
+/// filters, the question.
+type ParseKey = (i64, TimeRangeSpec, std::collections::BTreeMap<String, String>, String);
 
 /// Parsed questions (and, separately, replays) remembered per bank and data version.
 const PARSED_QUESTIONS: usize = 1024;
 
 /// A cached answer as it is served again: everything but its answer id is the same each time.
 pub(super) struct Replay {
+    /// The cache key and question text it serves.
+    key: CacheKey,
+    text: String,
     /// The cache's text it was decoded from (a replay is used only while the cache holds it).
     cached: String,
     answer: Answer,
@@ -94,17 +103,17 @@ impl Lexicon {
         as_of: Timestamp,
         fallback: &TimeRangeSpec,
     ) -> Result<Question> {
-        let key = format!("{}|{fallback:?}|{:?}|{text}", as_of.0, request.filters);
+        let key: ParseKey = (as_of.0, fallback.clone(), request.filters.clone(), text.to_owned());
         let remembered = self.parsed.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
         if let Some(question) = remembered {
-            return Ok(question);
+            return Ok(Question::clone(&question));
         }
         let question = parse(text, as_of, fallback, &request.filters, &self.parser)?;
         let mut parsed = self.parsed.lock().unwrap_or_else(|e| e.into_inner());
         if parsed.len() >= PARSED_QUESTIONS {
             parsed.clear();
         }
-        parsed.insert(key, question.clone());
+        parsed.insert(key, Arc::new(question.clone()));
         Ok(question)
     }
 
@@ -116,9 +125,10 @@ impl Lexicon {
         cached: &str,
         build: impl FnOnce() -> Option<Replay>,
     ) -> Option<Arc<Replay>> {
-        let key = (key.clone(), text.to_owned());
-        let known = self.replays.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
-        if let Some(replay) = known.filter(|r| r.cached == cached) {
+        use std::hash::BuildHasher;
+        let slot = self.hasher.hash_one((key, text));
+        let known = self.replays.lock().unwrap_or_else(|e| e.into_inner()).get(&slot).cloned();
+        if let Some(replay) = known.filter(|r| r.cached == cached && r.text == text && r.key == *key) {
             return Some(replay);
         }
         let replay = Arc::new(build()?);
@@ -126,7 +136,7 @@ impl Lexicon {
         if replays.len() >= PARSED_QUESTIONS {
             replays.clear();
         }
-        replays.insert(key, replay.clone());
+        replays.insert(slot, replay.clone());
         Some(replay)
     }
 }
@@ -152,8 +162,16 @@ fn confidence(q: &Question, out: &Output, failed: usize, total: usize) -> f64 {
     ((q.confidence * coverage * sample * failures).clamp(0.05, 0.99) * 100.0).round() / 100.0
 }
 
+/// The question as a cache key: lowercase, whitespace collapsed.
 fn normalize(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    let mut out = String::with_capacity(text.len());
+    for word in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.extend(word.chars().flat_map(char::to_lowercase));
+    }
+    out
 }
 
 impl Engine {
@@ -174,6 +192,7 @@ impl Engine {
             names,
             parsed: Default::default(),
             replays: Default::default(),
+            hasher: Default::default(),
         });
         self.inner.lexicons.lock().unwrap_or_else(|e| e.into_inner()).insert(ctx.bank_id(), lexicon.clone());
         Ok(lexicon)
@@ -272,7 +291,13 @@ impl Engine {
             let build = || {
                 let answer = serde_json::from_str::<Answer>(&cached).ok()?;
                 let body = self.audit_body(&question, &answer, &[], true, &prompts);
-                Some(Replay { cached: cached.clone(), answer, body })
+                Some(Replay {
+                    key: cache_key.clone(),
+                    text: text.to_owned(),
+                    cached: cached.clone(),
+                    answer,
+                    body,
+                })
             };
             // A language model's reading of the question may differ from one asking to the
             // next: only questions read without one are replayed as they were.
@@ -458,11 +483,13 @@ impl Engine {
         Ok(())
     }
 
-    fn record(&self, ctx: &BankContext, a: &Answer, started: Instant, status: &str) {
+    fn record(&self, ctx: &BankContext, a: &Answer, started: Instant, status: &'static str) {
         let t = &self.inner.telemetry;
-        let intent = a.intent.as_str().to_owned();
-        t.chat_queries.get_or_create(&ChatLabels { intent: intent.clone(), status: status.into() }).inc();
-        t.chat_duration.get_or_create(&IntentLabels { intent }).observe(started.elapsed().as_secs_f64());
+        let intent = a.intent.as_str();
+        t.chat_queries.get_or_create(&ChatLabels { intent: intent.into(), status: status.into() }).inc();
+        t.chat_duration
+            .get_or_create(&IntentLabels { intent: intent.into() })
+            .observe(started.elapsed().as_secs_f64());
         tracing::info!(
             bank_id = %ctx.bank_id(),
             intent = a.intent.as_str(),

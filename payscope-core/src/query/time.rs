@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 
 /// The request's `time_range`: a name (`7d`, `30d`, `90d`, `1y`, `mtd`, `qtd`, `ytd`, `all`)
 /// or inclusive dates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum TimeRangeSpec {
     /// A named range.

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 
 use super::persist::{read_line_at, read_lines, AppendLog};
 use crate::bank::BankId;
@@ -18,7 +20,55 @@ struct Chain {
     head: Option<(u64, Sha256)>,
     position: HashMap<AnswerId, u64>,
     entries: Vec<AuditEntry>,
-    log: Option<AppendLog>,
+    file: Option<Arc<ChainFile>>,
+}
+
+/// A persisted chain's file, written outside the chains' lock (group commit): an append
+/// links its entry and queues its line under that lock, then — with the lock released —
+/// whoever takes the file writes every queued line in one `write`. Concurrent answers share
+/// a system call instead of queueing behind each other's writes, and the file keeps the
+/// chain's order because lines are queued in it.
+#[derive(Debug)]
+pub(crate) struct ChainFile {
+    path: PathBuf,
+    /// Lines linked but not yet written, and the file length once they are.
+    queued: Mutex<(Vec<u8>, u64)>,
+    /// Held across the `write`: an async lock, so appends waiting for it (whose lines the
+    /// holder is usually writing) free their worker thread for other requests.
+    log: tokio::sync::Mutex<AppendLog>,
+    /// A write failed: the chain in memory is ahead of its file, so it takes no more appends
+    /// until it is loaded from the file again (a restart).
+    failed: AtomicBool,
+}
+
+/// A line queued by [`AuditChains::append`]: written once the file reaches `end` bytes.
+pub(crate) struct Queued {
+    file: Arc<ChainFile>,
+    end: u64,
+}
+
+impl Queued {
+    /// Returns once the line is in the file (written by this call or an earlier one).
+    pub async fn write(self) -> Result<()> {
+        let file = &self.file;
+        let mut log = file.log.lock().await;
+        if log.len() >= self.end {
+            return Ok(());
+        }
+        if file.failed.load(Ordering::SeqCst) {
+            return Err(failed(&file.path));
+        }
+        let lines = std::mem::take(&mut file.queued.lock().unwrap_or_else(|e| e.into_inner()).0);
+        log.append_line(&lines, false).inspect_err(|_| file.failed.store(true, Ordering::SeqCst))?;
+        Ok(())
+    }
+}
+
+fn failed(path: &Path) -> Error {
+    Error::internal(format!(
+        "an earlier write to {} failed; the audit chain takes no more answers until restart",
+        path.display()
+    ))
 }
 
 /// Every bank's chain.
@@ -50,34 +100,49 @@ impl AuditChains {
         Ok(self.chains.entry(bank).or_default())
     }
 
-    /// Appends a record to `bank`'s chain.
-    pub fn append(&mut self, bank: BankId, record: AuditRecord) -> Result<AuditEntry> {
+    /// Links a record into `bank`'s chain; `canonical` is its
+    /// [`AuditRecord::canonical_bytes`], serialized by the caller before taking the lock. A
+    /// persisted chain returns its line queued: the append is done once [`Queued::write`]
+    /// returns, which the caller calls after releasing the lock.
+    pub fn append(
+        &mut self,
+        bank: BankId,
+        record: AuditRecord,
+        canonical: &[u8],
+    ) -> Result<(AuditEntry, Option<Queued>)> {
         let chain = self.chain(bank)?;
         let prev_hash = chain.head.map_or(Sha256([0; 32]), |(_, hash)| hash);
-        let canonical = record.canonical_bytes();
-        let hash = AuditEntry::chain_hash_of(&prev_hash, &canonical);
+        let hash = AuditEntry::chain_hash_of(&prev_hash, canonical);
         let seq = chain.head.map_or(1, |(seq, _)| seq + 1);
         let entry = AuditEntry { seq, record, prev_hash, hash };
-        let position = match &mut chain.log {
-            Some(log) => {
-                log.append_line(&AuditEntry::json_line(seq, &canonical, &prev_hash, &hash), false)?
+        let (position, queued) = match &chain.file {
+            Some(file) => {
+                if file.failed.load(Ordering::SeqCst) {
+                    return Err(failed(&file.path));
+                }
+                let line = AuditEntry::json_line(seq, canonical, &prev_hash, &hash);
+                let mut queue = file.queued.lock().unwrap_or_else(|e| e.into_inner());
+                let position = queue.1;
+                queue.0.extend_from_slice(&line);
+                queue.1 += line.len() as u64;
+                (position, Some(Queued { file: file.clone(), end: queue.1 }))
             }
             None => {
                 chain.entries.push(entry.clone());
-                chain.entries.len() as u64 - 1
+                (chain.entries.len() as u64 - 1, None)
             }
         };
         chain.head = Some((seq, hash));
         chain.position.insert(entry.record.answer_id, position);
-        Ok(entry)
+        Ok((entry, queued))
     }
 
     /// The entry for an answer of `bank`.
     pub fn get(&mut self, bank: BankId, answer: AnswerId) -> Result<Option<AuditEntry>> {
         let chain = self.chain(bank)?;
         let Some(&position) = chain.position.get(&answer) else { return Ok(None) };
-        match &chain.log {
-            Some(log) => read_line_at(log.path(), position).map(Some),
+        match &chain.file {
+            Some(file) => read_line_at(&file.path, position).map(Some),
             None => Ok(chain.entries.get(position as usize).cloned()),
         }
     }
@@ -128,7 +193,13 @@ fn load(path: &Path) -> Result<Chain> {
         }
         offset = end.map_or(bytes.len(), |e| e + 1);
     }
-    chain.log = Some(AppendLog::open(path)?);
+    let log = AppendLog::open(path)?;
+    chain.file = Some(Arc::new(ChainFile {
+        path: path.to_owned(),
+        queued: Mutex::new((Vec::new(), log.len())),
+        log: tokio::sync::Mutex::new(log),
+        failed: AtomicBool::new(false),
+    }));
     Ok(chain)
 }
 

@@ -35,8 +35,8 @@ impl MemoryCache {
 #[async_trait]
 impl AnswerCache for MemoryCache {
     async fn get(&self, ctx: &BankContext, key: &CacheKey) -> Result<Option<String>> {
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let k = (ctx.bank_id(), key.digest());
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         match s.entries.get(&k) {
             Some((expiry, v)) if *expiry > Instant::now() => Ok(Some(v.clone())),
             Some(_) => {
@@ -51,8 +51,8 @@ impl AnswerCache for MemoryCache {
         if ttl.is_zero() || self.capacity == 0 {
             return Ok(());
         }
-        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let k = (ctx.bank_id(), key.digest());
+        let mut s = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if s.entries.insert(k.clone(), (Instant::now() + ttl, answer)).is_none() {
             s.order.push_back(k);
         }

@@ -59,7 +59,9 @@ type SharedBank = Arc<RwLock<BankData>>;
 struct Inner {
     banks: RwLock<HashMap<BankId, SharedBank>>,
     reports: Mutex<ReportIndex>,
-    audit: Mutex<AuditChains>,
+    /// An async lock: an answer waiting to link into a chain (behind another's SHA-256)
+    /// frees its worker thread for other requests meanwhile.
+    audit: tokio::sync::Mutex<AuditChains>,
 }
 
 /// Facts, rollups, metrics, reports and audit for every bank, in memory (with reports and
@@ -83,7 +85,7 @@ impl MemoryBackend {
             inner: Arc::new(Inner {
                 banks: RwLock::default(),
                 reports: Mutex::new(ReportIndex::open(data_dir)?),
-                audit: Mutex::new(AuditChains::open(&data_dir.join("audit"))?),
+                audit: tokio::sync::Mutex::new(AuditChains::open(&data_dir.join("audit"))?),
             }),
         })
     }
@@ -103,8 +105,8 @@ impl MemoryBackend {
         self.inner.reports.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn audit(&self) -> MutexGuard<'_, AuditChains> {
-        self.inner.audit.lock().unwrap_or_else(|e| e.into_inner())
+    async fn audit(&self) -> tokio::sync::MutexGuard<'_, AuditChains> {
+        self.inner.audit.lock().await
     }
 
     /// Reports of every bank in `status`, in the order their facts were committed (then
@@ -420,18 +422,24 @@ fn dimension_values(bank: &BankData, dim: Dimension, limit: usize) -> Vec<Dimens
 #[async_trait]
 impl AuditLog for MemoryBackend {
     async fn append(&self, ctx: &BankContext, record: AuditRecord) -> Result<AuditEntry> {
-        self.audit().append(ctx.bank_id(), record)
+        // Serialized before, and written after, the chains' lock: only linking needs it.
+        let canonical = record.canonical_bytes();
+        let (entry, queued) = self.audit().await.append(ctx.bank_id(), record, &canonical)?;
+        if let Some(line) = queued {
+            line.write().await?;
+        }
+        Ok(entry)
     }
 
     async fn get(&self, ctx: &BankContext, answer_id: AnswerId) -> Result<Option<AuditEntry>> {
-        self.audit().get(ctx.bank_id(), answer_id)
+        self.audit().await.get(ctx.bank_id(), answer_id)
     }
 
     async fn verify(&self, ctx: &BankContext) -> Result<ChainVerification> {
-        self.audit().verify(ctx.bank_id())
+        self.audit().await.verify(ctx.bank_id())
     }
 
     async fn entries(&self, ctx: &BankContext) -> Result<Vec<AuditEntry>> {
-        self.audit().entries(ctx.bank_id())
+        self.audit().await.entries(ctx.bank_id())
     }
 }

@@ -29,9 +29,9 @@ impl AppendLog {
         Ok(AppendLog { path: path.to_owned(), file, len })
     }
 
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The file's length in bytes (what it had when opened, plus what was appended).
+    pub fn len(&self) -> u64 {
+        self.len
     }
 
     /// Appends one value as a line; `durable` also fsyncs. Returns the line's byte offset.
