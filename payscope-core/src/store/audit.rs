@@ -78,13 +78,9 @@ pub struct AuditBody(Box<serde_json::value::RawValue>);
 impl AuditBody {
     /// The canonical text of `value`.
     pub fn new(value: &serde_json::Value) -> AuditBody {
-        // serde_json's Map is a BTreeMap (no `preserve_order`), so keys come out sorted.
-        let text = serde_json::to_string(value).unwrap_or_else(|_| "null".into());
-        AuditBody(serde_json::value::RawValue::from_string(text).unwrap_or_else(|_| Self::empty()))
-    }
-
-    fn empty() -> Box<serde_json::value::RawValue> {
-        serde_json::value::RawValue::from_string("{}".into()).unwrap_or_default()
+        // A `Value` displays as compact JSON, always valid; serde_json's Map is a BTreeMap
+        // (no `preserve_order`), so keys come out sorted.
+        AuditBody(serde_json::value::RawValue::from_string(value.to_string()).unwrap_or_default())
     }
 
     /// The body parsed (for reading fields).

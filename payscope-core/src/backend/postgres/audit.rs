@@ -62,13 +62,12 @@ impl AuditLog for PgBackend {
         let _t = self.timer("audit_append");
         let bank = *ctx.bank_id().as_uuid();
         let canonical = String::from_utf8(record.canonical_bytes()).map_err(Error::internal)?;
-        let body = record.body.value();
+        let mut body = record.body.value();
+        let traces = match body.get_mut("agent_traces").map(serde_json::Value::take) {
+            Some(traces) if traces.is_array() => traces,
+            _ => serde_json::Value::Array(Vec::new()),
+        };
         let text = |k: &str| body.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-        let traces = body
-            .get("agent_traces")
-            .filter(|v| v.is_array())
-            .cloned()
-            .unwrap_or_else(|| serde_json::Value::Array(Vec::new()));
         let link = || {
             sqlx::query(APPEND)
                 .bind(bank)

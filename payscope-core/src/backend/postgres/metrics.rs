@@ -16,7 +16,7 @@ use sqlx::query::Query;
 use sqlx::{Postgres, Row};
 use uuid::Uuid;
 
-use super::{dynamic, PgBackend, Planner};
+use super::{PgBackend, Planner};
 use crate::bank::{BankContext, BankId};
 use crate::calendar::{Date, TimeRange, Timestamp, MS_PER_DAY, MS_PER_HOUR};
 use crate::error::{Error, Result};
@@ -337,19 +337,6 @@ fn join_sql(q: &MetricQuery, p: &mut Params) -> Result<String> {
     }
     sql += &format!(" GROUP BY {}", (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(", "));
     Ok(sql)
-}
-
-impl PgBackend {
-    /// The rows of one read, with `planner`'s settings.
-    pub(super) async fn fetch(
-        &self,
-        bank: BankId,
-        sql: String,
-        p: Params,
-        planner: Planner,
-    ) -> Result<Vec<PgRow>> {
-        self.read(bank, planner, || p.clone().bind_all(sqlx::query(dynamic(sql.clone())))).await
-    }
 }
 
 #[async_trait]

@@ -23,6 +23,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, PgPool, Postgres, Transaction};
 
 pub use jobs::PgQueue;
+use metrics::Params;
 
 use crate::bank::BankId;
 use crate::config::PostgresSettings;
@@ -71,27 +72,25 @@ pub(crate) fn db_error(e: sqlx::Error) -> Error {
     }
 }
 
-/// Serialization failures, deadlocks, admin shutdown, too many connections, statement timeout.
+/// Errors that are not the request's fault: [`passing`] ones, too many connections, statement
+/// timeout.
 fn is_transient(code: Option<&str>) -> bool {
-    matches!(
-        code,
-        Some("40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300" | "57014" | "08006" | "08003")
-    )
+    passing(code) || matches!(code, Some("53300" | "57014"))
 }
 
-/// Failures that a second attempt a moment later usually does not meet: a serialization
-/// failure or deadlock, a server shutting down or failing over, a connection lost mid-request.
-/// Not pool timeouts (an outage: the caller already waited the connect timeout) nor statement
+/// Failures a second attempt a moment later usually does not meet: a serialization failure
+/// or deadlock, a server shutting down or failing over, a connection lost.
+fn passing(code: Option<&str>) -> bool {
+    matches!(code, Some("40001" | "40P01" | "57P01" | "57P02" | "57P03" | "08006" | "08003"))
+}
+
+/// What [`retrying`] tries again: [`passing`] failures and connections lost mid-request. Not
+/// pool timeouts (an outage: the caller already waited the connect timeout) nor statement
 /// timeouts (a second attempt would take as long).
 fn worth_retrying(e: &sqlx::Error) -> bool {
     match e {
         sqlx::Error::Io(_) | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(d) => {
-            matches!(
-                d.code().as_deref(),
-                Some("40001" | "40P01" | "57P01" | "57P02" | "57P03" | "08006" | "08003")
-            )
-        }
+        sqlx::Error::Database(d) => passing(d.code().as_deref()),
         _ => false,
     }
 }
@@ -177,24 +176,12 @@ impl PgBackend {
 
     /// A transaction scoped to `bank`, as the runtime role.
     pub(crate) async fn bank_tx(&self, bank: BankId) -> Result<Transaction<'static, Postgres>> {
-        self.planned_tx(bank, Planner::Default).await
+        self.begin(bank, Planner::Default).await.map_err(db_error)
     }
 
-    /// A transaction scoped to `bank`, as the runtime role, with `planner`'s settings.
-    pub(crate) async fn planned_tx(
-        &self,
-        bank: BankId,
-        planner: Planner,
-    ) -> Result<Transaction<'static, Postgres>> {
-        self.begin(bank, planner).await.map_err(db_error)
-    }
-
-    /// [`PgBackend::planned_tx`] with the driver's error, for [`retrying`].
-    pub(crate) async fn begin(
-        &self,
-        bank: BankId,
-        planner: Planner,
-    ) -> sqlx::Result<Transaction<'static, Postgres>> {
+    /// A transaction scoped to `bank`, as the runtime role, with `planner`'s settings (the
+    /// driver's error, for [`retrying`]).
+    async fn begin(&self, bank: BankId, planner: Planner) -> sqlx::Result<Transaction<'static, Postgres>> {
         // One round trip for BEGIN and the settings: the bank id is inlined, which is safe
         // because it is a typed UUID (its text is hex digits and dashes only).
         let begin = format!(
@@ -231,6 +218,18 @@ impl PgBackend {
             Ok(rows)
         })
         .await
+    }
+
+    /// The rows of one read assembled at run time ([`Params`] bound), with `planner`'s
+    /// settings, retried on transient failures.
+    async fn fetch(
+        &self,
+        bank: BankId,
+        sql: String,
+        p: Params,
+        planner: Planner,
+    ) -> Result<Vec<sqlx::postgres::PgRow>> {
+        self.read(bank, planner, || p.clone().bind_all(sqlx::query(dynamic(sql.clone())))).await
     }
 }
 

@@ -22,8 +22,9 @@ fn time(t: Option<crate::calendar::Timestamp>) -> Option<String> {
     t.map(|t| t.to_string())
 }
 
-/// Writes a report's status columns and document; a final status is never changed (see `ReportStore::update`). Returns the
-/// rows written: 0 when the report is missing or already final with another status.
+/// Writes a report's status columns and document; a final status is never changed (see
+/// `ReportStore::update`). Returns the rows written: 0 when the report is missing or already
+/// final with another status.
 pub(super) async fn write(conn: &mut sqlx::PgConnection, r: &Report) -> Result<u64> {
     let done = sqlx::query(
         "UPDATE payscope.reports
