@@ -41,11 +41,12 @@ fn parse(c: &mut Criterion) {
     );
     let count = |bytes: Vec<u8>| {
         let mut n = 0u64;
-        let summary = parse_report(std::io::Cursor::new(bytes), &report, &key, BATCH_SIZE, &mut |b| {
-            n += b.len() as u64;
-            Ok(())
-        })
-        .unwrap();
+        let summary =
+            parse_report(std::io::Cursor::new(bytes), &report, &key, BATCH_SIZE, &mut |b: Vec<_>| {
+                n += b.len() as u64;
+                Ok(())
+            })
+            .unwrap();
         assert_eq!(summary.rows_rejected, 0);
         n
     };

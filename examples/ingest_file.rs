@@ -62,7 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let key = PanKey::new([9; 32]);
             let started = Instant::now();
             let mut facts = 0u64;
-            let summary = parse_report(file, &report, &key, BATCH_SIZE, &mut |batch| {
+            let summary = parse_report(file, &report, &key, BATCH_SIZE, &mut |batch: Vec<_>| {
                 facts += batch.len() as u64;
                 Ok(())
             })?;

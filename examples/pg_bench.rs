@@ -122,17 +122,20 @@ async fn load(pg: &PgBackend, dsn: &str, banks: &[synth::SynthBank], key: &PanKe
             else {
                 unreachable!()
             };
+            // In the engine's batches, handed over as the parser hands them.
             let facts: Vec<_> = bank.facts(stage, report.report_id, key).collect();
-            reports.push((ctx.clone(), report, facts));
+            let batches: Vec<Vec<_>> =
+                facts.chunks(payscope::ingest::BATCH_SIZE).map(<[_]>::to_vec).collect();
+            reports.push((ctx.clone(), report, batches));
         }
     }
     let mut loaded = 0u64;
     let started = Instant::now();
-    for (ctx, report, facts) in reports {
+    for (ctx, report, batches) in reports {
         {
             let mut load = pg.begin_load(&ctx, &report).await.unwrap();
-            for batch in facts.chunks(50_000) {
-                load.append(batch.to_vec()).await.unwrap();
+            for batch in batches {
+                load.append(batch).await.unwrap();
             }
             let mut done = report.clone();
             done.status = ReportStatus::Completed;

@@ -20,7 +20,7 @@ pub fn check(data: &[u8], format: Format) {
     let report = Report::queued(BankId::from_uuid(uuid::Uuid::from_u128(1)), Sha256::digest(data), data.len() as u64, &ReportOptions::default());
     let key = PanKey::new([7; 32]);
     let mut facts = 0u64;
-    let outcome = parse_report(Cursor::new(data.to_vec()), &report, &key, 64, &mut |batch| {
+    let outcome = parse_report(Cursor::new(data.to_vec()), &report, &key, 64, &mut |batch: Vec<_>| {
         facts += batch.len() as u64;
         Ok(())
     });

@@ -13,7 +13,7 @@ use crate::bank::{BankContext, Permission};
 use crate::calendar::Timestamp;
 use crate::error::{Error, ErrorKind, Result};
 use crate::facts::{Fact, Report, ReportId, ReportOptions, ReportStatus, RowError};
-use crate::ingest::{parse_report, ParseSummary, BATCH_SIZE};
+use crate::ingest::{parse_report, FactSink, ParseSummary, BATCH_SIZE};
 use crate::money::Currency;
 use crate::store::graph::GraphBatch;
 use crate::store::jobs::{FailOutcome, Job};
@@ -61,6 +61,33 @@ fn check_options(o: &ReportOptions) -> Result<()> {
         return Err(Error::invalid("invalid_request", "filename is longer than 255 characters"));
     }
     Ok(())
+}
+
+/// What the parser thread hands the load.
+enum Parsed {
+    /// The columns are mapped: the confidence the file's facts carry.
+    Planned(f64),
+    /// The next facts, in file order.
+    Batch(Vec<Fact>),
+}
+
+/// The parser's sink: forwards to the load on the async side, waiting while it is busy.
+struct ParsedSender(tokio::sync::mpsc::Sender<Parsed>);
+
+impl ParsedSender {
+    fn send(&self, p: Parsed) -> Result<()> {
+        self.0.blocking_send(p).map_err(|_| Error::internal("the load stopped"))
+    }
+}
+
+impl FactSink for ParsedSender {
+    fn planned(&mut self, confidence: f64) -> Result<()> {
+        self.send(Parsed::Planned(confidence))
+    }
+
+    fn batch(&mut self, facts: Vec<Fact>) -> Result<()> {
+        self.send(Parsed::Batch(facts))
+    }
 }
 
 impl Engine {
@@ -202,17 +229,25 @@ impl Engine {
     async fn load(&self, ctx: &BankContext, mut report: Report) -> Result<Report> {
         let stores = &self.inner.stores;
         let reader = self.inner.artifacts.reader(ctx, &report.sha256).await?;
-        let mut load = stores.facts.begin_load(ctx, &report).await?;
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Fact>>(2);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Parsed>(2);
         let (key, for_parser) = (self.inner.key.clone(), report.clone());
         let parser = tokio::task::spawn_blocking(move || {
-            let mut sink =
-                |batch: Vec<Fact>| tx.blocking_send(batch).map_err(|_| Error::internal("the load stopped"));
-            parse_report(reader, &for_parser, &key, BATCH_SIZE, &mut sink)
+            parse_report(reader, &for_parser, &key, BATCH_SIZE, &mut ParsedSender(tx))
         });
+        // The load begins once the columns are mapped, so the facts it stores as they arrive
+        // carry the mapping's confidence.
+        let mut load = None;
         let mut store_error = None;
-        while let Some(batch) = rx.recv().await {
-            if let Err(e) = load.append(batch).await {
+        while let Some(parsed) = rx.recv().await {
+            let step = match (parsed, &mut load) {
+                (Parsed::Planned(confidence), None) => {
+                    report.confidence = confidence;
+                    stores.facts.begin_load(ctx, &report).await.map(|l| load = Some(l))
+                }
+                (Parsed::Batch(facts), Some(l)) => l.append(facts).await,
+                _ => Err(Error::internal("the parser sent facts before its plan, or two plans")),
+            };
+            if let Err(e) = step {
                 store_error = Some(e);
                 break;
             }
@@ -246,6 +281,10 @@ impl Engine {
             return self.fail(ctx, report, why).await;
         }
         report.status = ReportStatus::Completed;
+        let load = match load {
+            Some(l) => l,
+            None => stores.facts.begin_load(ctx, &report).await?,
+        };
         let (report, _) = load.commit(report).await?;
         Ok(report)
     }

@@ -15,4 +15,4 @@ pub mod pipeline;
 mod row;
 mod table;
 
-pub use pipeline::{parse_report, ParseSummary, BATCH_SIZE};
+pub use pipeline::{parse_report, FactSink, ParseSummary, BATCH_SIZE};

@@ -50,8 +50,26 @@ impl ParseSummary {
     }
 }
 
+/// Where parsed facts go. A closure that takes batches is a sink.
+pub trait FactSink {
+    /// Called once the columns are mapped, before the first batch, with the confidence every
+    /// fact of the file carries (so a store can write facts as they arrive).
+    fn planned(&mut self, _confidence: f64) -> Result<()> {
+        Ok(())
+    }
+
+    /// Receives the next batch of facts, in file order.
+    fn batch(&mut self, facts: Vec<Fact>) -> Result<()>;
+}
+
+impl<F: FnMut(Vec<Fact>) -> Result<()>> FactSink for F {
+    fn batch(&mut self, facts: Vec<Fact>) -> Result<()> {
+        self(facts)
+    }
+}
+
 struct Collector<'a> {
-    sink: &'a mut dyn FnMut(Vec<Fact>) -> Result<()>,
+    sink: &'a mut dyn FactSink,
     batch: Vec<Fact>,
     batch_size: usize,
     rows_total: u64,
@@ -64,9 +82,13 @@ impl Collector<'_> {
         self.rows_total += 1;
         self.batch.push(f);
         if self.batch.len() >= self.batch_size {
-            (self.sink)(std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_size)))?;
+            self.sink.batch(std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_size)))?;
         }
         Ok(())
+    }
+
+    fn planned(&mut self, plan: &RowPlan) -> Result<()> {
+        self.sink.planned(plan.confidence)
     }
 
     fn reject(&mut self, e: RowError) {
@@ -85,7 +107,7 @@ impl Collector<'_> {
         report_type: ReportType,
     ) -> Result<ParseSummary> {
         if !self.batch.is_empty() {
-            (self.sink)(std::mem::take(&mut self.batch))?;
+            self.sink.batch(std::mem::take(&mut self.batch))?;
         }
         Ok(ParseSummary {
             format,
@@ -105,7 +127,7 @@ pub fn parse_report(
     report: &Report,
     key: &PanKey,
     batch_size: usize,
-    sink: &mut dyn FnMut(Vec<Fact>) -> Result<()>,
+    sink: &mut dyn FactSink,
 ) -> Result<ParseSummary> {
     let mut head = Vec::with_capacity(SNIFF_BYTES);
     (&mut input).take(SNIFF_BYTES as u64).read_to_end(&mut head)?;
@@ -235,6 +257,7 @@ fn tabular(
         buffered.iter().filter(|r| !is_filler(r)).take(SAMPLE_ROWS).cloned().collect();
     let map: ColumnMap = map_columns(&header, &sample);
     let mut plan = RowPlan::build(&map, &sample, report, key)?;
+    c.planned(&plan)?;
     let mut mapping = map.decisions.clone();
     mapping.extend(plan.stage_decision.clone());
     let mut row: u32 = 0;
@@ -370,6 +393,7 @@ fn parse_jsonl(
     let map = map_columns(&header, &[]);
     // Amounts in JSON Lines are decimal text or minor units; the plan needs an amount column.
     let mut plan = RowPlan::build(&map, &[], report, key)?;
+    c.planned(&plan)?;
     let mut mapping = map.decisions.clone();
     mapping.extend(plan.stage_decision.clone());
     let mut rec = StringRecord::new();

@@ -143,7 +143,9 @@ pub struct FactStats {
 /// Canonical facts.
 #[async_trait]
 pub trait FactStore: Send + Sync {
-    /// Opens a load for the facts of `report` (which must be registered).
+    /// Opens a load for the facts of `report` (which must be registered). Its `confidence`
+    /// should already be the mapping's: a store may write facts as they are appended, and a
+    /// commit with another confidence then has to re-stamp them.
     async fn begin_load(&self, ctx: &BankContext, report: &Report) -> Result<Box<dyn FactLoad>>;
 
     /// Facts matching `filter`, ordered by `(occurred_at, transaction_id, stage)`, after the

@@ -439,11 +439,16 @@ fn fuzz_corpus_parses_cleanly() {
             &Default::default(),
         );
         let mut facts = 0u64;
-        let outcome =
-            payscope_core::ingest::parse_report(std::io::Cursor::new(bytes), &report, &key, 64, &mut |b| {
+        let outcome = payscope_core::ingest::parse_report(
+            std::io::Cursor::new(bytes),
+            &report,
+            &key,
+            64,
+            &mut |b: Vec<_>| {
                 facts += b.len() as u64;
                 Ok(())
-            });
+            },
+        );
         let messages = match outcome {
             Ok(s) => {
                 assert!(s.rows_rejected <= s.rows_total && facts <= s.rows_total, "{}", path.display());

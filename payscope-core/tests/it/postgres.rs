@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use payscope_core::backend::postgres::PgQueue;
+use payscope_core::facts::ReportId;
 
 use crate::conformance::Subject;
 use crate::services::TestDb;
@@ -19,6 +20,18 @@ async fn subject() -> Option<Subject> {
         audit: Arc::new(pg),
         keep: vec![db],
     })
+}
+
+/// How many facts `report` stored, and the one confidence they all carry.
+async fn carrying(pg: &payscope_core::backend::postgres::PgBackend, report: ReportId) -> (i64, f32) {
+    sqlx::query_as(
+        "SELECT count(*), coalesce(max(confidence), 'NaN') FROM payscope.facts
+          WHERE report_id = $1 HAVING count(DISTINCT confidence) <= 1",
+    )
+    .bind(report.0)
+    .fetch_one(pg.pool())
+    .await
+    .unwrap()
 }
 
 async fn queue() -> Option<Arc<PgQueue>> {
@@ -250,6 +263,20 @@ mod isolation {
         assert_eq!((after.total, after.data_version), (before.total, before.data_version));
         let q = MetricQuery::new([Metric::ClearedCount], all_time());
         assert_eq!(pg.query(&ctx, &q).await.unwrap().rows[0].values[0].count(), Some(0));
+
+        // A report committed with another confidence than it began with: its facts carry
+        // the committed one.
+        let mut retyped = pg.begin_load(&ctx, &report).await.unwrap();
+        let own = more.iter().map(|f| {
+            let mut f = f.clone();
+            (f.lineage.report_id, f.lineage.sha256) = (report.report_id, report.sha256);
+            f
+        });
+        retyped.append(own.collect()).await.unwrap();
+        let mut done = report.clone();
+        (done.status, done.confidence) = (payscope_core::facts::ReportStatus::Completed, 0.75);
+        retyped.commit(done).await.unwrap();
+        assert_eq!(super::carrying(&pg, report.report_id).await, (3000, 0.75));
     }
 
     #[tokio::test]
@@ -363,6 +390,10 @@ mod engine {
                 let options = ReportOptions { report_type: ReportType::Auto, ..Default::default() };
                 let r = engine.ingest(&ctx, bytes, options).await.unwrap();
                 assert_eq!((r.status.as_str(), r.rows_rejected), ("completed", 0));
+                // Facts are stored as they are parsed, carrying the mapping's confidence.
+                let (n, at) = super::carrying(&pg, r.report_id).await;
+                assert!(r.confidence > 0.5 && n == r.facts_loaded as i64, "{r:?}: {n}");
+                assert_eq!(at, r.confidence as f32);
             }
         }
         let memory = crate::ask::engine().await;

@@ -1,42 +1,41 @@
-//! Facts in Postgres's binary `COPY` format, for the load staging table.
+//! Facts in Postgres's binary `COPY` format, for the load staging table (`COPY` cannot write
+//! to a table under row-level security, so facts reach `payscope.facts` through it).
 
-use crate::bank::BankId;
+use super::tally::counts_as_fraud;
 use crate::facts::Fact;
 
-/// The staging table a load copies into (dropped at commit or rollback).
+/// The staging table a load copies each batch into (dropped at commit or rollback). It holds
+/// only what varies between a report's facts: the bank and the lineage's report and digest
+/// are the load's, added as the rows move into `facts`.
 pub(super) const CREATE_STAGING: &str = "CREATE TEMP TABLE load_staging (
-    bank_id uuid, stage text, transaction_id text, occurred_at timestamptz, amount_minor bigint,
-    currency char(3), network text, response_code text, approved boolean, merchant_id text,
-    merchant_name text, mcc char(4), merchant_country char(2), issuer_country char(2),
-    issuer_bin text, card_token text, entry_mode text, interchange_fee_minor bigint,
-    reason_code text, fraud_reported boolean, report_id uuid, artifact_sha256 char(64),
-    source_row integer
+    stage text, transaction_id text, occurred_at timestamptz, amount_minor bigint, currency char(3),
+    network text, response_code text, approved boolean, merchant_id text, merchant_name text, mcc char(4),
+    merchant_country char(2), issuer_country char(2), issuer_bin text, card_token text, entry_mode text,
+    interchange_fee_minor bigint, reason_code text, fraud_reported boolean, source_row integer,
+    fraud_counted boolean
 ) ON COMMIT DROP";
 
 /// The `COPY` statement matching [`encode`].
 pub(super) const COPY_STAGING: &str = "COPY load_staging FROM STDIN (FORMAT binary)";
 
-/// The staged columns, in table order (for `INSERT … SELECT`).
+/// The staged columns, in table order.
 pub(super) const STAGED_COLUMNS: &str =
-    "bank_id, stage, transaction_id, occurred_at, amount_minor, currency, \
-    network, response_code, approved, merchant_id, merchant_name, mcc, merchant_country, issuer_country, \
-    issuer_bin, card_token, entry_mode, interchange_fee_minor, reason_code, fraud_reported, report_id, \
-    artifact_sha256, source_row";
+    "stage, transaction_id, occurred_at, amount_minor, currency, network, \
+    response_code, approved, merchant_id, merchant_name, mcc, merchant_country, issuer_country, issuer_bin, \
+    card_token, entry_mode, interchange_fee_minor, reason_code, fraud_reported, source_row, fraud_counted";
 
-const FIELDS: i16 = 23;
+const FIELDS: i16 = 21;
 /// Microseconds from the Unix epoch to Postgres's epoch (2000-01-01).
 const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 
-/// One binary COPY payload (header, tuples, trailer) for `facts` of `bank`.
-pub(super) fn encode(bank: BankId, facts: &[Fact]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + facts.len() * 220);
+/// One binary COPY payload (header, tuples, trailer) for `facts`.
+pub(super) fn encode(facts: &[Fact]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 + facts.len() * 180);
     out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
     out.extend_from_slice(&0i32.to_be_bytes());
     out.extend_from_slice(&0i32.to_be_bytes());
-    let bank = bank.as_uuid().as_bytes();
     for f in facts {
         out.extend_from_slice(&FIELDS.to_be_bytes());
-        field(&mut out, Some(bank));
         text(&mut out, Some(f.stage.as_str()));
         text(&mut out, Some(&f.transaction_id));
         field(&mut out, Some(&(f.occurred_at.0 * 1000 - PG_EPOCH_MICROS).to_be_bytes()));
@@ -56,9 +55,8 @@ pub(super) fn encode(bank: BankId, facts: &[Fact]) -> Vec<u8> {
         field(&mut out, f.interchange_fee.map(i64::to_be_bytes).as_ref().map(|b| &b[..]));
         text(&mut out, f.reason_code.as_deref());
         field(&mut out, Some(&[f.fraud_reported as u8]));
-        field(&mut out, Some(f.lineage.report_id.0.as_bytes()));
-        text(&mut out, Some(&f.lineage.sha256.to_string()));
         field(&mut out, Some(&(f.lineage.row as i32).to_be_bytes()));
+        field(&mut out, Some(&[counts_as_fraud(f) as u8]));
     }
     out.extend_from_slice(&(-1i16).to_be_bytes());
     out

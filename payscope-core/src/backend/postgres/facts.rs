@@ -1,16 +1,19 @@
-//! `FactStore` on Postgres. A load is one transaction: batches are copied (binary `COPY`) into
-//! a temporary staging table; the commit merges them into `facts` with
-//! `INSERT … ON CONFLICT DO NOTHING` (so reloading never double-counts), fixes fraud
-//! counting, adds the inserted facts' sums into the daily rollups (upserts into unique cells,
-//! so existing days are updated in place), upserts merchants, bumps the bank's data version
-//! and writes the report — all or nothing, under a per-bank lock.
+//! `FactStore` on Postgres. A load is one transaction: each batch is copied (binary `COPY`)
+//! into a temporary staging table and moved into `facts` with `INSERT … ON CONFLICT DO NOTHING`
+//! (so reloading never double-counts), while the stored facts' sums are tallied in Rust. The
+//! commit fixes fraud counting, adds the sums into the daily rollups (upserts into unique
+//! cells, so existing days are updated in place), upserts merchants, bumps the bank's data
+//! version and writes the report — all or nothing, the commit under a per-bank lock.
 
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
 
+use std::collections::HashSet;
+
 use super::copy::{encode, COPY_STAGING, CREATE_STAGING, STAGED_COLUMNS};
 use super::metrics::{filter_sql, stage_index_sql, Params};
+use super::tally::Tally;
 use super::{db_error, dynamic, reports, PgBackend, Planner};
 use crate::bank::{BankContext, BankId};
 use crate::calendar::Timestamp;
@@ -63,13 +66,158 @@ pub(super) fn fact_of(row: &PgRow) -> Result<Fact> {
     })
 }
 
-/// An open load: one transaction with a staging table.
+/// An open load: one transaction with a staging table. Each batch is written by a task of
+/// its own while the next is encoded and the previous tallied, so Postgres is kept busy.
 pub(super) struct PgLoad {
     backend: PgBackend,
-    bank: BankId,
-    report_id: ReportId,
-    tx: Transaction<'static, Postgres>,
+    writer: Option<Writing>,
     staged: u64,
+    tally: Tally,
+}
+
+/// The load's transaction: idle, or writing a batch in the background.
+enum Writing {
+    Idle(BatchWriter),
+    Busy(tokio::task::JoinHandle<(BatchWriter, Result<Stored>)>, Vec<Fact>),
+}
+
+/// Which facts of a batch were stored.
+enum Stored {
+    All,
+    Rows(HashSet<u32>),
+}
+
+/// Writes batches into `facts` within the load's transaction.
+struct BatchWriter {
+    tx: Transaction<'static, Postgres>,
+    bank: BankId,
+    report: ReportRef,
+    /// A batch repeated stored facts: the rest of the load skips them row by row.
+    skipping: bool,
+}
+
+/// What the load's facts share: their report, digest and the mapping's confidence.
+struct ReportRef {
+    id: ReportId,
+    sha256: Sha256,
+    confidence: f64,
+}
+
+/// Moves the staged batch into `facts`, in file order, with the load's bank and report.
+/// Plain, a repeated fact fails the statement (which is cheaper than checking each row);
+/// skipping, repeated facts are left out and the first of a file's repeats is kept.
+fn store_batch(skipping: bool) -> String {
+    let (order, conflict) =
+        if skipping { (" ORDER BY source_row", " ON CONFLICT DO NOTHING") } else { ("", "") };
+    format!(
+        "INSERT INTO payscope.facts (bank_id, {STAGED_COLUMNS}, report_id, artifact_sha256, confidence)
+         SELECT $1, {STAGED_COLUMNS}, $2, $3, $4 FROM load_staging{order}{conflict}"
+    )
+}
+
+/// The rows of the staged batch that a skipping insert stored (asked only when it skipped
+/// some): those whose stored fact is the staged row itself.
+const STORED_ROWS: &str = "SELECT s.source_row FROM load_staging s
+    JOIN payscope.facts f ON f.bank_id = $1 AND f.stage = s.stage AND f.transaction_id = s.transaction_id
+   WHERE f.report_id = $2 AND f.source_row = s.source_row";
+
+impl BatchWriter {
+    /// Copies one encoded batch of `len` facts into staging and from there into `facts`.
+    async fn write(mut self, payload: Vec<u8>, len: u64) -> (BatchWriter, Result<Stored>) {
+        let stored = self.copy_and_store(payload, len).await;
+        (self, stored)
+    }
+
+    async fn copy_and_store(&mut self, payload: Vec<u8>, len: u64) -> Result<Stored> {
+        let mut copy = self.tx.copy_in_raw(COPY_STAGING).await.map_err(db_error)?;
+        copy.send(payload).await.map_err(db_error)?;
+        copy.finish().await.map_err(db_error)?;
+        let n = self.store_staged().await?;
+        let stored = if n == len {
+            Stored::All
+        } else if n == 0 {
+            Stored::Rows(HashSet::new())
+        } else {
+            let rows: Vec<i32> = sqlx::query_scalar(STORED_ROWS)
+                .bind(self.bank.as_uuid())
+                .bind(self.report.id.0)
+                .fetch_all(&mut *self.tx)
+                .await
+                .map_err(db_error)?;
+            Stored::Rows(rows.into_iter().map(|r| r as u32).collect())
+        };
+        // Created in this transaction, the table is truncated in place.
+        sqlx::query("TRUNCATE load_staging").execute(&mut *self.tx).await.map_err(db_error)?;
+        Ok(stored)
+    }
+
+    /// Stores the staged batch; plain under a savepoint until a batch repeats stored facts,
+    /// skipping from then on. Returns how many facts it stored.
+    async fn store_staged(&mut self) -> Result<u64> {
+        if !self.skipping {
+            sqlx::raw_sql("SAVEPOINT load_batch").execute(&mut *self.tx).await.map_err(db_error)?;
+            match self.store(false).await {
+                Ok(n) => {
+                    sqlx::raw_sql("RELEASE SAVEPOINT load_batch")
+                        .execute(&mut *self.tx)
+                        .await
+                        .map_err(db_error)?;
+                    return Ok(n);
+                }
+                Err(e) if e.as_database_error().and_then(|d| d.code()).as_deref() == Some("23505") => {
+                    sqlx::raw_sql("ROLLBACK TO SAVEPOINT load_batch; RELEASE SAVEPOINT load_batch")
+                        .execute(&mut *self.tx)
+                        .await
+                        .map_err(db_error)?;
+                    self.skipping = true;
+                }
+                Err(e) => return Err(db_error(e)),
+            }
+        }
+        self.store(true).await.map_err(db_error)
+    }
+
+    async fn store(&mut self, skipping: bool) -> sqlx::Result<u64> {
+        let r = &self.report;
+        Ok(sqlx::query(dynamic(store_batch(skipping)))
+            .bind(self.bank.as_uuid())
+            .bind(r.id.0)
+            .bind(r.sha256.to_string())
+            .bind(r.confidence as f32)
+            .execute(&mut *self.tx)
+            .await?
+            .rows_affected())
+    }
+}
+
+impl PgLoad {
+    /// Waits for the batch being written; returns the writer and that batch's facts with
+    /// which of them were stored.
+    async fn settle(&mut self) -> Result<(BatchWriter, Option<(Vec<Fact>, Stored)>)> {
+        match self.writer.take() {
+            Some(Writing::Idle(w)) => Ok((w, None)),
+            Some(Writing::Busy(task, facts)) => {
+                let (w, stored) = task.await?;
+                let stored = stored?;
+                Ok((w, Some((facts, stored))))
+            }
+            None => Err(Error::internal("a batch of this load failed before")),
+        }
+    }
+
+    fn tally(&mut self, written: Option<(Vec<Fact>, Stored)>) {
+        let Some((facts, mut stored)) = written else { return };
+        for f in &facts {
+            // A row number counts once, should a caller repeat one.
+            let kept = match &mut stored {
+                Stored::All => true,
+                Stored::Rows(rows) => rows.remove(&f.lineage.row),
+            };
+            if kept {
+                self.tally.stored(f);
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -79,23 +227,29 @@ impl FactLoad for PgLoad {
             return Ok(());
         }
         let _t = self.backend.timer("load_copy");
-        let payload = encode(self.bank, &facts);
-        let mut copy = self.tx.copy_in_raw(COPY_STAGING).await.map_err(db_error)?;
-        copy.send(payload).await.map_err(db_error)?;
-        copy.finish().await.map_err(db_error)?;
+        let payload = encode(&facts);
+        let (writer, written) = self.settle().await?;
+        let task = tokio::spawn(writer.write(payload, facts.len() as u64));
         self.staged += facts.len() as u64;
+        for f in &facts {
+            self.tally.seen(f);
+        }
+        self.writer = Some(Writing::Busy(task, facts));
+        self.tally(written);
         Ok(())
     }
 
-    async fn commit(self: Box<Self>, mut report: Report) -> Result<(Report, LoadOutcome)> {
-        let PgLoad { backend, bank, report_id, mut tx, staged } = *self;
-        if report.bank_id != bank || report.report_id != report_id {
+    async fn commit(mut self: Box<Self>, mut report: Report) -> Result<(Report, LoadOutcome)> {
+        let (writer, written) = self.settle().await?;
+        self.tally(written);
+        let PgLoad { backend, staged, mut tally, .. } = *self;
+        let BatchWriter { mut tx, bank, report: load, .. } = writer;
+        if report.bank_id != bank || report.report_id != load.id {
             return Err(Error::internal("commit of a report other than the one being loaded"));
         }
         let _t = backend.timer("load_commit");
         let b = bank.as_uuid();
-        // One load per bank at a time: the rollup rebuild and fraud fix-up read what the
-        // previous load wrote.
+        // One commit per bank at a time: the fraud fix-up reads what the previous load wrote.
         sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 7))")
             .bind(b.to_string())
             .execute(&mut *tx)
@@ -105,98 +259,37 @@ impl FactLoad for PgLoad {
         if let Some(done) = reports::stored(&mut tx, &report).await?.filter(|r| r.status.is_final()) {
             return Ok((done, LoadOutcome::default()));
         }
-        // The merge sorts and aggregates a whole report: in memory, not in temporary files.
-        sqlx::query("SET LOCAL work_mem = '256MB'").execute(&mut *tx).await.map_err(db_error)?;
-        sqlx::query(CREATE_INSERTED).execute(&mut *tx).await.map_err(db_error)?;
-        // Rows repeated inside the file: in file order, ON CONFLICT DO NOTHING keeps the first.
-        // A transaction's fraud counts once: a FRAUD fact always, a fraud-reported AUTH fact
-        // only when no FRAUD fact exists (stored or in this load).
-        let insert = format!(
-            "WITH ins AS (
-                INSERT INTO payscope.facts ({STAGED_COLUMNS}, fraud_counted, confidence)
-                SELECT {staged},
-                       CASE WHEN s.stage = 'FRAUD' THEN true
-                            WHEN s.stage = 'AUTH' AND s.fraud_reported THEN
-                                NOT EXISTS (SELECT 1 FROM payscope.facts f
-                                             WHERE f.bank_id = $1 AND f.stage = 'FRAUD' AND f.transaction_id = s.transaction_id)
-                                AND lf.transaction_id IS NULL
-                            ELSE false END,
-                       $2
-                  FROM load_staging s
-                  LEFT JOIN (SELECT DISTINCT transaction_id FROM load_staging WHERE stage = 'FRAUD') lf
-                         ON s.stage = 'AUTH' AND s.fraud_reported AND lf.transaction_id = s.transaction_id
-                 ORDER BY s.source_row
-                ON CONFLICT DO NOTHING
-                RETURNING {ROLLUP_COLUMNS})
-             INSERT INTO load_inserted SELECT {ROLLUP_COLUMNS}, true FROM ins",
-            staged = STAGED_COLUMNS.split(", ").map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ")
-        );
-        let loaded = sqlx::query(dynamic(insert))
+        if report.confidence != load.confidence {
+            sqlx::query("UPDATE payscope.facts SET confidence = $3 WHERE bank_id = $1 AND report_id = $2")
+                .bind(b)
+                .bind(load.id.0)
+                .bind(report.confidence as f32)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        }
+        // A transaction's fraud counts once: a fraud-reported AUTH fact stops counting when a
+        // FRAUD fact of its transaction exists (stored before or in this load).
+        let candidates = tally.fraud_transactions();
+        if !candidates.is_empty() {
+            let uncounted = sqlx::query(dynamic(format!(
+                "UPDATE payscope.facts f SET fraud_counted = false
+                  WHERE f.bank_id = $1 AND f.stage = 'AUTH' AND f.fraud_counted AND f.transaction_id = ANY($2)
+                    AND EXISTS (SELECT 1 FROM payscope.facts g
+                                 WHERE g.bank_id = $1 AND g.stage = 'FRAUD' AND g.transaction_id = f.transaction_id)
+                RETURNING {FACT_COLUMNS}"
+            )))
             .bind(b)
-            .bind(report.confidence as f32)
-            .execute(&mut *tx)
+            .bind(candidates)
+            .fetch_all(&mut *tx)
             .await
-            .map_err(db_error)?
-            .rows_affected();
-        // Statistics for the planner: the joins below would otherwise guess the table's size.
-        sqlx::query("ANALYZE load_inserted").execute(&mut *tx).await.map_err(db_error)?;
-        // New FRAUD facts take over the counting from AUTH facts of the same transactions.
-        sqlx::query(dynamic(format!(
-            "WITH uncounted AS (
-                UPDATE payscope.facts f SET fraud_counted = false
-                  FROM load_inserted i
-                 WHERE i.stage = 'FRAUD' AND f.bank_id = $1 AND f.stage = 'AUTH'
-                   AND f.transaction_id = i.transaction_id AND f.fraud_counted
-                RETURNING {returning})
-             INSERT INTO load_inserted SELECT {ROLLUP_COLUMNS}, false FROM uncounted",
-            returning = ROLLUP_COLUMNS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ")
-        )))
-        .bind(b)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        update_rollups(&mut tx, bank).await?;
-        sqlx::query(
-            "INSERT INTO payscope.merchants AS m (bank_id, merchant_id, merchant_name, mcc, country, first_seen, last_seen)
-             SELECT DISTINCT ON (merchant_id) $1, merchant_id, merchant_name, mcc, merchant_country,
-                    min(occurred_at) OVER (PARTITION BY merchant_id), max(occurred_at) OVER (PARTITION BY merchant_id)
-               FROM load_staging WHERE merchant_id IS NOT NULL
-              ORDER BY merchant_id, occurred_at DESC
-             ON CONFLICT (bank_id, merchant_id) DO UPDATE
-                SET merchant_name = coalesce(excluded.merchant_name, m.merchant_name),
-                    mcc = coalesce(excluded.mcc, m.mcc),
-                    country = coalesce(excluded.country, m.country),
-                    first_seen = least(m.first_seen, excluded.first_seen),
-                    last_seen = greatest(m.last_seen, excluded.last_seen)",
-        )
-        .bind(b)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        // Statistics count only new facts (the fraud fix-up rows only touched rollup days).
-        let version: i64 = sqlx::query_scalar(dynamic(format!(
-            "WITH added AS (
-                SELECT {idx} AS i, count(*) AS n, min(occurred_at) AS lo, max(occurred_at) AS hi
-                  FROM load_inserted WHERE new GROUP BY 1),
-             by_stage AS (
-                SELECT array_agg(coalesce(a.n, 0) ORDER BY s) AS counts, min(a.lo) AS lo, max(a.hi) AS hi
-                  FROM generate_series(1, 6) s LEFT JOIN added a ON a.i = s)
-             INSERT INTO payscope.bank_state AS st (bank_id, data_version, facts_by_stage, first_at, last_at)
-             SELECT $1, 1, counts, lo, hi FROM by_stage
-             ON CONFLICT (bank_id) DO UPDATE
-                SET data_version = st.data_version + 1,
-                    facts_by_stage = (SELECT array_agg(st.facts_by_stage[k] + excluded.facts_by_stage[k] ORDER BY k)
-                                        FROM generate_series(1, 6) k),
-                    first_at = least(st.first_at, excluded.first_at),
-                    last_at = greatest(st.last_at, excluded.last_at),
-                    updated_at = now()
-             RETURNING data_version",
-            idx = stage_index_sql("stage"),
-        )))
-        .bind(b)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_error)?;
+            .map_err(db_error)?;
+            for row in &uncounted {
+                tally.uncounted(&fact_of(row)?);
+            }
+        }
+        let loaded = tally.loaded();
+        let version = tally.write(&mut tx, bank).await?;
         report.facts_loaded = loaded;
         report.duplicates_skipped = staged.saturating_sub(loaded);
         report.data_version = Some(version as u64);
@@ -208,59 +301,6 @@ impl FactLoad for PgLoad {
     }
 }
 
-/// The columns of a merged fact the rollups need (`load_inserted` holds them, with `new`:
-/// true for a newly stored fact, false for an AUTH fact whose fraud a FRAUD fact took over).
-const ROLLUP_COLUMNS: &str = "stage, transaction_id, occurred_at, network, currency, approved, entry_mode, \
-    response_code, reason_code, merchant_country, issuer_country, amount_minor, interchange_fee_minor, fraud_counted";
-
-const CREATE_INSERTED: &str = "CREATE TEMP TABLE load_inserted (
-    stage text, transaction_id text, occurred_at timestamptz, network text, currency char(3), approved boolean,
-    entry_mode text, response_code text, reason_code text, merchant_country char(2), issuer_country char(2),
-    amount_minor bigint, interchange_fee_minor bigint, fraud_counted boolean, new boolean
-) ON COMMIT DROP";
-
-/// Adds this load to the daily rollups in place: new facts add to their cells; AUTH facts
-/// whose fraud a new FRAUD fact took over give their fraud count and amount back.
-async fn update_rollups(tx: &mut Transaction<'static, Postgres>, bank: BankId) -> Result<()> {
-    let sums = "count(*) FILTER (WHERE new), coalesce(sum(amount_minor) FILTER (WHERE new), 0),
-                coalesce(sum(coalesce(interchange_fee_minor, 0)) FILTER (WHERE new), 0),
-                count(*) FILTER (WHERE new AND fraud_counted) - count(*) FILTER (WHERE NOT new),
-                coalesce(sum(amount_minor) FILTER (WHERE new AND fraud_counted), 0)
-                    - coalesce(sum(amount_minor) FILTER (WHERE NOT new), 0)";
-    let add = "facts = r.facts + excluded.facts, amount_minor = r.amount_minor + excluded.amount_minor,
-               fee_minor = r.fee_minor + excluded.fee_minor, fraud_count = r.fraud_count + excluded.fraud_count,
-               fraud_amount_minor = r.fraud_amount_minor + excluded.fraud_amount_minor";
-    sqlx::query(dynamic(format!(
-        "INSERT INTO payscope.rollup_daily AS r
-              (bank_id, day, stage, network, currency, approved, entry_mode, code, merchant_country,
-               issuer_country, facts, amount_minor, fee_minor, fraud_count, fraud_amount_minor)
-         SELECT $1, (occurred_at AT TIME ZONE 'UTC')::date, stage, network, currency, approved, entry_mode,
-                CASE stage WHEN 'AUTH' THEN response_code WHEN 'CHARGEBACK' THEN reason_code END,
-                merchant_country, issuer_country, {sums}
-           FROM load_inserted GROUP BY 2, 3, 4, 5, 6, 7, 8, 9, 10
-         ON CONFLICT (bank_id, day, stage, network, currency, approved, entry_mode, code, merchant_country,
-                      issuer_country)
-         DO UPDATE SET {add}"
-    )))
-    .bind(bank.as_uuid())
-    .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
-    sqlx::query(dynamic(format!(
-        "INSERT INTO payscope.rollup_daily_totals AS r
-              (bank_id, day, stage, network, currency, approved, facts, amount_minor, fee_minor, fraud_count,
-               fraud_amount_minor)
-         SELECT $1, (occurred_at AT TIME ZONE 'UTC')::date, stage, network, currency, approved, {sums}
-           FROM load_inserted GROUP BY 2, 3, 4, 5, 6
-         ON CONFLICT (bank_id, day, stage, network, currency, approved) DO UPDATE SET {add}"
-    )))
-    .bind(bank.as_uuid())
-    .execute(&mut **tx)
-    .await
-    .map_err(db_error)?;
-    Ok(())
-}
-
 #[async_trait]
 impl FactStore for PgBackend {
     async fn begin_load(&self, ctx: &BankContext, report: &Report) -> Result<Box<dyn FactLoad>> {
@@ -269,12 +309,12 @@ impl FactStore for PgBackend {
         }
         let mut tx = self.bank_tx(ctx.bank_id()).await?;
         sqlx::query(CREATE_STAGING).execute(&mut *tx).await.map_err(db_error)?;
+        let report = ReportRef { id: report.report_id, sha256: report.sha256, confidence: report.confidence };
         Ok(Box::new(PgLoad {
             backend: self.clone(),
-            bank: ctx.bank_id(),
-            report_id: report.report_id,
-            tx,
+            writer: Some(Writing::Idle(BatchWriter { tx, bank: ctx.bank_id(), report, skipping: false })),
             staged: 0,
+            tally: Tally::default(),
         }))
     }
 
