@@ -1,15 +1,20 @@
 //! `FactStore` on Postgres. A load is one transaction: each batch is copied (binary `COPY`)
-//! into a temporary staging table and moved into `facts` with `INSERT … ON CONFLICT DO NOTHING`
-//! (so reloading never double-counts), while the stored facts' sums are tallied in Rust. The
-//! commit fixes fraud counting, adds the sums into the daily rollups (upserts into unique
-//! cells, so existing days are updated in place), upserts merchants, bumps the bank's data
-//! version and writes the report — all or nothing, the commit under a per-bank lock.
+//! into a temporary staging table and moved into `facts` as it arrives — a plain insert under
+//! a savepoint, or `ON CONFLICT DO NOTHING` once a batch repeats stored facts (so reloading
+//! never double-counts) — while the stored facts' sums are tallied in Rust. The commit fixes
+//! fraud counting, adds the sums into the daily rollups (upserts into unique cells, so
+//! existing days are updated in place), upserts merchants, bumps the bank's data version and
+//! writes the report — all or nothing, the commit under a per-bank lock.
+//!
+//! Each released savepoint leaves a subtransaction id with the load's transaction; past 64 of
+//! them, other sessions check its rows' visibility in `pg_subtrans`. Only the rows of a load
+//! still in progress are affected, and those no reader sees anyway.
+
+use std::collections::HashSet;
 
 use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use sqlx::{Postgres, Row, Transaction};
-
-use std::collections::HashSet;
 
 use super::copy::{encode, COPY_STAGING, CREATE_STAGING, STAGED_COLUMNS};
 use super::metrics::{filter_sql, stage_index_sql, Params};
