@@ -275,7 +275,7 @@ impl FactLoad for PgLoad {
         }
         // A transaction's fraud counts once: a fraud-reported AUTH fact stops counting when a
         // FRAUD fact of its transaction exists (stored before or in this load).
-        let candidates = tally.fraud_transactions();
+        let candidates = tally.take_fraud_transactions();
         if !candidates.is_empty() {
             let uncounted = sqlx::query(dynamic(format!(
                 "UPDATE payscope.facts f SET fraud_counted = false

@@ -10,7 +10,6 @@ use sqlx::{Postgres, Transaction};
 
 use super::{db_error, dynamic};
 use crate::bank::BankId;
-use crate::calendar::MS_PER_DAY;
 use crate::error::Result;
 use crate::facts::{Country, EntryMode, Fact, Network, Stage};
 use crate::money::Currency;
@@ -38,7 +37,7 @@ impl Cell {
             _ => None,
         };
         Cell {
-            day: f.occurred_at.0.div_euclid(MS_PER_DAY) as i32,
+            day: f.occurred_at.date().0,
             stage: f.stage,
             network: f.network.clone(),
             currency: f.amount.currency,
@@ -109,13 +108,12 @@ impl Tally {
     pub fn seen(&mut self, f: &Fact) {
         let Some(id) = &f.merchant_id else { return };
         let at = f.occurred_at.0;
-        let m = self.merchants.entry(id.clone()).or_insert_with(|| Merchant {
-            name: None,
-            mcc: None,
-            country: None,
-            first: at,
-            last: i64::MIN,
-        });
+        // Looked up before inserting: the id is copied once per merchant, not once per fact.
+        if !self.merchants.contains_key(id) {
+            let new = Merchant { name: None, mcc: None, country: None, first: at, last: i64::MIN };
+            self.merchants.insert(id.clone(), new);
+        }
+        let Some(m) = self.merchants.get_mut(id) else { return };
         m.first = m.first.min(at);
         if at > m.last {
             m.last = at;
@@ -155,9 +153,9 @@ impl Tally {
         self.by_stage.iter().sum::<i64>() as u64
     }
 
-    /// Transactions whose fraud counting the commit re-checks.
-    pub fn fraud_transactions(&self) -> Vec<String> {
-        self.fraud_transactions.iter().cloned().collect()
+    /// Transactions whose fraud counting the commit re-checks (taken: asked once).
+    pub fn take_fraud_transactions(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.fraud_transactions).into_iter().collect()
     }
 
     /// Adds the sums into the bank's rollups, merchants and statistics; returns the new data
