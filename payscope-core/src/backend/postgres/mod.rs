@@ -13,6 +13,7 @@ mod copy;
 mod facts;
 mod jobs;
 mod metrics;
+mod nodelay;
 mod reports;
 mod tally;
 
@@ -144,6 +145,7 @@ impl PgBackend {
         let pool = PgPoolOptions::new()
             .max_connections(settings.pool_size)
             .acquire_timeout(settings.connect_timeout)
+            .after_connect(|conn, _| Box::pin(nodelay::enable(conn)))
             .connect_lazy_with(options);
         Ok(PgBackend { pool, telemetry: None })
     }
