@@ -375,7 +375,7 @@ impl MetricStore for PgBackend {
         if !fact_ranges.is_empty() && q.range.from < q.range.to {
             let mut p = Params::new(bank);
             let sql = contributions_sql(&q, Table::Facts, &fact_ranges, &mut p)?;
-            let rows = self.fetch(bank, sql, p, Planner::Default).await?;
+            let rows = self.fetch(bank, sql, p, Planner::Aggregate).await?;
             facts_scanned += add_rows(&q, Table::Facts, &rows, &mut groups)?;
         }
         if needs_join && q.range.from < q.range.to {
