@@ -34,12 +34,23 @@ async fn carrying(pg: &payscope_core::backend::postgres::PgBackend, report: Repo
     .unwrap()
 }
 
-async fn queue() -> Option<Arc<PgQueue>> {
+/// A queue with its database, dropped together when the test ends.
+struct QueueOnDb {
+    queue: PgQueue,
+    _db: Arc<TestDb>,
+}
+
+impl std::ops::Deref for QueueOnDb {
+    type Target = PgQueue;
+    fn deref(&self) -> &PgQueue {
+        &self.queue
+    }
+}
+
+async fn queue() -> Option<QueueOnDb> {
     let db = TestDb::create().await?;
     let pg = db.backend(2).await;
-    // The database lives as long as the queue's pool needs it: leak the guard into the test.
-    std::mem::forget(db);
-    Some(Arc::new(PgQueue::new(pg, Duration::from_secs(60))))
+    Some(QueueOnDb { queue: PgQueue::new(pg, Duration::from_secs(60)), _db: db })
 }
 
 crate::store_conformance!(stores, crate::postgres::subject());
