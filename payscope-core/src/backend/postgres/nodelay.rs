@@ -11,10 +11,18 @@
 
 use sqlx::PgConnection;
 
-/// Sets `TCP_NODELAY` on `conn`'s socket when it is a TCP one.
+/// Sets `TCP_NODELAY` on `conn`'s socket when it is a TCP one. Never fails the connection:
+/// a server without these functions (a look-alike behind a proxy, say) just keeps Nagle.
 pub(super) async fn enable(conn: &mut PgConnection) -> sqlx::Result<()> {
-    let (client, server): (Option<i32>, Option<i32>) =
-        sqlx::query_as("SELECT inet_client_port(), inet_server_port()").fetch_one(conn).await?;
+    let ports: sqlx::Result<(Option<i32>, Option<i32>)> =
+        sqlx::query_as("SELECT inet_client_port(), inet_server_port()").fetch_one(conn).await;
+    let (client, server) = match ports {
+        Ok(ports) => ports,
+        Err(e) => {
+            tracing::debug!(error = %e, "ports of a Postgres connection unknown; TCP_NODELAY not set");
+            return Ok(());
+        }
+    };
     // Both are NULL on a Unix-domain socket, which has no Nagle delay.
     let (Some(client), Some(server)) = (client, server) else { return Ok(()) };
     let (Ok(client), Ok(server)) = (u16::try_from(client), u16::try_from(server)) else { return Ok(()) };
