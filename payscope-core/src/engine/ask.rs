@@ -36,16 +36,20 @@ struct Trace {
     error: Option<String>,
 }
 
+/// A bank's data version and its lexicon, once built.
+pub(super) type LexiconCell = (u64, Arc<tokio::sync::OnceCell<Arc<Lexicon>>>);
+
 /// A bank's merchants as the parser and the labels need them, for one data version, and the
 /// work already done for questions asked again: their parses, and cached answers ready to be
 /// served (decoded, with their audit bodies built).
 pub(super) struct Lexicon {
-    version: u64,
     parser: MerchantLexicon,
     names: MerchantNames,
     parsed: std::sync::Mutex<std::collections::HashMap<ParseKey, Arc<Question>>>,
     /// By a hash of the cache key and the question's text (looked up without copying them).
     replays: std::sync::Mutex<std::collections::HashMap<u64, Arc<Replay>>>,
+    /// A lock per question being computed (by the same hash as `replays`), see [`Lexicon::claim`].
+    computing: std::sync::Mutex<std::collections::HashMap<u64, Arc<tokio::sync::Mutex<()>>>>,
     hasher: std::collections::hash_map::RandomState,
 }
 
@@ -117,6 +121,31 @@ impl Lexicon {
         Ok(question)
     }
 
+    /// Claims computing the question `text` under `key`: the claim, held until its answer is
+    /// cached, when no one else holds it; otherwise waits for the holder to finish and returns
+    /// `None`. A waiter that then misses the cache (the holder failed) computes unclaimed, so
+    /// failures are not repeated one after another.
+    async fn claim(&self, key: &CacheKey, text: &str) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        use std::hash::BuildHasher;
+        let slot = self.hasher.hash_one((key, text));
+        let lock = {
+            let mut computing = self.computing.lock().unwrap_or_else(|e| e.into_inner());
+            // Locks stay after use (an idle one costs nothing); a rare clear only lets a
+            // question in flight be computed twice.
+            if computing.len() >= PARSED_QUESTIONS && !computing.contains_key(&slot) {
+                computing.clear();
+            }
+            computing.entry(slot).or_default().clone()
+        };
+        match lock.clone().try_lock_owned() {
+            Ok(claim) => Some(claim),
+            Err(_) => {
+                drop(lock.lock_owned().await);
+                None
+            }
+        }
+    }
+
     /// The replay of `cached` for the question `text` under `key`, built on first use.
     fn replay(
         &self,
@@ -169,33 +198,46 @@ fn normalize(text: &str) -> String {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.extend(word.chars().flat_map(char::to_lowercase));
+        out.push_str(word);
     }
-    out
+    // Questions are nearly always ASCII, lowercased in place; lowercasing char by char was
+    // a tenth of a cached answer's instructions.
+    if out.is_ascii() {
+        out.make_ascii_lowercase();
+        return out;
+    }
+    out.chars().flat_map(char::to_lowercase).collect()
 }
 
 impl Engine {
     /// The bank's merchant lexicon, rebuilt when its data version moves.
     async fn lexicon(&self, ctx: &BankContext, version: u64) -> Result<Arc<Lexicon>> {
-        if let Some(l) = self.inner.lexicons.lock().unwrap_or_else(|e| e.into_inner()).get(&ctx.bank_id()) {
-            if l.version == version {
-                return Ok(l.clone());
+        let cell = {
+            let mut lexicons = self.inner.lexicons.lock().unwrap_or_else(|e| e.into_inner());
+            let slot = lexicons.entry(ctx.bank_id()).or_default();
+            if slot.0 != version {
+                *slot = (version, Default::default());
             }
-        }
-        let values = self.inner.stores.metrics.dimension_values(ctx, Dimension::MerchantId, 100_000).await?;
-        let names: MerchantNames =
-            values.iter().filter_map(|v| v.label.clone().map(|l| (v.value.clone(), l))).collect();
-        let parser = MerchantLexicon::new(values.into_iter().map(|v| (v.value, v.label)));
-        let lexicon = Arc::new(Lexicon {
-            version,
-            parser,
-            names,
-            parsed: Default::default(),
-            replays: Default::default(),
-            hasher: Default::default(),
-        });
-        self.inner.lexicons.lock().unwrap_or_else(|e| e.into_inner()).insert(ctx.bank_id(), lexicon.clone());
-        Ok(lexicon)
+            slot.1.clone()
+        };
+        let lexicon = cell
+            .get_or_try_init(|| async {
+                let values =
+                    self.inner.stores.metrics.dimension_values(ctx, Dimension::MerchantId, 100_000).await?;
+                let names: MerchantNames =
+                    values.iter().filter_map(|v| v.label.clone().map(|l| (v.value.clone(), l))).collect();
+                let parser = MerchantLexicon::new(values.into_iter().map(|v| (v.value, v.label)));
+                Ok::<_, Error>(Arc::new(Lexicon {
+                    parser,
+                    names,
+                    parsed: Default::default(),
+                    replays: Default::default(),
+                    computing: Default::default(),
+                    hasher: Default::default(),
+                }))
+            })
+            .await?;
+        Ok(lexicon.clone())
     }
 
     async fn knowledge(&self) -> Result<Arc<KnowledgeIndex>> {
@@ -279,39 +321,30 @@ impl Engine {
         }
         let cache_key = CacheKey {
             question: normalize(text),
+            // Times as milliseconds: formatting them as dates cost more than the rest of the key.
             scope: serde_json::to_string(&(
-                &question.time.range,
+                (question.time.range.from.0, question.time.range.to.0),
                 &question.filters,
                 &request.time_range,
-                as_of,
+                as_of.0,
             ))?,
             data_version: stats.data_version,
         };
-        if let Ok(Some(cached)) = self.inner.stores.cache.get(ctx, &cache_key).await {
-            let build = || {
-                let answer = serde_json::from_str::<Answer>(&cached).ok()?;
-                let body = self.audit_body(&question, &answer, &[], true, &prompts);
-                Some(Replay {
-                    key: cache_key.clone(),
-                    text: text.to_owned(),
-                    cached: cached.clone(),
-                    answer,
-                    body,
-                })
-            };
-            // A language model's reading of the question may differ from one asking to the
-            // next: only questions read without one are replayed as they were.
-            let replay = if prompts.is_empty() {
-                lexicon.replay(&cache_key, text, &cached, build)
-            } else {
-                build().map(Arc::new)
-            };
-            if let Some(replay) = replay {
-                let answer_id = AnswerId::new();
-                self.audit(ctx, answer_id, replay.body.clone()).await?;
-                self.record(ctx, &replay.answer, started, "cached");
-                return Ok(Asked::Replayed(answer_id, replay));
+        let mut replay = self.cached(ctx, &lexicon, &cache_key, text, &question, &prompts).await;
+        let mut _computing = None;
+        if replay.is_none() && !self.inner.options.cache_ttl.is_zero() {
+            // Concurrent misses of one question (every dashboard at the turn of a minute)
+            // compute it once: the others wait, then take its answer from the cache.
+            match lexicon.claim(&cache_key, text).await {
+                Some(claimed) => _computing = Some(claimed),
+                None => replay = self.cached(ctx, &lexicon, &cache_key, text, &question, &prompts).await,
             }
+        }
+        if let Some(replay) = replay {
+            let answer_id = AnswerId::new();
+            self.audit(ctx, answer_id, replay.body.clone()).await?;
+            self.record(ctx, &replay.answer, started, "cached");
+            return Ok(Asked::Replayed(answer_id, replay));
         }
         let agents = plan(&question);
         let home_range = if question.time.future {
@@ -423,6 +456,31 @@ impl Engine {
         Ok(Asked::Fresh(Box::new(answer)))
     }
 
+    /// The cache's answer to the question, ready to be served again.
+    async fn cached(
+        &self,
+        ctx: &BankContext,
+        lexicon: &Lexicon,
+        key: &CacheKey,
+        text: &str,
+        question: &Question,
+        prompts: &[&str],
+    ) -> Option<Arc<Replay>> {
+        let cached = self.inner.stores.cache.get(ctx, key).await.ok()??;
+        let build = || {
+            let answer = serde_json::from_str::<Answer>(&cached).ok()?;
+            let body = self.audit_body(question, &answer, &[], true, prompts);
+            Some(Replay { key: key.clone(), text: text.to_owned(), cached: cached.clone(), answer, body })
+        };
+        // A language model's reading of the question may differ from one asking to the next:
+        // only questions read without one are replayed as they were.
+        if prompts.is_empty() {
+            lexicon.replay(key, text, &cached, build)
+        } else {
+            build().map(Arc::new)
+        }
+    }
+
     async fn run_agent(&self, agent: Agent, input: &Input<'_>) -> (Trace, Result<Output>) {
         let started = Instant::now();
         let result = agent.run(input).await;
@@ -499,5 +557,20 @@ impl Engine {
             cached = status == "cached",
             "question answered"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn normalize_lowercases_and_collapses_whitespace() {
+        assert_eq!(normalize("  What was\tthe APPROVAL\n rate? "), "what was the approval rate?");
+        // Vertical tab is whitespace too (as `split_whitespace` sees it).
+        assert_eq!(normalize("a\u{b}B"), "a b");
+        // Outside ASCII, characters are lowercased one by one.
+        assert_eq!(normalize("Umsatz  ÜBER  Straße ΣΑΣ"), "umsatz über straße σασ");
+        assert_eq!(normalize(" \t "), "");
     }
 }

@@ -119,7 +119,9 @@ struct Inner {
     llm: Llm,
     embedder: Embedder,
     knowledge: tokio::sync::OnceCell<Arc<crate::agents::KnowledgeIndex>>,
-    lexicons: std::sync::Mutex<std::collections::HashMap<crate::bank::BankId, Arc<ask::Lexicon>>>,
+    /// Each bank's lexicon for its latest data version seen, built once however many questions
+    /// arrive while it is being built.
+    lexicons: std::sync::Mutex<std::collections::HashMap<crate::bank::BankId, ask::LexiconCell>>,
     probes: Vec<Arc<dyn Probe>>,
 }
 

@@ -218,3 +218,30 @@ async fn slow_failing_or_malformed_models_leave_a_deterministic_answer() {
         assert!(a.metrics.is_empty() && a.confidence <= 0.3);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_askers_of_one_uncached_question_share_one_computation() {
+    // The slow model holds the first answer back for its 300 ms timeout, while the others arrive.
+    let (engine, server) = engine_with(Mode::Slow, false).await;
+    let ctx = analyst(0);
+    let as_of = payscope_core::calendar::Timestamp(crate::ask::as_of().0 - 60_000 * 30);
+    // What one answer costs the model (its rephrasing, with retries).
+    engine.ask(&ctx, Query::new("What was the refund volume last week?").as_of(as_of)).await.unwrap();
+    let one = server.requests.swap(0, Ordering::SeqCst);
+    assert!(one >= 1);
+    let question = Query::new("What was the refund volume last month?").as_of(as_of);
+    let asks: Vec<_> = (0..6)
+        .map(|_| {
+            let (engine, ctx, question) = (engine.clone(), ctx.clone(), question.clone());
+            tokio::spawn(async move { engine.ask(&ctx, question).await.unwrap() })
+        })
+        .collect();
+    let mut computed = 0;
+    for ask in asks {
+        let answer = ask.await.unwrap();
+        let entry = engine.audit_entry(&ctx, answer.answer_id).await.unwrap();
+        computed += usize::from(entry.record.body.value()["cached"] == false);
+    }
+    assert_eq!(computed, 1, "one asker computes; the others are served its cached answer");
+    assert_eq!(server.requests.load(Ordering::SeqCst), one, "the model was asked to rephrase once");
+}
