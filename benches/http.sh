@@ -49,7 +49,7 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 start_demo 18083 300
 ratios=()
 for round in $(seq 1 "$rounds"); do
-  bare=$(run_wrk http://127.0.0.1:18082/chat/query none)
+  bare=$(run_wrk http://127.0.0.1:18082/chat/query "$token") # the same request, token included
   ours=$(run_wrk http://127.0.0.1:18083/chat/query "$token")
   ratio=$(awk -v a="${ours%% *}" -v b="${bare%% *}" 'BEGIN {printf "%.0f", 100 * a / b}')
   ratios+=("$ratio")
