@@ -108,40 +108,39 @@ async fn concurrent_appends_to_a_persisted_chain_land_in_order() {
     use payscope_core::bank::{BankContext, BankId, Role};
     use payscope_core::store::audit::{AnswerId, AuditLog, AuditRecord};
 
+    /// Appends answers `answers` concurrently, each checking it is readable at once (written
+    /// before the append returned); their sequence numbers, sorted.
+    async fn append_all(m: &MemoryBackend, bank: &BankContext, answers: std::ops::Range<i64>) -> Vec<u64> {
+        let appends = answers.map(|i| {
+            let (m, bank) = (m.clone(), bank.clone());
+            tokio::spawn(async move {
+                let record = AuditRecord {
+                    answer_id: AnswerId::new(),
+                    created_at: payscope_core::calendar::Timestamp(i),
+                    body: serde_json::json!({"summary": format!("answer {i}")}).into(),
+                };
+                let entry = m.append(&bank, record).await.unwrap();
+                let stored = m.get(&bank, entry.record.answer_id).await.unwrap().unwrap();
+                assert_eq!((stored.seq, stored.hash), (entry.seq, entry.hash));
+                entry.seq
+            })
+        });
+        let mut seqs: Vec<u64> =
+            futures::future::join_all(appends).await.into_iter().map(Result::unwrap).collect();
+        seqs.sort_unstable();
+        seqs
+    }
+
     let dir = tempfile::tempdir().unwrap();
     let bank = BankContext::embedded(BankId::from_uuid(uuid::Uuid::new_v4()), [Role::Admin]);
     let m = MemoryBackend::open(dir.path()).unwrap();
-    let appends = (0..400).map(|i| {
-        let (m, bank) = (m.clone(), bank.clone());
-        tokio::spawn(async move {
-            let record = AuditRecord {
-                answer_id: AnswerId::new(),
-                created_at: payscope_core::calendar::Timestamp(i),
-                body: serde_json::json!({"summary": format!("answer {i}")}).into(),
-            };
-            let entry = m.append(&bank, record).await.unwrap();
-            // Written before the append returned: readable at once.
-            let stored = m.get(&bank, entry.record.answer_id).await.unwrap().unwrap();
-            assert_eq!((stored.seq, stored.hash), (entry.seq, entry.hash));
-            entry.seq
-        })
-    });
-    let mut seqs: Vec<u64> =
-        futures::future::join_all(appends).await.into_iter().map(Result::unwrap).collect();
-    seqs.sort_unstable();
-    assert_eq!(seqs, (1..=400).collect::<Vec<u64>>());
+    assert_eq!(append_all(&m, &bank, 0..400).await, (1..=400).collect::<Vec<u64>>());
     let v = m.verify(&bank).await.unwrap();
     assert!(v.ok && v.records == 400, "{v:?}");
     drop(m);
+    // Reopened, the chain is read from its file once, however many answers arrive first.
     let reopened = MemoryBackend::open(dir.path()).unwrap();
-    let next = reopened.append(
-        &bank,
-        AuditRecord {
-            answer_id: AnswerId::new(),
-            created_at: payscope_core::calendar::Timestamp(400),
-            body: serde_json::json!({"summary": "after reopening"}).into(),
-        },
-    );
-    assert_eq!(next.await.unwrap().seq, 401);
-    assert!(reopened.verify(&bank).await.unwrap().ok);
+    assert_eq!(append_all(&reopened, &bank, 400..450).await, (401..=450).collect::<Vec<u64>>());
+    let v = reopened.verify(&bank).await.unwrap();
+    assert!(v.ok && v.records == 450, "{v:?}");
 }

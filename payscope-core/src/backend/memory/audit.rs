@@ -6,17 +6,17 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::persist::{read_line_at, read_lines, AppendLog};
+use super::persist::{read_line_at, AppendLog};
 use crate::bank::BankId;
 use crate::error::{Error, Result};
 use crate::facts::Sha256;
-use crate::store::audit::{verify_chain, AnswerId, AuditEntry, AuditRecord, ChainVerification};
+use crate::store::audit::{AnswerId, AuditEntry, AuditRecord};
 
 /// One bank's chain: its head, and where each answer's entry is. A persisted chain keeps only
 /// byte offsets in memory and reads entries back from its file, so memory does not grow with
 /// every answer served; an unpersisted one (tests) keeps the entries.
 #[derive(Debug, Default)]
-struct Chain {
+pub(crate) struct Chain {
     head: Option<(u64, Sha256)>,
     position: Positions,
     entries: Vec<AuditEntry>,
@@ -96,7 +96,9 @@ fn failed(path: &Path) -> Error {
     ))
 }
 
-/// Every bank's chain.
+/// Every bank's chain. Persisted chains are read from their files by [`load`] before their
+/// first use ([`AuditChains::needs_load`], [`AuditChains::insert`]), so that no file is read
+/// while the chains are locked; entries are read back the same way ([`AuditChains::path`]).
 #[derive(Debug, Default)]
 pub(crate) struct AuditChains {
     dir: Option<PathBuf>,
@@ -104,23 +106,32 @@ pub(crate) struct AuditChains {
 }
 
 impl AuditChains {
-    /// Chains persisted under `dir` (loaded lazily per bank).
+    /// Chains persisted under `dir`.
     pub fn open(dir: &Path) -> Result<AuditChains> {
         std::fs::create_dir_all(dir)?;
         Ok(AuditChains { dir: Some(dir.to_owned()), chains: HashMap::new() })
     }
 
-    fn path(&self, bank: BankId) -> Option<PathBuf> {
+    /// The file of `bank`'s chain, when chains are persisted.
+    pub fn path(&self, bank: BankId) -> Option<PathBuf> {
         self.dir.as_ref().map(|d| d.join(format!("{bank}.jsonl")))
     }
 
+    /// The file `bank`'s chain must be read from before it is used, if it has not been.
+    pub fn needs_load(&self, bank: BankId) -> Option<PathBuf> {
+        self.path(bank).filter(|_| !self.chains.contains_key(&bank))
+    }
+
+    /// Adds `bank`'s chain as [`load`] read it (unless it is there already).
+    pub fn insert(&mut self, bank: BankId, chain: Chain) {
+        self.chains.entry(bank).or_insert(chain);
+    }
+
     fn chain(&mut self, bank: BankId) -> Result<&mut Chain> {
-        if !self.chains.contains_key(&bank) {
-            let chain = match self.path(bank) {
-                Some(path) => load(&path)?,
-                None => Chain::default(),
-            };
-            self.chains.insert(bank, chain);
+        if self.needs_load(bank).is_some() {
+            return Err(Error::internal(format!(
+                "the audit chain of bank {bank} was used before it was loaded"
+            )));
         }
         Ok(self.chains.entry(bank).or_default())
     }
@@ -162,33 +173,43 @@ impl AuditChains {
         Ok((entry, queued))
     }
 
-    /// The entry for an answer of `bank`.
-    pub fn get(&mut self, bank: BankId, answer: AnswerId) -> Result<Option<AuditEntry>> {
+    /// Where an answer of `bank` is: a byte offset in the chain's file when persisted (read
+    /// with [`Located::read`] after releasing the lock), otherwise the entry itself.
+    pub fn locate(&mut self, bank: BankId, answer: AnswerId) -> Result<Option<Located>> {
+        let path = self.path(bank);
         let chain = self.chain(bank)?;
         let Some(position) = chain.position.get(&answer) else { return Ok(None) };
-        match &chain.file {
-            Some(file) => read_line_at(&file.path, position).map(Some),
-            None => Ok(chain.entries.get(position as usize).cloned()),
-        }
+        Ok(match path {
+            Some(path) => Some(Located::InFile(path, position)),
+            None => chain.entries.get(position as usize).cloned().map(Located::Entry),
+        })
     }
 
-    /// Verifies `bank`'s chain as stored (re-reading the file when persisted).
-    pub fn verify(&mut self, bank: BankId) -> Result<ChainVerification> {
-        Ok(verify_chain(&self.entries(bank)?))
+    /// An unpersisted chain's entries (a persisted one is read from [`AuditChains::path`]).
+    pub fn entries_in_memory(&mut self, bank: BankId) -> Result<Vec<AuditEntry>> {
+        Ok(self.chain(bank)?.entries.clone())
     }
+}
 
-    /// `bank`'s chain as stored.
-    pub fn entries(&mut self, bank: BankId) -> Result<Vec<AuditEntry>> {
-        match self.path(bank) {
-            Some(path) => read_lines(&path),
-            None => Ok(self.chain(bank)?.entries.clone()),
+/// Where [`AuditChains::locate`] found an answer.
+pub(crate) enum Located {
+    InFile(PathBuf, u64),
+    Entry(AuditEntry),
+}
+
+impl Located {
+    /// The entry, read from its file if it is there.
+    pub fn read(self) -> Result<AuditEntry> {
+        match self {
+            Located::InFile(path, position) => read_line_at(&path, position),
+            Located::Entry(entry) => Ok(entry),
         }
     }
 }
 
 /// Reads a persisted chain's head and positions. A torn last line (a crash mid-write) is cut
 /// off, so the next append does not leave it in the middle of the chain.
-fn load(path: &Path) -> Result<Chain> {
+pub(crate) fn load(path: &Path) -> Result<Chain> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
