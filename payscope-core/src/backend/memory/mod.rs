@@ -59,10 +59,10 @@ type SharedBank = Arc<RwLock<BankData>>;
 struct Inner {
     banks: RwLock<HashMap<BankId, SharedBank>>,
     reports: Mutex<ReportIndex>,
-    /// A plain lock, held only to link a record (one SHA-256) or look an answer up: with an
-    /// async one, a request that waited was handed to the other worker thread, its buffers
-    /// cold in that core's cache (≈ 10% fewer cached answers per second under
-    /// `benches/http.sh`). Files are read without it.
+    /// A plain lock, held only to link a record (one SHA-256) or look an answer up. With an
+    /// async one, cached answers per second were 6–16% fewer in A/B runs of the HTTP bench's
+    /// request (likely because a request that waited was woken on the other worker thread,
+    /// its buffers in the other core's cache). Files are read without it.
     audit: Mutex<AuditChains>,
     /// Held while a bank's chain is read from its file, so that no append lands meanwhile.
     audit_loading: tokio::sync::Mutex<()>,
