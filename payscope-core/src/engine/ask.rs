@@ -201,7 +201,7 @@ fn normalize(text: &str) -> String {
         out.push_str(word);
     }
     // Questions are nearly always ASCII, lowercased in place; lowercasing char by char was
-    // a tenth of a cached answer's instructions.
+    // a tenth of a cached answer's instructions besides SHA-256.
     if out.is_ascii() {
         out.make_ascii_lowercase();
         return out;
@@ -331,12 +331,13 @@ impl Engine {
             data_version: stats.data_version,
         };
         let mut replay = self.cached(ctx, &lexicon, &cache_key, text, &question, &prompts).await;
-        let mut _computing = None;
+        // Held until this function returns, after the answer is cached.
+        let mut _claim = None;
         if replay.is_none() && !self.inner.options.cache_ttl.is_zero() {
             // Concurrent misses of one question (every dashboard at the turn of a minute)
             // compute it once: the others wait, then take its answer from the cache.
             match lexicon.claim(&cache_key, text).await {
-                Some(claimed) => _computing = Some(claimed),
+                Some(claimed) => _claim = Some(claimed),
                 None => replay = self.cached(ctx, &lexicon, &cache_key, text, &question, &prompts).await,
             }
         }
