@@ -150,7 +150,10 @@ impl PgBackend {
         Ok(PgBackend { pool, telemetry: None })
     }
 
-    /// A backend on an existing pool (tests).
+    /// A backend on a pool the embedding application built. As with [`PgBackend::connect`],
+    /// the database must be migrated and the login a member of `payscope_app`; the pool's
+    /// connections do not get `connect`'s `statement_timeout` or `TCP_NODELAY` unless the
+    /// application sets them (bulk loads are markedly slower without `TCP_NODELAY`).
     pub fn from_pool(pool: PgPool) -> PgBackend {
         PgBackend { pool, telemetry: None }
     }
