@@ -105,7 +105,9 @@ pub async fn reports_register_dedupe_and_paginate(s: &Subject) {
     let p3 = s.reports.list(&a, 2, p2.next_cursor.as_deref()).await.unwrap();
     assert_eq!(p3.reports.iter().map(|r| r.report_id).collect::<Vec<_>>(), vec![ids[0]]);
     assert_eq!(p3.next_cursor, None);
-    assert!(s.reports.list(&a, 2, Some("not-a-cursor")).await.is_err());
+    for bad in ["not-a-cursor", "-5", "99999999999999999999"] {
+        assert!(s.reports.list(&a, 2, Some(bad)).await.is_err(), "cursor {bad:?}");
+    }
     // Isolation.
     assert!(s.reports.get(&b, ids[0]).await.unwrap().is_none());
     assert_eq!(s.reports.list(&b, 10, None).await.unwrap().reports.len(), 1);

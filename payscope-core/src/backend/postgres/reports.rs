@@ -133,7 +133,12 @@ impl ReportStore for PgBackend {
     async fn list(&self, ctx: &BankContext, limit: usize, cursor: Option<&str>) -> Result<ReportPage> {
         let before: i64 = match cursor {
             None => i64::MAX,
-            Some(c) => c.parse().map_err(|_| Error::invalid("invalid_request", "cursor is not valid"))?,
+            // A report's `seq`, as the memory backend reads it (no sign).
+            Some(c) => c
+                .parse::<u64>()
+                .ok()
+                .and_then(|seq| i64::try_from(seq).ok())
+                .ok_or_else(|| Error::invalid("invalid_request", "cursor is not valid"))?,
         };
         let _t = self.timer("report_list");
         let bank = ctx.bank_id();
