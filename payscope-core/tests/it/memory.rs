@@ -138,7 +138,8 @@ async fn concurrent_appends_to_a_persisted_chain_land_in_order() {
     let v = m.verify(&bank).await.unwrap();
     assert!(v.ok && v.records == 400, "{v:?}");
     drop(m);
-    // Reopened, the chain is read from its file once, however many answers arrive first.
+    // Reopened, answers arriving together as the chain's first use all link after what the
+    // file holds (the chain is read before any of them, and no append lands meanwhile).
     let reopened = MemoryBackend::open(dir.path()).unwrap();
     assert_eq!(append_all(&reopened, &bank, 400..450).await, (401..=450).collect::<Vec<u64>>());
     let v = reopened.verify(&bank).await.unwrap();
