@@ -189,12 +189,29 @@ pub struct ChainVerification {
 
 /// Walks entries in stored order and reports the first broken link.
 pub fn verify_chain<'a>(entries: impl IntoIterator<Item = &'a AuditEntry>) -> ChainVerification {
-    let mut prev: Option<&AuditEntry> = None;
-    let mut records = 0;
+    let mut verifier = ChainVerifier::default();
     for e in entries {
-        records += 1;
-        let expected_seq = prev.map_or(1, |p| p.seq + 1);
-        let expected_prev = prev.map(|p| p.hash).unwrap_or(Sha256([0; 32]));
+        if let Some(broken) = verifier.check(e) {
+            return broken;
+        }
+    }
+    verifier.finish()
+}
+
+/// [`verify_chain`] one entry at a time, for a chain read as a stream: only the last link is
+/// kept, so verifying a chain of millions of answers takes no more memory than one.
+#[derive(Debug, Default)]
+pub struct ChainVerifier {
+    prev: Option<(u64, Sha256)>,
+    records: u64,
+}
+
+impl ChainVerifier {
+    /// Checks the next entry; the verification's result if its link is broken.
+    pub fn check(&mut self, e: &AuditEntry) -> Option<ChainVerification> {
+        self.records += 1;
+        let expected_seq = self.prev.map_or(1, |(seq, _)| seq + 1);
+        let expected_prev = self.prev.map_or(Sha256([0; 32]), |(_, hash)| hash);
         let reason = if e.seq != expected_seq {
             Some(format!(
                 "expected entry {expected_seq}, found {} (an entry was removed or reordered)",
@@ -207,20 +224,29 @@ pub fn verify_chain<'a>(entries: impl IntoIterator<Item = &'a AuditEntry>) -> Ch
         } else {
             None
         };
-        if let Some(reason) = reason {
-            return ChainVerification {
-                ok: false,
-                records,
-                first_broken: Some(BrokenLink {
-                    seq: e.seq,
-                    answer_id: Some(e.record.answer_id.to_string()),
-                    reason,
-                }),
-            };
-        }
-        prev = Some(e);
+        self.prev = Some((e.seq, e.hash));
+        reason.map(|reason| self.broken(e.seq, Some(e.record.answer_id), reason))
     }
-    ChainVerification { ok: true, records, first_broken: None }
+
+    /// The result when the next entry cannot even be read (`reason` says where).
+    pub fn unreadable(mut self, reason: String) -> ChainVerification {
+        self.records += 1;
+        let seq = self.prev.map_or(1, |(seq, _)| seq + 1);
+        self.broken(seq, None, reason)
+    }
+
+    /// The result once every entry was checked.
+    pub fn finish(self) -> ChainVerification {
+        ChainVerification { ok: true, records: self.records, first_broken: None }
+    }
+
+    fn broken(&self, seq: u64, answer: Option<AnswerId>, reason: String) -> ChainVerification {
+        ChainVerification {
+            ok: false,
+            records: self.records,
+            first_broken: Some(BrokenLink { seq, answer_id: answer.map(|a| a.to_string()), reason }),
+        }
+    }
 }
 
 /// Append-only, hash-chained audit trail, one chain per bank.

@@ -65,6 +65,15 @@ async fn persisted_state_survives_reopening_and_tampering_is_detected() {
     // Reorder two records.
     std::fs::write(&path, format!("{}\n{}\n{}\n{}\n", lines[0], lines[2], lines[1], lines[3])).unwrap();
     assert!(!m.verify(&bank).await.unwrap().ok);
+    // A line that is not an entry at all is a broken link too, not a failure of the check.
+    std::fs::write(&path, format!("{}\n{}\ngarbage\n{}\n", lines[0], lines[1], lines[3])).unwrap();
+    let v = m.verify(&bank).await.unwrap();
+    let broken = v.first_broken.as_ref().unwrap();
+    assert!(!v.ok && broken.seq == 3 && broken.reason.contains("not an entry"), "{v:?}");
+    // A last line still being written (no newline yet) is not part of the chain yet.
+    std::fs::write(&path, format!("{}\n{}\n{}", lines[0], lines[1], &lines[2][..40])).unwrap();
+    let v = m.verify(&bank).await.unwrap();
+    assert!(v.ok && v.records == 2, "{v:?}");
 }
 
 #[tokio::test]

@@ -204,6 +204,43 @@ mod isolation {
         assert_ne!(role, "payscope_app");
     }
 
+    /// Verification recomputes every link from the stored bytes: a record changed at rest (by
+    /// someone who can bypass the runtime role) is found, and an unreadable one is a broken
+    /// link, not an error.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tampering_with_stored_answers_is_detected() {
+        use payscope_core::store::audit::{AnswerId, AuditLog, AuditRecord};
+        let Some(db) = TestDb::create().await else { return };
+        let (pg, [a, b]) = two_banks(&db, 10, 10).await;
+        for i in 2..=5 {
+            let body = serde_json::json!({"summary": format!("answer {i}")}).into();
+            pg.append(&a, AuditRecord { answer_id: AnswerId::new(), created_at: Timestamp(i), body })
+                .await
+                .unwrap();
+        }
+        let v = pg.verify(&a).await.unwrap();
+        assert!(v.ok && v.records == 5, "{v:?}");
+        let mut conn = db.connect().await;
+        let tamper = |sql: &'static str| sqlx::query(sql).bind(*a.bank_id().as_uuid());
+        tamper("UPDATE payscope.answers SET record = replace(record, 'answer 3', 'answer 9') WHERE bank_id = $1 AND seq = 3")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let v = pg.verify(&a).await.unwrap();
+        let broken = v.first_broken.as_ref().unwrap();
+        assert!(!v.ok && broken.seq == 3 && broken.reason.contains("changed"), "{v:?}");
+        tamper("UPDATE payscope.answers SET record = 'not json' WHERE bank_id = $1 AND seq = 2")
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let v = pg.verify(&a).await.unwrap();
+        let broken = v.first_broken.as_ref().unwrap();
+        assert!(!v.ok && (v.records, broken.seq) == (2, 2) && broken.reason.contains("unreadable"), "{v:?}");
+        // The other bank's chain is untouched.
+        let v = pg.verify(&b).await.unwrap();
+        assert!(v.ok && v.records == 1, "{v:?}");
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn interleaved_requests_on_two_connections_never_cross() {
         let Some(db) = TestDb::create().await else { return };

@@ -64,8 +64,9 @@ struct Inner {
     /// request (likely because a request that waited was woken on the other worker thread,
     /// its buffers in the other core's cache). Files are read without it.
     audit: Mutex<AuditChains>,
-    /// Held while a bank's chain is read from its file, so that no append lands meanwhile.
-    audit_loading: tokio::sync::Mutex<()>,
+    /// A lock per bank, held while its chain is read from its file, so that no append lands
+    /// meanwhile (and other banks' answers do not wait for it).
+    audit_loading: Mutex<HashMap<BankId, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 /// Facts, rollups, metrics, reports and audit for every bank, in memory (with reports and
@@ -90,7 +91,7 @@ impl MemoryBackend {
                 banks: RwLock::default(),
                 reports: Mutex::new(ReportIndex::open(data_dir)?),
                 audit: Mutex::new(AuditChains::open(&data_dir.join("audit"))?),
-                audit_loading: tokio::sync::Mutex::new(()),
+                audit_loading: Mutex::default(),
             }),
         })
     }
@@ -116,13 +117,21 @@ impl MemoryBackend {
 
     /// The chains, with `bank`'s read from its file if this is its first use.
     async fn audit_of(&self, bank: BankId) -> Result<MutexGuard<'_, AuditChains>> {
-        if self.audit().needs_load(bank).is_none() {
-            return Ok(self.audit());
+        {
+            let chains = self.audit();
+            if chains.needs_load(bank).is_none() {
+                return Ok(chains);
+            }
         }
-        let _loading = self.inner.audit_loading.lock().await;
+        let loading = {
+            let mut locks = self.inner.audit_loading.lock().unwrap_or_else(|e| e.into_inner());
+            locks.entry(bank).or_default().clone()
+        };
+        let _loading = loading.lock().await;
         let unloaded = self.audit().needs_load(bank);
         let Some(path) = unloaded else { return Ok(self.audit()) };
-        let chain = audit::load(&path)?;
+        // A long chain takes a while to read: not on a worker thread other requests need.
+        let chain = tokio::task::spawn_blocking(move || audit::load(&path)).await??;
         let mut chains = self.audit();
         chains.insert(bank, chain);
         Ok(chains)
@@ -457,7 +466,12 @@ impl AuditLog for MemoryBackend {
     }
 
     async fn verify(&self, ctx: &BankContext) -> Result<ChainVerification> {
-        Ok(verify_chain(&self.entries(ctx).await?))
+        let path = self.audit().path(ctx.bank_id());
+        match path {
+            // Streamed from the file as it stands (an append being written is left out).
+            Some(path) => tokio::task::spawn_blocking(move || audit::verify_file(&path)).await?,
+            None => Ok(verify_chain(&self.audit().entries_in_memory(ctx.bank_id())?)),
+        }
     }
 
     async fn entries(&self, ctx: &BankContext) -> Result<Vec<AuditEntry>> {

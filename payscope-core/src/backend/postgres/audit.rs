@@ -7,28 +7,32 @@ use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
-use super::{db_error, PgBackend, Planner};
+use futures::TryStreamExt;
+
+use super::{db_error, retrying, PgBackend, Planner};
 use crate::bank::BankContext;
 use crate::error::{Error, Result};
 use crate::facts::Sha256;
-use crate::store::audit::{
-    verify_chain, AnswerId, AuditEntry, AuditLog, AuditRecord, BrokenLink, ChainVerification,
-};
+use crate::store::audit::{AnswerId, AuditEntry, AuditLog, AuditRecord, ChainVerification, ChainVerifier};
 
-fn entry_of(row: &PgRow) -> Result<AuditEntry> {
+/// A stored entry, or what makes it unreadable.
+fn entry_of(row: &PgRow) -> std::result::Result<AuditEntry, String> {
     let record: String = row.get("record");
     let hash = |c: &str| {
         Sha256::parse_hex(row.get::<String, _>(c).trim())
-            .ok_or_else(|| Error::internal("stored audit hash is unreadable"))
+            .ok_or_else(|| format!("the stored {c} is unreadable"))
     };
     Ok(AuditEntry {
         seq: row.get::<i64, _>("seq") as u64,
-        record: serde_json::from_str(&record)
-            .map_err(|e| Error::internal(format!("stored audit record is unreadable: {e}")))?,
+        record: serde_json::from_str(&record).map_err(|e| format!("the stored record is unreadable: {e}"))?,
         prev_hash: hash("prev_hash")?,
         hash: hash("hash")?,
     })
 }
+
+/// A bank's chain, in order.
+const CHAIN: &str =
+    "SELECT seq, record, prev_hash, hash FROM payscope.answers WHERE bank_id = $1 ORDER BY seq";
 
 /// One round trip per answer: lock the bank's chain head, hash the canonical record onto it
 /// (`sha256(prev_hash || record)`, the same bytes Rust hashes), store the answer and its
@@ -128,41 +132,35 @@ impl AuditLog for PgBackend {
             })
             .await?;
         let row = rows.first();
-        row.map(entry_of).transpose()
+        row.map(|row| entry_of(row).map_err(Error::internal)).transpose()
     }
 
     async fn verify(&self, ctx: &BankContext) -> Result<ChainVerification> {
         let _t = self.timer("audit_verify");
-        let rows = self.chain_rows(ctx).await?;
-        let mut entries = Vec::with_capacity(rows.len());
-        for row in &rows {
-            match entry_of(row) {
-                Ok(e) => entries.push(e),
-                // An unreadable record is a broken link, not an error of the check itself.
-                Err(_) => {
-                    let checked = verify_chain(&entries);
-                    if !checked.ok {
-                        return Ok(checked);
+        // Streamed, one link kept at a time: a chain of millions of answers is not loaded whole.
+        retrying(|| async {
+            let mut tx = self.begin(ctx.bank_id(), Planner::Default).await?;
+            let mut rows = sqlx::query(CHAIN).bind(*ctx.bank_id().as_uuid()).fetch(&mut *tx);
+            let mut verifier = ChainVerifier::default();
+            while let Some(row) = rows.try_next().await? {
+                match entry_of(&row) {
+                    Ok(entry) => {
+                        if let Some(broken) = verifier.check(&entry) {
+                            return Ok(broken);
+                        }
                     }
-                    let seq = row.get::<i64, _>("seq") as u64;
-                    return Ok(ChainVerification {
-                        ok: false,
-                        records: seq,
-                        first_broken: Some(BrokenLink {
-                            seq,
-                            answer_id: None,
-                            reason: "unreadable record".into(),
-                        }),
-                    });
+                    // An unreadable record is a broken link, not an error of the check itself.
+                    Err(reason) => return Ok(verifier.unreadable(reason)),
                 }
             }
-        }
-        Ok(verify_chain(&entries))
+            Ok(verifier.finish())
+        })
+        .await
     }
 
     async fn entries(&self, ctx: &BankContext) -> Result<Vec<AuditEntry>> {
         let _t = self.timer("audit_export");
-        self.chain_rows(ctx).await?.iter().map(entry_of).collect()
+        self.chain_rows(ctx).await?.iter().map(|row| entry_of(row).map_err(Error::internal)).collect()
     }
 }
 
@@ -170,12 +168,6 @@ impl PgBackend {
     /// Every row of the bank's chain, in order.
     async fn chain_rows(&self, ctx: &BankContext) -> Result<Vec<PgRow>> {
         let bank = ctx.bank_id();
-        self.read(bank, Planner::Default, || {
-            sqlx::query(
-                "SELECT seq, record, prev_hash, hash FROM payscope.answers WHERE bank_id = $1 ORDER BY seq",
-            )
-            .bind(*bank.as_uuid())
-        })
-        .await
+        self.read(bank, Planner::Default, || sqlx::query(CHAIN).bind(*bank.as_uuid())).await
     }
 }
