@@ -261,8 +261,19 @@ pub trait AuditLog: Send + Sync {
     /// Verifies the caller's chain.
     async fn verify(&self, ctx: &BankContext) -> Result<ChainVerification>;
 
-    /// The caller's chain as stored, in order (for exports).
-    async fn entries(&self, ctx: &BankContext) -> Result<Vec<AuditEntry>>;
+    /// Up to `limit` entries of the caller's chain as stored, in order, from `from` (the
+    /// previous page's [`AuditPage::next`]; `None` for the start): exports read a chain of any
+    /// length a page at a time.
+    async fn entries_page(&self, ctx: &BankContext, from: Option<u64>, limit: usize) -> Result<AuditPage>;
+}
+
+/// A page of a chain's entries.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditPage {
+    /// The entries, in chain order.
+    pub entries: Vec<AuditEntry>,
+    /// Where the next page starts (a backend's own cursor), or `None` after the last entry.
+    pub next: Option<u64>,
 }
 
 #[cfg(test)]

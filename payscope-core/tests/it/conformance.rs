@@ -492,6 +492,20 @@ pub async fn audit_chain_per_bank(s: &Subject) {
     assert!(va.ok && va.records == 10, "{va:?}");
     let vb = s.audit.verify(&b).await.unwrap();
     assert!(vb.ok && vb.records == 3, "{vb:?}");
+    // Read a page at a time, the chain is whole and in order; the other bank's is its own.
+    for limit in [3, 10] {
+        let (mut read, mut from) = (Vec::new(), None);
+        loop {
+            let page = s.audit.entries_page(&a, from, limit).await.unwrap();
+            assert!(page.entries.len() <= limit);
+            read.extend(page.entries);
+            let Some(next) = page.next else { break };
+            from = Some(next);
+        }
+        assert_eq!(read, entries, "pages of {limit}");
+    }
+    let page = s.audit.entries_page(&b, None, 100).await.unwrap();
+    assert_eq!((page.entries.len(), page.next), (3, None));
 }
 
 /// Instantiates the queue suite.

@@ -11,7 +11,7 @@ use super::persist::{read_line_at, AppendLog};
 use crate::bank::BankId;
 use crate::error::{Error, Result};
 use crate::facts::Sha256;
-use crate::store::audit::{AnswerId, AuditEntry, AuditRecord, ChainVerification, ChainVerifier};
+use crate::store::audit::{AnswerId, AuditEntry, AuditPage, AuditRecord, ChainVerification, ChainVerifier};
 
 /// One bank's chain: its head, and where each answer's entry is. A persisted chain keeps only
 /// byte offsets in memory and reads entries back from its file, so memory does not grow with
@@ -190,9 +190,14 @@ impl AuditChains {
         })
     }
 
-    /// An unpersisted chain's entries (a persisted one is read from [`AuditChains::path`]).
-    pub fn entries_in_memory(&mut self, bank: BankId) -> Result<Vec<AuditEntry>> {
-        Ok(self.chain(bank)?.entries.clone())
+    /// Up to `limit` of an unpersisted chain's entries from index `from` (a persisted one is
+    /// read from [`AuditChains::path`] by [`read_page`]).
+    pub fn page_in_memory(&mut self, bank: BankId, from: u64, limit: usize) -> Result<AuditPage> {
+        let entries = &self.chain(bank)?.entries;
+        let from = (from as usize).min(entries.len());
+        let page: Vec<AuditEntry> = entries[from..].iter().take(limit).cloned().collect();
+        let end = from + page.len();
+        Ok(AuditPage { next: (end < entries.len()).then_some(end as u64), entries: page })
     }
 }
 
@@ -288,6 +293,36 @@ pub(crate) fn verify_file(path: &Path) -> Result<ChainVerification> {
         offset += read as u64;
     }
     Ok(verifier.finish())
+}
+
+/// Up to `limit` entries of a persisted chain's file from byte `from`, and the offset the next
+/// page starts at. A last line still being written is left out, as by [`verify_file`].
+pub(crate) fn read_page(path: &Path, from: u64, limit: usize) -> Result<AuditPage> {
+    use std::io::{Seek, SeekFrom};
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok(AuditPage { entries: Vec::new(), next: None })
+        }
+        Err(e) => return Err(e.into()),
+    };
+    file.seek(SeekFrom::Start(from))?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut entries = Vec::new();
+    let mut line = Vec::new();
+    let mut offset = from;
+    while entries.len() < limit {
+        line.clear();
+        let read = reader.read_until(b'\n', &mut line)?;
+        if read == 0 || line.last() != Some(&b'\n') {
+            return Ok(AuditPage { entries, next: None });
+        }
+        entries.push(serde_json::from_slice(&line).map_err(|e| {
+            Error::internal(format!("{} at byte {offset} is not valid: {e}", path.display()))
+        })?);
+        offset += read as u64;
+    }
+    Ok(AuditPage { entries, next: Some(offset) })
 }
 
 fn truncate(path: &Path, len: usize) -> Result<()> {

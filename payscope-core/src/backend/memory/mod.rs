@@ -42,7 +42,9 @@ use crate::bank::{BankContext, BankId};
 use crate::calendar::TimeRange;
 use crate::error::{Error, Result};
 use crate::facts::{Fact, Report, ReportId, ReportStatus, Stage};
-use crate::store::audit::{verify_chain, AnswerId, AuditEntry, AuditLog, AuditRecord, ChainVerification};
+use crate::store::audit::{
+    verify_chain, AnswerId, AuditEntry, AuditLog, AuditPage, AuditRecord, ChainVerification,
+};
 use crate::store::metric::{Dimension, MetricQuery, MetricResult};
 use crate::store::reconcile::{ReconcileQuery, ReconcileSummary};
 use crate::store::{
@@ -470,16 +472,19 @@ impl AuditLog for MemoryBackend {
         match path {
             // Streamed from the file as it stands (an append being written is left out).
             Some(path) => tokio::task::spawn_blocking(move || audit::verify_file(&path)).await?,
-            None => Ok(verify_chain(&self.audit().entries_in_memory(ctx.bank_id())?)),
+            None => Ok(verify_chain(&self.audit().page_in_memory(ctx.bank_id(), 0, usize::MAX)?.entries)),
         }
     }
 
-    async fn entries(&self, ctx: &BankContext) -> Result<Vec<AuditEntry>> {
-        // A persisted chain as its file holds it (an append being written is left out).
+    async fn entries_page(&self, ctx: &BankContext, from: Option<u64>, limit: usize) -> Result<AuditPage> {
         let path = self.audit().path(ctx.bank_id());
         match path {
-            Some(path) => persist::read_lines(&path),
-            None => self.audit().entries_in_memory(ctx.bank_id()),
+            // The cursor is a byte offset in the chain's file.
+            Some(path) => {
+                tokio::task::spawn_blocking(move || audit::read_page(&path, from.unwrap_or(0), limit)).await?
+            }
+            // The cursor is an index.
+            None => self.audit().page_in_memory(ctx.bank_id(), from.unwrap_or(0), limit),
         }
     }
 }

@@ -13,7 +13,9 @@ use super::{db_error, retrying, PgBackend, Planner};
 use crate::bank::BankContext;
 use crate::error::{Error, Result};
 use crate::facts::Sha256;
-use crate::store::audit::{AnswerId, AuditEntry, AuditLog, AuditRecord, ChainVerification, ChainVerifier};
+use crate::store::audit::{
+    AnswerId, AuditEntry, AuditLog, AuditPage, AuditRecord, ChainVerification, ChainVerifier,
+};
 
 /// A stored entry, or what makes it unreadable.
 fn entry_of(row: &PgRow) -> std::result::Result<AuditEntry, String> {
@@ -158,16 +160,25 @@ impl AuditLog for PgBackend {
         .await
     }
 
-    async fn entries(&self, ctx: &BankContext) -> Result<Vec<AuditEntry>> {
+    async fn entries_page(&self, ctx: &BankContext, from: Option<u64>, limit: usize) -> Result<AuditPage> {
         let _t = self.timer("audit_export");
-        self.chain_rows(ctx).await?.iter().map(|row| entry_of(row).map_err(Error::internal)).collect()
-    }
-}
-
-impl PgBackend {
-    /// Every row of the bank's chain, in order.
-    async fn chain_rows(&self, ctx: &BankContext) -> Result<Vec<PgRow>> {
+        // The cursor is the last seq of the previous page.
+        let after = from.map_or(0, |seq| seq.min(i64::MAX as u64) as i64);
         let bank = ctx.bank_id();
-        self.read(bank, Planner::Default, || sqlx::query(CHAIN).bind(*bank.as_uuid())).await
+        let rows = self
+            .read(bank, Planner::Default, || {
+                sqlx::query(
+                    "SELECT seq, record, prev_hash, hash FROM payscope.answers
+                     WHERE bank_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                )
+                .bind(*bank.as_uuid())
+                .bind(after)
+                .bind(limit as i64)
+            })
+            .await?;
+        let entries: Vec<AuditEntry> =
+            rows.iter().map(|row| entry_of(row).map_err(Error::internal)).collect::<Result<_>>()?;
+        let next = entries.last().filter(|_| entries.len() == limit).map(|e| e.seq);
+        Ok(AuditPage { entries, next })
     }
 }
