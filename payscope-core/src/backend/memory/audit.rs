@@ -259,70 +259,77 @@ pub(crate) fn load(path: &Path) -> Result<Chain> {
     Ok(chain)
 }
 
-/// Verifies a persisted chain from its file, a line at a time: memory does not grow with the
-/// chain. A last line without its newline is an append still being written (or one a crash
-/// cut short, never acknowledged) and is left out; any other line that is not an entry is a
-/// broken link.
-pub(crate) fn verify_file(path: &Path) -> Result<ChainVerification> {
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ChainVerifier::default().finish()),
-        Err(e) => return Err(e.into()),
-    };
-    let mut reader = BufReader::with_capacity(1 << 16, file);
-    let mut verifier = ChainVerifier::default();
-    let mut line = Vec::new();
-    let mut offset = 0u64;
-    loop {
-        line.clear();
-        let read = reader.read_until(b'\n', &mut line)?;
-        if read == 0 {
-            break;
+/// A chain file's complete lines from a byte offset, read through one reused buffer. A last
+/// line without its newline is an append still being written (or one a crash cut short, so
+/// never acknowledged) and is not returned.
+struct ChainLines {
+    reader: BufReader<std::fs::File>,
+    offset: u64,
+    line: Vec<u8>,
+}
+
+impl ChainLines {
+    /// The lines of `path` from byte `from`; `None` when the chain has no file yet.
+    fn open(path: &Path, from: u64) -> Result<Option<ChainLines>> {
+        use std::io::{Seek, SeekFrom};
+        let mut file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        file.seek(SeekFrom::Start(from))?;
+        Ok(Some(ChainLines {
+            reader: BufReader::with_capacity(1 << 16, file),
+            offset: from,
+            line: Vec::new(),
+        }))
+    }
+
+    /// The next complete line and the offset it starts at.
+    fn next_line(&mut self) -> Result<Option<(u64, &[u8])>> {
+        self.line.clear();
+        let read = self.reader.read_until(b'\n', &mut self.line)?;
+        if read == 0 || self.line.last() != Some(&b'\n') {
+            return Ok(None);
         }
-        match serde_json::from_slice::<AuditEntry>(&line) {
+        let start = self.offset;
+        self.offset += read as u64;
+        Ok(Some((start, &self.line)))
+    }
+}
+
+/// Verifies a persisted chain from its file a line at a time, so memory does not grow with
+/// the chain. A line that is not an entry is a broken link.
+pub(crate) fn verify_file(path: &Path) -> Result<ChainVerification> {
+    let mut verifier = ChainVerifier::default();
+    let Some(mut lines) = ChainLines::open(path, 0)? else { return Ok(verifier.finish()) };
+    while let Some((offset, line)) = lines.next_line()? {
+        match serde_json::from_slice::<AuditEntry>(line) {
             Ok(entry) => {
                 if let Some(broken) = verifier.check(&entry) {
                     return Ok(broken);
                 }
             }
-            Err(_) if line.last() != Some(&b'\n') => break,
             Err(e) => {
                 return Ok(verifier.unreadable(format!("the line at byte {offset} is not an entry: {e}")))
             }
         }
-        offset += read as u64;
     }
     Ok(verifier.finish())
 }
 
 /// Up to `limit` entries of a persisted chain's file from byte `from`, and the offset the next
-/// page starts at. A last line still being written is left out, as by [`verify_file`].
+/// page starts at.
 pub(crate) fn read_page(path: &Path, from: u64, limit: usize) -> Result<AuditPage> {
-    use std::io::{Seek, SeekFrom};
-    let mut file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok(AuditPage { entries: Vec::new(), next: None })
-        }
-        Err(e) => return Err(e.into()),
-    };
-    file.seek(SeekFrom::Start(from))?;
-    let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut entries = Vec::new();
-    let mut line = Vec::new();
-    let mut offset = from;
+    let Some(mut lines) = ChainLines::open(path, from)? else { return Ok(AuditPage { entries, next: None }) };
     while entries.len() < limit {
-        line.clear();
-        let read = reader.read_until(b'\n', &mut line)?;
-        if read == 0 || line.last() != Some(&b'\n') {
-            return Ok(AuditPage { entries, next: None });
-        }
-        entries.push(serde_json::from_slice(&line).map_err(|e| {
+        let Some((offset, line)) = lines.next_line()? else { return Ok(AuditPage { entries, next: None }) };
+        entries.push(serde_json::from_slice(line).map_err(|e| {
             Error::internal(format!("{} at byte {offset} is not valid: {e}", path.display()))
         })?);
-        offset += read as u64;
     }
-    Ok(AuditPage { entries, next: Some(offset) })
+    Ok(AuditPage { entries, next: Some(lines.offset) })
 }
 
 fn truncate(path: &Path, len: usize) -> Result<()> {
