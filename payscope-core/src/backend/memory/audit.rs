@@ -217,37 +217,35 @@ impl Located {
     }
 }
 
-/// Reads a persisted chain's head and positions. A torn last line (a crash mid-write) is cut
-/// off, so the next append does not leave it in the middle of the chain.
+/// Reads a persisted chain's head and positions, a line at a time (a chain of millions of
+/// answers is not held in memory). A torn last line (a crash mid-write) is cut off, so the
+/// next append does not leave it in the middle of the chain.
 pub(crate) fn load(path: &Path) -> Result<Chain> {
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(e.into()),
-    };
     let mut chain = Chain::default();
-    let mut offset = 0usize;
-    while offset < bytes.len() {
-        let end = bytes[offset..].iter().position(|&b| b == b'\n').map(|i| offset + i);
-        let line = &bytes[offset..end.unwrap_or(bytes.len())];
-        let last = end.is_none_or(|e| e + 1 == bytes.len());
-        match serde_json::from_slice::<AuditEntry>(line) {
-            Ok(entry) if end.is_some() => {
-                chain.head = Some((entry.seq, entry.hash));
-                chain.position.insert(entry.record.answer_id, offset as u64);
-            }
-            // Anything bad before the end is damage, reported as such.
-            Err(e) if !last => {
-                return Err(Error::internal(format!("{} at byte {offset} is not valid: {e}", path.display())))
-            }
-            // No newline, or a bad final line: a write that never completed (and so was
-            // never acknowledged).
-            _ => {
-                truncate(path, offset)?;
-                break;
+    if let Some(mut lines) = ChainLines::open(path, 0)? {
+        let mut valid = 0;
+        while let Some((offset, line)) = lines.next_line()? {
+            match serde_json::from_slice::<AuditEntry>(line) {
+                Ok(entry) => {
+                    chain.head = Some((entry.seq, entry.hash));
+                    chain.position.insert(entry.record.answer_id, offset);
+                    valid = lines.offset;
+                }
+                // Anything bad before the end is damage, reported as such.
+                Err(e) if !lines.at_end()? => {
+                    return Err(Error::internal(format!(
+                        "{} at byte {offset} is not valid: {e}",
+                        path.display()
+                    )))
+                }
+                Err(_) => break,
             }
         }
-        offset = end.map_or(bytes.len(), |e| e + 1);
+        // A bad final line, or one without its newline: a write that never completed (and so
+        // was never acknowledged).
+        if valid < std::fs::metadata(path)?.len() {
+            truncate(path, valid)?;
+        }
     }
     let log = AppendLog::open(path)?;
     chain.file = Some(Arc::new(ChainFile {
@@ -283,6 +281,11 @@ impl ChainLines {
             offset: from,
             line: Vec::new(),
         }))
+    }
+
+    /// Whether nothing follows the lines read so far.
+    fn at_end(&mut self) -> Result<bool> {
+        Ok(self.reader.fill_buf()?.is_empty())
     }
 
     /// The next complete line and the offset it starts at.
@@ -332,16 +335,56 @@ pub(crate) fn read_page(path: &Path, from: u64, limit: usize) -> Result<AuditPag
     Ok(AuditPage { entries, next: Some(lines.offset) })
 }
 
-fn truncate(path: &Path, len: usize) -> Result<()> {
+fn truncate(path: &Path, len: u64) -> Result<()> {
     tracing::warn!(path = %path.display(), "cutting off a torn last audit line");
-    std::fs::OpenOptions::new().write(true).open(path)?.set_len(len as u64)?;
+    std::fs::OpenOptions::new().write(true).open(path)?.set_len(len)?;
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Positions;
-    use crate::store::audit::AnswerId;
+    use super::{load, Positions};
+    use crate::calendar::Timestamp;
+    use crate::facts::Sha256;
+    use crate::store::audit::{AnswerId, AuditEntry, AuditRecord};
+
+    /// A file of `n` linked entries, as lines.
+    fn chain_lines(n: u64) -> Vec<Vec<u8>> {
+        let mut prev = Sha256([0; 32]);
+        (1..=n)
+            .map(|seq| {
+                let body = serde_json::json!({"summary": format!("answer {seq}")}).into();
+                let record =
+                    AuditRecord { answer_id: AnswerId::new(), created_at: Timestamp(seq as i64), body };
+                let canonical = record.canonical_bytes();
+                let hash = AuditEntry::chain_hash_of(&prev, &canonical);
+                let line = AuditEntry::json_line(seq, &canonical, &prev, &hash);
+                prev = hash;
+                line
+            })
+            .collect()
+    }
+
+    #[test]
+    fn load_cuts_a_bad_last_line_and_refuses_damage_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chain.jsonl");
+        let lines = chain_lines(3);
+        let good: Vec<u8> = lines.concat();
+        // A complete but unreadable last line, and a last line without its newline: both cut.
+        for tail in [&b"{\"seq\":4,\"rec\n"[..], &lines[0][..20]] {
+            std::fs::write(&path, [&good[..], tail].concat()).unwrap();
+            let chain = load(&path).unwrap();
+            assert_eq!(chain.head.map(|(seq, _)| seq), Some(3));
+            assert_eq!(std::fs::read(&path).unwrap(), good);
+        }
+        // Something unreadable with entries after it is damage: an error naming the byte.
+        std::fs::write(&path, [&lines[0][..], b"garbage\n", &lines[1][..]].concat()).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains(&format!("at byte {}", lines[0].len())), "{err}");
+        // No file yet: an empty chain.
+        assert!(load(&dir.path().join("new.jsonl")).unwrap().head.is_none());
+    }
 
     #[test]
     fn positions_span_segments_and_keep_the_latest() {
