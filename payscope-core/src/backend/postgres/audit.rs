@@ -4,10 +4,9 @@
 //! every link from them.
 
 use async_trait::async_trait;
+use futures::TryStreamExt;
 use sqlx::postgres::PgRow;
 use sqlx::Row;
-
-use futures::TryStreamExt;
 
 use super::{db_error, retrying, PgBackend, Planner};
 use crate::bank::BankContext;
