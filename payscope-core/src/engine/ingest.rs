@@ -264,18 +264,25 @@ impl Engine {
             Err(e) if e.kind().is_user_error() => return self.fail(ctx, report, e.to_string()).await,
             Err(e) => return Err(e),
         };
+        let too_many_rejected = summary.too_many_rejected();
         report.rows_total = summary.rows_total;
         report.rows_rejected = summary.rows_rejected;
-        report.errors = summary.errors.clone();
-        report.mapping = summary.mapping.clone();
+        report.rows_skipped = summary.rows_skipped;
+        report.skipped = summary.skipped;
+        report.errors = summary.errors;
+        report.mapping = summary.mapping;
         report.confidence = summary.confidence;
         report.report_type = summary.report_type;
-        if summary.too_many_rejected() {
+        report.structure = Some(summary.structure);
+        report.controls = summary.controls;
+        report.warnings = summary.warnings;
+        if too_many_rejected {
             let why = format!(
-                "{} of {} rows were rejected (more than half), so nothing was loaded; see errors for the first {}",
-                summary.rows_rejected,
-                summary.rows_total,
-                summary.errors.len()
+                "{} of {} rows were rejected (more than half of the {} card transactions), so nothing was loaded; see errors for the first {}",
+                report.rows_rejected,
+                report.rows_total,
+                report.rows_total - report.rows_skipped,
+                report.errors.len()
             );
             drop(load);
             return self.fail(ctx, report, why).await;

@@ -3,6 +3,7 @@
 
 mod country;
 mod iso3166;
+mod load;
 mod report;
 
 use std::fmt;
@@ -10,6 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use country::Country;
+pub use load::{Control, MappingOverrides, MappingProfile, SectionInfo, SkipCount, Structure};
 pub use report::{
     MappingDecision, Report, ReportId, ReportOptions, ReportStatus, ReportType, RowError, Sha256,
 };
@@ -112,11 +114,13 @@ impl Network {
         Network::Jcb,
     ];
 
-    /// Parses the many spellings networks appear under (`VISA`, `MC`, `Master Card`, `American Express`).
-    /// Unknown non-empty names become [`Network::Other`] in lowercase; empty text is `None`.
+    /// Parses the many spellings networks appear under (`VISA`, `MC`, `Master Card`,
+    /// `American Express`, and the card variants of processor reports: `visadankort`,
+    /// `mcstandarddebit`, `Visa (VI) - Credit`, `Chase VISA Credit`). Unknown non-empty names
+    /// become [`Network::Other`] in lowercase; empty text is `None`.
     pub fn parse(s: &str) -> Option<Network> {
         // Normalized into a stack buffer: this runs for every row of every report.
-        let mut buf = [0u8; 24];
+        let mut buf = [0u8; 64];
         let mut n = 0;
         for b in s.bytes().filter(u8::is_ascii_alphanumeric) {
             if n == buf.len() {
@@ -136,7 +140,52 @@ impl Network {
             "discover" | "disc" | "ds" | "dinersclub" | "diners" => Network::Discover,
             "unionpay" | "cup" | "chinaunionpay" | "up" => Network::Unionpay,
             "jcb" | "japancreditbureau" => Network::Jcb,
-            _ => Network::Other(s.trim().to_ascii_lowercase()),
+            _ => match Network::variant(key) {
+                Some(n) => n,
+                None => Network::Other(s.trim().to_ascii_lowercase()),
+            },
+        })
+    }
+
+    /// A card variant or a brand written with qualifiers.
+    fn variant(key: &str) -> Option<Network> {
+        const MC_QUALIFIERS: &[&str] = &[
+            "standard",
+            "premium",
+            "corporate",
+            "commercial",
+            "debit",
+            "credit",
+            "prepaid",
+            "business",
+            "fleet",
+            "purchasing",
+            "pro",
+            "super",
+            "world",
+            "gold",
+            "platinum",
+            "signature",
+            "consumer",
+        ];
+        let starts = |p: &str| key.starts_with(p);
+        Some(if starts("visa") || key.contains("visa") {
+            Network::Visa
+        } else if starts("mastercard")
+            || starts("maestro")
+            || key.strip_prefix("mc").is_some_and(|rest| MC_QUALIFIERS.iter().any(|q| rest.starts_with(q)))
+        {
+            Network::Mastercard
+        } else if starts("amex") || starts("americanexpress") {
+            Network::Amex
+        } else if starts("discover") || starts("diners") {
+            Network::Discover
+        } else if starts("jcb") {
+            Network::Jcb
+        } else if starts("unionpay") || starts("chinaunionpay") {
+            Network::Unionpay
+        } else {
+            return None;
         })
     }
 
@@ -233,8 +282,19 @@ impl EntryMode {
         }
         let key: String =
             t.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
-        Some(match key.as_str() {
-            "" => return None,
+        if key.is_empty() {
+            return None;
+        }
+        // The whole value, else its first word that names a mode (`Swipe Transaction`).
+        let mode = EntryMode::word(&key).or_else(|| {
+            t.split(|c: char| !c.is_ascii_alphanumeric())
+                .find_map(|w| EntryMode::word(&w.to_ascii_lowercase()))
+        });
+        Some(mode.unwrap_or(EntryMode::Other))
+    }
+
+    fn word(key: &str) -> Option<EntryMode> {
+        Some(match key {
             "chip" | "emv" | "icc" | "chipread" | "dip" | "integratedcircuitcard" => EntryMode::Chip,
             "contactless" | "nfc" | "tap" | "ctls" | "proximity" | "contactlesschip" | "wallet" => {
                 EntryMode::Contactless
@@ -246,7 +306,7 @@ impl EntryMode {
                 EntryMode::Magstripe
             }
             "manual" | "keyed" | "keyentered" | "manualentry" | "pan" => EntryMode::Manual,
-            _ => EntryMode::Other,
+            _ => return None,
         })
     }
 
@@ -446,6 +506,10 @@ mod tests {
         assert_eq!(Network::parse("American Express"), Some(Network::Amex));
         assert_eq!(Network::parse("Rupay"), Some(Network::Other("rupay".into())));
         assert_eq!(Network::parse("  "), None);
+        assert_eq!(Network::parse("visastandardcredit"), Some(Network::Visa));
+        assert_eq!(Network::parse("mcstandarddebit"), Some(Network::Mastercard));
+        assert_eq!(Network::parse("MasterCard  (MC) - Signature Debit"), Some(Network::Mastercard));
+        assert_eq!(Network::parse("mcb"), Some(Network::Other("mcb".into())));
     }
 
     #[test]
@@ -459,6 +523,9 @@ mod tests {
         assert_eq!(p("01"), EntryMode::Manual);
         assert_eq!(p("Card Not Present"), EntryMode::Ecommerce);
         assert_eq!(p("tap"), EntryMode::Contactless);
+        assert_eq!(p("Swipe Transaction"), EntryMode::Magstripe);
+        assert_eq!(p("Chip Transaction"), EntryMode::Chip);
+        assert_eq!(p("Online Transaction"), EntryMode::Ecommerce);
     }
 
     #[test]

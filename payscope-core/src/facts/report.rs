@@ -7,6 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 use super::Stage;
+use super::{Control, MappingOverrides, SkipCount, Structure};
 use crate::bank::BankId;
 use crate::calendar::Timestamp;
 use crate::error::{Error, Result};
@@ -218,8 +219,30 @@ pub struct MappingDecision {
     pub field: String,
     /// 0–1: how sure the mapper is.
     pub confidence: f64,
-    /// `synonym`, `fuzzy`, `value_shape`, `report_type`, `header_inference`, `canonical`.
+    /// `canonical`, `vocabulary`, `fuzzy`, `value_shape`, `override`, `profile`,
+    /// `report_type`, `header_inference`, or the reasoning of a decision beyond columns.
     pub rule: String,
+    /// The line of the table's header, when the file has several transaction tables.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub section: Option<u64>,
+}
+
+impl MappingDecision {
+    /// A decision about `column`.
+    pub fn new(
+        column: impl Into<String>,
+        field: impl Into<String>,
+        confidence: f64,
+        rule: impl Into<String>,
+    ) -> Self {
+        MappingDecision {
+            column: column.into(),
+            field: field.into(),
+            confidence,
+            rule: rule.into(),
+            section: None,
+        }
+    }
 }
 
 /// A rejected row.
@@ -267,10 +290,28 @@ pub struct Report {
     pub rows_rejected: u64,
     /// Facts skipped because the same `(transaction_id, stage)` was already loaded.
     pub duplicates_skipped: u64,
+    /// Rows that are not card transactions (payouts, fees, transfers, non-card methods).
+    #[serde(default)]
+    pub rows_skipped: u64,
+    /// Skipped rows by reason.
+    #[serde(default)]
+    pub skipped: Vec<SkipCount>,
     /// The first 100 row errors (counts above are complete).
     pub errors: Vec<RowError>,
     /// Header mapping decisions.
     pub mapping: Vec<MappingDecision>,
+    /// The mapping the upload gave (it wins over inference and over a saved profile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mapping_overrides: Option<MappingOverrides>,
+    /// The file's structure: its tables and their roles, metadata, structural lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structure: Option<Structure>,
+    /// The file's own totals checked against its rows.
+    #[serde(default)]
+    pub controls: Vec<Control>,
+    /// What a person should know about the load (a table not read, a profile applied).
+    #[serde(default)]
+    pub warnings: Vec<String>,
     /// Overall mapping confidence the report's facts carry (0–1).
     pub confidence: f64,
     /// When it was uploaded.
@@ -305,8 +346,14 @@ impl Report {
             facts_loaded: 0,
             rows_rejected: 0,
             duplicates_skipped: 0,
+            rows_skipped: 0,
+            skipped: Vec::new(),
             errors: Vec::new(),
             mapping: Vec::new(),
+            mapping_overrides: options.mapping.clone(),
+            structure: None,
+            controls: Vec::new(),
+            warnings: Vec::new(),
             confidence: 0.0,
             created_at: Timestamp::now(),
             completed_at: None,
@@ -323,6 +370,7 @@ impl Report {
             currency: self.currency.clone(),
             timezone: Some(self.timezone.clone()),
             filename: self.filename.clone(),
+            mapping: self.mapping_overrides.clone(),
         }
     }
 }
@@ -345,4 +393,8 @@ pub struct ReportOptions {
     /// The file's name.
     #[serde(default)]
     pub filename: Option<String>,
+    /// Mapping overrides: which column holds which field, how dates are ordered, which row
+    /// types are which stage.
+    #[serde(default)]
+    pub mapping: Option<MappingOverrides>,
 }

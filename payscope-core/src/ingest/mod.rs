@@ -1,18 +1,39 @@
 //! Ingestion: report files (CSV, XLSX, JSON Lines) to canonical facts.
 //!
 //! - [`detect`]: format and text encoding from the bytes.
-//! - [`table`]: CSV and XLSX as rows of text cells.
-//! - [`mapping`]: header synonyms, fuzzy and value-shape matching, with recorded decisions.
-//! - [`normalize`]: amounts, timestamps, flags and codes in every form reports use.
+//! - `table`: CSV and XLSX as rows of text cells, with their line numbers.
+//! - `layout` and `document`: a file's structure (wrappers, metadata, titles, sections with
+//!   their own headers, summary rows, totals) and the reading of its tables.
+//! - `vocabulary`: the words headers are made of, in several languages.
+//! - [`mapping`]: which column holds which field (header words, value checks, value shapes,
+//!   overrides), every decision recorded; `values` holds the value checks.
+//! - `plan`, `stage`, `kinds`, `approval`: how a mapped table's rows become facts (time and
+//!   date order, amounts, each row's stage and skip reasons, approval conventions).
+//! - `row`: the compiled per-table plan, row → fact, skip or row error.
+//! - `controls`: a file's own totals checked against its rows.
+//! - [`normalize`]: amounts, timestamps, zones, flags and codes in every form reports use.
 //! - [`pan`]: card-number detection, keyed tokenization, masking.
+//! - [`profiles`]: mapping profiles saved per bank, matched by header fingerprint.
 //! - [`pipeline`]: bytes to batches of facts, streaming.
 
+mod approval;
+mod controls;
 pub mod detect;
+mod document;
+mod jsonl;
+mod kinds;
+mod layout;
 pub mod mapping;
 pub mod normalize;
 pub mod pan;
 pub mod pipeline;
+mod plan;
+pub mod profiles;
 mod row;
+mod stage;
 mod table;
+mod values;
+mod vocabulary;
 
-pub use pipeline::{parse_report, FactSink, ParseSummary, BATCH_SIZE};
+pub use pipeline::{parse_report, parse_report_with, FactSink, ParseSummary, BATCH_SIZE};
+pub use profiles::fingerprint;

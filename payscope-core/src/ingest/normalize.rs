@@ -114,6 +114,12 @@ pub fn parse_amount(
         negative = !negative;
         s = rest;
     }
+    if let Some((int_digits, frac_digits)) = scientific(s) {
+        let exp = exponent(currency);
+        let minor = decimal_to_minor(&int_digits, &frac_digits, exp)
+            .ok_or_else(|| format!("has more than {exp} decimals or is too large"))?;
+        return Ok(ParsedAmount { minor: if negative { -minor } else { minor }, currency });
+    }
     let (decimal, group) = match style {
         DecimalStyle::Dot => (b'.', [b',', b' ', b'\'']),
         DecimalStyle::Comma => (b',', [b'.', b' ', b'\'']),
@@ -150,6 +156,63 @@ pub fn parse_amount(
     Ok(ParsedAmount { minor: if negative { -minor } else { minor }, currency })
 }
 
+/// The digits of a number in scientific notation (`1.5E+02` → `150`, `0.00E+00` → `0`), as
+/// spreadsheets write them, shifted exactly: integer digits and fraction digits.
+fn scientific(s: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (mantissa, exp) = s.split_once(['E', 'e'])?;
+    let exp: i32 = exp.strip_prefix('+').unwrap_or(exp).parse().ok()?;
+    if !(-30..=30).contains(&exp) || mantissa.is_empty() {
+        return None;
+    }
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    if int.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let digits: Vec<u8> = int.bytes().chain(frac.bytes()).collect();
+    let point = int.len() as i32 + exp;
+    let (int_digits, frac_digits) = if point <= 0 {
+        (vec![b'0'], std::iter::repeat_n(b'0', (-point) as usize).chain(digits).collect())
+    } else if point as usize >= digits.len() {
+        (
+            digits.iter().copied().chain(std::iter::repeat_n(b'0', point as usize - digits.len())).collect(),
+            Vec::new(),
+        )
+    } else {
+        (digits[..point as usize].to_vec(), digits[point as usize..].to_vec())
+    };
+    Some((int_digits, frac_digits))
+}
+
+/// True when a cell is a long number a spreadsheet rewrote in scientific notation
+/// (`1.55274E+12`, `5.81722E+18`): its digits are lost, so it cannot be an id or a name.
+pub fn is_scientific(v: &str) -> bool {
+    let v = v.trim().trim_start_matches('-');
+    let Some((mantissa, exp)) = v.split_once(['E', 'e']) else { return false };
+    let exp = exp.strip_prefix('+').unwrap_or(exp);
+    !mantissa.is_empty()
+        && mantissa.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        && mantissa.bytes().next().is_some_and(|b| b.is_ascii_digit())
+        && !exp.is_empty()
+        && exp.bytes().all(|b| b.is_ascii_digit())
+        && exp.parse::<u32>().is_ok_and(|e| e >= 5)
+}
+
+/// Rounds a decimal amount with more decimals than the currency has to minor units, half away
+/// from zero (sub-cent interchange fees such as `-0.13339`).
+pub fn parse_amount_rounded(text: &str, style: DecimalStyle, exponent: u8) -> Result<i64, String> {
+    match parse_amount(text, style, |_| exponent) {
+        Ok(a) => Ok(a.minor),
+        Err(_) => {
+            // Read with six more decimals, then round.
+            let fine = parse_amount(text, style, |_| exponent + 6).map_err(|e| e.to_string())?;
+            let scale = 1_000_000i64;
+            let q = fine.minor / scale;
+            let r = fine.minor % scale;
+            Ok(if r.abs() * 2 >= scale { q + r.signum() } else { q })
+        }
+    }
+}
+
 /// Parses a whole-number minor-unit amount (`1904`, `-50`).
 pub fn parse_minor(text: &str) -> Result<i64, String> {
     let t = text.trim();
@@ -175,12 +238,81 @@ fn num(b: &[u8]) -> Option<u32> {
     Some(b.iter().fold(0, |a, d| a * 10 + (d - b'0') as u32))
 }
 
+/// How a column writes numeric dates whose year comes last (`03/04/2025`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DateOrder {
+    /// Each value on its own: day first after a `.` or when the first number exceeds 12,
+    /// otherwise month first.
+    #[default]
+    PerValue,
+    /// Month first (`03/04/2025` is March 4).
+    MonthFirst,
+    /// Day first (`03/04/2025` is 3 April).
+    DayFirst,
+}
+
+impl DateOrder {
+    /// Decides a column's order from sample values: a first number above 12 means day first,
+    /// a second above 12 month first. When no value tells, the report's own period (its
+    /// metadata's `FromDate`..`ToDate`) decides if only one reading falls in it; otherwise a
+    /// `.` separator means day first and anything else month first, said as a guess.
+    /// Returns the order and why it was chosen.
+    pub fn detect<'a>(
+        values: impl IntoIterator<Item = &'a str>,
+        period: Option<(Date, Date)>,
+    ) -> (DateOrder, String) {
+        let (mut day_first, mut month_first, mut dotted, mut seen) = (None, None, false, Vec::new());
+        for v in values {
+            let date_part = v.trim().split([' ', 'T']).next().unwrap_or("");
+            let Some(sep) = date_part.bytes().find(|c| matches!(c, b'-' | b'/' | b'.')) else { continue };
+            let parts: Vec<&str> = date_part.split(sep as char).collect();
+            if parts.len() != 3 || parts[0].len() > 2 || parts[2].len() < 2 {
+                continue;
+            }
+            let (Some(a), Some(b)) = (num(parts[0].as_bytes()), num(parts[1].as_bytes())) else { continue };
+            dotted |= sep == b'.';
+            if a > 12 {
+                day_first.get_or_insert(date_part.to_owned());
+            }
+            if b > 12 {
+                month_first.get_or_insert(date_part.to_owned());
+            }
+            if seen.len() < 500 {
+                seen.push(date_part.to_owned());
+            }
+        }
+        match (day_first, month_first) {
+            (Some(v), None) => (DateOrder::DayFirst, format!("day first (`{v}` has a day above 12 first)")),
+            (None, Some(v)) => {
+                (DateOrder::MonthFirst, format!("month first (`{v}` has a day above 12 second)"))
+            }
+            (Some(_), Some(_)) => (DateOrder::PerValue, "mixed: each date read on its own".into()),
+            (None, None) if seen.is_empty() => (DateOrder::PerValue, String::new()),
+            (None, None) => {
+                let fits = |order: DateOrder| {
+                    period.is_some_and(|(from, to)| {
+                        seen.iter().all(|v| {
+                            parse_date(v, order).is_some_and(|d| d.0 >= from.0 - 1 && d.0 <= to.0 + 1)
+                        })
+                    })
+                };
+                match (fits(DateOrder::MonthFirst), fits(DateOrder::DayFirst)) {
+                    (true, false) => (DateOrder::MonthFirst, "month first (only that reading falls in the report's period)".into()),
+                    (false, true) => (DateOrder::DayFirst, "day first (only that reading falls in the report's period)".into()),
+                    _ if dotted => (DateOrder::DayFirst, "day first (dates written with dots); no date in the sample tells, pass date_order to be sure".into()),
+                    _ => (DateOrder::MonthFirst, "month first (US); no date in the sample tells, pass date_order=dmy if the file is day first".into()),
+                }
+            }
+        }
+    }
+}
+
 const MONTHS: [&str; 12] =
     ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
 
-/// Parses the date part: `2026-08-18`, `2026/08/18`, `20260818`, `08/18/2026` (US; `18/08/2026`
-/// when the first number cannot be a month), `18.08.2026`, `18-Aug-2026`, `08/18/26`.
-fn parse_date(s: &str) -> Option<Date> {
+/// Parses the date part: `2026-08-18`, `2026/08/18`, `20260818`, `08/18/2026` or
+/// `18/08/2026` (as `order` says), `18.08.2026`, `18-Aug-2026`, `08/18/26`.
+fn parse_date(s: &str, order: DateOrder) -> Option<Date> {
     let b = s.as_bytes();
     if b.len() == 8 && b.iter().all(u8::is_ascii_digit) {
         return Date::from_ymd(num(&b[..4])? as i32, num(&b[4..6])?, num(&b[6..])?);
@@ -207,10 +339,11 @@ fn parse_date(s: &str) -> Option<Date> {
     }
     let (x, y) = (num(a.as_bytes())?, num(m.as_bytes())?);
     let yr = year(c)?;
-    match sep {
-        b'.' => Date::from_ymd(yr, y, x),
-        _ if x > 12 => Date::from_ymd(yr, y, x),
-        _ => Date::from_ymd(yr, x, y),
+    match order {
+        DateOrder::DayFirst => Date::from_ymd(yr, y, x),
+        DateOrder::MonthFirst => Date::from_ymd(yr, x, y),
+        DateOrder::PerValue if sep == b'.' || x > 12 => Date::from_ymd(yr, y, x),
+        DateOrder::PerValue => Date::from_ymd(yr, x, y),
     }
 }
 
@@ -295,8 +428,14 @@ fn split_offset(s: &str) -> (&str, Option<i64>) {
 
 /// Parses every timestamp form of CONTRACT §4: ISO 8601 with or without offset,
 /// `MM/DD/YYYY HH:MM[:SS]`, `DD.MM.YYYY HH:MM:SS`, compact `YYYYMMDDHHMMSS`, dates alone,
-/// epoch seconds (10 digits) or milliseconds (13 digits).
+/// epoch seconds (10 digits) or milliseconds (13 digits). Numeric dates are read per value
+/// (see [`DateOrder::PerValue`]).
 pub fn parse_when(text: &str) -> Option<When> {
+    parse_when_in(text, DateOrder::PerValue)
+}
+
+/// [`parse_when`] with a column's date order.
+pub fn parse_when_in(text: &str, order: DateOrder) -> Option<When> {
     let s = text.trim();
     let b = s.as_bytes();
     if b.iter().all(u8::is_ascii_digit) {
@@ -304,11 +443,11 @@ pub fn parse_when(text: &str) -> Option<When> {
             10 => return Some(When::Instant(Timestamp(s.parse::<i64>().ok()? * 1000))),
             13 => return Some(When::Instant(Timestamp(s.parse().ok()?))),
             14 => {
-                let d = parse_date(&s[..8])?;
+                let d = parse_date(&s[..8], DateOrder::PerValue)?;
                 let t = parse_time(&s[8..])?;
                 return Some(When::Local(d.start().0 + t));
             }
-            8 => return parse_date(s).map(When::Date),
+            8 => return parse_date(s, order).map(When::Date),
             _ => return None,
         }
     }
@@ -318,7 +457,7 @@ pub fn parse_when(text: &str) -> Option<When> {
         Some(i) => (&body[..i], Some(body[i + 1..].trim())),
         None => (body, None),
     };
-    let date = parse_date(date_part)?;
+    let date = parse_date(date_part, order)?;
     let local = match time_part {
         Some(t) if !t.is_empty() => date.start().0 + parse_time(t)?,
         _ => {
@@ -332,6 +471,110 @@ pub fn parse_when(text: &str) -> Option<When> {
         Some(off) => When::Instant(Timestamp(local - off)),
         None => When::Local(local),
     })
+}
+
+/// True when a value is a time of day with no date (`16:43.0`, `6:24`, `15:35:58`,
+/// `3:35 PM`): what a spreadsheet leaves of a timestamp it re-formatted.
+pub fn is_time_only(v: &str) -> bool {
+    let t = v.trim();
+    let t = t
+        .strip_suffix("AM")
+        .or_else(|| t.strip_suffix("PM"))
+        .or_else(|| t.strip_suffix("am"))
+        .or_else(|| t.strip_suffix("pm"))
+        .unwrap_or(t)
+        .trim_end();
+    let (clock, frac) = t.split_once(['.', ',']).unwrap_or((t, ""));
+    let parts: Vec<&str> = clock.split(':').collect();
+    (2..=3).contains(&parts.len())
+        && parts.iter().all(|p| (1..=2).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+        && frac.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// An Excel serial date (`45352`, `45352.5`: days since 1899-12-30) as local milliseconds.
+pub fn excel_serial(v: &str) -> Option<i64> {
+    let t = v.trim();
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    if int.len() != 5 || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let serial: f64 = t.parse().ok()?;
+    if !(20_000.0..80_000.0).contains(&serial) {
+        return None;
+    }
+    Some(((serial - 25_569.0) * 86_400_000.0).round() as i64)
+}
+
+/// A row's time zone: a fixed offset (`CET` is +01:00, `PDT` −07:00, `+05:30`) or an IANA zone.
+#[derive(Debug, Clone)]
+pub enum RowZone {
+    /// Milliseconds east of UTC.
+    Offset(i64),
+    /// A zone with its rules.
+    Tz(jiff::tz::TimeZone),
+}
+
+impl RowZone {
+    /// Reads a zone abbreviation, offset or IANA name.
+    pub fn parse(text: &str) -> Option<RowZone> {
+        let t = text.trim();
+        let hours = |h: i64, m: i64| RowZone::Offset((h * 60 + m) * 60_000);
+        Some(match t.to_ascii_uppercase().as_str() {
+            "" => return None,
+            "UTC" | "GMT" | "Z" | "UT" | "WET" => hours(0, 0),
+            "CET" | "WAT" | "BST" | "WEST" => hours(1, 0),
+            "CEST" | "EET" | "CAT" | "SAST" => hours(2, 0),
+            "EEST" | "MSK" | "EAT" => hours(3, 0),
+            "GST" => hours(4, 0),
+            "PKT" => hours(5, 0),
+            "ICT" | "WIB" => hours(7, 0),
+            "SGT" | "HKT" | "AWST" | "PHT" => hours(8, 0),
+            "JST" | "KST" => hours(9, 0),
+            "AEST" => hours(10, 0),
+            "AEDT" => hours(11, 0),
+            "NZST" => hours(12, 0),
+            "NZDT" => hours(13, 0),
+            "ADT" => hours(-3, 0),
+            "AST" | "EDT" => hours(-4, 0),
+            "EST" | "CDT" => hours(-5, 0),
+            "CST" | "MDT" => hours(-6, 0),
+            "MST" | "PDT" => hours(-7, 0),
+            "PST" | "AKDT" => hours(-8, 0),
+            "AKST" => hours(-9, 0),
+            "HST" => hours(-10, 0),
+            _ => {
+                let offset = t.strip_prefix("UTC").or_else(|| t.strip_prefix("GMT")).unwrap_or(t);
+                if let Some(ms) = parse_offset(offset) {
+                    return Some(RowZone::Offset(ms));
+                }
+                return jiff::tz::TimeZone::get(t).ok().map(RowZone::Tz);
+            }
+        })
+    }
+
+    /// The instant of local civil milliseconds in this zone.
+    pub fn resolve(&self, local_ms: i64) -> Option<Timestamp> {
+        match self {
+            RowZone::Offset(off) => Some(Timestamp(local_ms - off)),
+            RowZone::Tz(z) => local_to_instant(local_ms, z),
+        }
+    }
+}
+
+/// `+05:30`, `-0800`, `+02` as milliseconds east of UTC.
+fn parse_offset(t: &str) -> Option<i64> {
+    let (sign, rest) = match t.as_bytes().first()? {
+        b'+' => (1, &t[1..]),
+        b'-' => (-1, &t[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    let (h, m) = match digits.len() {
+        1 | 2 => (digits.parse::<i64>().ok()?, 0),
+        4 => (digits[..2].parse::<i64>().ok()?, digits[2..].parse::<i64>().ok()?),
+        _ => return None,
+    };
+    (h <= 14 && m < 60).then_some(sign * (h * 60 + m) * 60_000)
 }
 
 /// True when a value parses as a timestamp with a date part (for value-shape inference).
@@ -431,7 +674,13 @@ mod tests {
         assert!(amt("12.345", Dot, 2).is_err());
         assert!(amt("abc", Dot, 2).is_err());
         assert!(amt("", Dot, 2).is_err());
-        assert!(amt("1e5", Dot, 2).is_err());
+        // Spreadsheets' scientific notation, shifted exactly.
+        assert_eq!(amt("1e5", Dot, 2), Ok(10_000_000));
+        assert_eq!(amt("1.5E+02", Dot, 2), Ok(15_000));
+        assert_eq!(amt("0.00E+00", Dot, 2), Ok(0));
+        assert_eq!(amt("-1.25E-01", Dot, 2), Err("has more than 2 decimals or is too large".into()));
+        assert_eq!(parse_amount_rounded("-0.13339", Dot, 2), Ok(-13));
+        assert_eq!(parse_amount_rounded("0.125", Dot, 2), Ok(13));
         let p = parse_amount("12.34 EUR", Dot, |c| c.map_or(2, Currency::exponent)).unwrap();
         assert_eq!((p.minor, p.currency), (1234, Some(Currency::EUR)));
         let p = parse_amount("JPY 1,200", Dot, |c| c.map_or(2, Currency::exponent)).unwrap();

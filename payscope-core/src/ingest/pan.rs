@@ -77,8 +77,14 @@ fn hmac_with(key: &[u8; 32]) -> Hmac<Sha256> {
 /// Digits of `s` when it looks like a card number: 13–19 digits, optionally grouped with
 /// spaces or dashes, passing the Luhn check.
 pub fn pan_digits(s: &str) -> Option<String> {
+    pan_digits_from(s, 13)
+}
+
+/// [`pan_digits`] accepting shorter numbers (from `min` digits): in a column named as card
+/// numbers, 11- and 12-digit numbers passing the Luhn check are cards too (Maestro has 12).
+pub fn pan_digits_from(s: &str, min: usize) -> Option<String> {
     let s = s.trim();
-    if !(13..=23).contains(&s.len()) {
+    if !(min..=23).contains(&s.len()) {
         return None;
     }
     let mut buf = [0u8; 23];
@@ -94,7 +100,50 @@ pub fn pan_digits(s: &str) -> Option<String> {
         }
     }
     let digits = &buf[..n];
-    ((13..=19).contains(&n) && luhn_valid(digits)).then(|| String::from_utf8_lossy(digits).into_owned())
+    ((min..=19).contains(&n) && luhn_valid(digits)).then(|| String::from_utf8_lossy(digits).into_owned())
+}
+
+/// A card number masked by whoever wrote the file (`411234XXXXXX4113`, `4112 34** **** 4113`,
+/// `XXX1234`, `546604XX`): its issuer BIN when the first six digits are shown, and the masked
+/// form itself (mask characters as `X`, separators removed), which identifies the card as
+/// well as the file lets anything identify it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MaskedPan {
+    /// The first six digits, when shown.
+    pub bin: Option<String>,
+    /// The masked form, normalized.
+    pub text: String,
+}
+
+/// Reads a masked card number.
+pub fn masked_pan(s: &str) -> Option<MaskedPan> {
+    let s = s.trim();
+    if !(6..=23).contains(&s.len()) {
+        return None;
+    }
+    let mut text = String::with_capacity(s.len());
+    let (mut digits, mut masks, mut lead) = (0, 0, 0);
+    for c in s.chars() {
+        match c {
+            '0'..='9' => {
+                if masks == 0 {
+                    lead += 1;
+                }
+                digits += 1;
+                text.push(c);
+            }
+            'X' | 'x' | '*' | '•' | '#' => {
+                masks += 1;
+                text.push('X');
+            }
+            ' ' | '-' => {}
+            _ => return None,
+        }
+    }
+    if masks < 2 || digits < 4 || digits + masks > 19 {
+        return None;
+    }
+    Some(MaskedPan { bin: (lead >= 6).then(|| text[..6].to_owned()), text })
 }
 
 /// True when an ASCII digit string passes the Luhn check.
@@ -185,6 +234,13 @@ mod tests {
         assert!(pan_digits("4205094996377999").is_none());
         assert!(pan_digits("000000000001").is_none());
         assert!(pan_digits("378282246310005").is_some());
+        assert!(pan_digits("630423337322").is_none());
+        assert!(pan_digits_from("630423337322", 11).is_some());
+        let m = masked_pan("411234XXXXXX4113").unwrap();
+        assert_eq!((m.bin.as_deref(), m.text.as_str()), (Some("411234"), "411234XXXXXX4113"));
+        assert_eq!(masked_pan("XXX1234").unwrap().bin, None);
+        assert_eq!(masked_pan("546604XX").unwrap().bin.as_deref(), Some("546604"));
+        assert!(masked_pan("IBAN").is_none() && masked_pan("12345678").is_none());
         assert_eq!(with_check_digit("420509499637799"), "4205094996377998");
     }
 

@@ -1,52 +1,66 @@
-//! Bytes to canonical facts: detect the format, find the header row, map the columns, then
-//! stream the rows through the compiled [`RowPlan`] into bounded batches. Memory stays at one
-//! batch plus the header sample, whatever the file's size (XLSX, a zip archive, is read whole).
+//! Bytes to canonical facts: detect the format, read the file's structure (sections, headers,
+//! metadata, totals), map and plan each transaction table, then stream its rows through the
+//! compiled [`RowPlan`](super::row::RowPlan) into bounded batches. Memory stays at one batch,
+//! the header sample and any summary rows kept for control totals, whatever the file's size
+//! (XLSX, a zip archive, is read whole).
 //!
 //! This runs on a blocking thread; the caller's `sink` receives each batch (and typically
 //! forwards it to a store load on the async side).
 
-use std::io::{BufRead, BufReader, Cursor, Read};
-
-use csv::StringRecord;
+use std::collections::BTreeMap;
+use std::io::{Cursor, Read};
 
 use super::detect::{detect, utf8_reader, Format, SNIFF_BYTES};
-use super::mapping::{header_score, map_columns, ColumnMap};
+use super::document::Document;
 use super::pan::PanKey;
-use super::row::RowPlan;
-use super::table::{sniff_delimiter, CsvTable, Next, SheetTable, Table, XlsxSheets};
+use super::table::{sniff_delimiter, CsvTable, SheetTable, XlsxSheets};
 use crate::error::{Error, Result};
-use crate::facts::{Fact, MappingDecision, Report, ReportType, RowError, Stage};
+use crate::facts::{
+    Control, Fact, MappingDecision, MappingProfile, Report, ReportType, RowError, SkipCount, Structure,
+};
+use crate::money::Currency;
 
-/// Rows examined to find the header.
-const HEADER_SEARCH_ROWS: usize = 20;
-/// Rows after the header sampled for value-shape inference and decimal style.
-const SAMPLE_ROWS: usize = 200;
 /// Facts per batch handed to the sink.
 pub const BATCH_SIZE: usize = 8192;
+
+/// Rows of a reason counted apart in [`ParseSummary::skipped`]; further reasons are pooled.
+const MAX_SKIP_REASONS: usize = 64;
 
 /// What parsing found.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ParseSummary {
     /// The file's format.
     pub format: Format,
-    /// Data rows (blank and summary rows excluded).
+    /// Data rows of the transaction tables (facts + duplicates + rejected + skipped).
     pub rows_total: u64,
     /// Rows rejected with an error.
     pub rows_rejected: u64,
+    /// Rows that are not card transactions.
+    pub rows_skipped: u64,
+    /// Skipped rows by reason.
+    pub skipped: Vec<SkipCount>,
     /// The first [`Report::MAX_ERRORS`] row errors.
     pub errors: Vec<RowError>,
-    /// Column mapping decisions (and the stage decision).
+    /// Column mapping decisions (and the stage, date-order and approval decisions).
     pub mapping: Vec<MappingDecision>,
     /// Confidence the facts carry.
     pub confidence: f64,
     /// The report type, declared or inferred (`auto` when rows carry their own stage).
     pub report_type: ReportType,
+    /// The file's structure.
+    pub structure: Structure,
+    /// Control totals the file states, checked against its rows.
+    pub controls: Vec<Control>,
+    /// Things a person should know (an unread table, a profile applied).
+    pub warnings: Vec<String>,
 }
 
 impl ParseSummary {
-    /// True when more than half the rows were rejected (the report then fails).
+    /// True when more than half the rows that are transactions were rejected (the report
+    /// then fails).
     pub fn too_many_rejected(&self) -> bool {
-        self.rows_total > 0 && self.rows_rejected * 2 > self.rows_total
+        let considered = self.rows_total - self.rows_skipped.min(self.rows_total);
+        considered > 0 && self.rows_rejected * 2 > considered
     }
 }
 
@@ -68,17 +82,44 @@ impl<F: FnMut(Vec<Fact>) -> Result<()>> FactSink for F {
     }
 }
 
-struct Collector<'a> {
+/// Counts rows and batches facts for the sink.
+pub(crate) struct Collector<'a> {
     sink: &'a mut dyn FactSink,
     batch: Vec<Fact>,
     batch_size: usize,
-    rows_total: u64,
-    rows_rejected: u64,
-    errors: Vec<RowError>,
+    planned: bool,
+    pub rows_total: u64,
+    pub rows_rejected: u64,
+    pub rows_skipped: u64,
+    skipped: BTreeMap<String, u64>,
+    pub errors: Vec<RowError>,
 }
 
-impl Collector<'_> {
-    fn fact(&mut self, f: Fact) -> Result<()> {
+impl<'a> Collector<'a> {
+    pub fn new(sink: &'a mut dyn FactSink, batch_size: usize) -> Self {
+        Collector {
+            sink,
+            batch: Vec::with_capacity(batch_size),
+            batch_size,
+            planned: false,
+            rows_total: 0,
+            rows_rejected: 0,
+            rows_skipped: 0,
+            skipped: BTreeMap::new(),
+            errors: Vec::new(),
+        }
+    }
+
+    /// Tells the sink the facts' confidence, once, before the first fact.
+    pub fn planned(&mut self, confidence: f64) -> Result<()> {
+        if !self.planned {
+            self.planned = true;
+            self.sink.planned(confidence)?;
+        }
+        Ok(())
+    }
+
+    pub fn fact(&mut self, f: Fact) -> Result<()> {
         self.rows_total += 1;
         self.batch.push(f);
         if self.batch.len() >= self.batch_size {
@@ -87,11 +128,7 @@ impl Collector<'_> {
         Ok(())
     }
 
-    fn planned(&mut self, plan: &RowPlan) -> Result<()> {
-        self.sink.planned(plan.confidence)
-    }
-
-    fn reject(&mut self, e: RowError) {
+    pub fn reject(&mut self, e: RowError) {
         self.rows_total += 1;
         self.rows_rejected += 1;
         if self.errors.len() < Report::MAX_ERRORS {
@@ -99,47 +136,72 @@ impl Collector<'_> {
         }
     }
 
-    fn finish(
-        mut self,
-        format: Format,
-        mapping: Vec<MappingDecision>,
-        confidence: f64,
-        report_type: ReportType,
-    ) -> Result<ParseSummary> {
+    pub fn skip(&mut self, reason: String) {
+        self.rows_total += 1;
+        self.rows_skipped += 1;
+        let reason = if self.skipped.len() < MAX_SKIP_REASONS || self.skipped.contains_key(&reason) {
+            reason
+        } else {
+            "other reasons".to_owned()
+        };
+        *self.skipped.entry(reason).or_insert(0) += 1;
+    }
+
+    /// Sends the last batch.
+    pub fn flush(&mut self) -> Result<()> {
         if !self.batch.is_empty() {
             self.sink.batch(std::mem::take(&mut self.batch))?;
         }
-        Ok(ParseSummary {
-            format,
-            rows_total: self.rows_total,
-            rows_rejected: self.rows_rejected,
-            errors: self.errors,
-            mapping,
-            confidence,
-            report_type,
-        })
+        Ok(())
+    }
+
+    /// Skipped rows by reason, most first.
+    pub fn skipped(&self) -> Vec<SkipCount> {
+        let mut v: Vec<SkipCount> = self
+            .skipped
+            .iter()
+            .map(|(reason, rows)| SkipCount { reason: reason.clone(), rows: *rows })
+            .collect();
+        v.sort_by(|a, b| b.rows.cmp(&a.rows).then_with(|| a.reason.cmp(&b.reason)));
+        v
+    }
+}
+
+/// The currency the upload declared for rows without one, checked.
+pub(crate) fn declared_currency(report: &Report) -> Result<Option<Currency>> {
+    match report.currency.as_deref() {
+        Some(c) => Currency::parse_any(c).map(Some).ok_or_else(|| {
+            Error::invalid("unknown_currency", format!("currency `{c}` is not an ISO 4217 currency"))
+        }),
+        None => Ok(None),
     }
 }
 
 /// Parses a report file, streaming facts to `sink` in batches of `batch_size`.
 pub fn parse_report(
+    input: impl Read + Send + 'static,
+    report: &Report,
+    key: &PanKey,
+    batch_size: usize,
+    sink: &mut dyn FactSink,
+) -> Result<ParseSummary> {
+    parse_report_with(input, report, key, &[], batch_size, sink)
+}
+
+/// [`parse_report`] with the bank's mapping profiles: a table whose header fingerprint
+/// matches one is read with its mapping (the upload's own mapping overrides win).
+pub fn parse_report_with(
     mut input: impl Read + Send + 'static,
     report: &Report,
     key: &PanKey,
+    profiles: &[MappingProfile],
     batch_size: usize,
     sink: &mut dyn FactSink,
 ) -> Result<ParseSummary> {
     let mut head = Vec::with_capacity(SNIFF_BYTES);
     (&mut input).take(SNIFF_BYTES as u64).read_to_end(&mut head)?;
     let detected = detect(&head)?;
-    let collector = Collector {
-        sink,
-        batch: Vec::with_capacity(batch_size),
-        batch_size,
-        rows_total: 0,
-        rows_rejected: 0,
-        errors: Vec::new(),
-    };
+    let collector = Collector::new(sink, batch_size);
     let whole = Cursor::new(head).chain(input);
     match detected.format {
         Format::Csv => {
@@ -148,301 +210,30 @@ pub fn parse_report(
             (&mut text).take(SNIFF_BYTES as u64).read_to_end(&mut sniff)?;
             let delimiter = sniff_delimiter(&String::from_utf8_lossy(&sniff));
             let mut table = CsvTable::new(Box::new(Cursor::new(sniff).chain(text)), delimiter);
-            parse_table(&mut table, Format::Csv, report, key, collector)
+            let mut doc = Document::new(report, key, profiles, collector, Format::Csv);
+            doc.delimiter(delimiter);
+            doc.read(&mut table)?;
+            doc.finish(|| {
+                Error::Unprocessable("the file has no header row (no line with two or more columns)".into())
+            })
         }
         Format::Xlsx => {
             let mut bytes = Vec::new();
             { whole }.read_to_end(&mut bytes)?;
             let book = XlsxSheets::open(bytes)?;
-            let names: Vec<String> = book.sheets.iter().map(|(n, _)| n.clone()).collect();
-            for (_, rows) in book.sheets {
-                let mut table = SheetTable::new(rows);
-                match find_header(&mut table)? {
-                    Some(found) => return tabular(&mut table, found, Format::Xlsx, report, key, collector),
-                    None => continue,
-                }
+            let names: Vec<String> = book.sheets.iter().map(|(n, _, _)| n.clone()).collect();
+            let mut doc = Document::new(report, key, profiles, collector, Format::Xlsx);
+            for (_, first_row, rows) in book.sheets {
+                doc.read(&mut SheetTable::new(first_row, rows))?;
+                doc.end_part()?;
             }
-            Err(Error::Unprocessable(format!(
-                "no sheet has a header row with known column names (sheets: {})",
-                names.join(", ")
-            )))
+            doc.finish(|| {
+                Error::Unprocessable(format!(
+                    "no sheet has a header row with known column names (sheets: {})",
+                    names.join(", ")
+                ))
+            })
         }
-        Format::Jsonl => parse_jsonl(utf8_reader(whole, detected.encoding), report, key, collector),
-    }
-}
-
-/// Rows read while looking for the header: the header itself and what follows it.
-struct Found {
-    header: StringRecord,
-    buffered: Vec<StringRecord>,
-}
-
-/// Reads up to [`HEADER_SEARCH_ROWS`] rows and picks the header: the first row with at least
-/// two known column names, else the first row with at least two non-empty cells. Title rows
-/// above it are skipped.
-fn find_header(table: &mut dyn Table) -> Result<Option<Found>> {
-    let mut rows = Vec::new();
-    let mut rec = StringRecord::new();
-    while rows.len() < HEADER_SEARCH_ROWS {
-        match table.next(&mut rec) {
-            Next::Row => rows.push(rec.clone()),
-            Next::Bad(_) => rows.push(StringRecord::new()),
-            Next::End => break,
-        }
-    }
-    let filled = |r: &StringRecord| r.iter().filter(|c| !c.trim().is_empty()).count();
-    let pick =
-        rows.iter().position(|r| header_score(r) >= 2).or_else(|| rows.iter().position(|r| filled(r) >= 2));
-    Ok(pick.map(|i| {
-        let mut rest = rows.split_off(i);
-        let header = rest.remove(0);
-        Found { header, buffered: rest }
-    }))
-}
-
-fn parse_table(
-    table: &mut dyn Table,
-    format: Format,
-    report: &Report,
-    key: &PanKey,
-    collector: Collector<'_>,
-) -> Result<ParseSummary> {
-    match find_header(table)? {
-        Some(found) => tabular(table, found, format, report, key, collector),
-        None => {
-            Err(Error::Unprocessable("the file has no header row (no line with two or more columns)".into()))
-        }
-    }
-}
-
-/// True for rows that are not data: all blank, or a totals line under the table.
-fn is_filler(rec: &StringRecord) -> bool {
-    let Some(first) = rec.iter().map(str::trim).find(|c| !c.is_empty()) else {
-        return true;
-    };
-    // Data rows start with an id, which never begins with these words.
-    if !first.as_bytes()[0].is_ascii_alphabetic() {
-        return false;
-    }
-    ["total", "grand total", "subtotal", "sum", "count", "end of report", "records"].iter().any(|w| {
-        first.split_at_checked(first.len().min(w.len())).is_some_and(|(head, rest)| {
-            head.eq_ignore_ascii_case(w)
-                && (rest.is_empty() || rest.starts_with(':') || rest.starts_with(' '))
-        })
-    })
-}
-
-fn tabular(
-    table: &mut dyn Table,
-    found: Found,
-    format: Format,
-    report: &Report,
-    key: &PanKey,
-    mut c: Collector<'_>,
-) -> Result<ParseSummary> {
-    let Found { header, mut buffered } = found;
-    let mut rec = StringRecord::new();
-    let mut bad_rows: Vec<(usize, String)> = Vec::new();
-    while buffered.len() < SAMPLE_ROWS {
-        match table.next(&mut rec) {
-            Next::Row => buffered.push(rec.clone()),
-            Next::Bad(why) => {
-                bad_rows.push((buffered.len(), why));
-                buffered.push(StringRecord::new());
-            }
-            Next::End => break,
-        }
-    }
-    let sample: Vec<StringRecord> =
-        buffered.iter().filter(|r| !is_filler(r)).take(SAMPLE_ROWS).cloned().collect();
-    let map: ColumnMap = map_columns(&header, &sample);
-    let mut plan = RowPlan::build(&map, &sample, report, key)?;
-    c.planned(&plan)?;
-    let mut mapping = map.decisions.clone();
-    mapping.extend(plan.stage_decision.clone());
-    let mut row: u32 = 0;
-    let mut handle =
-        |rec: &StringRecord, bad: Option<String>, plan: &mut RowPlan, c: &mut Collector<'_>| -> Result<()> {
-            row += 1;
-            if let Some(why) = bad {
-                c.reject(RowError { row, column: None, code: "unreadable_row".into(), message: why });
-                return Ok(());
-            }
-            if is_filler(rec) {
-                return Ok(());
-            }
-            match plan.fact(rec, row) {
-                Ok(f) => c.fact(f),
-                Err(e) => {
-                    c.reject(e);
-                    Ok(())
-                }
-            }
-        };
-    for (i, r) in buffered.iter().enumerate() {
-        let bad = bad_rows.iter().find(|(j, _)| *j == i).map(|(_, w)| w.clone());
-        handle(r, bad, &mut plan, &mut c)?;
-    }
-    loop {
-        match table.next(&mut rec) {
-            Next::Row => handle(&rec, None, &mut plan, &mut c)?,
-            Next::Bad(why) => handle(&rec, Some(why), &mut plan, &mut c)?,
-            Next::End => break,
-        }
-    }
-    let report_type = match report.report_type.stage().or_else(|| inferred_stage(&mapping)) {
-        Some(s) => ReportType::for_stage(s),
-        None => ReportType::Auto,
-    };
-    c.finish(format, mapping, plan.confidence, report_type)
-}
-
-fn inferred_stage(mapping: &[MappingDecision]) -> Option<Stage> {
-    mapping.iter().find_map(|d| d.field.strip_prefix("stage=").and_then(Stage::parse))
-}
-
-/// The canonical columns a JSON Lines fact is laid out in before the shared row plan reads it.
-const JSONL_COLUMNS: [&str; 21] = [
-    "transaction_id",
-    "stage",
-    "occurred_at",
-    "amount",
-    "amount_minor",
-    "currency",
-    "network",
-    "response_code",
-    "approved",
-    "merchant_id",
-    "merchant_name",
-    "mcc",
-    "merchant_country",
-    "issuer_country",
-    "issuer_bin",
-    "card_number",
-    "card_token",
-    "entry_mode",
-    "interchange_fee_minor",
-    "reason_code",
-    "fraud_reported",
-];
-
-/// Lays a JSON fact out as a row of [`JSONL_COLUMNS`].
-fn json_row(v: &serde_json::Value, rec: &mut StringRecord) -> std::result::Result<(), String> {
-    let obj = v.as_object().ok_or("the line is not a JSON object")?;
-    let text = |k: &str| -> String {
-        match obj.get(k) {
-            None | Some(serde_json::Value::Null) => String::new(),
-            Some(serde_json::Value::String(s)) => s.clone(),
-            Some(serde_json::Value::Bool(b)) => {
-                if *b {
-                    "1".into()
-                } else {
-                    "0".into()
-                }
-            }
-            Some(other) => other.to_string(),
-        }
-    };
-    let (amount, amount_minor, currency) = match obj.get("amount") {
-        Some(serde_json::Value::Object(m)) => {
-            let minor = m
-                .get("minor")
-                .and_then(serde_json::Value::as_i64)
-                .ok_or("amount.minor must be an integer")?;
-            let cur = m
-                .get("currency")
-                .and_then(serde_json::Value::as_str)
-                .ok_or("amount.currency must be a code")?;
-            (String::new(), minor.to_string(), cur.to_owned())
-        }
-        _ => (text("amount"), text("amount_minor"), text("currency")),
-    };
-    let approved = match obj.get("approved") {
-        Some(serde_json::Value::Bool(b)) => if *b { "approved" } else { "declined" }.to_owned(),
-        _ => text("approved"),
-    };
-    let pan = if obj.contains_key("pan") { text("pan") } else { text("card_number") };
-    let fee = if obj.contains_key("interchange_fee") {
-        text("interchange_fee")
-    } else {
-        text("interchange_fee_minor")
-    };
-    rec.clear();
-    for col in JSONL_COLUMNS {
-        let v = match col {
-            "amount" => amount.clone(),
-            "amount_minor" => amount_minor.clone(),
-            "currency" => currency.clone(),
-            "approved" => approved.clone(),
-            "card_number" => pan.clone(),
-            "interchange_fee_minor" => fee.clone(),
-            other => text(other),
-        };
-        rec.push_field(&v);
-    }
-    Ok(())
-}
-
-fn parse_jsonl(
-    input: Box<dyn Read + Send>,
-    report: &Report,
-    key: &PanKey,
-    mut c: Collector<'_>,
-) -> Result<ParseSummary> {
-    let header = StringRecord::from(JSONL_COLUMNS.to_vec());
-    let map = map_columns(&header, &[]);
-    // Amounts in JSON Lines are decimal text or minor units; the plan needs an amount column.
-    let mut plan = RowPlan::build(&map, &[], report, key)?;
-    c.planned(&plan)?;
-    let mut mapping = map.decisions.clone();
-    mapping.extend(plan.stage_decision.clone());
-    let mut rec = StringRecord::new();
-    let mut reader = BufReader::with_capacity(256 * 1024, input);
-    let mut line = String::new();
-    let mut row = 0u32;
-    loop {
-        line.clear();
-        let n = match reader.read_line(&mut line) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                row += 1;
-                c.reject(RowError {
-                    row,
-                    column: None,
-                    code: "unreadable_row".into(),
-                    message: "the line is not valid UTF-8".into(),
-                });
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
-        if n == 0 {
-            break;
-        }
-        if line.trim().is_empty() {
-            continue;
-        }
-        row += 1;
-        let parsed = serde_json::from_str::<serde_json::Value>(&line)
-            .map_err(|e| format!("the line is not valid JSON ({})", json_error_kind(&e)))
-            .and_then(|v| json_row(&v, &mut rec));
-        match parsed {
-            Ok(()) => match plan.fact(&rec, row) {
-                Ok(f) => c.fact(f)?,
-                Err(e) => c.reject(e),
-            },
-            Err(why) => c.reject(RowError { row, column: None, code: "invalid_json".into(), message: why }),
-        }
-    }
-    let report_type = report.report_type;
-    c.finish(Format::Jsonl, mapping, plan.confidence, report_type)
-}
-
-fn json_error_kind(e: &serde_json::Error) -> &'static str {
-    match e.classify() {
-        serde_json::error::Category::Io => "read error",
-        serde_json::error::Category::Syntax => "syntax error",
-        serde_json::error::Category::Data => "unexpected data",
-        serde_json::error::Category::Eof => "truncated line",
+        Format::Jsonl => super::jsonl::parse(utf8_reader(whole, detected.encoding), report, key, collector),
     }
 }

@@ -1,21 +1,24 @@
-//! A [`RowPlan`] is a column mapping compiled for one report: it turns each row into a
-//! canonical [`Fact`] or a [`RowError`] that names the column and never echoes a card number.
+//! A [`RowPlan`] is a column mapping compiled for one table of a report: it turns each row
+//! into a canonical [`Fact`], a skip (the row is not a card transaction, with the reason), or
+//! a [`RowError`] that names the column and never echoes a card number.
 
 use csv::StringRecord;
+use hmac::{Hmac, Mac};
 use rustc_hash::FxHashMap;
 
-use super::mapping::{ColumnMap, Field};
+use super::approval::{description_approves, lifecycle_word, status_word, Convention};
+use super::kinds::{method, Method, Skip};
+use super::mapping::{header_currency, ColumnMap, Field};
 use super::normalize::{
-    normalize_mcc, parse_amount, parse_flag, parse_minor, parse_status, parse_time, parse_when, resolve,
-    DecimalStyle, When,
+    excel_serial, normalize_mcc, parse_amount, parse_amount_rounded, parse_flag, parse_minor, parse_time,
+    parse_when_in, DateOrder, DecimalStyle, RowZone, When,
 };
-use super::pan::{issuer_bin, pan_digits, redact, PanKey};
-use crate::calendar::Timestamp;
-use crate::error::{Error, Result};
-use crate::facts::{
-    response_code_is_approved, CardToken, Country, EntryMode, Fact, Lineage, MappingDecision, Network,
-    Report, RowError, Stage,
-};
+use super::pan::{issuer_bin, masked_pan, pan_digits_from, redact, PanKey};
+use super::stage::{StageOutcome, StageRule};
+use super::values::month_name;
+use crate::calendar::{Date, Timestamp};
+use crate::error::Result;
+use crate::facts::{CardToken, Country, EntryMode, Fact, Lineage, Network, Report, RowError, Stage};
 use crate::money::{Currency, Money};
 
 /// Longest transaction id accepted.
@@ -23,221 +26,186 @@ const MAX_ID_LEN: usize = 64;
 /// Longest merchant name accepted.
 const MAX_TEXT_LEN: usize = 256;
 
-#[derive(Debug, Clone, Copy)]
-enum StageSource {
-    Fixed(Stage),
-    Column(usize),
+/// What a row became.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    /// A fact.
+    Fact(Box<Fact>),
+    /// Not a card transaction: the reason, as reported.
+    Skip(String),
+    /// A row with a bad value.
+    Reject(RowError),
 }
 
 #[derive(Debug, Clone, Copy)]
-enum TimeSource {
-    Column(usize),
-    DateAndTime(usize, usize),
-}
-
-#[derive(Debug, Clone, Copy)]
-enum AmountSource {
+pub(crate) enum AmountSource {
     Decimal(usize, DecimalStyle),
     Minor(usize),
+    /// Separate debit and credit columns: the amount is credit − debit.
+    DebitCredit {
+        debit: usize,
+        credit: usize,
+        style: DecimalStyle,
+    },
 }
 
-/// The compiled mapping of one report.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum TimeSource {
+    /// One column: a timestamp, a date, epoch seconds/milliseconds or an Excel serial.
+    Column { col: usize, order: DateOrder },
+    /// A date column and a time-of-day column.
+    DateAndTime { date: usize, time: usize, order: DateOrder },
+    /// Year, month and day columns, and a time of day if there is one.
+    Parts { year: usize, month: usize, day: usize, time: Option<usize> },
+}
+
+impl TimeSource {
+    /// The column errors about the time point at.
+    pub fn column(self) -> usize {
+        match self {
+            TimeSource::Column { col, .. } => col,
+            TimeSource::DateAndTime { date, .. } => date,
+            TimeSource::Parts { year, .. } => year,
+        }
+    }
+}
+
+/// Where a row's time zone comes from.
+enum Zone {
+    /// The header names it (`Created (UTC)`), or the report's `timezone` (UTC when `None`).
+    Fixed(Option<RowZone>),
+    /// A column per row (`TimeZone`: `CET`, `PDT`), cached per distinct value; empty cells use
+    /// the report's zone.
+    Column { col: usize, fallback: Option<RowZone>, cache: FxHashMap<Box<str>, Option<RowZone>> },
+}
+
+/// How an authorization's approval is read: the first of these columns that is filled in
+/// the row decides; with none mapped, the file lists completed authorizations.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Approval {
+    /// An approved/declined word.
+    pub status: Option<usize>,
+    /// A response code in its convention, and its description when the file has one.
+    pub code: Option<(usize, Convention, Option<usize>)>,
+    /// An error column: approved when empty.
+    pub error: Option<usize>,
+}
+
+impl Approval {
+    fn is_empty(&self) -> bool {
+        self.status.is_none() && self.code.is_none() && self.error.is_none()
+    }
+}
+
+/// Where transaction ids come from.
+enum TxSource {
+    Column(usize),
+    /// No column identifies transactions: an id from a keyed hash of the row's cells (so the
+    /// same row in another file gets the same id), numbered when a file repeats a row.
+    Generated {
+        mac: Hmac<sha2::Sha256>,
+        seen: FxHashMap<[u8; 12], u32>,
+    },
+}
+
+/// Everything a [`RowPlan`] is built from.
+pub(crate) struct PlanParts {
+    pub map: ColumnMap,
+    pub time: TimeSource,
+    pub amount: AmountSource,
+    /// Minor units read when the decimal amount cell is empty (JSON Lines carry either).
+    pub amount_minor: Option<usize>,
+    pub fee: Option<(AmountSource, bool)>,
+    pub fee_currency: Option<usize>,
+    pub stage: StageRule,
+    pub approval: Approval,
+    pub lifecycle: Option<usize>,
+    pub generated_ids: bool,
+    pub confidence: f64,
+}
+
+/// The compiled mapping of one table.
 pub(crate) struct RowPlan {
     headers: Vec<String>,
-    stage: StageSource,
-    tx: usize,
+    tx: TxSource,
     time: TimeSource,
+    zone: Zone,
     amount: AmountSource,
-    /// Minor units, read when the decimal amount cell is empty (JSON Lines carry either).
-    amount_minor: Option<AmountSource>,
+    amount_minor: Option<usize>,
     currency: Option<usize>,
     default_currency: Option<Currency>,
     network: Option<usize>,
     default_network: Option<Network>,
-    fee: Option<AmountSource>,
+    fee: Option<(AmountSource, bool)>,
+    fee_currency: Option<usize>,
+    stage: StageRule,
+    approval: Approval,
+    lifecycle: Option<usize>,
     col: FxHashMap<Field, usize>,
-    zone: Option<jiff::tz::TimeZone>,
     key: PanKey,
     tokens: TokenCache,
     lineage: Lineage,
-    /// The stage decision (when not from a column) and the report's confidence.
-    pub stage_decision: Option<MappingDecision>,
-    /// Combined confidence of the required fields and the stage.
+    /// Confidence the facts carry.
     pub confidence: f64,
 }
 
-/// What the headers say about the stage, if anything.
-fn infer_stage(map: &ColumnMap) -> Option<(Stage, f64)> {
-    let joined: String =
-        map.headers().iter().map(|h| super::mapping::normalize_header(h)).collect::<Vec<_>>().join("|");
-    let has = |w: &str| joined.contains(w);
-    let named = |w: &str| joined.split('|').any(|h| h == w);
-    if map.column(Field::ResponseCode).is_some() || map.column(Field::Status).is_some() {
-        return Some((Stage::Auth, 0.9));
-    }
-    if map.column(Field::ReasonCode).is_some() || has("chargeback") || has("dispute") || named("arn") {
-        return Some((Stage::Chargeback, 0.85));
-    }
-    if has("refund") {
-        return Some((Stage::Refund, 0.85));
-    }
-    if has("settle") || has("funding") {
-        return Some((Stage::Settlement, 0.85));
-    }
-    if has("fraud") || has("tc40") {
-        return Some((Stage::Fraud, 0.8));
-    }
-    if has("clearing")
-        || has("presentment")
-        || has("processingdate")
-        || map.column(Field::InterchangeFee).is_some()
-    {
-        return Some((Stage::Clearing, 0.75));
-    }
-    None
-}
-
-fn missing(map: &ColumnMap, what: &[&str]) -> Error {
-    Error::Unprocessable(format!(
-        "missing required column{}: {}; columns seen: {}",
-        if what.len() > 1 { "s" } else { "" },
-        what.join(", "),
-        map.headers().iter().map(|h| redact(h)).collect::<Vec<_>>().join(", ")
-    ))
-}
-
 impl RowPlan {
-    /// Compiles a mapping. Fails (the report fails) when a required field is missing, the stage
-    /// cannot be told, or the transaction-id column holds card numbers.
-    pub fn build(map: &ColumnMap, sample: &[StringRecord], report: &Report, key: &PanKey) -> Result<RowPlan> {
+    /// Compiles the parts the pipeline decided into a plan.
+    pub fn new(parts: PlanParts, report: &Report, key: &PanKey) -> Result<RowPlan> {
+        let map = &parts.map;
         let col: FxHashMap<Field, usize> =
             map.columns.iter().enumerate().filter_map(|(i, f)| f.map(|f| (f, i))).collect();
-        let default_currency = match report.currency.as_deref() {
-            Some(c) => Some(Currency::parse_any(c).ok_or_else(|| {
-                Error::invalid("unknown_currency", format!("currency `{c}` is not an ISO 4217 currency"))
-            })?),
-            None => None,
-        };
-        let default_network = report.network.as_deref().and_then(Network::parse);
-        let zone = match report.timezone.as_str() {
+        let report_zone = match report.timezone.as_str() {
             "" | "UTC" | "utc" | "Etc/UTC" => None,
-            tz => Some(jiff::tz::TimeZone::get(tz).map_err(|_| {
-                Error::invalid("invalid_timezone", format!("timezone `{tz}` is not an IANA time zone name"))
-            })?),
+            tz => Some(RowZone::Tz(jiff::tz::TimeZone::get(tz).map_err(|_| {
+                crate::error::Error::invalid(
+                    "invalid_timezone",
+                    format!("timezone `{tz}` is not an IANA time zone name"),
+                )
+            })?)),
         };
-        let sample_values = |c: usize| sample.iter().filter_map(move |r| r.get(c));
-        let mut lacking = Vec::new();
-        let tx = col.get(&Field::TransactionId).copied();
-        if tx.is_none() {
-            lacking.push("transaction_id");
-        }
-        let time = match (col.get(&Field::OccurredAt), col.get(&Field::Date), col.get(&Field::Time)) {
-            (Some(&c), _, _) => Some(TimeSource::Column(c)),
-            (None, Some(&d), Some(&t)) => Some(TimeSource::DateAndTime(d, t)),
-            (None, Some(&d), None) => Some(TimeSource::Column(d)),
-            _ => {
-                lacking.push("occurred_at (a date or timestamp)");
-                None
-            }
+        let time_col = parts.time.column();
+        let header_zone = map.words.get(time_col).and_then(|w| w.zone).filter(|z| *z == "utc" || *z == "gmt");
+        let zone = match (col.get(&Field::Zone), header_zone) {
+            (_, Some(_)) => Zone::Fixed(None),
+            (Some(&c), None) => Zone::Column { col: c, fallback: report_zone, cache: FxHashMap::default() },
+            (None, None) => Zone::Fixed(report_zone),
         };
-        let amount = match (col.get(&Field::Amount), col.get(&Field::AmountMinor)) {
-            (Some(&c), _) => Some(AmountSource::Decimal(c, DecimalStyle::detect(sample_values(c)))),
-            (None, Some(&c)) => Some(AmountSource::Minor(c)),
-            _ => {
-                lacking.push("amount");
-                None
-            }
+        let amount_col = match parts.amount {
+            AmountSource::Decimal(c, _) | AmountSource::Minor(c) => c,
+            AmountSource::DebitCredit { credit, .. } => credit,
         };
-        let currency = col.get(&Field::Currency).copied();
-        if currency.is_none() && default_currency.is_none() {
-            let embedded = match amount {
-                Some(AmountSource::Decimal(c, style)) => {
-                    let vals: Vec<&str> = sample_values(c).collect();
-                    !vals.is_empty()
-                        && vals.iter().all(|v| {
-                            parse_amount(v, style, |c| c.map_or(2, Currency::exponent))
-                                .is_ok_and(|a| a.currency.is_some())
-                        })
-                }
-                _ => false,
-            };
-            if !embedded {
-                lacking.push("currency (or pass ?currency=)");
-            }
-        }
-        let (Some(tx), Some(time), Some(amount), true) = (tx, time, amount, lacking.is_empty()) else {
-            return Err(missing(map, &lacking));
-        };
-        let ids: Vec<&str> = sample_values(tx).filter(|v| !v.trim_ascii().is_empty()).collect();
-        if !ids.is_empty() && ids.iter().filter(|v| pan_digits(v).is_some()).count() * 2 > ids.len() {
-            return Err(Error::Unprocessable(format!(
-                "column `{}` was mapped to transaction_id but holds card numbers; card numbers cannot identify transactions",
-                redact(map.headers()[tx])
-            )));
-        }
-        let (stage, stage_decision, stage_conf) = match (report.report_type.stage(), col.get(&Field::Stage)) {
-            (Some(s), _) => (
-                StageSource::Fixed(s),
-                Some(MappingDecision { column: "(upload)".into(), field: "stage".into(), confidence: 1.0, rule: "report_type".into() }),
-                1.0,
-            ),
-            (None, Some(&c)) => (StageSource::Column(c), None, map.decisions[c].confidence),
-            (None, None) => match infer_stage(map) {
-                Some((s, conf)) => (
-                    StageSource::Fixed(s),
-                    Some(MappingDecision {
-                        column: "(headers)".into(),
-                        field: format!("stage={}", s.as_str()),
-                        confidence: conf,
-                        rule: "header_inference".into(),
-                    }),
-                    conf,
-                ),
-                None => {
-                    return Err(Error::Unprocessable(format!(
-                        "cannot tell what kind of report this is from its columns ({}); upload it with report_type",
-                        map.headers().iter().map(|h| redact(h)).collect::<Vec<_>>().join(", ")
-                    )))
-                }
+        let default_currency =
+            super::pipeline::declared_currency(report)?.or_else(|| header_currency(map, amount_col));
+        let tx = match col.get(&Field::TransactionId) {
+            Some(&c) if !parts.generated_ids => TxSource::Column(c),
+            _ => TxSource::Generated {
+                mac: <Hmac<sha2::Sha256> as Mac>::new_from_slice(&key.derive("row-id"))
+                    .map_err(|_| crate::error::Error::internal("row-id key"))?,
+                seen: FxHashMap::default(),
             },
-        };
-        let required = [
-            Some(tx),
-            Some(match time {
-                TimeSource::Column(c) | TimeSource::DateAndTime(c, _) => c,
-            }),
-            Some(match amount {
-                AmountSource::Decimal(c, _) | AmountSource::Minor(c) => c,
-            }),
-        ];
-        let min_conf = required.iter().flatten().map(|&c| map.decisions[c].confidence).fold(1.0f64, f64::min);
-        let fee = match (col.get(&Field::InterchangeFee), col.get(&Field::InterchangeFeeMinor)) {
-            (Some(&c), _) => Some(AmountSource::Decimal(c, DecimalStyle::detect(sample_values(c)))),
-            (None, Some(&c)) => Some(AmountSource::Minor(c)),
-            _ => None,
         };
         Ok(RowPlan {
             headers: map.headers().iter().map(|h| redact(h)).collect(),
-            stage,
             tx,
-            time,
-            amount,
-            amount_minor: match (amount, col.get(&Field::AmountMinor)) {
-                (AmountSource::Decimal(..), Some(&c)) => Some(AmountSource::Minor(c)),
-                _ => None,
-            },
-            currency,
+            time: parts.time,
+            zone,
+            amount: parts.amount,
+            amount_minor: parts.amount_minor,
+            currency: col.get(&Field::Currency).copied(),
             default_currency,
             network: col.get(&Field::Network).copied(),
-            default_network,
-            fee,
+            default_network: report.network.as_deref().and_then(Network::parse),
+            fee: parts.fee,
+            fee_currency: parts.fee_currency,
+            stage: parts.stage,
+            approval: parts.approval,
+            lifecycle: parts.lifecycle,
             col,
-            zone,
             key: key.clone(),
             tokens: TokenCache::new(),
             lineage: Lineage { report_id: report.report_id, sha256: report.sha256, row: 0 },
-            stage_decision,
-            confidence: ((min_conf * stage_conf) * 100.0).round() / 100.0,
+            confidence: parts.confidence,
         })
     }
 
@@ -252,7 +220,7 @@ impl RowPlan {
 
     fn cell<'r>(&self, rec: &'r StringRecord, f: Field) -> Option<(usize, &'r str)> {
         let c = *self.col.get(&f)?;
-        let v = rec.get(c)?.trim_ascii();
+        let v = rec.get(c)?.trim();
         (!v.is_empty()).then_some((c, v))
     }
 
@@ -293,11 +261,8 @@ impl RowPlan {
         Ok(Some(super::pan::redact_cow(v).into_owned()))
     }
 
-    fn token(&mut self, digits: &str) -> CardToken {
-        self.tokens.get_or_insert(digits, &self.key)
-    }
-
-    fn parse_money(
+    /// A money cell in minor units, with the currency written in it, if any.
+    fn money(
         &self,
         rec: &StringRecord,
         src: AmountSource,
@@ -305,82 +270,94 @@ impl RowPlan {
         row: u32,
         what: &str,
     ) -> std::result::Result<(i64, Option<Currency>), RowError> {
-        let c = match src {
-            AmountSource::Decimal(c, _) | AmountSource::Minor(c) => c,
-        };
-        let raw = rec.get(c).unwrap_or("").trim_ascii();
-        if raw.is_empty() {
-            return Err(self.err(row, Some(c), "missing_value", format!("{what} is empty")));
-        }
-        match src {
-            AmountSource::Minor(_) => parse_minor(raw).map(|m| (m, None)).map_err(|why| {
+        let exponent = |embedded: Option<Currency>| embedded.or(currency).map_or(2, Currency::exponent);
+        let one = |c: usize,
+                   style: Option<DecimalStyle>|
+         -> std::result::Result<Option<(i64, Option<Currency>)>, RowError> {
+            let raw = rec.get(c).unwrap_or("").trim();
+            if raw.is_empty() {
+                return Ok(None);
+            }
+            let parsed = match style {
+                None => parse_minor(raw).map(|m| (m, None)),
+                Some(style) => parse_amount(raw, style, exponent).map(|a| (a.minor, a.currency)),
+            };
+            parsed.map(Some).map_err(|why| {
                 self.err(row, Some(c), "invalid_amount", format!("{what} `{}` {why}", truncate(raw)))
-            }),
-            AmountSource::Decimal(_, style) => {
-                parse_amount(raw, style, |embedded| embedded.or(currency).map_or(2, Currency::exponent))
-                    .map(|a| (a.minor, a.currency))
-                    .map_err(|why| {
-                        self.err(row, Some(c), "invalid_amount", format!("{what} `{}` {why}", truncate(raw)))
-                    })
+            })
+        };
+        let missing = |c: usize| self.err(row, Some(c), "missing_value", format!("{what} is empty"));
+        match src {
+            AmountSource::Minor(c) => one(c, None)?.ok_or_else(|| missing(c)),
+            AmountSource::Decimal(c, style) => one(c, Some(style))?.ok_or_else(|| missing(c)),
+            AmountSource::DebitCredit { debit, credit, style } => {
+                match (one(debit, Some(style))?, one(credit, Some(style))?) {
+                    (None, None) => Err(missing(credit)),
+                    (d, c) => {
+                        let cur = c.and_then(|c| c.1).or(d.and_then(|d| d.1));
+                        Ok((c.map_or(0, |c| c.0) - d.map_or(0, |d| d.0), cur))
+                    }
+                }
             }
         }
     }
 
-    /// Turns one data row into a fact.
-    pub fn fact(&mut self, rec: &StringRecord, row: u32) -> std::result::Result<Fact, RowError> {
-        let stage = match self.stage {
-            StageSource::Fixed(s) => s,
-            StageSource::Column(c) => {
-                let v = rec.get(c).unwrap_or("").trim_ascii();
-                Stage::parse(v).ok_or_else(|| {
-                    self.err(
-                        row,
-                        Some(c),
-                        "invalid_stage",
-                        format!(
-                            "stage `{}` is not AUTH, CLEARING, SETTLEMENT, REFUND, CHARGEBACK or FRAUD",
-                            truncate(v)
-                        ),
-                    )
-                })?
-            }
-        };
-        let tx_raw = rec.get(self.tx).unwrap_or("").trim_ascii();
-        if tx_raw.is_empty() {
-            return Err(self.err(row, Some(self.tx), "missing_value", "transaction_id is empty".into()));
-        }
-        if tx_raw.len() > MAX_ID_LEN || tx_raw.chars().any(|c| c.is_control()) {
-            return Err(self.err(
-                row,
-                Some(self.tx),
-                "invalid_transaction_id",
-                format!("transaction_id is longer than {MAX_ID_LEN} characters or holds control characters"),
-            ));
-        }
-        let occurred_at = self.occurred_at(rec, row)?;
-        let currency = match self.currency {
-            Some(c) => match rec.get(c).map(str::trim).filter(|v| !v.is_empty()) {
-                Some(v) => Some(Currency::parse_any(v).ok_or_else(|| {
-                    self.err(
-                        row,
-                        Some(c),
-                        "unknown_currency",
-                        format!("currency `{}` is not an ISO 4217 code", truncate(v)),
-                    )
-                })?),
-                None => self.default_currency,
-            },
-            None => self.default_currency,
-        };
-        let source = match (self.amount, self.amount_minor) {
-            (AmountSource::Decimal(c, _), Some(minor))
-                if rec.get(c).is_none_or(|v| v.trim_ascii().is_empty()) =>
-            {
-                minor
+    /// The amount column of this row: the decimal one, or minor units when it is empty.
+    fn amount_source(&self, rec: &StringRecord) -> AmountSource {
+        match (self.amount, self.amount_minor) {
+            (AmountSource::Decimal(c, _), Some(minor)) if rec.get(c).is_none_or(|v| v.trim().is_empty()) => {
+                AmountSource::Minor(minor)
             }
             (primary, _) => primary,
+        }
+    }
+
+    /// The row's amount in minor units as the file writes it (signed), for control totals;
+    /// `None` when it cannot be read.
+    pub fn raw_amount(&self, rec: &StringRecord) -> Option<i64> {
+        let currency =
+            self.currency.and_then(|c| rec.get(c)).and_then(Currency::parse_any).or(self.default_currency);
+        self.money(rec, self.amount_source(rec), currency, 0, "amount").ok().map(|(m, _)| m)
+    }
+
+    /// Turns one data row (starting on file line `row`) into an outcome.
+    pub fn fact(&mut self, rec: &StringRecord, row: u32) -> Outcome {
+        match self.try_fact(rec, row) {
+            Ok(o) => o,
+            Err(e) => Outcome::Reject(e),
+        }
+    }
+
+    fn try_fact(&mut self, rec: &StringRecord, row: u32) -> std::result::Result<Outcome, RowError> {
+        let decided = self.stage.decide(rec);
+        let (kind_stage, explicit_sale) = match decided {
+            StageOutcome::Skip(reason) => return Ok(Outcome::Skip(reason)),
+            StageOutcome::Stage { stage, sale } => (stage, sale),
+            StageOutcome::Unknown(v) => {
+                return Err(self.err(
+                    row,
+                    self.stage.column(),
+                    "unknown_stage",
+                    format!("cannot tell the stage of type `{}`; upload with report_type or map it in the mapping's kinds", truncate(&v)),
+                ))
+            }
         };
-        let (minor, embedded) = self.parse_money(rec, source, currency, row, "amount")?;
+        if let Some(reason) = self.non_card(rec) {
+            return Ok(Outcome::Skip(reason));
+        }
+        if let Some(c) = self.lifecycle.filter(|_| kind_stage != Stage::Auth) {
+            let v = rec.get(c).unwrap_or("").trim();
+            if lifecycle_word(v) == Some(false) {
+                return Ok(Outcome::Skip(format!(
+                    "{} ({} {})",
+                    Skip::NotCompleted.as_str(),
+                    self.headers[c],
+                    truncate(v)
+                )));
+            }
+        }
+        let currency = self.currency(rec, row)?;
+        let (signed, embedded) = self.money(rec, self.amount_source(rec), currency, row, "amount")?;
         let currency = match (currency, embedded) {
             (Some(a), Some(b)) if a != b => {
                 return Err(self.err(
@@ -400,18 +377,95 @@ impl RowPlan {
                 ))
             }
         };
+        // A negative sale is a refund, unless the file says what each row is: then it is a
+        // payment the account holder sent.
+        let stage = match kind_stage {
+            s @ (Stage::Auth | Stage::Clearing | Stage::Settlement) if signed < 0 => {
+                if explicit_sale && self.stage.has_column() {
+                    return Ok(Outcome::Skip(self.stage.reason(rec, Skip::Sent)));
+                }
+                debug_assert!(s != Stage::Refund);
+                Stage::Refund
+            }
+            s => s,
+        };
+        let tx = self.transaction_id(rec, row)?;
+        let occurred_at = self.occurred_at(rec, row)?;
         let mut f = Fact::new(
-            tx_raw,
+            tx,
             stage,
             occurred_at,
-            Money::new(minor, currency),
+            Money::new(signed.abs(), currency),
             Lineage { row, ..self.lineage.clone() },
         );
+        self.describe(&mut f, rec, row)?;
+        Ok(Outcome::Fact(Box::new(f)))
+    }
+
+    /// The skip reason when the row's payment method or account is not a card.
+    fn non_card(&self, rec: &StringRecord) -> Option<String> {
+        if let Some(c) = self.network {
+            let v = rec.get(c).unwrap_or("").trim();
+            if method(v) == Some(Method::NonCard) {
+                return Some(format!("{} ({})", Skip::NonCard.as_str(), truncate(v)));
+            }
+        }
+        if let Some((_, v)) = self.cell(rec, Field::Pan) {
+            if v.eq_ignore_ascii_case("iban") || is_iban(v) {
+                return Some(format!(
+                    "{} (account {})",
+                    Skip::NonCard.as_str(),
+                    if is_iban(v) { "IBAN" } else { v }
+                ));
+            }
+        }
+        None
+    }
+
+    fn currency(&self, rec: &StringRecord, row: u32) -> std::result::Result<Option<Currency>, RowError> {
+        match self.currency.and_then(|c| rec.get(c).map(|v| (c, v.trim()))) {
+            Some((c, v)) if !v.is_empty() => Currency::parse_any(v).map(Some).ok_or_else(|| {
+                self.err(
+                    row,
+                    Some(c),
+                    "unknown_currency",
+                    format!("currency `{}` is not an ISO 4217 code", truncate(v)),
+                )
+            }),
+            _ => Ok(self.default_currency),
+        }
+    }
+
+    fn transaction_id(&mut self, rec: &StringRecord, row: u32) -> std::result::Result<String, RowError> {
+        let c = match &mut self.tx {
+            TxSource::Column(c) => *c,
+            TxSource::Generated { mac, seen } => return Ok(generated_id(mac, seen, rec)),
+        };
+        let raw = rec.get(c).unwrap_or("").trim();
+        if raw.is_empty() {
+            return Err(self.err(row, Some(c), "missing_value", "transaction_id is empty".into()));
+        }
+        if raw.len() > MAX_ID_LEN || raw.chars().any(|c| c.is_control()) {
+            return Err(self.err(
+                row,
+                Some(c),
+                "invalid_transaction_id",
+                format!("transaction_id is longer than {MAX_ID_LEN} characters or holds control characters"),
+            ));
+        }
+        Ok(raw.to_owned())
+    }
+
+    /// Everything beyond the required fields.
+    fn describe(&mut self, f: &mut Fact, rec: &StringRecord, row: u32) -> std::result::Result<(), RowError> {
         f.network = match self.network.and_then(|c| rec.get(c)).map(str::trim).filter(|v| !v.is_empty()) {
-            Some(v) => Network::parse(v),
+            Some(v) => match method(v) {
+                Some(Method::Card(n)) => Some(n),
+                _ => Network::parse(v),
+            },
             None => self.default_network.clone(),
         };
-        if let Some((c, v)) = self.cell(rec, Field::ResponseCode) {
+        if let Some((c, v)) = self.cell(rec, Field::ResponseCode).filter(|_| f.stage == Stage::Auth) {
             if v.len() > 8 {
                 return Err(self.err(
                     row,
@@ -422,18 +476,8 @@ impl RowPlan {
             }
             f.response_code = Some(v.to_owned());
         }
-        if stage == Stage::Auth {
-            f.approved = match self.cell(rec, Field::Status) {
-                Some((c, v)) => Some(parse_status(v).ok_or_else(|| {
-                    self.err(
-                        row,
-                        Some(c),
-                        "invalid_status",
-                        format!("status `{}` is neither approved nor declined", truncate(v)),
-                    )
-                })?),
-                None => f.response_code.as_deref().map(response_code_is_approved),
-            };
+        if f.stage == Stage::Auth {
+            f.approved = self.approved(rec, row)?;
         }
         f.merchant_id = self.text(rec, Field::MerchantId, MAX_ID_LEN, row)?;
         f.merchant_name = self.text(rec, Field::MerchantName, MAX_TEXT_LEN, row)?;
@@ -461,54 +505,41 @@ impl RowPlan {
                 })?);
             }
         }
-        if let Some((c, v)) = self.cell(rec, Field::Pan) {
-            let digits = pan_digits(v).ok_or_else(|| {
-                self.err(
-                    row,
-                    Some(c),
-                    "invalid_card_number",
-                    "the card number is not 13–19 digits passing the Luhn check".into(),
-                )
-            })?;
-            f.issuer_bin = Some(issuer_bin(&digits));
-            f.card_token = Some(self.token(&digits));
-        }
-        if let Some((c, v)) = self.cell(rec, Field::IssuerBin) {
-            match pan_digits(v) {
-                Some(digits) => {
-                    f.issuer_bin = Some(issuer_bin(&digits));
-                    f.card_token = f.card_token.or_else(|| Some(self.token(&digits)));
+        self.card(f, rec, row)?;
+        f.entry_mode = self.cell(rec, Field::EntryMode).and_then(|(_, v)| EntryMode::parse(v));
+        if let Some((src, negate)) = self.fee {
+            let c = match src {
+                AmountSource::Decimal(c, _)
+                | AmountSource::Minor(c)
+                | AmountSource::DebitCredit { credit: c, .. } => c,
+            };
+            let same_currency = self
+                .fee_currency
+                .and_then(|fc| rec.get(fc))
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .is_none_or(|v| Currency::parse_any(v) == Some(f.amount.currency));
+            let raw = rec.get(c).unwrap_or("").trim();
+            if !raw.is_empty() && same_currency {
+                let minor = match src {
+                    AmountSource::Decimal(_, style) => {
+                        parse_amount_rounded(raw, style, f.amount.currency.exponent())
+                    }
+                    _ => parse_minor(raw),
                 }
-                None if (6..=8).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit()) => {
-                    f.issuer_bin = Some(v.to_owned())
-                }
-                None => {
-                    return Err(self.err(
+                .map_err(|why| {
+                    self.err(
                         row,
                         Some(c),
-                        "invalid_bin",
-                        format!("issuer BIN `{}` is not 6–8 digits", truncate(v)),
-                    ))
-                }
-            }
-        }
-        if let Some((c, v)) = self.cell(rec, Field::CardToken) {
-            f.card_token = Some(CardToken::parse_hex(v).ok_or_else(|| {
-                self.err(row, Some(c), "invalid_card_token", "card_token is not 32 hex characters".into())
-            })?);
-        }
-        f.entry_mode = self.cell(rec, Field::EntryMode).and_then(|(_, v)| EntryMode::parse(v));
-        if let Some(src) = self.fee {
-            let c = match src {
-                AmountSource::Decimal(c, _) | AmountSource::Minor(c) => c,
-            };
-            if rec.get(c).is_some_and(|v| !v.trim_ascii().is_empty()) {
-                f.interchange_fee =
-                    Some(self.parse_money(rec, src, Some(currency), row, "interchange fee")?.0);
+                        "invalid_amount",
+                        format!("interchange fee `{}` {why}", truncate(raw)),
+                    )
+                })?;
+                f.interchange_fee = Some(if negate { -minor } else { minor });
             }
         }
         if let Some((c, v)) = self.cell(rec, Field::ReasonCode) {
-            if v.len() > 16 {
+            if v.chars().count() > 16 {
                 return Err(self.err(
                     row,
                     Some(c),
@@ -518,59 +549,148 @@ impl RowPlan {
             }
             f.reason_code = Some(v.to_owned());
         }
-        f.fraud_reported =
-            stage == Stage::Fraud || self.cell(rec, Field::FraudReported).is_some_and(|(_, v)| parse_flag(v));
-        Ok(f)
+        f.fraud_reported = f.stage == Stage::Fraud
+            || self.cell(rec, Field::FraudReported).is_some_and(|(_, v)| parse_flag(v));
+        Ok(())
     }
 
-    fn occurred_at(&self, rec: &StringRecord, row: u32) -> std::result::Result<Timestamp, RowError> {
-        let (c, when) = match self.time {
-            TimeSource::Column(c) => {
-                let v = rec.get(c).unwrap_or("").trim_ascii();
-                if v.is_empty() {
-                    return Err(self.err(row, Some(c), "missing_value", "the date is empty".into()));
-                }
-                (
-                    c,
-                    parse_when(v).ok_or_else(|| {
-                        self.err(
-                            row,
-                            Some(c),
-                            "invalid_timestamp",
-                            format!("`{}` is not a date or timestamp", truncate(v)),
-                        )
-                    })?,
-                )
+    /// The card: a full number gives the BIN and a keyed token and is then forgotten; a
+    /// masked number gives the BIN it shows and a token of its masked form.
+    fn card(&mut self, f: &mut Fact, rec: &StringRecord, row: u32) -> std::result::Result<(), RowError> {
+        if let Some((c, v)) = self.cell(rec, Field::Pan) {
+            if let Some(digits) = pan_digits_from(v, 11) {
+                f.issuer_bin = Some(issuer_bin(&digits));
+                f.card_token = Some(self.tokens.get_or_insert(&digits, &self.key));
+            } else if let Some(m) = masked_pan(v) {
+                f.issuer_bin = m.bin;
+                f.card_token = Some(self.key.tokenize(&m.text));
+            } else {
+                return Err(self.err(
+                    row,
+                    Some(c),
+                    "invalid_card_number",
+                    "the card number is not 11–19 digits passing the Luhn check, nor a masked card number"
+                        .into(),
+                ));
             }
-            TimeSource::DateAndTime(d, t) => {
-                let dv = rec.get(d).unwrap_or("").trim_ascii();
-                let when = parse_when(dv).ok_or_else(|| {
-                    self.err(row, Some(d), "invalid_timestamp", format!("`{}` is not a date", truncate(dv)))
-                })?;
-                let tv = rec.get(t).unwrap_or("").trim_ascii();
+        }
+        if let Some((c, v)) = self.cell(rec, Field::IssuerBin) {
+            if let Some(digits) = pan_digits_from(v, 13) {
+                f.issuer_bin = Some(issuer_bin(&digits));
+                f.card_token = f.card_token.or_else(|| Some(self.tokens.get_or_insert(&digits, &self.key)));
+            } else if let Some(bin) = masked_pan(v).and_then(|m| m.bin) {
+                f.issuer_bin = Some(bin);
+            } else if (6..=8).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_digit()) {
+                f.issuer_bin = Some(v.to_owned());
+            } else {
+                return Err(self.err(
+                    row,
+                    Some(c),
+                    "invalid_bin",
+                    format!("issuer BIN `{}` is not 6–8 digits", truncate(v)),
+                ));
+            }
+        }
+        if let Some((c, v)) = self.cell(rec, Field::CardToken) {
+            f.card_token = Some(CardToken::parse_hex(v).ok_or_else(|| {
+                self.err(row, Some(c), "invalid_card_token", "card_token is not 32 hex characters".into())
+            })?);
+        }
+        Ok(())
+    }
+
+    fn approved(&self, rec: &StringRecord, row: u32) -> std::result::Result<Option<bool>, RowError> {
+        let a = &self.approval;
+        if a.is_empty() {
+            return Ok(Some(true));
+        }
+        let cell = |c: usize| rec.get(c).unwrap_or("").trim();
+        if let Some(c) = a.status.filter(|c| !cell(*c).is_empty()) {
+            let v = cell(c);
+            return status_word(v).map(Some).ok_or_else(|| {
+                self.err(
+                    row,
+                    Some(c),
+                    "invalid_status",
+                    format!("status `{}` is neither approved nor declined", truncate(v)),
+                )
+            });
+        }
+        if let Some((code, convention, text)) = a.code.filter(|(c, _, _)| !cell(*c).is_empty()) {
+            return Ok(Some(match text.map(cell).filter(|t| !t.is_empty()) {
+                Some(t) => description_approves(t),
+                None => convention.approves(cell(code)),
+            }));
+        }
+        Ok(a.error.map(|c| cell(c).is_empty()))
+    }
+
+    fn occurred_at(&mut self, rec: &StringRecord, row: u32) -> std::result::Result<Timestamp, RowError> {
+        let cell = |c: usize| rec.get(c).unwrap_or("").trim();
+        let bad = |plan: &Self, c: usize, what: &str, v: &str| {
+            plan.err(row, Some(c), "invalid_timestamp", format!("`{}` is not {what}", truncate(v)))
+        };
+        let (c, when) = match self.time {
+            TimeSource::Column { col, order } => {
+                let v = cell(col);
+                if v.is_empty() {
+                    return Err(self.err(row, Some(col), "missing_value", "the date is empty".into()));
+                }
+                let when = parse_when_in(v, order)
+                    .or_else(|| excel_serial(v).map(When::Local))
+                    .ok_or_else(|| bad(self, col, "a date or timestamp", v))?;
+                (col, when)
+            }
+            TimeSource::DateAndTime { date, time, order } => {
+                let dv = cell(date);
+                let when = parse_when_in(dv, order)
+                    .or_else(|| excel_serial(dv).map(When::Local))
+                    .ok_or_else(|| bad(self, date, "a date", dv))?;
+                let tv = cell(time);
                 let when = match (when, tv.is_empty()) {
-                    (When::Date(date), false) => {
-                        let ms = parse_time(tv).ok_or_else(|| {
-                            self.err(
-                                row,
-                                Some(t),
-                                "invalid_timestamp",
-                                format!("`{}` is not a time of day", truncate(tv)),
-                            )
-                        })?;
-                        When::Local(date.start().0 + ms)
-                    }
+                    (When::Date(d), false) => When::Local(
+                        d.start().0 + parse_time(tv).ok_or_else(|| bad(self, time, "a time of day", tv))?,
+                    ),
                     (w, _) => w,
                 };
-                (d, when)
+                (date, when)
+            }
+            TimeSource::Parts { year, month, day, time } => {
+                let num = |c: usize, what: &str| -> std::result::Result<u32, RowError> {
+                    let v = cell(c);
+                    v.parse::<u32>().ok().or_else(|| month_name(v)).ok_or_else(|| bad(self, c, what, v))
+                };
+                let d =
+                    Date::from_ymd(num(year, "a year")? as i32, num(month, "a month")?, num(day, "a day")?)
+                        .ok_or_else(|| {
+                        self.err(
+                            row,
+                            Some(year),
+                            "invalid_timestamp",
+                            "year, month and day do not form a date".into(),
+                        )
+                    })?;
+                let ms = match time.map(|t| (t, cell(t))) {
+                    Some((t, tv)) if !tv.is_empty() => {
+                        parse_time(tv).ok_or_else(|| bad(self, t, "a time of day", tv))?
+                    }
+                    _ => 0,
+                };
+                (year, When::Local(d.start().0 + ms))
             }
         };
-        let t = resolve(when, self.zone.as_ref()).ok_or_else(|| {
+        let t = match when {
+            When::Instant(t) => Some(t),
+            When::Local(ms) => self.local(rec, ms),
+            When::Date(d) => self.local(rec, d.start().0),
+        }
+        .ok_or_else(|| {
             self.err(
                 row,
                 Some(c),
                 "invalid_timestamp",
-                "the local time does not exist in the report's time zone".into(),
+                "the local time does not exist in the report's time zone, or the row's zone is unknown"
+                    .into(),
             )
         })?;
         if !t.is_plausible() {
@@ -583,6 +703,63 @@ impl RowPlan {
         }
         Ok(t)
     }
+
+    /// Local civil milliseconds in the row's zone.
+    fn local(&mut self, rec: &StringRecord, ms: i64) -> Option<Timestamp> {
+        match &mut self.zone {
+            Zone::Fixed(None) => Some(Timestamp(ms)),
+            Zone::Fixed(Some(z)) => z.resolve(ms),
+            Zone::Column { col, fallback, cache } => {
+                let v = rec.get(*col).unwrap_or("").trim();
+                if v.is_empty() {
+                    return match fallback {
+                        Some(z) => z.resolve(ms),
+                        None => Some(Timestamp(ms)),
+                    };
+                }
+                if !cache.contains_key(v) && cache.len() < 1024 {
+                    cache.insert(v.into(), RowZone::parse(v));
+                }
+                match cache.get(v) {
+                    Some(z) => z.as_ref()?.resolve(ms),
+                    None => RowZone::parse(v)?.resolve(ms),
+                }
+            }
+        }
+    }
+}
+
+/// A keyed hash of the row's cells as its transaction id.
+fn generated_id(mac: &Hmac<sha2::Sha256>, seen: &mut FxHashMap<[u8; 12], u32>, rec: &StringRecord) -> String {
+    let mut m = mac.clone();
+    for cell in rec.iter() {
+        m.update(cell.trim().as_bytes());
+        m.update(&[0x1f]);
+    }
+    let full = m.finalize().into_bytes();
+    let mut id = [0u8; 12];
+    id.copy_from_slice(&full[..12]);
+    // Bounded: a row repeated further apart than a million distinct rows counts as a repeat.
+    if seen.len() >= 1 << 20 {
+        seen.clear();
+    }
+    let n = seen.entry(id).or_insert(0);
+    *n += 1;
+    match *n {
+        1 => format!("row-{}", hex::encode(id)),
+        n => format!("row-{}-{n}", hex::encode(id)),
+    }
+}
+
+/// True for an IBAN (`NL91ABNA0417164300`): two letters, two check digits, then letters and
+/// digits, 15–34 characters.
+fn is_iban(v: &str) -> bool {
+    let v: String = v.chars().filter(|c| *c != ' ').collect();
+    let b = v.as_bytes();
+    (15..=34).contains(&b.len())
+        && b[..2].iter().all(u8::is_ascii_uppercase)
+        && b[2..4].iter().all(u8::is_ascii_digit)
+        && b[4..].iter().all(u8::is_ascii_alphanumeric)
 }
 
 /// A direct-mapped cache of card tokens (64 Ki slots, 1.5 MiB: it stays in cache, unlike a
@@ -614,11 +791,6 @@ impl TokenCache {
 }
 
 /// A value for messages: card numbers masked first, then cut to 40 characters.
-fn truncate(v: &str) -> String {
-    let v = redact(v);
-    if v.chars().count() <= 40 {
-        v
-    } else {
-        format!("{}…", v.chars().take(40).collect::<String>())
-    }
+pub(crate) fn truncate(v: &str) -> String {
+    super::values::example(v)
 }

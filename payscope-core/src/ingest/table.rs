@@ -25,6 +25,10 @@ pub(crate) enum Next {
 pub(crate) trait Table {
     /// Reads the next row into `record`.
     fn next(&mut self, record: &mut StringRecord) -> Next;
+
+    /// The line (CSV) or sheet row (XLSX) the row last read starts on, from 1, as an editor
+    /// or a spreadsheet numbers it.
+    fn line(&self) -> u64;
 }
 
 /// Picks the delimiter of a CSV head: the candidate that splits the most lines into the same
@@ -65,6 +69,7 @@ fn count_fields(line: &str, d: u8) -> usize {
 /// A CSV reader over UTF-8 text.
 pub(crate) struct CsvTable {
     reader: csv::Reader<Box<dyn Read + Send>>,
+    line: u64,
 }
 
 impl CsvTable {
@@ -76,14 +81,23 @@ impl CsvTable {
             .flexible(true)
             .buffer_capacity(256 * 1024)
             .from_reader(input);
-        CsvTable { reader }
+        CsvTable { reader, line: 0 }
     }
 }
 
 impl Table for CsvTable {
+    fn line(&self) -> u64 {
+        self.line
+    }
+
     fn next(&mut self, record: &mut StringRecord) -> Next {
+        // A record that cannot be read is numbered from where the reader stood.
+        self.line = self.reader.position().line();
         match self.reader.read_record(record) {
-            Ok(true) => Next::Row,
+            Ok(true) => {
+                self.line = record.position().map_or(self.line, csv::Position::line);
+                Next::Row
+            }
             Ok(false) => Next::End,
             Err(e) => match e.kind() {
                 csv::ErrorKind::Utf8 { .. } => {
@@ -96,9 +110,9 @@ impl Table for CsvTable {
     }
 }
 
-/// The sheets of a workbook, each as rows of text.
+/// The sheets of a workbook, each as rows of text with the sheet row of its first row.
 pub(crate) struct XlsxSheets {
-    pub sheets: Vec<(String, Vec<Vec<Data>>)>,
+    pub sheets: Vec<(String, u64, Vec<Vec<Data>>)>,
 }
 
 impl XlsxSheets {
@@ -124,7 +138,8 @@ impl XlsxSheets {
             let range = book.worksheet_range(&name).map_err(|e| {
                 Error::Unprocessable(pan::redact(&format!("sheet `{name}` cannot be read ({})", quote(&e))))
             })?;
-            sheets.push((name, range.rows().map(|r| r.to_vec()).collect()));
+            let first_row = range.start().map_or(0, |(row, _)| u64::from(row));
+            sheets.push((name, first_row, range.rows().map(|r| r.to_vec()).collect()));
         }
         Ok(XlsxSheets { sheets })
     }
@@ -143,20 +158,26 @@ fn quote(e: &dyn std::fmt::Display) -> String {
 /// Rows of one sheet.
 pub(crate) struct SheetTable {
     rows: std::vec::IntoIter<Vec<Data>>,
+    line: u64,
 }
 
 impl SheetTable {
-    /// A table over the rows of a sheet.
-    pub fn new(rows: Vec<Vec<Data>>) -> Self {
-        SheetTable { rows: rows.into_iter() }
+    /// A table over the rows of a sheet whose first row is sheet row `first_row` (from 0).
+    pub fn new(first_row: u64, rows: Vec<Vec<Data>>) -> Self {
+        SheetTable { rows: rows.into_iter(), line: first_row }
     }
 }
 
 impl Table for SheetTable {
+    fn line(&self) -> u64 {
+        self.line
+    }
+
     fn next(&mut self, record: &mut StringRecord) -> Next {
         let Some(row) = self.rows.next() else {
             return Next::End;
         };
+        self.line += 1;
         record.clear();
         for cell in &row {
             record.push_field(&cell_text(cell));

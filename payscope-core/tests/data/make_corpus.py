@@ -56,6 +56,7 @@ write("semicolon_quoted.csv", 'Trace ID;Processing Date;Card Brand;MID;DBA Name;
       'C1;01.10.2026 10:00:00;visa;M1;"Shop; The Best";1.234,56;EUR;12,34\r\n'
       'C2;01.10.2026 11:00:00;mastercard;M2;"Quote ""Inc""";5.196;JPY;94\r\n')
 write("no_stage_hint.csv", "id,when,value,ccy\n1,2026-10-01,1.00,USD\n")
+write("no_stage_words.csv", "Reference,Date,Value,Currency\nR1,2026-10-01,1.00,USD\n")
 write("utf16.csv", ("\ufeff" + "\n".join([HEADER, row(1, name="Zoë")]) + "\n").encode("utf-16-le"))
 
 # A workbook with a title row, the header, typed cells (dates as Excel serials, numbers as

@@ -253,7 +253,8 @@ async fn bad_files_get_their_documented_outcome() {
         Expect("pan_in_text.csv", Completed, 3, 2, 1, "amount `411111******1111x` is not a number"),
         Expect("title_and_totals.csv", Completed, 2, 2, 0, ""),
         Expect("semicolon_quoted.csv", Completed, 2, 2, 0, ""),
-        Expect("no_stage_hint.csv", Failed, 0, 0, 0, "missing required columns: transaction_id"),
+        Expect("no_stage_hint.csv", Failed, 0, 0, 0, "missing required column: occurred_at (a date or timestamp); columns seen: id, when, value, ccy"),
+        Expect("no_stage_words.csv", Failed, 0, 0, 0, "cannot tell what kind of report this is"),
         Expect("utf16.csv", Completed, 1, 1, 0, ""),
     ];
     let engine = Engine::in_memory();

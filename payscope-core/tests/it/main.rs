@@ -17,6 +17,7 @@ mod neo4j;
 mod pinecone;
 #[cfg(feature = "postgres")]
 mod postgres;
+pub mod real;
 #[cfg(feature = "redis")]
 mod redis;
 #[cfg(feature = "s3")]

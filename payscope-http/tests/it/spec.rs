@@ -9,6 +9,9 @@ use serde_json::Value;
 
 const KNOWN: &[&str] = &[
     "$ref",
+    "prefixItems",
+    "minItems",
+    "maxProperties",
     "type",
     "enum",
     "const",
@@ -96,6 +99,9 @@ impl Spec {
             }
         }
         if let Some(obj) = v.as_object() {
+            if s.get("maxProperties").and_then(Value::as_u64).is_some_and(|m| obj.len() as u64 > m) {
+                return Err(format!("{at}: too many properties"));
+            }
             if let Some(req) = s.get("required").and_then(Value::as_array) {
                 for r in req.iter().filter_map(Value::as_str) {
                     if !obj.contains_key(r) {
@@ -124,6 +130,16 @@ impl Spec {
             if let Some(max) = s.get("maxItems").and_then(Value::as_u64) {
                 if items.len() as u64 > max {
                     return Err(format!("{at}: more than {max} items"));
+                }
+            }
+            if let Some(min) = s.get("minItems").and_then(Value::as_u64) {
+                if (items.len() as u64) < min {
+                    return Err(format!("{at}: fewer than {min} items"));
+                }
+            }
+            if let Some(prefix) = s.get("prefixItems").and_then(Value::as_array) {
+                for (i, (is, item)) in prefix.iter().zip(items).enumerate() {
+                    self.validate(is, item, &format!("{at}[{i}]"))?;
                 }
             }
         }
@@ -186,6 +202,9 @@ fn pattern_matches(p: &str, s: &str) -> bool {
         "^[a-z_]+$" => !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
         "^[0-9a-f]{64}$" => {
             s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        }
+        "^[0-9a-f]{16}$" => {
+            s.len() == 16 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
         }
         "^(ok|not_configured|error: .*)$" => s == "ok" || s == "not_configured" || s.starts_with("error: "),
         other => panic!("the test validator does not know pattern {other}"),
