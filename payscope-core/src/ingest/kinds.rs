@@ -276,8 +276,17 @@ pub(crate) fn classify(value: &str) -> Kind {
         "AJ" => return Kind::Adjustment,
         _ => {}
     }
+    if t.eq_ignore_ascii_case("credit") || t.eq_ignore_ascii_case("credit voucher") {
+        return Kind::Refund;
+    }
     let tokens = split(t);
-    let has = |list: &[&str]| tokens.iter().any(|tk| list.contains(&tk.as_str()));
+    // A word, or a long token that holds one (`Balancetransfer`, `settledbulk`).
+    let has = |list: &[&str]| {
+        tokens.iter().any(|tk| {
+            list.contains(&tk.as_str())
+                || tk.len() >= 8 && list.iter().any(|w| w.len() >= 5 && tk.contains(w))
+        })
+    };
     if has(FEE) {
         Kind::Skip(Skip::Fee)
     } else if has(CHARGEBACK) {
@@ -493,6 +502,9 @@ mod tests {
             ("Rückerstattung", Refund),
             ("Venda", Sale(None)),
             ("ECI Indicator - Channel Encrypted Transaction", Unknown),
+            ("Balancetransfer", Skip(super::Skip::Payout)),
+            ("credit", Refund),
+            ("Pago estándar_1", Sale(None)),
         ] {
             assert_eq!(classify(v), k, "{v}");
         }

@@ -344,6 +344,7 @@ static SPECS: &[Spec] = &[
             Rule(&[&[W::Activity]], 0.7, false),
             Rule(&[&[W::Event]], 0.7, false),
             Rule(&[&[W::Category]], 0.5, false),
+            Rule(&[&[W::Description]], 0.5, false),
         ],
         context: &[
             W::Code,
@@ -789,7 +790,7 @@ static SPECS: &[Spec] = &[
     },
     Spec {
         field: Field::IssuerBin,
-        rules: &[Rule(&[&[W::Bin]], 0.9, false)],
+        rules: &[Rule(&[&[W::Bin]], 0.9, false), Rule(&[&[W::First], &[W::Card, W::Pan]], 0.85, false)],
         context: &[W::Card, W::Issuer, W::Number, W::Code],
         veto: &[W::Country, W::Name, W::Type, W::Count],
     },
@@ -1157,6 +1158,9 @@ fn candidates(
                 score *= 0.9;
             }
             score += preference(field, &hw, stage);
+            if profile.is_blank() {
+                score *= 0.5;
+            }
             let (score, rejected) = match profile.fits(field, &hw) {
                 Ok(quality) => (score * (0.9 + 0.1 * quality), None),
                 Err(why) => (score, Some(why)),

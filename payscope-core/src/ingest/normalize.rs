@@ -254,12 +254,14 @@ pub enum DateOrder {
 impl DateOrder {
     /// Decides a column's order from sample values: a first number above 12 means day first,
     /// a second above 12 month first. When no value tells, the report's own period (its
-    /// metadata's `FromDate`..`ToDate`) decides if only one reading falls in it; otherwise a
-    /// `.` separator means day first and anything else month first, said as a guess.
+    /// metadata's `FromDate`..`ToDate`) decides if only one reading falls in it; then `hint`
+    /// (how the file's language or time zone writes dates); otherwise a `.` separator means
+    /// day first and anything else month first, said as a guess.
     /// Returns the order and why it was chosen.
     pub fn detect<'a>(
         values: impl IntoIterator<Item = &'a str>,
         period: Option<(Date, Date)>,
+        hint: Option<(DateOrder, String)>,
     ) -> (DateOrder, String) {
         let (mut day_first, mut month_first, mut dotted, mut seen) = (None, None, false, Vec::new());
         for v in values {
@@ -296,11 +298,22 @@ impl DateOrder {
                         })
                     })
                 };
-                match (fits(DateOrder::MonthFirst), fits(DateOrder::DayFirst)) {
-                    (true, false) => (DateOrder::MonthFirst, "month first (only that reading falls in the report's period)".into()),
-                    (false, true) => (DateOrder::DayFirst, "day first (only that reading falls in the report's period)".into()),
-                    _ if dotted => (DateOrder::DayFirst, "day first (dates written with dots); no date in the sample tells, pass date_order to be sure".into()),
-                    _ => (DateOrder::MonthFirst, "month first (US); no date in the sample tells, pass date_order=dmy if the file is day first".into()),
+                match (fits(DateOrder::MonthFirst), fits(DateOrder::DayFirst), hint) {
+                    (true, false, _) => {
+                        (DateOrder::MonthFirst, "month first (only that reading falls in the report's period)".into())
+                    }
+                    (false, true, _) => {
+                        (DateOrder::DayFirst, "day first (only that reading falls in the report's period)".into())
+                    }
+                    (_, _, Some((order, why))) => (order, why),
+                    _ if dotted => (
+                        DateOrder::DayFirst,
+                        "day first (dates written with dots); no date in the sample tells, pass date_order to be sure".into(),
+                    ),
+                    _ => (
+                        DateOrder::MonthFirst,
+                        "month first (US); no date in the sample tells, pass date_order=dmy if the file is day first".into(),
+                    ),
                 }
             }
         }
@@ -515,6 +528,39 @@ pub enum RowZone {
 }
 
 impl RowZone {
+    /// How a zone's country writes numeric dates, when it tells: the United States month
+    /// first, Europe, Africa, Asia, Oceania and Latin America day first.
+    pub fn date_order(text: &str) -> Option<DateOrder> {
+        const US: &[&str] = &[
+            "America/New_York",
+            "America/Chicago",
+            "America/Denver",
+            "America/Los_Angeles",
+            "America/Phoenix",
+            "America/Anchorage",
+            "America/Detroit",
+            "America/Boise",
+            "Pacific/Honolulu",
+            "US/",
+        ];
+        let t = text.trim();
+        let upper = t.to_ascii_uppercase();
+        if ["PST", "PDT", "EST", "EDT", "CST", "CDT", "MST", "MDT", "AKST", "AKDT", "HST"]
+            .contains(&upper.as_str())
+            || US.iter().any(|z| t.starts_with(z))
+            || t.starts_with("America/Indiana")
+            || t.starts_with("America/Kentucky")
+        {
+            return Some(DateOrder::MonthFirst);
+        }
+        let day_first_regions =
+            ["Europe/", "Africa/", "Asia/", "Australia/", "America/", "Atlantic/", "Indian/"];
+        let day_first_abbrevs =
+            ["CET", "CEST", "WET", "WEST", "EET", "EEST", "BST", "MSK", "JST", "AEST", "AEDT", "SGT"];
+        (day_first_regions.iter().any(|r| t.starts_with(r)) || day_first_abbrevs.contains(&upper.as_str()))
+            .then_some(DateOrder::DayFirst)
+    }
+
     /// Reads a zone abbreviation, offset or IANA name.
     pub fn parse(text: &str) -> Option<RowZone> {
         let t = text.trim();

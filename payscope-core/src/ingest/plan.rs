@@ -12,7 +12,7 @@ use csv::StringRecord;
 use super::approval::{lifecycle_word, status_word, Convention};
 use super::layout::Metadata;
 use super::mapping::{ColumnMap, Field};
-use super::normalize::{parse_amount, DateOrder, DecimalStyle};
+use super::normalize::{parse_amount, DateOrder, DecimalStyle, RowZone};
 use super::pan::{pan_digits, redact};
 use super::row::{AmountSource, Approval, PlanParts, TimeSource};
 use super::stage::{infer, StageRule};
@@ -79,7 +79,7 @@ pub(crate) fn plan(mut map: ColumnMap, input: &PlanInput<'_>) -> Result<(PlanPar
             "generated: no column identifies transactions, so each row's id is a keyed hash of its cells",
         ));
     }
-    let time = time_source(&map, sample, metadata, overrides, &mut notes);
+    let time = time_source(&map, sample, metadata, overrides, report, &mut notes);
     if time.is_none() {
         lacking.push((Field::OccurredAt, "occurred_at (a date or timestamp)"));
     }
@@ -151,6 +151,7 @@ fn time_source(
     sample: &[StringRecord],
     metadata: &Metadata,
     overrides: &MappingOverrides,
+    report: &Report,
     notes: &mut Vec<MappingDecision>,
 ) -> Option<TimeSource> {
     let time = map.column(Field::Time);
@@ -162,15 +163,16 @@ fn time_source(
             Some("mdy") => DateOrder::MonthFirst,
             Some(_) => DateOrder::PerValue,
             None => {
-                let (order, why) = DateOrder::detect(values.iter().copied(), metadata.period());
+                let hint = date_hint(map, sample, report);
+                let hinted = hint.is_some();
+                let (order, why) = DateOrder::detect(values.iter().copied(), metadata.period(), hint);
                 if !why.is_empty() {
-                    let guess = why.contains("no date in the sample tells");
-                    notes.push(decision(
-                        map.headers()[col],
-                        "occurred_at.date_order",
-                        if guess { 0.7 } else { 0.95 },
-                        why,
-                    ));
+                    let confidence = match (why.contains("no date in the sample tells"), hinted) {
+                        (true, _) => 0.7,
+                        (false, true) if why.contains("write") => 0.85,
+                        _ => 0.95,
+                    };
+                    notes.push(decision(map.headers()[col], "occurred_at.date_order", confidence, why));
                 }
                 order
             }
@@ -188,6 +190,28 @@ fn time_source(
         (Some(year), Some(month), Some(day)) => Some(TimeSource::Parts { year, month, day, time }),
         _ => None,
     }
+}
+
+/// How the file's country writes dates, when its headers or zones tell: headers in French,
+/// Spanish, German, Portuguese or Italian, or times in a European zone, mean day first; a US
+/// zone means month first.
+fn date_hint(map: &ColumnMap, sample: &[StringRecord], report: &Report) -> Option<(DateOrder, String)> {
+    let foreign: usize = map.words.iter().map(|w| w.foreign).sum();
+    let known: usize = map.words.iter().map(|w| w.words.len()).sum();
+    if foreign >= 2 && foreign * 3 >= known {
+        return Some((
+            DateOrder::DayFirst,
+            "day first (the headers are in a language whose countries write the day first)".into(),
+        ));
+    }
+    let zone_values =
+        map.column(Field::Zone).into_iter().flat_map(|c| sample.iter().filter_map(move |r| r.get(c)));
+    let zone = std::iter::once(report.timezone.as_str())
+        .filter(|z| *z != "UTC")
+        .chain(zone_values)
+        .find_map(RowZone::date_order)?;
+    let how = if zone == DateOrder::DayFirst { "day first" } else { "month first" };
+    Some((zone, format!("{how} (the file's time zone is in a country that writes dates that way)")))
 }
 
 /// The amount: a decimal column, a minor-unit column, or debit and credit columns.

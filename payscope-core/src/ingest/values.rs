@@ -47,6 +47,13 @@ impl<'a> Profile<'a> {
         Profile { values, rows: sample.len() }
     }
 
+    /// True when every sampled row leaves the column empty: it may still be the field (the
+    /// rows sampled may all be ones without it), but a filled column that names the field as
+    /// well is a better choice.
+    pub fn is_blank(&self) -> bool {
+        self.values.is_empty() && self.rows > 0
+    }
+
     fn share(&self, pred: impl Fn(&str) -> bool) -> f64 {
         if self.values.is_empty() {
             return 0.0;
@@ -69,11 +76,7 @@ impl<'a> Profile<'a> {
     /// Whether the values can be `field`: `Ok(quality 0–1)`, or why not.
     pub fn fits(&self, field: Field, hw: &HeaderWords) -> Result<f64, String> {
         if self.values.is_empty() {
-            return if self.rows > 0 && field.required() {
-                Err("it is empty in every sampled row".into())
-            } else {
-                Ok(0.5)
-            };
+            return Ok(0.0);
         }
         let need = |share: f64, min: f64, what: &str, pred: &dyn Fn(&str) -> bool| {
             if share >= min {
