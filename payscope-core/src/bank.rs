@@ -101,6 +101,8 @@ pub enum Permission {
     Upload,
     /// Read the audit trail.
     Audit,
+    /// Save and delete the bank's mapping profiles.
+    ManageMappings,
 }
 
 impl Permission {
@@ -110,6 +112,7 @@ impl Permission {
             Permission::Ask => matches!(role, Analyst | BankAdmin | Auditor | Admin),
             Permission::Upload => matches!(role, Analyst | BankAdmin | System | Admin),
             Permission::Audit => matches!(role, Auditor | BankAdmin | Admin),
+            Permission::ManageMappings => matches!(role, BankAdmin | Admin),
         }
     }
 
@@ -119,6 +122,7 @@ impl Permission {
             Permission::Ask => "ask questions",
             Permission::Upload => "upload reports",
             Permission::Audit => "read the audit trail",
+            Permission::ManageMappings => "manage mapping profiles",
         }
     }
 }

@@ -20,6 +20,8 @@ pub enum ErrorKind {
     PayloadTooLarge,
     /// The content type or file format is not supported (415).
     UnsupportedMediaType,
+    /// The request conflicts with what is stored (409).
+    Conflict,
     /// The report is understood but cannot be loaded (422).
     Unprocessable,
     /// A dependency (database, queue, object store) is down (503).
@@ -62,6 +64,9 @@ pub enum Error {
     /// The report cannot be loaded (missing required columns, too many bad rows).
     #[error("{0}")]
     Unprocessable(String),
+    /// The request conflicts with stored state (a second mapping profile for one layout).
+    #[error("{0}")]
+    Conflict(String),
     /// A dependency is unreachable or failing.
     #[error("{dependency} unavailable: {reason}")]
     Unavailable {
@@ -100,6 +105,7 @@ impl Error {
             Error::PayloadTooLarge(_) => ErrorKind::PayloadTooLarge,
             Error::UnsupportedMediaType(_) => ErrorKind::UnsupportedMediaType,
             Error::Unprocessable(_) => ErrorKind::Unprocessable,
+            Error::Conflict(_) => ErrorKind::Conflict,
             Error::Unavailable { .. } => ErrorKind::Unavailable,
             Error::Internal(_) => ErrorKind::Internal,
         }
@@ -114,6 +120,7 @@ impl Error {
             Error::PayloadTooLarge(_) => "payload_too_large",
             Error::UnsupportedMediaType(_) => "unsupported_media_type",
             Error::Unprocessable(_) => "unprocessable_report",
+            Error::Conflict(_) => "conflict",
             Error::Unavailable { .. } => "dependency_unavailable",
             Error::Internal(_) => "internal_error",
         }

@@ -151,6 +151,18 @@ impl App {
                 let ctx = self.authenticate(&req, request_id)?;
                 routes::reports::get(engine, &ctx, id).await
             }
+            Route::ReportPreview => {
+                let ctx = self.authenticate(&req, request_id)?;
+                routes::reports::preview(engine, &ctx, req).await
+            }
+            Route::Profiles => {
+                let ctx = self.authenticate(&req, request_id)?;
+                routes::profiles::collection(engine, &ctx, req).await
+            }
+            Route::Profile(id) => {
+                let ctx = self.authenticate(&req, request_id)?;
+                routes::profiles::item(engine, &ctx, id, req).await
+            }
             Route::ChatQuery => {
                 let ctx = self.authenticate(&req, request_id)?;
                 routes::chat::query(engine, &ctx, req).await

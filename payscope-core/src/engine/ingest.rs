@@ -12,8 +12,8 @@ use crate::backend::memory::MemoryBackend;
 use crate::bank::{BankContext, Permission};
 use crate::calendar::Timestamp;
 use crate::error::{Error, ErrorKind, Result};
-use crate::facts::{Fact, Report, ReportId, ReportOptions, ReportStatus, RowError};
-use crate::ingest::{parse_report, FactSink, ParseSummary, BATCH_SIZE};
+use crate::facts::{Fact, MappingProfile, Report, ReportId, ReportOptions, ReportStatus, RowError};
+use crate::ingest::{parse_report_with, FactSink, ParseSummary, BATCH_SIZE};
 use crate::money::Currency;
 use crate::store::graph::GraphBatch;
 use crate::store::jobs::{FailOutcome, Job};
@@ -43,7 +43,7 @@ pub enum JobOutcome {
     DeadLettered(String),
 }
 
-fn check_options(o: &ReportOptions) -> Result<()> {
+pub(super) fn check_options(o: &ReportOptions) -> Result<()> {
     if let Some(c) = &o.currency {
         Currency::parse_any(c).ok_or_else(|| {
             Error::invalid("invalid_request", format!("currency `{c}` is not an ISO 4217 code"))
@@ -59,6 +59,9 @@ fn check_options(o: &ReportOptions) -> Result<()> {
     }
     if o.filename.as_ref().is_some_and(|f| f.len() > 255) {
         return Err(Error::invalid("invalid_request", "filename is longer than 255 characters"));
+    }
+    if let Some(m) = &o.mapping {
+        m.validate()?;
     }
     Ok(())
 }
@@ -124,6 +127,20 @@ impl Engine {
                     self.refresh_queue_gauge().await;
                 }
                 Ok(Submission { report, duplicate: false })
+            }
+            Registered::Duplicate(report) if report.status == ReportStatus::Failed => {
+                // A failed report gets another chance with this upload's options (a mapping
+                // override, say) and the bank's profiles as they are now.
+                let reopened = report.reopened(&options);
+                if !self.inner.stores.reports.reopen(ctx, &reopened).await? {
+                    let current = self.inner.stores.reports.get(ctx, report.report_id).await?;
+                    return Ok(Submission { report: current.unwrap_or(report), duplicate: true });
+                }
+                if enqueue {
+                    self.inner.stores.jobs.enqueue(Job::new(ctx, reopened.report_id)).await?;
+                    self.refresh_queue_gauge().await;
+                }
+                Ok(Submission { report: reopened, duplicate: true })
             }
             Registered::Duplicate(report) => {
                 // A report left queued (its job lost to a crash) is queued again; processing
@@ -205,7 +222,8 @@ impl Engine {
         report.status = ReportStatus::Processing;
         stores.reports.update(ctx, &report).await?;
         let started = Instant::now();
-        let result = self.load(ctx, report).await;
+        let profiles = stores.profiles.list(ctx).await?;
+        let result = self.load(ctx, report, profiles).await;
         let t = &self.inner.telemetry;
         t.ingest_duration.observe(started.elapsed().as_secs_f64());
         if let Ok(r) = &result {
@@ -225,14 +243,20 @@ impl Engine {
         result
     }
 
-    /// Parses the report's artifact into a load and commits it, or marks the report failed.
-    async fn load(&self, ctx: &BankContext, mut report: Report) -> Result<Report> {
+    /// Parses the report's artifact (with the bank's mapping `profiles`) into a load and
+    /// commits it, or marks the report failed.
+    async fn load(
+        &self,
+        ctx: &BankContext,
+        mut report: Report,
+        profiles: Vec<MappingProfile>,
+    ) -> Result<Report> {
         let stores = &self.inner.stores;
         let reader = self.inner.artifacts.reader(ctx, &report.sha256).await?;
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Parsed>(2);
         let (key, for_parser) = (self.inner.key.clone(), report.clone());
         let parser = tokio::task::spawn_blocking(move || {
-            parse_report(reader, &for_parser, &key, BATCH_SIZE, &mut ParsedSender(tx))
+            parse_report_with(reader, &for_parser, &key, &profiles, BATCH_SIZE, &mut ParsedSender(tx))
         });
         // The load begins once the columns are mapped, so the facts it stores as they arrive
         // carry the mapping's confidence.
@@ -276,6 +300,7 @@ impl Engine {
         report.structure = Some(summary.structure);
         report.controls = summary.controls;
         report.warnings = summary.warnings;
+        report.profiles_applied = summary.profiles_applied;
         if too_many_rejected {
             let why = format!(
                 "{} of {} rows were rejected (more than half of the {} card transactions), so nothing was loaded; see errors for the first {}",
@@ -458,7 +483,9 @@ impl Engine {
     pub(super) async fn recover(&self, backend: &MemoryBackend) -> Result<()> {
         for report in backend.reports_with_status(ReportStatus::Completed) {
             let ctx = BankContext::for_queued_job(report.bank_id);
-            let reloaded = self.load(&ctx, report.clone()).await?;
+            // Read as it was read then: with the profiles of that time.
+            let profiles = report.profiles_applied.clone();
+            let reloaded = self.load(&ctx, report.clone(), profiles).await?;
             self.after_commit(&ctx, &reloaded).await;
             if reloaded.status != ReportStatus::Completed {
                 tracing::error!(report_id = %report.report_id, "a completed report failed to load again at start-up");

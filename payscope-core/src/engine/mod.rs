@@ -6,6 +6,7 @@ mod ask;
 mod backups;
 mod health;
 mod ingest;
+mod mappings;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -26,7 +27,8 @@ use crate::llm::{Embedder, Llm};
 use crate::store::artifacts::Artifacts;
 use crate::store::jobs::DEFAULT_LEASE;
 use crate::store::{
-    AnswerCache, AuditLog, FactStore, GraphStore, JobQueue, MetricStore, ReportStore, VectorIndex,
+    AnswerCache, AuditLog, FactStore, GraphStore, JobQueue, MetricStore, ProfileStore, ReportStore,
+    VectorIndex,
 };
 use crate::telemetry::Telemetry;
 
@@ -49,6 +51,8 @@ pub struct Stores {
     pub jobs: Arc<dyn JobQueue>,
     /// The answer cache.
     pub cache: Arc<dyn AnswerCache>,
+    /// The banks' mapping profiles.
+    pub profiles: Arc<dyn ProfileStore>,
 }
 
 impl Stores {
@@ -63,6 +67,7 @@ impl Stores {
             vectors: Arc::new(MemoryVectors::default()),
             jobs: Arc::new(MemoryQueue::new(10_000, DEFAULT_LEASE)),
             cache: Arc::new(MemoryCache::new(10_000)),
+            profiles: Arc::new(backend.clone()),
         }
     }
 }
@@ -82,6 +87,7 @@ impl Stores {
             vectors: Arc::new(MemoryVectors::default()),
             jobs: Arc::new(crate::backend::postgres::PgQueue::new(pg.clone(), job_lease)),
             cache: Arc::new(MemoryCache::new(10_000)),
+            profiles: Arc::new(pg.clone()),
         }
     }
 }

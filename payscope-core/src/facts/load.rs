@@ -157,3 +157,58 @@ pub struct MappingProfile {
     /// When it was last changed.
     pub updated_at: Timestamp,
 }
+
+/// A mapping profile as a person writes it; the engine gives it its id and times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileDraft {
+    /// A name for people.
+    pub name: String,
+    /// The header fingerprint it applies to, as a preview reports it.
+    pub fingerprint: String,
+    /// The mapping applied.
+    #[serde(default)]
+    pub mapping: MappingOverrides,
+}
+
+/// What an upload of a file would do, computed without storing anything.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Preview {
+    /// True when the file (as far as it was read) would load.
+    pub would_load: bool,
+    /// Why it would not load: what is missing, the candidates, the way to fix it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Bytes read; a large CSV is previewed from its first lines.
+    pub bytes_read: u64,
+    /// True when only the start of the file was read (counts and controls cover that part).
+    pub truncated: bool,
+    /// The report type, declared or inferred.
+    pub report_type: ReportType,
+    /// The file's structure: its tables, with the header fingerprint of each.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub structure: Option<Structure>,
+    /// Each mapping decision with its rule and confidence (and the stage, date-order and
+    /// approval decisions).
+    pub mapping: Vec<super::MappingDecision>,
+    /// The confidence the facts would carry.
+    pub confidence: f64,
+    /// Data rows read.
+    pub rows_read: u64,
+    /// Of which rejected.
+    pub rows_rejected: u64,
+    /// Of which skipped as not card transactions.
+    pub rows_skipped: u64,
+    /// Skipped rows by reason.
+    pub skipped: Vec<SkipCount>,
+    /// The first rejected rows and why.
+    pub errors: Vec<super::RowError>,
+    /// Control totals the file states, checked against the rows read.
+    pub controls: Vec<Control>,
+    /// Things a person should know.
+    pub warnings: Vec<String>,
+    /// The mapping profiles that would apply.
+    pub profiles_applied: Vec<MappingProfile>,
+    /// The first facts, as they would be stored.
+    pub facts: Vec<super::Fact>,
+}

@@ -11,7 +11,9 @@ use std::fmt;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 pub use country::Country;
-pub use load::{Control, MappingOverrides, MappingProfile, SectionInfo, SkipCount, Structure};
+pub use load::{
+    Control, MappingOverrides, MappingProfile, Preview, ProfileDraft, SectionInfo, SkipCount, Structure,
+};
 pub use report::{
     MappingDecision, Report, ReportId, ReportOptions, ReportStatus, ReportType, RowError, Sha256,
 };

@@ -7,7 +7,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
 use super::Stage;
-use super::{Control, MappingOverrides, SkipCount, Structure};
+use super::{Control, MappingOverrides, MappingProfile, SkipCount, Structure};
 use crate::bank::BankId;
 use crate::calendar::Timestamp;
 use crate::error::{Error, Result};
@@ -312,6 +312,10 @@ pub struct Report {
     /// What a person should know about the load (a table not read, a profile applied).
     #[serde(default)]
     pub warnings: Vec<String>,
+    /// The mapping profiles the report was read with, as they were then (so a rebuild reads
+    /// it the same way whatever became of them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub profiles_applied: Vec<MappingProfile>,
     /// Overall mapping confidence the report's facts carry (0–1).
     pub confidence: f64,
     /// When it was uploaded.
@@ -354,12 +358,24 @@ impl Report {
             structure: None,
             controls: Vec::new(),
             warnings: Vec::new(),
+            profiles_applied: Vec::new(),
             confidence: 0.0,
             created_at: Timestamp::now(),
             completed_at: None,
             seq: 0,
             data_version: None,
         }
+    }
+
+    /// A failed report queued again with the options of a new upload of its bytes (the
+    /// filename kept when the new upload gives none).
+    pub fn reopened(&self, options: &ReportOptions) -> Report {
+        let mut r = Report::queued(self.bank_id, self.sha256, self.size_bytes, options);
+        r.report_id = self.report_id;
+        r.seq = self.seq;
+        r.created_at = self.created_at;
+        r.filename = r.filename.or_else(|| self.filename.clone());
+        r
     }
 
     /// The options the report was uploaded with.

@@ -86,6 +86,7 @@ pub(crate) struct Document<'a> {
     detail_rows: u64,
     first_error: Option<Error>,
     warnings: Vec<String>,
+    profiles_applied: Vec<MappingProfile>,
 }
 
 impl<'a> Document<'a> {
@@ -116,6 +117,7 @@ impl<'a> Document<'a> {
             detail_rows: 0,
             first_error: None,
             warnings: Vec::new(),
+            profiles_applied: Vec::new(),
         }
     }
 
@@ -311,6 +313,9 @@ impl<'a> Document<'a> {
                 "the table at line {} was read with mapping profile `{}` ({})",
                 sec.line, p.name, p.profile_id
             ));
+            if !self.profiles_applied.iter().any(|a| a.profile_id == p.profile_id) {
+                self.profiles_applied.push(p.clone());
+            }
         }
         let report = overrides.apply_defaults(self.report);
         let named = self.metadata.report_name().and_then(|n| stage::named_stage(&HeaderWords::of(n).words));
@@ -443,7 +448,14 @@ impl<'a> Document<'a> {
     /// The summary once every line is read; `no_header` is the error when the file has no
     /// table at all.
     pub fn finish(mut self, no_header: impl FnOnce() -> Error) -> Result<ParseSummary> {
+        if self.section.is_none() && self.structure.sections.is_empty() {
+            // A short file whose header has no known words: read it as a table, so the
+            // error says which fields are missing among its columns.
+            self.fallback_header()?;
+        }
         self.close()?;
+        self.structure.metadata = self.metadata.pairs.clone();
+        self.c.structure(&self.structure);
         if self.details == 0 {
             return Err(self.first_error.take().unwrap_or_else(no_header));
         }
@@ -454,7 +466,6 @@ impl<'a> Document<'a> {
         }
         let controls = self.controls();
         self.c.flush()?;
-        self.structure.metadata = self.metadata.pairs.clone();
         Ok(ParseSummary {
             format: self.format,
             rows_total: self.c.rows_total,
@@ -468,6 +479,7 @@ impl<'a> Document<'a> {
             structure: self.structure,
             controls,
             warnings: self.warnings,
+            profiles_applied: self.profiles_applied,
         })
     }
 

@@ -161,6 +161,7 @@ pub(crate) fn parse(
     }
     c.flush()?;
     let structure = Structure { format: Format::Jsonl.as_str().into(), ..Default::default() };
+    c.structure(&structure);
     Ok(ParseSummary {
         format: Format::Jsonl,
         rows_total: c.rows_total,
@@ -174,6 +175,7 @@ pub(crate) fn parse(
         structure,
         controls: Vec::new(),
         warnings: Vec::new(),
+        profiles_applied: Vec::new(),
     })
 }
 

@@ -15,6 +15,7 @@
 //! - [`pan`]: card-number detection, keyed tokenization, masking.
 //! - [`profiles`]: mapping profiles saved per bank, matched by header fingerprint.
 //! - [`pipeline`]: bytes to batches of facts, streaming.
+//! - [`preview`]: a file read as an upload would read it, nothing stored.
 
 mod approval;
 mod controls;
@@ -28,6 +29,7 @@ pub mod normalize;
 pub mod pan;
 pub mod pipeline;
 mod plan;
+pub mod preview;
 pub mod profiles;
 mod row;
 mod stage;

@@ -53,6 +53,8 @@ pub struct ParseSummary {
     pub controls: Vec<Control>,
     /// Things a person should know (an unread table, a profile applied).
     pub warnings: Vec<String>,
+    /// The mapping profiles tables were read with.
+    pub profiles_applied: Vec<MappingProfile>,
 }
 
 impl ParseSummary {
@@ -74,6 +76,10 @@ pub trait FactSink {
 
     /// Receives the next batch of facts, in file order.
     fn batch(&mut self, facts: Vec<Fact>) -> Result<()>;
+
+    /// Called once every line is read, with the file's structure — also when no table could
+    /// be loaded (a preview shows it beside the error).
+    fn structure(&mut self, _structure: &Structure) {}
 }
 
 impl<F: FnMut(Vec<Fact>) -> Result<()>> FactSink for F {
@@ -145,6 +151,11 @@ impl<'a> Collector<'a> {
             "other reasons".to_owned()
         };
         *self.skipped.entry(reason).or_insert(0) += 1;
+    }
+
+    /// Hands the sink the file's structure.
+    pub fn structure(&mut self, s: &Structure) {
+        self.sink.structure(s);
     }
 
     /// Sends the last batch.

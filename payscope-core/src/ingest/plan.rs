@@ -337,7 +337,7 @@ fn stage_rule(
     let rule = StageRule::new(base, declared, map, kinds);
     if base.is_none() && !rule.has_column() {
         return Err(Error::Unprocessable(format!(
-            "cannot tell what kind of report this is from the columns of {} ({}); upload it with report_type",
+            "cannot tell what kind of report this is from the columns of {} ({}). To fix it, upload it with report_type (authorization, clearing, settlement, chargeback, refund or fraud), or name the column that says each row's type in the upload's mapping with what its values mean (for example mapping={{\"columns\":{{\"stage\":\"<header>\"}},\"kinds\":{{\"<value>\":\"CLEARING\"}}}}); check the result with POST /reports/preview, and save it for later files with POST /mapping-profiles",
             place.describe(),
             map.headers().iter().map(|h| redact(h)).collect::<Vec<_>>().join(", ")
         )));

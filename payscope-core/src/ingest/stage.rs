@@ -165,13 +165,25 @@ impl StageRule {
             (Some(s), false) => format!("{s} (inferred)"),
             (None, _) => "none".to_owned(),
         };
-        match &self.column {
-            Some(k) => format!(
-                "each row's `{}` decides (sales are {base}; refunds, chargebacks and fraud by their words; payouts, fees, conversions, holds and reversals are skipped)",
-                k.header
-            ),
-            None => format!("every row is {base}; a negative amount is a refund"),
-        }
+        let Some(k) = &self.column else {
+            return format!("every row is {base}; a negative amount is a refund");
+        };
+        let mut said: Vec<String> = self
+            .overrides
+            .iter()
+            .map(|(v, s)| format!("`{v}` is {}", s.map_or("skipped", Stage::as_str)))
+            .collect();
+        said.sort();
+        let mapping =
+            if said.is_empty() { String::new() } else { format!("by the mapping {}; ", said.join(", ")) };
+        let sales = match self.base {
+            Some(_) => format!("sales are {base}; "),
+            None => String::new(),
+        };
+        format!(
+            "each row's `{}` decides ({mapping}{sales}refunds, chargebacks and fraud by their words; payouts, fees, conversions, holds and reversals are skipped)",
+            k.header
+        )
     }
 }
 

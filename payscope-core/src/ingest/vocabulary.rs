@@ -351,6 +351,7 @@ const WORDS: &[(&str, W)] = &[
     ("posting", W::Booking),
     ("posted", W::Booking),
     ("valuta", W::Booking),
+    ("valuta", W::Currency),
     ("due", W::Due),
     ("vencimiento", W::Due),
     ("available", W::Available),
@@ -1041,12 +1042,15 @@ const STOP: &[&str] = &[
 const ZONE_QUALIFIERS: &[&str] =
     &["utc", "gmt", "edt", "est", "cst", "cdt", "mst", "mdt", "pst", "pdt", "cet", "cest", "bst", "jst"];
 
-fn table() -> &'static HashMap<&'static str, W> {
-    static TABLE: OnceLock<HashMap<&'static str, W>> = OnceLock::new();
+/// Every word a token can be. Most tokens are one word; a few mean different things in
+/// different languages (`valuta`: the currency in Italian and Dutch, the value date in
+/// German) and name both, for the column's values to decide.
+fn table() -> &'static HashMap<&'static str, Vec<W>> {
+    static TABLE: OnceLock<HashMap<&'static str, Vec<W>>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        let mut t = HashMap::with_capacity(WORDS.len());
+        let mut t: HashMap<&'static str, Vec<W>> = HashMap::with_capacity(WORDS.len());
         for (token, w) in WORDS {
-            t.entry(*token).or_insert(*w);
+            t.entry(*token).or_default().push(*w);
         }
         t
     })
@@ -1116,8 +1120,8 @@ pub(crate) fn split(header: &str) -> Vec<String> {
 /// The word a folded token names, splitting a compound (`transaktionsbetrag`,
 /// `kartennummer`, `merchantid`) into known words when the whole is unknown.
 fn words_of(token: &str, out: &mut Vec<W>) -> bool {
-    if let Some(w) = table().get(token) {
-        out.push(*w);
+    if let Some(ws) = table().get(token) {
+        out.extend(ws);
         return true;
     }
     compound(token, out, 0)
@@ -1131,16 +1135,16 @@ fn compound(token: &str, out: &mut Vec<W>, depth: usize) -> bool {
     // The longest known head first; a German linking `s` may sit between the parts.
     for cut in (2..token.len() - 1).rev() {
         let (head, tail) = token.split_at(cut);
-        let Some(w) = table().get(head) else { continue };
+        let Some(ws) = table().get(head) else { continue };
         let rest = [tail, tail.strip_prefix('s').unwrap_or("")];
         for tail in rest.into_iter().filter(|t| t.len() >= 2) {
             let mut inner = Vec::new();
-            if let Some(tw) = table().get(tail) {
-                inner.push(*tw);
+            if let Some(tws) = table().get(tail) {
+                inner.extend(tws);
             } else if !compound(tail, &mut inner, depth + 1) {
                 continue;
             }
-            out.push(*w);
+            out.extend(ws);
             out.extend(inner);
             return true;
         }

@@ -11,6 +11,7 @@ pub mod graph;
 pub mod jobs;
 pub mod measures;
 pub mod metric;
+pub mod profiles;
 pub mod reconcile;
 pub mod vector;
 
@@ -25,6 +26,7 @@ pub use metric::{
     Dimension, Filter, Granularity, Metric, MetricQuery, MetricResult, MetricRow, MetricValue, Order, Source,
     Unit,
 };
+pub use profiles::ProfileStore;
 pub use reconcile::{ReconcileQuery, ReconcileSummary};
 pub use vector::{VectorDoc, VectorHit, VectorIndex};
 
@@ -69,6 +71,10 @@ pub trait ReportStore: Send + Sync {
     /// status, and an update to another status is ignored (a worker whose job was taken
     /// over cannot undo the other worker's result).
     async fn update(&self, ctx: &BankContext, report: &Report) -> Result<()>;
+
+    /// Gives a `failed` report a second chance: stores `report` (queued, with new options)
+    /// only if the stored report is still `failed`. Returns false, changing nothing, otherwise.
+    async fn reopen(&self, ctx: &BankContext, report: &Report) -> Result<bool>;
 }
 
 /// Outcome of committing a load.

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use payscope_core::bank::{BankContext, BankId, Role};
 use payscope_core::calendar::{TimeRange, Timestamp};
-use payscope_core::facts::{Fact, ReportStatus, ReportType, Stage};
+use payscope_core::facts::{Fact, MappingOverrides, MappingProfile, ReportStatus, ReportType, Stage};
 use payscope_core::money::{Currency, Money};
 use payscope_core::store::audit::{AnswerId, AuditLog, AuditRecord};
 use payscope_core::store::cache::{AnswerCache, CacheKey};
@@ -16,7 +16,9 @@ use payscope_core::store::jobs::{FailOutcome, Job, JobQueue, MAX_ATTEMPTS};
 use payscope_core::store::metric::{Dimension, Filter, Granularity, Metric, MetricQuery, Unit};
 use payscope_core::store::reconcile::ReconcileQuery;
 use payscope_core::store::vector::{VectorDoc, VectorIndex};
-use payscope_core::store::{FactFilter, FactKey, FactStore, MetricStore, Registered, ReportStore};
+use payscope_core::store::{
+    FactFilter, FactKey, FactStore, MetricStore, ProfileStore, Registered, ReportStore,
+};
 
 use crate::fixtures::{ctx, dataset, load, load_all, new_report};
 use crate::naive;
@@ -27,6 +29,7 @@ pub struct Subject {
     pub facts: Arc<dyn FactStore>,
     pub metrics: Arc<dyn MetricStore>,
     pub audit: Arc<dyn AuditLog>,
+    pub profiles: Arc<dyn ProfileStore>,
     /// Whatever must live as long as the stores (a test database); only held, never read.
     #[allow(dead_code)]
     pub keep: Vec<Arc<dyn std::any::Any + Send + Sync>>,
@@ -67,6 +70,20 @@ macro_rules! store_conformance {
             async fn audit_chain_per_bank() {
                 if let Some(s) = $make.await {
                     suite::audit_chain_per_bank(&s).await
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn profiles_are_per_bank_and_one_per_fingerprint() {
+                if let Some(s) = $make.await {
+                    suite::profiles_are_per_bank_and_one_per_fingerprint(&s).await
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn only_a_failed_report_reopens() {
+                if let Some(s) = $make.await {
+                    suite::only_a_failed_report_reopens(&s).await
                 }
             }
         }
@@ -133,6 +150,85 @@ pub async fn reports_register_dedupe_and_paginate(s: &Subject) {
     let mut missing = r.clone();
     missing.report_id = payscope_core::facts::ReportId::new();
     assert!(s.reports.update(&a, &missing).await.is_err(), "an unknown report was updated");
+}
+
+fn profile(name: &str, fingerprint: &str) -> MappingProfile {
+    let mut mapping = MappingOverrides::default();
+    mapping.columns.insert("transaction_id".into(), Some("Ref".into()));
+    mapping.date_order = Some("dmy".into());
+    let at = Timestamp::from_civil(2026, 3, 1, 12, 0, 0, 0).unwrap();
+    MappingProfile {
+        profile_id: uuid::Uuid::new_v4(),
+        name: name.into(),
+        fingerprint: fingerprint.into(),
+        mapping,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+pub async fn profiles_are_per_bank_and_one_per_fingerprint(s: &Subject) {
+    let a = BankContext::embedded(BankId::from_uuid(uuid::Uuid::new_v4()), [Role::BankAdmin]);
+    let b = BankContext::embedded(BankId::from_uuid(uuid::Uuid::new_v4()), [Role::BankAdmin]);
+    let p = s.profiles.put(&a, profile("Acquirer daily", "0123456789abcdef")).await.unwrap();
+    assert_eq!(s.profiles.get(&a, p.profile_id).await.unwrap().as_ref(), Some(&p));
+    assert_eq!(s.profiles.list(&a).await.unwrap(), vec![p.clone()]);
+    // Another bank sees nothing of it, and may use the same fingerprint.
+    assert!(s.profiles.get(&b, p.profile_id).await.unwrap().is_none());
+    assert!(s.profiles.list(&b).await.unwrap().is_empty());
+    assert!(!s.profiles.delete(&b, p.profile_id).await.unwrap());
+    s.profiles.put(&b, profile("Theirs", "0123456789abcdef")).await.unwrap();
+    // A second profile for the same layout is a conflict naming the first.
+    let e = s.profiles.put(&a, profile("Copy", "0123456789abcdef")).await.unwrap_err();
+    assert_eq!(e.code(), "conflict");
+    assert!(e.to_string().contains("Acquirer daily"), "{e}");
+    // Replacing keeps the first creation time.
+    let mut changed = p.clone();
+    changed.name = "Acquirer daily v2".into();
+    changed.created_at = Timestamp::now();
+    changed.updated_at = Timestamp::from_civil(2026, 4, 1, 0, 0, 0, 0).unwrap();
+    let saved = s.profiles.put(&a, changed.clone()).await.unwrap();
+    assert_eq!(saved.created_at, p.created_at);
+    assert_eq!((saved.name.as_str(), saved.updated_at), ("Acquirer daily v2", changed.updated_at));
+    let other = s.profiles.put(&a, profile("Another layout", "fedcba9876543210")).await.unwrap();
+    let names: Vec<String> = s.profiles.list(&a).await.unwrap().into_iter().map(|p| p.name).collect();
+    assert_eq!(names, ["Acquirer daily v2", "Another layout"]);
+    assert!(s.profiles.delete(&a, p.profile_id).await.unwrap());
+    assert!(!s.profiles.delete(&a, p.profile_id).await.unwrap());
+    assert_eq!(s.profiles.list(&a).await.unwrap(), vec![other]);
+    assert_eq!(s.profiles.list(&b).await.unwrap().len(), 1);
+}
+
+pub async fn only_a_failed_report_reopens(s: &Subject) {
+    let a = BankContext::embedded(BankId::from_uuid(uuid::Uuid::new_v4()), [Role::Analyst]);
+    let b = BankContext::embedded(BankId::from_uuid(uuid::Uuid::new_v4()), [Role::Analyst]);
+    let Registered::New(mut r) =
+        s.reports.register(&a, new_report(&a, "reopen", ReportType::Auto)).await.unwrap()
+    else {
+        panic!("fresh report reported as duplicate")
+    };
+    let mut options = r.options();
+    options.currency = Some("EUR".into());
+    // Queued, processing or completed: nothing changes.
+    for status in [ReportStatus::Queued, ReportStatus::Completed] {
+        r.status = status;
+        s.reports.update(&a, &r).await.unwrap();
+        assert!(!s.reports.reopen(&a, &r.reopened(&options)).await.unwrap(), "{status:?}");
+    }
+    let mut failed = new_report(&a, "reopen-failed", ReportType::Auto);
+    let Registered::New(f) = s.reports.register(&a, failed.clone()).await.unwrap() else { panic!() };
+    failed = f;
+    failed.status = ReportStatus::Failed;
+    s.reports.update(&a, &failed).await.unwrap();
+    let reopened = failed.reopened(&options);
+    assert!(s.reports.reopen(&b, &reopened).await.is_err(), "bank B reopened bank A's report");
+    assert!(s.reports.reopen(&a, &reopened).await.unwrap());
+    let stored = s.reports.get(&a, failed.report_id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.status, stored.currency.as_deref(), stored.seq),
+        (ReportStatus::Queued, Some("EUR"), failed.seq)
+    );
+    assert!(!s.reports.reopen(&a, &reopened).await.unwrap(), "a queued report reopened again");
 }
 
 pub async fn loads_are_idempotent_and_atomic(s: &Subject) {

@@ -9,6 +9,7 @@ mod fixtures;
 mod ingest;
 mod llm;
 mod logs;
+mod mappings;
 mod memory;
 mod naive;
 #[cfg(feature = "neo4j")]

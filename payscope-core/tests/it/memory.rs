@@ -13,7 +13,8 @@ async fn subject() -> Option<Subject> {
         reports: Arc::new(m.clone()),
         facts: Arc::new(m.clone()),
         metrics: Arc::new(m.clone()),
-        audit: Arc::new(m),
+        audit: Arc::new(m.clone()),
+        profiles: Arc::new(m),
         keep: vec![],
     })
 }

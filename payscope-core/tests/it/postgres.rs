@@ -17,7 +17,8 @@ async fn subject() -> Option<Subject> {
         reports: Arc::new(pg.clone()),
         facts: Arc::new(pg.clone()),
         metrics: Arc::new(pg.clone()),
-        audit: Arc::new(pg),
+        audit: Arc::new(pg.clone()),
+        profiles: Arc::new(pg),
         keep: vec![db],
     })
 }
@@ -69,7 +70,7 @@ mod isolation {
     use crate::fixtures::{dataset, load};
     use crate::services::TestDb;
 
-    const TENANT_TABLES: [&str; 9] = [
+    const TENANT_TABLES: [&str; 10] = [
         "bank_state",
         "reports",
         "merchants",
@@ -79,6 +80,7 @@ mod isolation {
         "answers",
         "agent_traces",
         "audit_heads",
+        "mapping_profiles",
     ];
 
     fn all_time() -> TimeRange {
@@ -105,6 +107,16 @@ mod isolation {
                 body: serde_json::json!({"summary": "x", "agent_traces": [{"agent": "metrics", "status": "ok"}]}).into(),
             };
             payscope_core::store::audit::AuditLog::append(&pg, ctx, record).await.unwrap();
+            let now = Timestamp::now();
+            let profile = payscope_core::facts::MappingProfile {
+                profile_id: uuid::Uuid::new_v4(),
+                name: "layout".into(),
+                fingerprint: "00112233445566ff".into(),
+                mapping: Default::default(),
+                created_at: now,
+                updated_at: now,
+            };
+            payscope_core::store::ProfileStore::put(&pg, ctx, profile).await.unwrap();
         }
         (pg, banks)
     }
@@ -341,6 +353,7 @@ mod isolation {
             "infra/postgres/003_rls_tenant.sql",
             "infra/timescale/001_metrics_timeseries.sql",
             "infra/postgres/004_query_paths.sql",
+            "infra/postgres/005_mapping_profiles.sql",
         ] {
             let out = std::process::Command::new("psql")
                 .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &empty.dsn, "-f"])

@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod chat;
 pub mod health;
+pub mod profiles;
 pub mod reports;
 
 use http::Method;
@@ -25,6 +26,12 @@ pub enum Route<'a> {
     Reports,
     /// `GET /reports/{report_id}`
     Report(&'a str),
+    /// `POST /reports/preview`
+    ReportPreview,
+    /// `GET /mapping-profiles`, `POST /mapping-profiles`
+    Profiles,
+    /// `GET`, `PUT`, `DELETE /mapping-profiles/{profile_id}`
+    Profile(&'a str),
     /// `POST /chat/query`
     ChatQuery,
     /// `GET /audit/answers/{answer_id}`
@@ -44,6 +51,9 @@ pub const TABLE: &[(&str, &[Method])] = &[
     ("/openapi.json", &[Method::GET]),
     ("/reports", &[Method::GET, Method::POST]),
     ("/reports/{report_id}", &[Method::GET]),
+    ("/reports/preview", &[Method::POST]),
+    ("/mapping-profiles", &[Method::GET, Method::POST]),
+    ("/mapping-profiles/{profile_id}", &[Method::GET, Method::PUT, Method::DELETE]),
     ("/chat/query", &[Method::POST]),
     ("/audit/answers/{answer_id}", &[Method::GET]),
     ("/audit/verify", &[Method::GET]),
@@ -61,12 +71,16 @@ impl<'a> Route<'a> {
             "/metrics" => Route::Metrics,
             "/openapi.json" => Route::OpenApi,
             "/reports" => Route::Reports,
+            "/reports/preview" => Route::ReportPreview,
+            "/mapping-profiles" => Route::Profiles,
             "/chat/query" => Route::ChatQuery,
             "/audit/verify" => Route::AuditVerify,
             "/audit/export" => Route::AuditExport,
             _ => {
                 if let Some(id) = param("/reports/") {
                     Route::Report(id)
+                } else if let Some(id) = param("/mapping-profiles/") {
+                    Route::Profile(id)
                 } else if let Some(id) = param("/audit/answers/") {
                     Route::AuditAnswer(id)
                 } else {
@@ -86,6 +100,9 @@ impl<'a> Route<'a> {
             Route::OpenApi => "/openapi.json",
             Route::Reports => "/reports",
             Route::Report(_) => "/reports/{report_id}",
+            Route::ReportPreview => "/reports/preview",
+            Route::Profiles => "/mapping-profiles",
+            Route::Profile(_) => "/mapping-profiles/{profile_id}",
             Route::ChatQuery => "/chat/query",
             Route::AuditAnswer(_) => "/audit/answers/{answer_id}",
             Route::AuditVerify => "/audit/verify",
@@ -112,7 +129,8 @@ mod tests {
         assert_eq!(Route::find("/audit/answers/x").map(|r| r.template()), Some("/audit/answers/{answer_id}"));
         assert_eq!(Route::find("/nope"), None);
         for (template, methods) in TABLE {
-            let path = template.replace("{report_id}", "x").replace("{answer_id}", "x");
+            let path =
+                template.replace("{report_id}", "x").replace("{answer_id}", "x").replace("{profile_id}", "x");
             let route = Route::find(&path).unwrap();
             assert_eq!(route.template(), *template);
             assert_eq!(route.methods(), *methods);

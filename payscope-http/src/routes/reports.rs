@@ -1,13 +1,17 @@
 //! `POST /reports` (raw body or multipart, streamed into the artifact store, optionally
-//! waiting for processing), `GET /reports` and `GET /reports/{report_id}`.
+//! waiting for processing), `POST /reports/preview` (the same request, nothing stored),
+//! `GET /reports` and `GET /reports/{report_id}`.
 
+use std::pin::Pin;
 use std::time::Duration;
 
-use futures::StreamExt;
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use http::request::Parts;
 use http::{Request, StatusCode};
 use hyper::body::Incoming;
 use payscope_core::bank::BankContext;
-use payscope_core::facts::{Report, ReportId, ReportOptions, ReportStatus};
+use payscope_core::facts::{MappingOverrides, Report, ReportId, ReportOptions, ReportStatus};
 use payscope_core::{Engine, Error};
 use serde_json::json;
 
@@ -52,59 +56,94 @@ fn flag(name: &str, value: &str) -> Result<bool, ApiError> {
     }
 }
 
-/// Uploads one report file.
-pub async fn upload(engine: &Engine, ctx: &BankContext, req: Request<Incoming>) -> Handled {
-    let (parts, body) = req.into_parts();
+/// The upload parameters of the query string (and `wait` when `waitable`).
+fn upload_options(query: Option<&str>, waitable: bool) -> Result<(ReportOptions, bool), ApiError> {
+    const NAMES: &[&str] = &["report_type", "network", "currency", "timezone", "filename", "mapping", "wait"];
+    let allowed = if waitable { NAMES } else { &NAMES[..NAMES.len() - 1] };
     let mut options = ReportOptions::default();
     let mut wait = false;
-    for (k, v) in
-        params(parts.uri.query(), &["report_type", "network", "currency", "timezone", "filename", "wait"])?
-    {
+    for (k, v) in params(query, allowed)? {
         match k.as_str() {
             "report_type" => options.report_type = v.parse()?,
             "network" => options.network = Some(v),
             "currency" => options.currency = Some(v),
             "timezone" => options.timezone = Some(v),
             "filename" => options.filename = Some(v),
+            "mapping" => options.mapping = Some(mapping(v.as_bytes())?),
             _ => wait = flag("wait", &v)?,
         }
     }
-    let max = engine.options().max_upload_bytes;
+    Ok((options, wait))
+}
+
+/// Mapping overrides sent as JSON (the `mapping` query parameter or multipart part).
+fn mapping(json: &[u8]) -> Result<MappingOverrides, ApiError> {
+    serde_json::from_slice(json).map_err(|e| {
+        ApiError::invalid(format!(
+            "`mapping` is not valid mapping overrides ({e}); expected JSON such as \
+             {{\"columns\": {{\"transaction_id\": \"Ref\"}}, \"date_order\": \"dmy\", \"kinds\": {{\"SALE\": \"CLEARING\"}}}}"
+        ))
+    })
+}
+
+/// The file of an upload request: the raw body, or the `file` part of a multipart body
+/// (whose `mapping` part, sent before it, sets the mapping overrides).
+async fn upload_body(
+    parts: &Parts,
+    body: Incoming,
+    max: u64,
+    options: &mut ReportOptions,
+) -> Result<Upload, ApiError> {
     if body::content_length(&parts.headers).is_some_and(|n| n > max) {
         return Err(ApiError::too_large(max));
     }
-    let submission = match body::media_type(&parts.headers).as_deref() {
-        Some("multipart/form-data") => {
-            let content_type =
-                parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
-            let boundary = multer::parse_boundary(content_type)
-                .map_err(|_| ApiError::invalid("multipart/form-data needs a boundary parameter"))?;
-            let mut multipart = multer::Multipart::new(body::stream(body), boundary);
-            loop {
-                let field = multipart
-                    .next_field()
-                    .await
-                    .map_err(|e| ApiError::invalid(format!("malformed multipart body: {e}")))?
-                    .ok_or_else(|| ApiError::invalid("the multipart body has no `file` part"))?;
-                if field.name() != Some("file") {
-                    continue;
-                }
-                if options.filename.is_none() {
-                    options.filename = field.file_name().map(str::to_owned);
-                }
-                let stream = field.map(|chunk| chunk.map_err(multipart_error));
-                break engine.submit(ctx, Box::pin(stream), options).await?;
-            }
-        }
-        None => engine.submit(ctx, body::stream(body), options).await?,
-        Some(t) if RAW_TYPES.contains(&t) => engine.submit(ctx, body::stream(body), options).await?,
+    match body::media_type(&parts.headers).as_deref() {
+        Some("multipart/form-data") => {}
+        None => return Ok(Box::pin(body::stream(body))),
+        Some(t) if RAW_TYPES.contains(&t) => return Ok(Box::pin(body::stream(body))),
         Some(other) => {
             return Err(ApiError::media_type(format!(
                 "cannot take a report as {other}; send the file as text/csv, the XLSX type, \
                  application/x-ndjson or application/octet-stream, or as the `file` part of multipart/form-data"
             )))
         }
-    };
+    }
+    let content_type =
+        parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let boundary = multer::parse_boundary(content_type)
+        .map_err(|_| ApiError::invalid("multipart/form-data needs a boundary parameter"))?;
+    let mut multipart = multer::Multipart::new(body::stream(body), boundary);
+    loop {
+        let field = multipart
+            .next_field()
+            .await
+            .map_err(|e| ApiError::invalid(format!("malformed multipart body: {e}")))?
+            .ok_or_else(|| ApiError::invalid("the multipart body has no `file` part"))?;
+        match field.name() {
+            Some("file") => {
+                if options.filename.is_none() {
+                    options.filename = field.file_name().map(str::to_owned);
+                }
+                return Ok(Box::pin(field.map(|chunk| chunk.map_err(multipart_error))));
+            }
+            Some("mapping") => {
+                let text = field.bytes().await.map_err(multipart_error)?;
+                if text.len() > 64 << 10 {
+                    return Err(ApiError::invalid("the `mapping` part is larger than 64 KiB"));
+                }
+                options.mapping = Some(mapping(&text)?);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Uploads one report file.
+pub async fn upload(engine: &Engine, ctx: &BankContext, req: Request<Incoming>) -> Handled {
+    let (parts, body) = req.into_parts();
+    let (mut options, wait) = upload_options(parts.uri.query(), true)?;
+    let file = upload_body(&parts, body, engine.options().max_upload_bytes, &mut options).await?;
+    let submission = engine.submit(ctx, file, options).await?;
     let report = submission.report;
     if !wait {
         let status = if submission.duplicate { StatusCode::OK } else { StatusCode::ACCEPTED };
@@ -138,6 +177,17 @@ pub async fn upload(engine: &Engine, ctx: &BankContext, req: Request<Incoming>) 
         _ => ok_json(StatusCode::ACCEPTED, &body),
     }
 }
+
+/// What an upload of the same body and parameters would do; nothing is stored.
+pub async fn preview(engine: &Engine, ctx: &BankContext, req: Request<Incoming>) -> Handled {
+    let (parts, body) = req.into_parts();
+    let (mut options, _) = upload_options(parts.uri.query(), false)?;
+    let file = upload_body(&parts, body, engine.options().max_upload_bytes, &mut options).await?;
+    ok_json(StatusCode::OK, &engine.preview(ctx, file, options).await?)
+}
+
+/// An upload's file bytes.
+type Upload = Pin<Box<dyn Stream<Item = Result<Bytes, Error>> + Send>>;
 
 fn multipart_error(e: multer::Error) -> Error {
     Error::invalid("invalid_request", format!("malformed multipart body: {e}"))

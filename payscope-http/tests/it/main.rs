@@ -4,6 +4,7 @@
 mod api;
 mod auth;
 mod limits;
+mod mappings;
 mod ops;
 mod spec;
 mod support;

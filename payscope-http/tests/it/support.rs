@@ -87,6 +87,59 @@ pub struct Server {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     _dir: tempfile::TempDir,
+    /// The server's database, when it runs on Postgres (dropped after the server).
+    _db: Option<TestDb>,
+}
+
+/// A database created for one server, dropped with it.
+pub struct TestDb {
+    admin: String,
+    name: String,
+}
+
+impl TestDb {
+    /// Creates a fresh database and returns it with its DSN; `None` (skip, or a failure under
+    /// `PAYSCOPE_REQUIRE_SERVICES=1`) without `PAYSCOPE_TEST_DATABASE_DSN`.
+    async fn create() -> Option<(TestDb, String)> {
+        use sqlx::ConnectOptions;
+        let Ok(admin) = std::env::var("PAYSCOPE_TEST_DATABASE_DSN") else {
+            assert!(
+                std::env::var("PAYSCOPE_REQUIRE_SERVICES").as_deref() != Ok("1"),
+                "PAYSCOPE_TEST_DATABASE_DSN is not set and PAYSCOPE_REQUIRE_SERVICES=1"
+            );
+            eprintln!("skipping: PAYSCOPE_TEST_DATABASE_DSN is not set");
+            return None;
+        };
+        let name = format!("payscope_http_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = admin.parse::<sqlx::postgres::PgConnectOptions>().unwrap().connect().await.unwrap();
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let mut url = url::Url::parse(&admin).unwrap();
+        url.set_path(&name);
+        Some((TestDb { admin, name }, url.to_string()))
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // No runtime is guaranteed in a destructor: a thread with its own.
+        let _ = std::thread::spawn(move || {
+            use sqlx::ConnectOptions;
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            rt.block_on(async {
+                let Ok(mut conn) = admin.parse::<sqlx::postgres::PgConnectOptions>().unwrap().connect().await
+                else {
+                    return;
+                };
+                let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(drop)).execute(&mut conn).await;
+            })
+        })
+        .join();
+    }
 }
 
 pub struct Options {
@@ -120,6 +173,27 @@ impl Server {
         Server::run(App::api(engine.clone(), auth), engine, dir).await
     }
 
+    /// The API on the Postgres backend, in a fresh migrated database (artifacts in a temp
+    /// dir, the worker in-process on the Postgres queue); `None` when there is no database.
+    pub async fn start_postgres() -> Option<Server> {
+        let (db, dsn) = TestDb::create().await?;
+        payscope_core::backend::postgres::PgBackend::migrate(&dsn).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let data_dir = dir.path().to_string_lossy().into_owned();
+        let settings = payscope_core::config::Settings::from_lookup(|k| match k {
+            "DATABASE_DSN" => Some(dsn.clone()),
+            "PAYSCOPE_DATA_DIR" => Some(data_dir.clone()),
+            "PAYSCOPE_PAN_KEY" => Some("42".repeat(32)),
+            _ => None,
+        })
+        .unwrap();
+        let engine = Engine::from_settings(&settings).await.unwrap();
+        let auth = Authenticator::from_pem(&key("rsa_public.pem"), None, None).unwrap();
+        let mut server = Server::run(App::api(engine.clone(), auth), engine, dir).await;
+        server._db = Some(db);
+        Some(server)
+    }
+
     /// The worker's health/metrics surface.
     pub async fn start_ops() -> Server {
         let dir = tempfile::tempdir().unwrap();
@@ -150,7 +224,7 @@ impl Server {
             let _ = worker.await;
         });
         let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build().unwrap();
-        Server { base, client, spec: Spec::load(), stop: Some(stop), task: Some(task), _dir: dir }
+        Server { base, client, spec: Spec::load(), stop: Some(stop), task: Some(task), _dir: dir, _db: None }
     }
 
     /// The embedded engine's data directory.

@@ -86,6 +86,19 @@ impl ReportIndex {
         Ok(())
     }
 
+    /// Queues a failed report again with `r`'s options; false when it is not failed.
+    pub fn reopen(&mut self, r: &Report) -> Result<bool> {
+        match self.get(r.bank_id, r.report_id) {
+            None => Err(Error::NotFound(format!("report {}", r.report_id))),
+            Some(stored) if stored.status != ReportStatus::Failed => Ok(false),
+            Some(_) => {
+                self.persist(r)?;
+                self.insert(r.clone());
+                Ok(true)
+            }
+        }
+    }
+
     /// A report of `bank`.
     pub fn get(&self, bank: BankId, id: ReportId) -> Option<&Report> {
         self.banks.get(&bank)?.by_id.get(&id)

@@ -14,6 +14,7 @@ mod facts;
 mod jobs;
 mod metrics;
 mod nodelay;
+mod profiles;
 mod reports;
 mod tally;
 

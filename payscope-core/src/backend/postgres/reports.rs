@@ -171,4 +171,27 @@ impl ReportStore for PgBackend {
         }
         tx.commit().await.map_err(db_error)
     }
+
+    async fn reopen(&self, ctx: &BankContext, report: &Report) -> Result<bool> {
+        if report.bank_id != ctx.bank_id() {
+            return Err(Error::NotFound(format!("report {}", report.report_id)));
+        }
+        let _t = self.timer("report_reopen");
+        let mut tx = self.bank_tx(ctx.bank_id()).await?;
+        let done = sqlx::query(
+            "UPDATE payscope.reports
+                SET status = $3, report_type = $4, completed_at = NULL, document = $5
+              WHERE bank_id = $1 AND report_id = $2 AND status = 'failed'",
+        )
+        .bind(report.bank_id.as_uuid())
+        .bind(report.report_id.0)
+        .bind(report.status.as_str())
+        .bind(report.report_type.as_str())
+        .bind(document(report)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(done.rows_affected() == 1)
+    }
 }

@@ -1,0 +1,1 @@
+../../migrations/0006_mapping_profiles.sql
