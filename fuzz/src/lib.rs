@@ -38,3 +38,63 @@ pub fn check(data: &[u8], format: Format) {
         }
     }
 }
+
+/// Maps the first line of `data` (a header, `;`- or `,`-separated) with the following lines
+/// as its sample, for each stage and none, and checks the mapping's invariants: one decision
+/// per column, confidences in [0, 1], no field on two columns, and every explanation free of
+/// card numbers.
+pub fn check_mapping(data: &[u8]) {
+    use payscope_core::facts::Stage;
+    use payscope_core::ingest::mapping::{map_columns, MapContext};
+    let text = String::from_utf8_lossy(data);
+    let delimiter = if text.lines().next().is_some_and(|l| l.contains(';')) { b';' } else { b',' };
+    let mut rows = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .delimiter(delimiter)
+        .from_reader(text.as_bytes())
+        .into_records()
+        .filter_map(Result::ok)
+        .take(64);
+    let Some(header) = rows.next() else { return };
+    let sample: Vec<csv::StringRecord> = rows.collect();
+    for stage in [None].into_iter().chain(Stage::ALL.map(Some)) {
+        let map = map_columns(&header, &sample, MapContext { stage, ..Default::default() });
+        assert_eq!(map.columns.len(), header.len());
+        assert_eq!(map.decisions.len(), header.len());
+        let mut seen = std::collections::HashSet::new();
+        for (field, d) in map.columns.iter().zip(&map.decisions) {
+            assert!((0.0..=1.0).contains(&d.confidence), "{d:?}");
+            assert_eq!(redact(&d.rule), d.rule, "card number in a mapping rule");
+            if let Some(f) = field {
+                assert!(seen.insert(*f), "{f:?} on two columns");
+            }
+        }
+    }
+}
+
+/// Previews `data` with mapping overrides read from its first line when that line is JSON
+/// (the rest is the file), and checks the preview is consistent: a would-load preview has
+/// no error, counts add up, no more than 20 facts, no card number in any message.
+pub fn check_preview(data: &[u8]) {
+    use payscope_core::facts::MappingOverrides;
+    use payscope_core::ingest::preview::preview;
+    let (first, rest) = match data.iter().position(|&b| b == b'\n') {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &[][..]),
+    };
+    let (mapping, file) = match serde_json::from_slice::<MappingOverrides>(first) {
+        Ok(m) if m.validate().is_ok() => (Some(m), rest),
+        _ => (None, data),
+    };
+    let options = ReportOptions { mapping, ..Default::default() };
+    let report = Report::queued(BankId::from_uuid(uuid::Uuid::from_u128(1)), Sha256::digest(file), file.len() as u64, &options);
+    let key = PanKey::new([7; 32]);
+    let Ok(p) = preview(file.to_vec(), false, &report, &key, &[]) else { return };
+    assert_eq!(p.would_load, p.error.is_none(), "{p:?}");
+    assert!(p.rows_rejected + p.rows_skipped <= p.rows_read, "{p:?}");
+    assert!(p.facts.len() <= 20);
+    for text in p.error.iter().chain(&p.warnings).chain(p.errors.iter().map(|e| &e.message)) {
+        assert_eq!(&redact(text), text, "card number in a preview message");
+    }
+}

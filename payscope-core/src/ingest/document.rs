@@ -216,7 +216,9 @@ impl<'a> Document<'a> {
 
     fn open(&mut self, header: &StringRecord, line: u64) {
         self.structure.structural_lines += self.preamble.len() as u64;
-        self.preamble.clear();
+        for (rec, _) in std::mem::take(&mut self.preamble) {
+            self.metadata.title(&rec);
+        }
         self.open_at(header, line);
     }
 

@@ -185,6 +185,12 @@ const AUTH: &[&str] = &[
 const PAYOUT: &[&str] = &[
     "payout",
     "payouts",
+    // The acquirer's payment of the balance to the merchant (es, it, pt, fr).
+    "liquidacion",
+    "liquidaciones",
+    "liquidazione",
+    "liquidacao",
+    "reversement",
     "transfer",
     "transfers",
     "withdrawal",

@@ -42,6 +42,33 @@ const WRAPPERS: &[&str] = &[
     "bof",
 ];
 
+/// First cells of a trailer line, which states the file's totals (`Trailer,Total records: 5`).
+const TRAILERS: &[&str] = &["trailer", "trl", "footer", "eof"];
+
+/// Words that open a totals line, in the languages the vocabulary reads (folded: no accents).
+const TOTAL_OPENERS: &[&str] = &[
+    "total",
+    "totals",
+    "grand total",
+    "subtotal",
+    "sum",
+    "count",
+    "end of report",
+    "records",
+    "totale",
+    "totaux",
+    "total general",
+    "somme",
+    "summe",
+    "gesamt",
+    "gesamtsumme",
+    "zwischensumme",
+    "suma",
+    "soma",
+    "totale generale",
+    "subtotale",
+];
+
 const TOTAL_WORDS: &[&str] =
     &["total", "totals", "subtotal", "sum", "summary", "grandtotal", "count", "records"];
 
@@ -58,21 +85,22 @@ pub(crate) fn line_role(rec: &StringRecord) -> Line {
     if pairs * 2 >= filled && pairs > 0 {
         return Line::Metadata;
     }
-    if is_total(first) {
+    if is_total(first) || TRAILERS.contains(&first.to_ascii_lowercase().as_str()) {
         return Line::Total;
     }
     Line::Other
 }
 
-/// True for a first cell that opens a totals line (`Total`, `Grand Total:`, `Subtotal EUR`).
+/// True for a first cell that opens a totals line (`Total`, `Grand Total:`, `Subtotal EUR`,
+/// `Summe`, `Totale`, `Total général`).
 fn is_total(first: &str) -> bool {
-    if !first.as_bytes()[0].is_ascii_alphabetic() {
+    if !first.chars().next().is_some_and(char::is_alphabetic) {
         return false;
     }
-    let lower = first.to_ascii_lowercase();
-    ["total", "grand total", "subtotal", "sum", "count", "end of report", "records"]
+    let folded = super::vocabulary::fold(first);
+    TOTAL_OPENERS
         .iter()
-        .any(|w| lower.strip_prefix(w).is_some_and(|rest| rest.is_empty() || rest.starts_with([':', ' '])))
+        .any(|w| folded.strip_prefix(w).is_some_and(|rest| rest.is_empty() || rest.starts_with([':', ' '])))
 }
 
 /// True when a record-type value marks a summary or totals row (`Authorization Summary`,
@@ -118,6 +146,16 @@ impl Metadata {
         }
     }
 
+    /// Keeps a title row above a table (one text cell, `Acquirer clearing report`) as the
+    /// report's `Title`, when it has none: a report often names itself only there.
+    pub(crate) fn title(&mut self, rec: &StringRecord) {
+        let mut cells = rec.iter().map(str::trim).filter(|c| !c.is_empty());
+        let (Some(text), None) = (cells.next(), cells.next()) else { return };
+        if text.chars().any(char::is_alphabetic) && self.get(&["Title"]).is_none() && self.pairs.len() < 64 {
+            self.pairs.push(("Title".to_owned(), text.chars().take(128).collect()));
+        }
+    }
+
     fn get(&self, names: &[&str]) -> Option<&str> {
         self.pairs
             .iter()
@@ -142,7 +180,7 @@ impl Metadata {
 
     /// The report's own name for what it is (`ReportTypeName=SettlementDetails`).
     pub fn report_name(&self) -> Option<&str> {
-        self.get(&["ReportTypeName", "ReportType", "ReportName", "Report", "Type"])
+        self.get(&["ReportTypeName", "ReportType", "ReportName", "Report", "Type", "Title"])
     }
 
     /// A record count the file states about itself (`RecordCount=2650`).
@@ -186,6 +224,10 @@ mod tests {
         assert_eq!(line_role(&rec(&["", " ", ""])), Line::Blank);
         assert_eq!(line_role(&rec(&["Grand Total:", "", "1,234.00"])), Line::Total);
         assert_eq!(line_role(&rec(&["T1", "2026-10-01", "10.00"])), Line::Other);
+        assert_eq!(line_role(&rec(&["", "Summe", "2.361,60", ""])), Line::Total);
+        assert_eq!(line_role(&rec(&["Total général", "12"])), Line::Total);
+        assert_eq!(line_role(&rec(&["Trailer", "Total records: 5"])), Line::Total);
+        assert_eq!(line_role(&rec(&["Sumatra Coffee", "2026-10-01", "10.00"])), Line::Other);
         assert!(is_summary_value("DisputeSummary") && is_summary_value("Authorization Summary"));
         assert!(!is_summary_value("Authorization Details"));
     }

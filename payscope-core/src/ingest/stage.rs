@@ -199,6 +199,7 @@ pub(crate) fn named_stage(words: &[W]) -> Option<Stage> {
     } else if has(W::Settlement) {
         Some(Stage::Settlement)
     } else if has(W::Clearing)
+        || has(W::Presentment)
         || has(W::Submission)
         || has(W::Deposit)
         || has(W::Capture)

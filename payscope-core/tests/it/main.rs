@@ -7,6 +7,7 @@ mod conformance;
 pub mod eval;
 mod fixtures;
 mod ingest;
+mod layouts;
 mod llm;
 mod logs;
 mod mappings;

@@ -69,6 +69,11 @@ fn upload_options(query: Option<&str>, waitable: bool) -> Result<(ReportOptions,
             "currency" => options.currency = Some(v),
             "timezone" => options.timezone = Some(v),
             "filename" => options.filename = Some(v),
+            "mapping" if v.len() > 8192 => {
+                return Err(ApiError::invalid(
+                    "the `mapping` parameter is longer than 8192 characters; send it as the multipart `mapping` part",
+                ))
+            }
             "mapping" => options.mapping = Some(mapping(v.as_bytes())?),
             _ => wait = flag("wait", &v)?,
         }
