@@ -29,7 +29,7 @@ pub struct DemoBank {
     pub name: &'static str,
     /// The bank id.
     pub bank_id: BankId,
-    /// A token with the analyst and auditor roles.
+    /// A token with the analyst, auditor and bank_admin roles.
     pub token: String,
 }
 
@@ -43,6 +43,8 @@ pub struct Demo {
     pub banks: Vec<DemoBank>,
     /// A report held back from Demo Bank A for the upload step of the tour.
     pub upload_file: PathBuf,
+    /// A file in a layout PayScope cannot read on its own, for the mapping step of the tour.
+    pub foreign_file: PathBuf,
     /// The temporary data directory (deleted on drop).
     pub data_dir: tempfile::TempDir,
 }
@@ -133,11 +135,38 @@ pub async fn prepare(options: EngineOptions) -> Result<Demo, String> {
             }
             facts += report.facts_loaded;
         }
-        let token = mint_token(&pkcs8, "demo-analyst", bank.bank_id, &["analyst", "auditor"], TOKEN_HOURS)?;
+        let roles = ["analyst", "auditor", "bank_admin"];
+        let token = mint_token(&pkcs8, "demo-analyst", bank.bank_id, &roles, TOKEN_HOURS)?;
         banks.push(DemoBank { name, bank_id: bank.bank_id, token });
     }
     tracing::info!(facts, seconds = started.elapsed().as_secs_f64(), "demo data loaded");
-    Ok(Demo { engine, auth, banks, upload_file, data_dir })
+    let foreign_file = uploads.join("acquirer-nl.csv");
+    std::fs::write(&foreign_file, foreign_layout(today)).map_err(|e| e.to_string())?;
+    Ok(Demo { engine, auth, banks, upload_file, foreign_file, data_dir })
+}
+
+/// The header of [`foreign_layout`].
+const FOREIGN_HEADER: &str = "Kenmerk;Boekingsdatum;Bedrag;Munt;Soort";
+
+/// The mapping that reads [`foreign_layout`].
+const FOREIGN_MAPPING: &str = r#"{"columns":{"transaction_id":"Kenmerk","stage":"Soort"},"kinds":{"Verkoop":"CLEARING","Terugbetaling":"REFUND","Uitbetaling":"skip"},"date_order":"dmy"}"#;
+
+/// A Dutch acquirer's daily export, dated yesterday: neither its header nor its row types are
+/// in PayScope's vocabulary, so it is the tour's file that needs a mapping.
+fn foreign_layout(today: payscope_core::calendar::Date) -> String {
+    let (y, m, d) = today.add_days(-1).ymd();
+    let rows = [
+        ("NL-0001", "09:12", "12,50", "Verkoop"),
+        ("NL-0002", "10:40", "1.009,00", "Verkoop"),
+        ("NL-0003", "11:05", "7,00", "Terugbetaling"),
+        ("NL-0004", "16:30", "250,00", "Uitbetaling"),
+        ("NL-0005", "18:45", "3,99", "Verkoop"),
+    ];
+    let mut out = format!("{FOREIGN_HEADER}\n");
+    for (id, time, amount, kind) in rows {
+        out.push_str(&format!("{id};{d:02}-{m:02}-{y} {time};{amount};EUR;{kind}\n"));
+    }
+    out
 }
 
 impl Demo {
@@ -176,6 +205,18 @@ impl Demo {
         ] {
             out.push_str(&ask("TOKEN_A", q));
         }
+        out.push_str(&format!(
+            "\n# a layout PayScope cannot read on its own: the preview says why (nothing is stored)\n\
+             curl -s -X POST $PAYSCOPE/reports/preview -H \"Authorization: Bearer $TOKEN_A\" -H 'Content-Type: text/csv' --data-binary @{file}\n\
+             # the same preview with a mapping, then the upload with it, then the mapping saved for later files\n\
+             MAPPING='{FOREIGN_MAPPING}'\n\
+             curl -s $PAYSCOPE/reports/preview -H \"Authorization: Bearer $TOKEN_A\" -F \"mapping=$MAPPING\" -F file=@{file}\n\
+             curl -s \"$PAYSCOPE/reports?wait=true\" -H \"Authorization: Bearer $TOKEN_A\" -F \"mapping=$MAPPING\" -F file=@{file}\n\
+             curl -s $PAYSCOPE/mapping-profiles -H \"Authorization: Bearer $TOKEN_A\" -H 'Content-Type: application/json' \
+             -d \"{{\\\"name\\\": \\\"Dutch acquirer daily\\\", \\\"fingerprint\\\": \\\"{fingerprint}\\\", \\\"mapping\\\": $MAPPING}}\"\n",
+            file = self.foreign_file.display(),
+            fingerprint = payscope_core::ingest::fingerprint(&FOREIGN_HEADER.split(';').collect()),
+        ));
         out.push_str("\n# the same question for the other bank: its own numbers only\n");
         out.push_str(&ask("TOKEN_B", "What is the transaction volume?"));
         out.push_str(
@@ -184,5 +225,33 @@ impl Demo {
              curl -s \"$PAYSCOPE/reports?limit=3\" -H \"Authorization: Bearer $TOKEN_A\"\n",
         );
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The tour's mapping step works as printed: the file does not load on its own, the
+    /// mapping reads it, and the printed fingerprint is the preview's.
+    #[tokio::test]
+    async fn the_tours_foreign_file_needs_and_takes_its_mapping() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::embedded(dir.path(), None, EngineOptions::default()).await.unwrap();
+        let ctx = BankContext::embedded(BankId::from_uuid(uuid::Uuid::new_v4()), [Role::Analyst]);
+        let file = foreign_layout(Timestamp::now().date());
+        let body =
+            || futures::stream::iter([Ok::<_, payscope_core::Error>(bytes::Bytes::from(file.clone()))]);
+        let alone = engine.preview(&ctx, body(), ReportOptions::default()).await.unwrap();
+        assert!(!alone.would_load);
+        let fingerprint = payscope_core::ingest::fingerprint(&FOREIGN_HEADER.split(';').collect());
+        assert_eq!(alone.structure.unwrap().sections[0].fingerprint, fingerprint);
+        let options = ReportOptions {
+            mapping: Some(serde_json::from_str(FOREIGN_MAPPING).unwrap()),
+            ..Default::default()
+        };
+        let mapped = engine.preview(&ctx, body(), options).await.unwrap();
+        assert!(mapped.would_load, "{:?}", mapped.error);
+        assert_eq!((mapped.facts.len(), mapped.rows_skipped), (4, 1));
     }
 }

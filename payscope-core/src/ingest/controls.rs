@@ -8,6 +8,7 @@ use rustc_hash::FxHashMap;
 
 use super::mapping::{map_columns, Field, MapContext};
 use super::normalize::{parse_amount, DecimalStyle};
+use super::pan::redact;
 use super::vocabulary::{HeaderWords, W};
 use crate::facts::Control;
 use crate::money::{format_minor, Currency};
@@ -135,7 +136,8 @@ pub(crate) fn check(summary: &Summary, tally: Option<&Tally>, rows: u64) -> Opti
         if key.is_empty() {
             "all rows".to_owned()
         } else {
-            names.iter().zip(key).map(|(n, v)| format!("{n}={v}")).collect::<Vec<_>>().join(", ")
+            let pairs = names.iter().zip(key).map(|(n, v)| format!("{n}={}", super::values::example(v)));
+            redact(&pairs.collect::<Vec<_>>().join(", "))
         }
     };
     let mut control = Control {

@@ -516,7 +516,7 @@ fn table_name(header: &StringRecord, sample: &[StringRecord]) -> Option<String> 
     counts
         .into_iter()
         .max_by_key(|(v, n)| (*n, std::cmp::Reverse(*v)))
-        .map(|(v, _)| redact(v).chars().take(64).collect())
+        .map(|(v, _)| redact(&v.chars().take(64).collect::<String>()))
 }
 
 /// True for a table of totals: its rows are marked as summaries, or it counts transactions

@@ -10,6 +10,7 @@ use csv::StringRecord;
 use serde::{Deserialize, Serialize};
 
 use super::mapping::header_score;
+use super::pan::redact;
 use super::vocabulary::split;
 use crate::calendar::Date;
 
@@ -141,7 +142,8 @@ impl Metadata {
     pub(crate) fn add(&mut self, rec: &StringRecord) {
         for (k, v) in rec.iter().filter_map(key_value) {
             if self.pairs.len() < 64 && !self.pairs.iter().any(|(key, _)| key == k) {
-                self.pairs.push((k.to_owned(), v.chars().take(128).collect()));
+                let v: String = v.chars().take(128).collect();
+                self.pairs.push((redact(k), redact(&v)));
             }
         }
     }
@@ -152,7 +154,8 @@ impl Metadata {
         let mut cells = rec.iter().map(str::trim).filter(|c| !c.is_empty());
         let (Some(text), None) = (cells.next(), cells.next()) else { return };
         if text.chars().any(char::is_alphabetic) && self.get(&["Title"]).is_none() && self.pairs.len() < 64 {
-            self.pairs.push(("Title".to_owned(), text.chars().take(128).collect()));
+            let text: String = text.chars().take(128).collect();
+            self.pairs.push(("Title".to_owned(), redact(&text)));
         }
     }
 

@@ -32,10 +32,11 @@ pub(crate) struct Profile<'a> {
 
 /// A value for a message: card numbers masked, cut to 40 characters.
 pub(crate) fn example(v: &str) -> String {
-    let v = redact(v);
+    // Cut first, then redact what is shown: a cut can turn a run too long to be a card number
+    // into one that is.
     match v.char_indices().nth(40) {
-        Some((i, _)) => format!("{}…", &v[..i]),
-        None => v,
+        Some((i, _)) => format!("{}…", redact(&v[..i])),
+        None => redact(v),
     }
 }
 
@@ -319,4 +320,19 @@ pub(crate) fn month_name(v: &str) -> Option<u32> {
     let f = super::vocabulary::fold(v.trim());
     let head: String = f.chars().take(3).collect();
     NAMES.iter().position(|names| names.iter().any(|n| f == *n || head == *n)).map(|i| i as u32 + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_example_is_cut_then_redacted() {
+        // 22 digits are no card number; the first 16, all the cut leaves, are one.
+        let v = format!("{}4111111111111111999999", "x".repeat(24));
+        assert_eq!(redact(&v), v);
+        let shown = example(&v);
+        assert_eq!(redact(&shown), shown);
+        assert!(!shown.contains("4111111111111111"), "{shown}");
+    }
 }
