@@ -92,7 +92,7 @@ impl Role {
     }
 }
 
-/// What a caller may do (CONTRACT §2).
+/// What a caller may do (docs/http-api.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Permission {
     /// Ask questions and read report status.

@@ -1,4 +1,4 @@
-//! Every environment variable PayScope reads (CONTRACT §1), parsed once into typed [`Settings`].
+//! Every environment variable PayScope reads (docs/configuration.md), parsed once into typed [`Settings`].
 //!
 //! Nothing else in the workspace reads the environment: binaries call [`Settings::from_env`] at
 //! start-up and pass the result in. A bad value yields one error naming the variable. Secrets are

@@ -111,7 +111,7 @@ impl Error {
         }
     }
 
-    /// The stable snake_case code a client sees (CONTRACT §3).
+    /// The stable snake_case code a client sees (docs/http-api.md).
     pub fn code(&self) -> &'static str {
         match self {
             Error::InvalidInput { code, .. } => code,

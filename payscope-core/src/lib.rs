@@ -8,7 +8,7 @@
 //!   every store call is scoped by.
 //! - [`money`]: ISO 4217 currencies and exact integer [`Money`](money::Money).
 //! - [`calendar`]: UTC timestamps, dates and half-open ranges.
-//! - [`facts`]: the canonical fact, report and lineage types (CONTRACT §4).
+//! - [`facts`]: the canonical fact, report and lineage types (docs/ingestion.md).
 //! - [`store`]: one async trait per storage capability, the metric semantic layer and the
 //!   measures all backends share.
 //! - [`backend`]: implementations — the embedded [`memory`](backend::memory) backend always.
@@ -20,7 +20,7 @@
 //!   anomaly, forecast, what-if, reconcile, fraud, disputes, graph, retrieval, narrative).
 //! - [`llm`]: the optional language model and the embedder.
 //! - [`engine`]: the [`Engine`] — the entry point for ingesting reports and answering questions.
-//! - [`telemetry`]: Prometheus metrics of CONTRACT §6.
+//! - [`telemetry`]: Prometheus metrics of docs/operations.md.
 //! - [`worker`]: the ingestion worker loop.
 //! - [`config`]: every environment variable, parsed once.
 //! - [`error`]: user vs internal errors.

@@ -1,4 +1,4 @@
-//! Prometheus metrics (CONTRACT §6) shared by the engine and both binaries, and the log
+//! Prometheus metrics (docs/operations.md) shared by the engine and both binaries, and the log
 //! field names. Labels never carry bank ids, user input or unbounded values.
 
 use std::sync::Mutex;
@@ -148,7 +148,7 @@ impl Default for Telemetry {
 }
 
 impl Telemetry {
-    /// A registry with every metric of CONTRACT §6 registered.
+    /// A registry with every metric of docs/operations.md registered.
     pub fn new() -> Self {
         let t = Telemetry {
             registry: Mutex::new(Registry::default()),

@@ -55,7 +55,7 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
-    /// The whole API of CONTRACT §3, authenticating with `auth`.
+    /// The whole API of docs/http-api.md, authenticating with `auth`.
     pub fn api(engine: Engine, auth: Authenticator) -> App {
         App { inner: Arc::new(Inner { engine, auth: Some(auth), surface: Surface::Api }) }
     }

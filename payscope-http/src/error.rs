@@ -1,4 +1,4 @@
-//! The API's error: a status and the `{"error": {"code", "message"}}` body of CONTRACT §3.
+//! The API's error: a status and the `{"error": {"code", "message"}}` body of docs/http-api.md.
 //! Engine errors map by kind; internal details are logged, never sent.
 
 use http::StatusCode;
@@ -94,7 +94,7 @@ impl From<Error> for ApiError {
                 return ApiError::internal();
             }
         };
-        // Every 400 is `invalid_request` on the wire (CONTRACT §3); the message says what.
+        // Every 400 is `invalid_request` on the wire (docs/http-api.md); the message says what.
         let code = if status == StatusCode::BAD_REQUEST { "invalid_request" } else { e.code() };
         ApiError::new(status, code, e.to_string())
     }

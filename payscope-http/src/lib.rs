@@ -1,4 +1,4 @@
-//! PayScope's HTTP API (CONTRACT §3): a thin hyper server around [`payscope_core::Engine`].
+//! PayScope's HTTP API (docs/http-api.md): a thin hyper server around [`payscope_core::Engine`].
 //!
 //! - [`server`]: the accept loop (HTTP/1.1 + HTTP/2, timeouts, graceful shutdown).
 //! - [`app`]: request ids, routing, metrics and the access log around every handler.

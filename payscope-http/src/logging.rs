@@ -1,4 +1,4 @@
-//! Logs: JSON lines on stdout (CONTRACT §6) — `timestamp`, `level`, `target`, `message`, then
+//! Logs: JSON lines on stdout (docs/operations.md) — `timestamp`, `level`, `target`, `message`, then
 //! the fields of the enclosing spans (so every line of a request carries its `request_id`)
 //! and of the event, all at the top level. `PAYSCOPE_LOG_FORMAT=pretty` prints for humans.
 

@@ -1,5 +1,5 @@
 //! `payscope-http`: the HTTP API on `PAYSCOPE_ADDR`; `--demo` for a self-contained demo;
-//! `migrate` to apply the Postgres migrations (and the Neo4j schema). Configuration is the environment (CONTRACT §1).
+//! `migrate` to apply the Postgres migrations (and the Neo4j schema). Configuration is the environment (docs/configuration.md).
 
 use std::process::ExitCode;
 

@@ -259,7 +259,7 @@ impl Engine {
             .and_then(Currency::from_code))
     }
 
-    /// Answers a question (CONTRACT §5) for the caller's bank.
+    /// Answers a question (docs/questions.md) for the caller's bank.
     pub async fn ask(&self, ctx: &BankContext, request: Query) -> Result<Answer> {
         Ok(match self.answer(ctx, request).await? {
             Asked::Fresh(answer) => *answer,
@@ -276,9 +276,14 @@ impl Engine {
         }
     }
 
-    async fn answer(&self, ctx: &BankContext, request: Query) -> Result<Asked> {
+    async fn answer(&self, ctx: &BankContext, mut request: Query) -> Result<Asked> {
         let started = Instant::now();
         ctx.require(Permission::Ask)?;
+        // A card number typed into a question goes no further: not into the parse, the cache,
+        // the audit chain, a log line or a model's prompt.
+        if let std::borrow::Cow::Owned(masked) = crate::ingest::pan::redact_cow(&request.query) {
+            request.query = masked;
+        }
         let text = request.query.trim();
         let chars = text.chars().count();
         if chars == 0 || chars > Query::MAX_CHARS {

@@ -232,6 +232,7 @@ impl Engine {
                 ("loaded", r.facts_loaded),
                 ("rejected", r.rows_rejected),
                 ("duplicate", r.duplicates_skipped),
+                ("skipped", r.rows_skipped),
             ] {
                 t.ingest_rows.get_or_create(&OutcomeLabels { outcome: outcome.to_owned() }).inc_by(n);
             }

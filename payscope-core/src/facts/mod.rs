@@ -1,4 +1,4 @@
-//! The canonical model of CONTRACT §4: one [`Fact`] per transaction stage, with lineage back to
+//! The canonical model of docs/ingestion.md: one [`Fact`] per transaction stage, with lineage back to
 //! the report row it came from, and the [`Report`] status that describes a loaded file.
 
 mod country;
@@ -381,7 +381,7 @@ pub struct Lineage {
     pub row: u32,
 }
 
-/// One canonical fact (CONTRACT §4).
+/// One canonical fact (docs/ingestion.md).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Fact {
     /// The network's transaction id, shared by all stages of one transaction.

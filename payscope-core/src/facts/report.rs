@@ -259,7 +259,7 @@ pub struct RowError {
     pub message: String,
 }
 
-/// A report and its status (CONTRACT §4 "Report status").
+/// A report and its status (docs/ingestion.md, "Report status").
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     /// The report's id.
@@ -391,7 +391,7 @@ impl Report {
     }
 }
 
-/// The upload parameters of CONTRACT §4 (`report_type`, `network`, `currency`, `timezone`, `filename`).
+/// The upload parameters of docs/ingestion.md (`report_type`, `network`, `currency`, `timezone`, `filename`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportOptions {
     /// Declared report type (default `auto`).

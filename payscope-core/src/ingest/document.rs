@@ -73,7 +73,8 @@ pub(crate) struct Document<'a> {
     structure: Structure,
     metadata: Metadata,
     preamble: Vec<(StringRecord, u64)>,
-    section: Option<Section>,
+    /// The open table (boxed: it is taken and put back for every row)
+    section: Option<Box<Section>>,
     summaries: Vec<Summary>,
     /// The first transaction table's counts and amounts, grouped by what the summaries seen
     /// before it share with it (kept only when there are such summaries).
@@ -224,14 +225,14 @@ impl<'a> Document<'a> {
 
     fn open_at(&mut self, header: &StringRecord, line: u64) {
         self.structure.structural_lines += 1;
-        self.section = Some(Section {
+        self.section = Some(Box::new(Section {
             header: header.clone(),
             line,
             name: None,
             rows: 0,
             state: State::Sampling(Vec::new()),
             error: None,
-        });
+        }));
     }
 
     fn data(&mut self, rec: &StringRecord, line: u64, bad: Option<String>) -> Result<()> {
@@ -407,7 +408,7 @@ impl<'a> Document<'a> {
             t.add(rec, d.plan.raw_amount(rec));
         }
         match d.plan.fact(rec, row) {
-            Outcome::Fact(f) => self.c.fact(*f),
+            Outcome::Fact(f) => self.c.fact(f),
             Outcome::Skip(reason) => {
                 self.c.skip(reason);
                 Ok(())

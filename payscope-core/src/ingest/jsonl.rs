@@ -152,7 +152,7 @@ pub(crate) fn parse(
             .and_then(|v| json_row(&v, &mut rec));
         match parsed {
             Ok(()) => match rows.fact(&rec, row) {
-                Outcome::Fact(f) => c.fact(*f)?,
+                Outcome::Fact(f) => c.fact(f)?,
                 Outcome::Skip(reason) => c.skip(reason),
                 Outcome::Reject(e) => c.reject(e),
             },

@@ -58,7 +58,6 @@ const TOTAL_OPENERS: &[&str] = &[
     "records",
     "totale",
     "totaux",
-    "total general",
     "somme",
     "summe",
     "gesamt",
@@ -66,7 +65,6 @@ const TOTAL_OPENERS: &[&str] = &[
     "zwischensumme",
     "suma",
     "soma",
-    "totale generale",
     "subtotale",
 ];
 
@@ -77,16 +75,22 @@ const TOTAL_WORDS: &[&str] =
 pub(crate) fn line_role(rec: &StringRecord) -> Line {
     let mut cells = rec.iter().map(str::trim).filter(|c| !c.is_empty());
     let Some(first) = cells.next() else { return Line::Blank };
-    let rest: Vec<&str> = cells.collect();
-    let pairs = std::iter::once(first).chain(rest.iter().copied()).filter(|c| key_value(c).is_some()).count();
-    let filled = 1 + rest.len();
-    if WRAPPERS.contains(&first.to_ascii_lowercase().as_str()) && pairs + 1 >= filled {
+    // Every line is classified, so the common one is decided first: wrapper, metadata,
+    // totals and trailer lines start with a word (a key is one too).
+    if !first.starts_with(char::is_alphabetic) {
+        return Line::Other;
+    }
+    let has_pairs = rec.as_slice().contains('=');
+    let pair = |c: &str| usize::from(has_pairs && key_value(c).is_some());
+    let (filled, pairs) = cells.fold((1, pair(first)), |(n, p), c| (n + 1, p + pair(c)));
+    let named = |words: &[&str]| words.iter().any(|w| w.eq_ignore_ascii_case(first));
+    if named(WRAPPERS) && pairs + 1 >= filled {
         return Line::Wrapper;
     }
     if pairs * 2 >= filled && pairs > 0 {
         return Line::Metadata;
     }
-    if is_total(first) || TRAILERS.contains(&first.to_ascii_lowercase().as_str()) {
+    if is_total(first) || named(TRAILERS) {
         return Line::Total;
     }
     Line::Other
@@ -95,13 +99,13 @@ pub(crate) fn line_role(rec: &StringRecord) -> Line {
 /// True for a first cell that opens a totals line (`Total`, `Grand Total:`, `Subtotal EUR`,
 /// `Summe`, `Totale`, `Total général`).
 fn is_total(first: &str) -> bool {
-    if !first.chars().next().is_some_and(char::is_alphabetic) {
-        return false;
-    }
-    let folded = super::vocabulary::fold(first);
-    TOTAL_OPENERS
-        .iter()
-        .any(|w| folded.strip_prefix(w).is_some_and(|rest| rest.is_empty() || rest.starts_with([':', ' '])))
+    // The openers are ASCII: compared without folding (`Total général` opens with `total`).
+    TOTAL_OPENERS.iter().any(|w| {
+        first.len() >= w.len()
+            && first.is_char_boundary(w.len())
+            && first[..w.len()].eq_ignore_ascii_case(w)
+            && (first.len() == w.len() || first[w.len()..].starts_with([':', ' ']))
+    })
 }
 
 /// True when a record-type value marks a summary or totals row (`Authorization Summary`,

@@ -159,6 +159,10 @@ pub fn parse_amount(
 /// The digits of a number in scientific notation (`1.5E+02` → `150`, `0.00E+00` → `0`), as
 /// spreadsheets write them, shifted exactly: integer digits and fraction digits.
 fn scientific(s: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    // Every amount comes through here: a byte scan rules most out before any splitting.
+    if !s.bytes().any(|b| b | 0x20 == b'e') {
+        return None;
+    }
     let (mantissa, exp) = s.split_once(['E', 'e'])?;
     let exp: i32 = exp.strip_prefix('+').unwrap_or(exp).parse().ok()?;
     if !(-30..=30).contains(&exp) || mantissa.is_empty() {
@@ -439,7 +443,7 @@ fn split_offset(s: &str) -> (&str, Option<i64>) {
     (t, None)
 }
 
-/// Parses every timestamp form of CONTRACT §4: ISO 8601 with or without offset,
+/// Parses every timestamp form of docs/ingestion.md: ISO 8601 with or without offset,
 /// `MM/DD/YYYY HH:MM[:SS]`, `DD.MM.YYYY HH:MM:SS`, compact `YYYYMMDDHHMMSS`, dates alone,
 /// epoch seconds (10 digits) or milliseconds (13 digits). Numeric dates are read per value
 /// (see [`DateOrder::PerValue`]).
@@ -691,7 +695,11 @@ pub fn parse_status(text: &str) -> Option<bool> {
 pub fn normalize_mcc(text: &str) -> Option<String> {
     let t = text.trim();
     let t = t.strip_suffix(".0").unwrap_or(t);
-    (!t.is_empty() && t.len() <= 4 && t.bytes().all(|b| b.is_ascii_digit())).then(|| format!("{t:0>4}"))
+    (!t.is_empty() && t.len() <= 4 && t.bytes().all(|b| b.is_ascii_digit())).then(|| {
+        let mut mcc = "000"[..4 - t.len()].to_owned();
+        mcc.push_str(t);
+        mcc
+    })
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! The answer (CONTRACT §5), the formatting of numbers for summaries, and grounding: every
+//! The answer (docs/questions.md), the formatting of numbers for summaries, and grounding: every
 //! number in a summary must be one of the computed values, rounded for display.
 
 use std::collections::BTreeMap;

@@ -9,7 +9,7 @@ use super::time::{TimeRangeSpec, TimeSpec};
 use crate::calendar::{TimeRange, Timestamp};
 use crate::store::metric::{Dimension, Filter, Granularity, Metric, Order};
 
-/// What kind of answer is wanted (CONTRACT §5).
+/// What kind of answer is wanted (docs/questions.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Intent {

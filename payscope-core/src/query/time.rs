@@ -1,4 +1,4 @@
-//! Time expressions (CONTRACT §5) resolved against `as_of` into half-open UTC ranges, plus the
+//! Time expressions (docs/questions.md) resolved against `as_of` into half-open UTC ranges, plus the
 //! hour-of-day and day-of-week filters ("after 10 PM", "on weekends") and forecast horizons
 //! ("next month"). A time in the question wins over the request's `time_range`.
 

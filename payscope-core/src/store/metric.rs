@@ -1,4 +1,4 @@
-//! The metric semantic layer (CONTRACT §5): metric and dimension names, [`MetricQuery`] and
+//! The metric semantic layer (docs/questions.md): metric and dimension names, [`MetricQuery`] and
 //! [`MetricResult`]. Every backend answers the same query with the same exact numbers.
 
 use std::cmp::Ordering;

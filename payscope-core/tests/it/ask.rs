@@ -95,3 +95,26 @@ async fn contract_questions_get_grounded_answers() {
         }
     }
 }
+
+/// A card number typed into a question is redacted before anything else sees it: the answer,
+/// its audit record and the logs never hold it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_card_number_in_a_question_goes_nowhere() {
+    let logs = crate::logs::capture();
+    let engine = engine().await;
+    let ctx = analyst(0);
+    let pan = "4111 1111 1111 1111";
+    let text = format!("What is the transaction volume for card {pan}?");
+    let a = engine.ask(&ctx, Query::new(&text).as_of(as_of())).await.unwrap();
+    let record = engine.audit_entry(&ctx, a.answer_id).await.unwrap();
+    let stored = serde_json::to_string(&record).unwrap();
+    for (what, s) in
+        [("answer", serde_json::to_string(&a).unwrap()), ("audit record", stored), ("logs", logs.text())]
+    {
+        assert!(
+            !s.replace([' ', '-'], "").contains("4111111111111111"),
+            "the card number reached the {what}"
+        );
+    }
+    assert!(serde_json::to_string(&record).unwrap().contains("411111"), "the question is kept, masked");
+}

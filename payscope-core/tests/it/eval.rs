@@ -1,5 +1,5 @@
 //! The evaluation set: 200+ questions over the synthetic banks — every intent, paraphrases,
-//! typos, casing, the example questions of CONTRACT §5 — each with its expected intent and
+//! typos, casing, the example questions of docs/questions.md — each with its expected intent and
 //! expected values computed by the independent naive evaluator (`naive.rs`) over the
 //! generator's facts, never through `MetricStore`. It writes `target/eval.md`, the table in
 //! `EVAL.md`, and requires 100%.

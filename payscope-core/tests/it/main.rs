@@ -1,4 +1,4 @@
-//! payscope-core's integration tests: one binary (see CONVENTIONS.md) with the shared
+//! payscope-core's integration tests: one binary (builds are slow on two cores: one link, not one per file) with the shared
 //! conformance suites and their instantiation for each backend.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 

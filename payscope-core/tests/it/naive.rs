@@ -1,5 +1,5 @@
 //! An independent, deliberately simple implementation of the metric semantic layer
-//! (CONTRACT §5) over a slice of facts, used to check every backend's answers.
+//! (docs/questions.md) over a slice of facts, used to check every backend's answers.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 

@@ -9,7 +9,7 @@ use payscope_core::Engine;
 use crate::app::{with_body, Handled};
 use crate::body;
 
-/// Answers a question (CONTRACT §5).
+/// Answers a question (docs/questions.md).
 pub async fn query(engine: &Engine, ctx: &BankContext, req: Request<Incoming>) -> Handled {
     let (parts, body) = req.into_parts();
     let query: Query = body::json(&parts.headers, body).await?;

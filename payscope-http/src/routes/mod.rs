@@ -1,4 +1,4 @@
-//! The route table: every path of CONTRACT §3, its template (the metrics label) and its
+//! The route table: every path of docs/http-api.md, its template (the metrics label) and its
 //! methods. Anything else is 404; a known path with another method is 405 with `Allow`.
 
 pub mod audit;

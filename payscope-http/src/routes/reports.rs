@@ -224,7 +224,7 @@ pub async fn get(engine: &Engine, ctx: &BankContext, id: &str) -> Handled {
     ok_json(StatusCode::OK, &wire(&engine.report(ctx, id).await?)?)
 }
 
-/// A report as clients see it (CONTRACT §4): without the store's bookkeeping.
+/// A report as clients see it (docs/ingestion.md): without the store's bookkeeping.
 fn wire(report: &Report) -> Result<serde_json::Value, ApiError> {
     let mut v = serde_json::to_value(report).map_err(|_| ApiError::internal())?;
     if let Some(map) = v.as_object_mut() {
