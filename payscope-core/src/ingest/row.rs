@@ -335,9 +335,14 @@ impl RowPlan {
 
     fn try_fact(&mut self, rec: &StringRecord, row: u32) -> std::result::Result<Outcome, RowError> {
         let decided = self.stage.decide(rec);
+        let mut assumed = None;
         let (kind_stage, explicit_sale) = match decided {
             StageOutcome::Skip(reason) => return Ok(Outcome::Skip(reason)),
             StageOutcome::Stage { stage, sale } => (stage, sale),
+            StageOutcome::Assumed { stage, value } => {
+                assumed = Some(value);
+                (stage, false)
+            }
             StageOutcome::Unknown(v) => {
                 return Err(self.err(
                     row,
@@ -383,6 +388,17 @@ impl RowPlan {
                 ))
             }
         };
+        if let Some(value) = assumed.filter(|_| signed < 0) {
+            return Err(self.err(
+                row,
+                self.stage.column(),
+                "unknown_row_type",
+                format!(
+                    "the row's type `{}` is not known and its amount is negative: it could be a refund, a payout or a fee; name it in the mapping's kinds",
+                    truncate(&value)
+                ),
+            ));
+        }
         // A negative sale is a refund, unless the file says what each row is: then it is a
         // payment the account holder sent.
         let stage = match kind_stage {

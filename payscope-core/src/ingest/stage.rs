@@ -21,6 +21,9 @@ use crate::facts::Stage;
 pub(crate) enum StageOutcome {
     /// A stage; `sale` when the row's type called it a sale or payment.
     Stage { stage: Stage, sale: bool },
+    /// The row's type is not one PayScope knows: the report's stage is taken for it, as long
+    /// as nothing says otherwise (a negative amount could be a refund, a payout or a fee).
+    Assumed { stage: Stage, value: String },
     /// Not a card transaction: the reason.
     Skip(String),
     /// The row's type names no stage and the report has none: the value.
@@ -152,7 +155,7 @@ impl StageRule {
                 }
             }
             Kind::Unknown => match self.base {
-                Some(s) => stage(s),
+                Some(s) => StageOutcome::Assumed { stage: s, value: value.to_owned() },
                 None => StageOutcome::Unknown(value.to_owned()),
             },
         }

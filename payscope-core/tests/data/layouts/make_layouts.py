@@ -109,7 +109,8 @@ expect("de_abrechnung.csv", {},
        [dict(id=r["id"], stage="SETTLEMENT", amount=r["amount"], currency=r["currency"], network=net[r["brand"]]) for r in de])
 
 # Spanish activity: sales, refunds, a chargeback and a payout in one file, the row type in
-# Spanish, signed amounts (refunds negative), an accent in a header.
+# Spanish, signed amounts (refunds negative), an accent in a header, and a row whose type is
+# unknown and whose amount is negative (a row error: it could be a refund, a payout or a fee).
 es = [
     dict(id="ES-1", d="2026-01-05 10:00", tipo="Venta", amount="100.00", brand="Visa"),
     dict(id="ES-2", d="2026-01-05 11:30", tipo="Venta", amount="25.50", brand="Mastercard"),
@@ -117,6 +118,8 @@ es = [
     dict(id="ES-4", d="2026-01-07 16:45", tipo="Contracargo", amount="-100.00", brand="Visa"),
     dict(id="ES-5", d="2026-01-08 08:00", tipo="Liquidación", amount="-50.00", brand=""),
     dict(id="ES-6", d="2026-01-08 12:00", tipo="Venta", amount="9.99", brand="Visa"),
+    # A type PayScope does not know, with a negative amount: refused, not taken for a refund.
+    dict(id="ES-7", d="2026-01-09 10:00", tipo="Bonificación", amount="-5.00", brand="Visa"),
 ]
 lines = ["Id. de transacción,Fecha,Tipo,Importe,Moneda,Marca"]
 for r in es:
@@ -125,7 +128,7 @@ write_text("es_actividad.csv", "\n".join(lines) + "\n")
 stage_of = {"Venta": "CLEARING", "Devolución": "REFUND", "Contracargo": "CHARGEBACK"}
 expect("es_actividad.csv", {"report_type": "clearing"},
        [dict(id=r["id"], stage=stage_of[r["tipo"]], amount=r["amount"].lstrip("-"), currency="EUR", network=r["brand"].lower()) for r in es if r["tipo"] in stage_of],
-       skipped=1)
+       skipped=1, rejected=1)
 
 # Portuguese authorizations: the approval in a status column (Aprovada / Negada), a bandeira.
 pt = [
