@@ -48,7 +48,7 @@ async fn entities(
     let range = q.time.range;
     let mut filters: Vec<Filter> = q.filters.iter().filter(|f| f.dimension != dim).cloned().collect();
     if !values.is_empty() {
-        filters.push(Filter { dimension: dim, values: values.to_vec() });
+        filters.push(Filter::one_of(dim, values.to_vec()));
     }
     let mq =
         MetricQuery { filters: filters.clone(), ..MetricQuery::new(q.metrics.clone(), range) }.group_by(dim);

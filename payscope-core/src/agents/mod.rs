@@ -338,6 +338,9 @@ pub(crate) fn scope_text(filters: &[Filter], merchants: &MerchantNames) -> Strin
         .map(|f| {
             let values: Vec<String> =
                 f.values.iter().map(|v| label(f.dimension, Some(v), merchants)).collect();
+            if f.exclude {
+                return format!("excluding {}", values.join(" and "));
+            }
             match f.dimension {
                 Dimension::Currency => format!("in {}", values.join(" or ")),
                 Dimension::HourOfDay => {

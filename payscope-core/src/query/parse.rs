@@ -124,14 +124,18 @@ pub fn parse(
     let mut top_n: Option<usize> = None;
     let mut lookup: Option<LookupTarget> = None;
     let mut numbers: Vec<f64> = Vec::new();
-    let add_filter = |d: Dimension, v: String, filters: &mut BTreeMap<Dimension, Vec<String>>| {
-        let values = filters.entry(d).or_default();
-        if !values.contains(&v) {
-            values.push(v);
-        }
-    };
+    // Where each filter value starts, for the negation pass after the loop.
+    let mut value_at: Vec<ValueAt> = Vec::new();
     let mut i = 0;
     while i < words.len() {
+        let mut add_filter =
+            |d: Dimension, v: String, len: usize, filters: &mut BTreeMap<Dimension, Vec<String>>| {
+                value_at.push(ValueAt { dimension: d, value: v.clone(), start: i, len });
+                let values = filters.entry(d).or_default();
+                if !values.contains(&v) {
+                    values.push(v);
+                }
+            };
         if used[i] {
             i += 1;
             continue;
@@ -141,20 +145,20 @@ pub fn parse(
         let prev = if i > 0 { words[i - 1] } else { "" };
         // Merchants by id or name known to the bank.
         if let Some(id) = merchants.by_id(w) {
-            add_filter(Dimension::MerchantId, id.to_owned(), &mut filters);
+            add_filter(Dimension::MerchantId, id.to_owned(), 1, &mut filters);
             used[i] = true;
             i += 1;
             continue;
         }
         if let Some((id, n)) = merchants.by_name(&words, i) {
-            add_filter(Dimension::MerchantId, id.to_owned(), &mut filters);
+            add_filter(Dimension::MerchantId, id.to_owned(), n, &mut filters);
             used[i..i + n].iter_mut().for_each(|u| *u = true);
             i += n;
             continue;
         }
         // "US" is a country only when written in capitals ("show us" is not).
         if w == "us" && original(i) == "US" {
-            add_filter(issuer_or_merchant(&words, i), "US".into(), &mut filters);
+            add_filter(issuer_or_merchant(&words, i), "US".into(), 1, &mut filters);
             used[i] = true;
             i += 1;
             continue;
@@ -184,14 +188,14 @@ pub fn parse(
         // Codes: "code 51", "response code 05", "reason code 10.4", "MCC 5812", "BIN 453201".
         let code_context = matches!(prev, "code" | "codes" | "rc" | "response" | "reason" | "mcc" | "bin");
         if is_reason_code(w) && !matches!(prev, "mcc" | "bin") {
-            add_filter(Dimension::ReasonCode, w.to_uppercase(), &mut filters);
+            add_filter(Dimension::ReasonCode, w.to_uppercase(), 1, &mut filters);
             lookup.get_or_insert(LookupTarget::ReasonCode(w.to_uppercase()));
             used[i] = true;
             i += 1;
             continue;
         }
         if code_context && prev == "mcc" && w.len() == 4 && w.bytes().all(|b| b.is_ascii_digit()) {
-            add_filter(Dimension::Mcc, w.to_owned(), &mut filters);
+            add_filter(Dimension::Mcc, w.to_owned(), 1, &mut filters);
             lookup.get_or_insert(LookupTarget::Mcc(w.to_owned()));
             used[i] = true;
             i += 1;
@@ -202,14 +206,14 @@ pub fn parse(
             && (6..=8).contains(&w.len())
             && w.bytes().all(|b| b.is_ascii_digit())
         {
-            add_filter(Dimension::IssuerBin, w.to_owned(), &mut filters);
+            add_filter(Dimension::IssuerBin, w.to_owned(), 1, &mut filters);
             used[i] = true;
             i += 1;
             continue;
         }
         if code_context && is_response_code(w) {
             let code = w.to_uppercase();
-            add_filter(Dimension::ResponseCode, code.clone(), &mut filters);
+            add_filter(Dimension::ResponseCode, code.clone(), 1, &mut filters);
             lookup.get_or_insert(LookupTarget::ResponseCode(code));
             used[i] = true;
             i += 1;
@@ -236,9 +240,9 @@ pub fn parse(
         if let Some((term, n)) = longest_match(&words, i) {
             match term {
                 Term::Value(Dimension::MerchantCountry, code) => {
-                    add_filter(issuer_or_merchant(&words, i + n - 1), (*code).to_owned(), &mut filters)
+                    add_filter(issuer_or_merchant(&words, i + n - 1), (*code).to_owned(), n, &mut filters)
                 }
-                Term::Value(d, v) => add_filter(*d, (*v).to_owned(), &mut filters),
+                Term::Value(d, v) => add_filter(*d, (*v).to_owned(), n, &mut filters),
                 other => seen.push(Seen { at: i, term: other.clone() }),
             }
             used[i..i + n].iter_mut().for_each(|u| *u = true);
@@ -253,6 +257,7 @@ pub fn parse(
         }
         i += 1;
     }
+    let excluded = negated_values(&words, &mut used, &value_at, &mut filters);
     let not_understood: Vec<String> = words
         .iter()
         .enumerate()
@@ -501,7 +506,10 @@ pub fn parse(
     }
     for (name, value) in request_filters {
         let d = request_filter_dimension(name)?;
-        add_filter(d, value.clone(), &mut filters);
+        let values = filters.entry(d).or_default();
+        if !values.contains(value) {
+            values.push(value.clone());
+        }
     }
     // A filter value that is also being compared stays a filter; a dimension filtered to one
     // value is not also grouped by.
@@ -520,7 +528,12 @@ pub fn parse(
         confidence -= 0.2;
     }
     let confidence = (confidence.clamp(0.05, 0.99) * 100.0).round() / 100.0;
-    let filters = filters.into_iter().map(|(dimension, values)| Filter { dimension, values }).collect();
+    let filters = filters
+        .into_iter()
+        .filter(|(_, values)| !values.is_empty())
+        .map(|(dimension, values)| Filter::one_of(dimension, values))
+        .chain(excluded.into_iter().map(|(dimension, values)| Filter::none_of(dimension, values)))
+        .collect();
     Ok(Question {
         text: text.to_owned(),
         intent,
@@ -539,6 +552,70 @@ pub fn parse(
         not_understood,
         confidence,
     })
+}
+
+/// A filter value the question names, and the tokens it spans.
+struct ValueAt {
+    dimension: Dimension,
+    value: String,
+    start: usize,
+    len: usize,
+}
+
+/// Words that exclude the values after them: `excluding Visa`, `except Amex`, `other than
+/// Mastercard`, `non-Visa`, `not on Visa`, `without Discover`.
+const NEGATORS: &[&str] = &["excluding", "exclude", "excludes", "except", "non", "not", "without", "than"];
+
+/// Words that may stand between a negator and the values it excludes (`not on Visa`,
+/// `excluding Visa and Mastercard`).
+const BETWEEN: &[&str] =
+    &["and", "or", "nor", "on", "in", "from", "of", "the", "a", "an", "via", "by", "with", "for"];
+
+/// Moves the filter values a negator governs out of `filters`, into the excluded values it
+/// returns, and marks the negator words understood. A value is negated when walking back from
+/// it over other values and joining words reaches a negator (`than` only after `other`).
+fn negated_values(
+    words: &[&str],
+    used: &mut [bool],
+    value_at: &[ValueAt],
+    filters: &mut BTreeMap<Dimension, Vec<String>>,
+) -> BTreeMap<Dimension, Vec<String>> {
+    let in_value = |k: usize| value_at.iter().any(|v| (v.start..v.start + v.len).contains(&k));
+    let mut excluded: BTreeMap<Dimension, Vec<String>> = BTreeMap::new();
+    // Negators this pass has read (a list's later values reach the same one).
+    let mut claimed: Vec<usize> = Vec::new();
+    for ValueAt { dimension: d, value: v, start, .. } in value_at {
+        let mut k = *start;
+        let negator = loop {
+            if k == 0 {
+                break None;
+            }
+            k -= 1;
+            let w = words[k];
+            let is_negator = NEGATORS.contains(&w) && (w != "than" || k > 0 && words[k - 1] == "other");
+            if is_negator && (!used[k] || claimed.contains(&k)) {
+                break Some(k);
+            }
+            // Skip over earlier values of a list and the words that join them.
+            if !(BETWEEN.contains(&w) || in_value(k)) {
+                break None;
+            }
+        };
+        let Some(k) = negator else { continue };
+        used[k] = true;
+        claimed.push(k);
+        if words[k] == "than" {
+            used[k - 1] = true;
+        }
+        if let Some(values) = filters.get_mut(d) {
+            values.retain(|x| x != v);
+        }
+        let out = excluded.entry(*d).or_default();
+        if !out.contains(v) {
+            out.push(v.clone());
+        }
+    }
+    excluded
 }
 
 /// Applies an LLM's classification (the `Question` JSON schema the classify prompt asks for)
@@ -573,7 +650,7 @@ pub fn apply_classification(q: &mut Question, v: &serde_json::Value) -> std::res
                 }
                 _ => return Err(format!("filter `{k}` is not a string or list")),
             };
-            filters.push(Filter { dimension, values });
+            filters.push(Filter::one_of(dimension, values));
         }
     }
     let top_n = match obj.get("top_n") {
@@ -654,6 +731,33 @@ mod tests {
         ]);
         let as_of = Timestamp::parse_rfc3339("2026-11-01T00:00:00Z").unwrap();
         parse(text, as_of, &TimeRangeSpec::default(), &BTreeMap::new(), &merchants).unwrap()
+    }
+
+    #[test]
+    fn exclusions_exclude() {
+        let network =
+            |v: &[&str]| Filter::none_of(Dimension::Network, v.iter().map(|s| (*s).to_owned()).collect());
+        for text in [
+            "Approval rate excluding Visa last week",
+            "approval rate except visa",
+            "Approval rate for non-Visa cards",
+            "approval rate other than Visa",
+            "approval rate not on Visa",
+            "What's the approval rate without Visa?",
+        ] {
+            let x = q(text);
+            assert_eq!(x.filters, vec![network(&["visa"])], "{text}");
+            assert!(x.not_understood.is_empty(), "{text}: {:?}", x.not_understood);
+        }
+        let x = q("Approval rate excluding Visa and Mastercard");
+        assert_eq!(x.filters, vec![network(&["visa", "mastercard"])]);
+        // Included and excluded values side by side.
+        let x = q("Approval rate in EUR excluding Amex");
+        assert!(x.filters.contains(&Filter::eq(Dimension::Currency, "EUR")), "{:?}", x.filters);
+        assert!(x.filters.contains(&network(&["amex"])), "{:?}", x.filters);
+        // A negator before no value is left alone.
+        let x = q("How many authorizations are not settled yet?");
+        assert!(x.filters.iter().all(|f| !f.exclude), "{:?}", x.filters);
     }
 
     #[test]

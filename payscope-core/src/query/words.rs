@@ -37,6 +37,12 @@ pub fn tokenize(text: &str) -> Vec<Token> {
 fn push(out: &mut Vec<Token>, raw: String, start: usize) {
     let trimmed = raw.trim_end_matches(['.', ':', '-', '\'', '/']).trim_start_matches(['-', '\'', '/']);
     let trimmed = trimmed.strip_suffix("'s").unwrap_or(trimmed);
+    // `non-Visa` is `non` `visa`: the negation is a word of its own.
+    if let Some(rest) = trimmed.strip_prefix("non-").filter(|r| !r.is_empty()) {
+        out.push(Token { text: "non".to_owned(), start });
+        out.push(Token { text: rest.to_owned(), start: start + 4 });
+        return;
+    }
     if !trimmed.is_empty() {
         out.push(Token { text: trimmed.to_owned(), start });
     }

@@ -253,19 +253,34 @@ impl Granularity {
 }
 
 /// Keeps facts whose `dimension` has one of `values` (canonical text: `visa`, `US`, `05`, `22`,
-/// `saturday`, `true`). A fact without the attribute never matches.
+/// `saturday`, `true`); a fact without the attribute does not match. With `exclude`, keeps
+/// the others instead — every fact not known to have one of `values`, those without the
+/// attribute included ("excluding Visa" keeps facts of an unknown network).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Filter {
     /// The dimension.
     pub dimension: Dimension,
-    /// Accepted values.
+    /// The values.
     pub values: Vec<String>,
+    /// Keep the facts without these values.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exclude: bool,
 }
 
 impl Filter {
+    /// Facts whose `dimension` is one of `values`.
+    pub fn one_of(dimension: Dimension, values: Vec<String>) -> Self {
+        Filter { dimension, values, exclude: false }
+    }
+
+    /// Facts whose `dimension` is none of `values` (or unknown).
+    pub fn none_of(dimension: Dimension, values: Vec<String>) -> Self {
+        Filter { dimension, values, exclude: true }
+    }
+
     /// A filter on one value.
     pub fn eq(dimension: Dimension, value: impl Into<String>) -> Self {
-        Filter { dimension, values: vec![value.into()] }
+        Filter::one_of(dimension, vec![value.into()])
     }
 }
 

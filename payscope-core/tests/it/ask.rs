@@ -118,3 +118,25 @@ async fn a_card_number_in_a_question_goes_nowhere() {
     }
     assert!(serde_json::to_string(&record).unwrap().contains("411111"), "the question is kept, masked");
 }
+
+/// "Excluding Visa" is answered for the other networks — never for Visa — and says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exclusion_is_answered_as_asked() {
+    use payscope_core::store::metric::{Dimension, Filter, Metric, MetricQuery};
+    let engine = engine().await;
+    let ctx = analyst(0);
+    let a =
+        engine.ask(&ctx, Query::new("Approval rate excluding Visa last week").as_of(as_of())).await.unwrap();
+    let rate =
+        a.metrics.iter().find(|m| m.name == "approval_rate").and_then(|m| m.value).expect("an approval rate");
+    let q = MetricQuery::new(vec![Metric::ApprovalRate], a.time_range)
+        .filter(Filter::none_of(Dimension::Network, vec!["visa".into()]));
+    let want = engine.stores().metrics.query(&ctx, &q).await.unwrap().rows[0].values[0].as_f64().unwrap();
+    assert!((rate - want).abs() < 1e-4, "{rate} against {want}: {}", a.summary);
+    let visa = MetricQuery::new(vec![Metric::ApprovalRate], a.time_range)
+        .filter(Filter::eq(Dimension::Network, "visa"));
+    let for_visa =
+        engine.stores().metrics.query(&ctx, &visa).await.unwrap().rows[0].values[0].as_f64().unwrap();
+    assert!((rate - for_visa).abs() > 1e-3, "the answer is Visa's own rate");
+    assert!(a.summary.contains("excluding Visa"), "{}", a.summary);
+}

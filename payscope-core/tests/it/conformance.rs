@@ -370,7 +370,14 @@ fn queries(facts: &[Fact], as_of: Timestamp) -> Vec<MetricQuery> {
         let mut values: Vec<(&String, &usize)> = counts.iter().collect();
         values.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         let top: Vec<String> = values.iter().take(2).map(|(v, _)| (*v).clone()).collect();
-        qs.push(MetricQuery::new(all.clone(), full).filter(Filter { dimension: *d, values: top.clone() }));
+        qs.push(MetricQuery::new(all.clone(), full).filter(Filter::one_of(*d, top.clone())));
+        // "Excluding": facts without the value, those that lack the attribute included.
+        qs.push(MetricQuery::new(all.clone(), full).filter(Filter::none_of(*d, vec![top[0].clone()])));
+        qs.push(
+            MetricQuery::new(all.clone(), unaligned)
+                .filter(Filter::none_of(*d, top.clone()))
+                .group_by(Dimension::Network),
+        );
         qs.push(
             MetricQuery::new(all.clone(), unaligned)
                 .filter(Filter::eq(*d, top[0].clone()))
@@ -382,14 +389,11 @@ fn queries(facts: &[Fact], as_of: Timestamp) -> Vec<MetricQuery> {
     );
     qs.push(
         MetricQuery::new(all.clone(), full)
-            .filter(Filter { dimension: Dimension::HourOfDay, values: vec!["22".into(), "23".into()] }),
+            .filter(Filter::one_of(Dimension::HourOfDay, vec!["22".into(), "23".into()])),
     );
     qs.push(
         MetricQuery::new(all.clone(), full)
-            .filter(Filter {
-                dimension: Dimension::DayOfWeek,
-                values: vec!["saturday".into(), "sunday".into()],
-            })
+            .filter(Filter::one_of(Dimension::DayOfWeek, vec!["saturday".into(), "sunday".into()]))
             .group_by(Dimension::ResponseCode),
     );
     // Served by hourly cells: hour-of-day filters and groups, and coarse metrics over ranges
@@ -403,10 +407,7 @@ fn queries(facts: &[Fact], as_of: Timestamp) -> Vec<MetricQuery> {
     ];
     qs.push(
         MetricQuery::new(coarse.clone(), unaligned)
-            .filter(Filter {
-                dimension: Dimension::HourOfDay,
-                values: vec!["22".into(), "23".into(), "0".into()],
-            })
+            .filter(Filter::one_of(Dimension::HourOfDay, vec!["22".into(), "23".into(), "0".into()]))
             .group_by(Dimension::Network),
     );
     qs.push(MetricQuery::new(coarse.clone(), full).group_by(Dimension::HourOfDay));

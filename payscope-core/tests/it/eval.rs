@@ -178,15 +178,12 @@ fn cases() -> Vec<Case> {
         ("fraud in October", vec![], vec![Metric::FraudCount, Metric::FraudAmount]),
         (
             "approval rate on weekends in October",
-            vec![Filter {
-                dimension: Dimension::DayOfWeek,
-                values: vec!["saturday".into(), "sunday".into()],
-            }],
+            vec![Filter::one_of(Dimension::DayOfWeek, vec!["saturday".into(), "sunday".into()])],
             vec![Metric::ApprovalRate],
         ),
         (
             "approval rate after 10 PM last week",
-            vec![Filter { dimension: Dimension::HourOfDay, values: vec!["22".into(), "23".into()] }],
+            vec![Filter::one_of(Dimension::HourOfDay, vec!["22".into(), "23".into()])],
             vec![Metric::ApprovalRate],
         ),
         (
@@ -328,7 +325,7 @@ fn cases() -> Vec<Case> {
     ] {
         let mut filters = vec![];
         if text.contains("10 PM") {
-            filters.push(Filter { dimension: Dimension::HourOfDay, values: vec!["22".into(), "23".into()] });
+            filters.push(Filter::one_of(Dimension::HourOfDay, vec!["22".into(), "23".into()]));
         }
         v.push(case(text, Breakdown, phrase, filters, Top { metric, dim, n }));
     }

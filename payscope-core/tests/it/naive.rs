@@ -7,7 +7,7 @@ use payscope_core::calendar::{Timestamp, MS_PER_DAY, MS_PER_HOUR};
 use payscope_core::facts::{Fact, Stage};
 use payscope_core::money::{Currency, Money};
 use payscope_core::store::metric::{
-    Dimension, Granularity, Metric, MetricQuery, MetricRow, MetricValue, Unit, WEEKDAYS,
+    Dimension, Filter, Granularity, Metric, MetricQuery, MetricRow, MetricValue, Unit, WEEKDAYS,
 };
 
 /// The value of `dim` for a fact, as text.
@@ -100,7 +100,12 @@ pub fn evaluate(all: &[Fact], q: &MetricQuery) -> Vec<MetricRow> {
         if !wanted.contains(&f.stage) || !q.range.contains(f.occurred_at) {
             continue;
         }
-        if !q.filters.iter().all(|flt| dim_value(f, flt.dimension).is_some_and(|v| flt.values.contains(&v))) {
+        // A fact without the attribute matches no value, so an excluding filter keeps it.
+        let passes = |flt: &Filter| match dim_value(f, flt.dimension) {
+            Some(v) => flt.values.contains(&v) != flt.exclude,
+            None => flt.exclude,
+        };
+        if !q.filters.iter().all(passes) {
             continue;
         }
         let key = (

@@ -26,12 +26,18 @@ type GroupKey = (i64, [u32; MetricQuery::MAX_GROUP_BY]);
 pub(crate) struct CompiledFilter {
     pub dim: Dimension,
     pub codes: Vec<u32>,
+    /// Accept the codes not in `codes` (and code 0, a fact without the attribute).
+    pub exclude: bool,
 }
 
 impl CompiledFilter {
     #[inline]
     pub fn accepts(&self, code: u32) -> bool {
-        code != 0 && self.codes.binary_search(&code).is_ok()
+        if self.exclude {
+            code == 0 || self.codes.binary_search(&code).is_err()
+        } else {
+            code != 0 && self.codes.binary_search(&code).is_ok()
+        }
     }
 }
 
@@ -46,7 +52,7 @@ pub(crate) fn compile_filters(
             let mut codes: Vec<u32> = f.values.iter().filter_map(|v| encode(bank, f.dimension, v)).collect();
             codes.sort_unstable();
             codes.dedup();
-            CompiledFilter { dim: f.dimension, codes }
+            CompiledFilter { dim: f.dimension, codes, exclude: f.exclude }
         })
         .collect()
 }

@@ -163,7 +163,7 @@ fn canonical_values(f: &Filter) -> Vec<String> {
         .collect()
 }
 
-/// `expr = ANY(values)` for a filter on facts (alias `a` is `""` or `"f."`).
+/// `expr = ANY(values)` (or its negation) for a filter on facts (alias `a` is `""` or `"f."`).
 pub(super) fn filter_sql(p: &mut Params, f: &Filter, a: &str) -> Result<String> {
     filter_on(p, f, Table::Facts, a)
 }
@@ -171,7 +171,13 @@ pub(super) fn filter_sql(p: &mut Params, f: &Filter, a: &str) -> Result<String> 
 fn filter_on(p: &mut Params, f: &Filter, table: Table, a: &str) -> Result<String> {
     let expr = dim_sql(f.dimension, table, a)
         .ok_or_else(|| Error::internal(format!("{} is not kept in this table", f.dimension)))?;
-    Ok(format!("({expr}) = ANY({})", p.texts(canonical_values(f))))
+    let values = p.texts(canonical_values(f));
+    Ok(if f.exclude {
+        // A fact without the attribute is not one of the values: kept.
+        format!("(({expr}) IS NULL OR NOT (({expr}) = ANY({values})))")
+    } else {
+        format!("({expr}) = ANY({values})")
+    })
 }
 
 /// Turns a group's SQL text back into the canonical value (day of week by name).
