@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 examples=${1:-40}
 port=${SCHEMATHESIS_PORT:-18080}
-bin=${PAYSCOPE_HTTP_BIN:-target/debug/payscope-http}
+bin=${PAYSCOPE_HTTP_BIN:-${CARGO_TARGET_DIR:-target}/debug/payscope-http}
 [ -x "$bin" ] || cargo build -q -p payscope-http
 log=$(mktemp)
 PAYSCOPE_ADDR=127.0.0.1:$port PAYSCOPE_LOG=warn "$bin" --demo >"$log" 2>&1 &

@@ -53,8 +53,8 @@ mint_token() {
 
 step "binaries"
 cargo build -q -p payscope-http -p payscope-worker
-http_bin=target/debug/payscope-http
-worker_bin=target/debug/payscope-worker
+http_bin=${CARGO_TARGET_DIR:-target}/debug/payscope-http
+worker_bin=${CARGO_TARGET_DIR:-target}/debug/payscope-worker
 
 step "secrets (what .env holds in a deployment)"
 pan_key=$(openssl rand -hex 32)

@@ -468,6 +468,13 @@ impl<'a> Document<'a> {
             }
         }
         let controls = self.controls();
+        for c in controls.iter().filter(|c| !c.ok) {
+            self.warnings.push(format!(
+                "the file's own totals disagree with the rows read ({}): {}",
+                c.source,
+                c.differences.first().map_or("see controls", String::as_str)
+            ));
+        }
         self.c.flush()?;
         Ok(ParseSummary {
             format: self.format,

@@ -113,4 +113,6 @@ async fn a_files_own_totals_are_checked() {
     let bad: Vec<&Vec<String>> = report.controls.iter().filter(|c| !c.ok).map(|c| &c.differences).collect();
     assert_eq!(bad.len(), 2, "{:?}", report.controls);
     assert!(bad.iter().any(|d| d.iter().any(|t| t.contains("MC"))), "{bad:?}");
+    // The status says so in words, too.
+    assert!(report.warnings.iter().any(|w| w.contains("own totals disagree")), "{:?}", report.warnings);
 }
