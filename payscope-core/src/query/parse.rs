@@ -761,6 +761,28 @@ mod tests {
     }
 
     #[test]
+    fn named_days_and_to_date_periods_are_ranges_not_filters() {
+        // as_of is Sunday 2026-11-01.
+        let x = q("Sales last Friday");
+        assert_eq!(
+            (x.time.range.from.to_string(), x.time.range.to.to_string()),
+            ("2026-10-30T00:00:00Z".into(), "2026-10-31T00:00:00Z".into())
+        );
+        assert!(
+            x.filters.is_empty() && x.not_understood.is_empty(),
+            "{:?} {:?}",
+            x.filters,
+            x.not_understood
+        );
+        let x = q("Approval rate since Monday");
+        assert_eq!(x.time.range.from.to_string(), "2026-10-26T00:00:00Z");
+        assert!(x.filters.is_empty(), "{:?}", x.filters);
+        let x = q("What's our YTD sales?");
+        assert_eq!(x.time.range.from.to_string(), "2026-01-01T00:00:00Z");
+        assert!(x.not_understood.is_empty(), "{:?}", x.not_understood);
+    }
+
+    #[test]
     fn contract_questions() {
         let x = q("What is the transaction volume?");
         assert_eq!(

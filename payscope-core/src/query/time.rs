@@ -240,6 +240,14 @@ pub fn resolve(tokens: &[Token], as_of: Timestamp, fallback: &TimeRangeSpec) -> 
     let w = |i: usize| tokens.get(i).map(|t| t.text.as_str()).unwrap_or("");
     let mut i = 0;
     while i < tokens.len() {
+        if let Some((range, phrase, n)) =
+            to_date(&w, i, today, as_of).or_else(|| named_day(&w, i, today, as_of))
+        {
+            found.push((range, phrase, false, i));
+            consumed.extend(i..i + n);
+            i += n;
+            continue;
+        }
         let word = w(i);
         let mut used = 0usize;
         let mut set = |range: TimeRange,
@@ -519,6 +527,66 @@ pub fn resolve(tokens: &[Token], as_of: Timestamp, fallback: &TimeRangeSpec) -> 
     Ok(Resolved { spec, consumed })
 }
 
+/// A weekday by name (`monday`, not `mondays`), Monday first.
+fn weekday_named(w: &str) -> Option<u32> {
+    crate::store::metric::WEEKDAYS.iter().position(|d| *d == w).map(|d| d as u32)
+}
+
+/// To-date periods: `YTD`, `MTD`, `QTD`, `WTD`, `year to date` (`year-to-date`), `so far this
+/// year` — from the start of the period containing `as_of` to `as_of`.
+fn to_date<'a>(
+    w: &impl Fn(usize) -> &'a str,
+    i: usize,
+    today: Date,
+    as_of: Timestamp,
+) -> Option<(TimeRange, String, usize)> {
+    let (unit, n) = match (w(i), w(i + 1), w(i + 2), w(i + 3)) {
+        ("ytd", ..) => ("year", 1),
+        ("qtd", ..) => ("quarter", 1),
+        ("mtd", ..) => ("month", 1),
+        ("wtd", ..) => ("week", 1),
+        ("year-to-date", ..) => ("year", 1),
+        ("quarter-to-date", ..) => ("quarter", 1),
+        ("month-to-date", ..) => ("month", 1),
+        ("week-to-date", ..) => ("week", 1),
+        (u @ ("year" | "quarter" | "month" | "week"), "to", "date", _) => (u, 3),
+        ("so", "far", "this", u @ ("year" | "quarter" | "month" | "week")) => (u, 4),
+        _ => return None,
+    };
+    let start = match unit {
+        "year" => year_start(today),
+        "quarter" => quarter_start(today),
+        "month" => today.month_start(),
+        _ => week_start(today),
+    };
+    Some((TimeRange::new(start.start(), as_of), format!("{unit} to date"), n))
+}
+
+/// One named day: `last Friday` and `on Monday` (the most recent one before the day of
+/// `as_of`), `since Monday` (from the most recent Monday, `as_of`'s own day if it is one, to
+/// `as_of`). A plural (`on Mondays`) is a weekday filter instead.
+fn named_day<'a>(
+    w: &impl Fn(usize) -> &'a str,
+    i: usize,
+    today: Date,
+    as_of: Timestamp,
+) -> Option<(TimeRange, String, usize)> {
+    let day = weekday_named(w(i + 1))?;
+    let back = (today.weekday() + 7 - day) % 7;
+    let name = capitalize(w(i + 1));
+    match w(i) {
+        "last" | "previous" | "past" | "on" => {
+            let d = today.add_days(-(if back == 0 { 7 } else { back as i32 }));
+            Some((TimeRange::days(d, d.add_days(1)), format!("{} {name}", w(i)), 2))
+        }
+        "since" => {
+            let d = today.add_days(-(back as i32));
+            Some((TimeRange::new(d.start(), as_of), format!("since {name}"), 2))
+        }
+        _ => None,
+    }
+}
+
 fn capitalize(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
@@ -585,6 +653,27 @@ mod tests {
         assert_eq!(days("on 10/05/2026"), ("2026-10-05T00:00:00Z".into(), "2026-10-06T00:00:00Z".into()));
         assert_eq!(days("what happened"), ("2026-10-02T09:30:00Z".into(), "2026-11-01T09:30:00Z".into()));
         assert!(!r("approval rate").explicit && r("last month").explicit);
+    }
+
+    #[test]
+    fn named_days_and_to_date_periods() {
+        // as_of is Sunday 2026-11-01.
+        let now = "2026-11-01T09:30:00Z".to_owned();
+        assert_eq!(days("sales last Friday"), ("2026-10-30T00:00:00Z".into(), "2026-10-31T00:00:00Z".into()));
+        assert_eq!(days("on Monday"), ("2026-10-26T00:00:00Z".into(), "2026-10-27T00:00:00Z".into()));
+        assert_eq!(days("last Sunday"), ("2026-10-25T00:00:00Z".into(), "2026-10-26T00:00:00Z".into()));
+        assert_eq!(days("approval rate since Monday"), ("2026-10-26T00:00:00Z".into(), now.clone()));
+        assert_eq!(days("since Sunday"), ("2026-11-01T00:00:00Z".into(), now.clone()));
+        assert!(r("last Friday").weekdays.is_empty() && r("since Monday").weekdays.is_empty());
+        assert_eq!(r("on Mondays").weekdays, vec![0]);
+        for ytd in
+            ["What's our YTD sales?", "sales year to date", "sales year-to-date", "sales so far this year"]
+        {
+            assert_eq!(days(ytd), ("2026-01-01T00:00:00Z".into(), now.clone()), "{ytd}");
+        }
+        assert_eq!(days("MTD"), ("2026-11-01T00:00:00Z".into(), now.clone()));
+        assert_eq!(days("QTD"), ("2026-10-01T00:00:00Z".into(), now.clone()));
+        assert_eq!(days("so far this week"), ("2026-10-26T00:00:00Z".into(), now));
     }
 
     #[test]
