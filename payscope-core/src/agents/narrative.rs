@@ -16,13 +16,65 @@ pub const EXAMPLES: [&str; 6] = [
 
 /// The summary of an answer from the agents' combined output.
 pub fn summary(q: &Question, out: &Output) -> String {
-    if q.intent == Intent::Unsupported {
-        return unsupported(q);
+    match q.intent {
+        Intent::Unsupported => return unsupported(q),
+        Intent::Clarify => return clarify(q),
+        _ => {}
     }
     if out.sentences.is_empty() {
         return "I could not compute an answer to that question from your data.".to_owned();
     }
     out.sentences.join(" ")
+}
+
+/// What we say when some words of a question could not be placed: which, that no number is
+/// given, and the closest questions that can be answered (in `followups`).
+pub fn clarify(q: &Question) -> String {
+    let words = q.not_understood.iter().map(|w| format!("\"{w}\"")).collect::<Vec<_>>().join(", ");
+    let closest = closest_questions(q);
+    let offer = match closest.first() {
+        Some(c) => format!(" Did you mean \"{c}\"? Otherwise, rephrase the question."),
+        None => " Please rephrase the question.".to_owned(),
+    };
+    format!(
+        "I could not place {words} in your question, so I have not answered with a number: an answer that left {} out could answer a different question.{offer}",
+        if q.not_understood.len() == 1 { "it" } else { "them" }
+    )
+}
+
+/// The questions to offer instead of one with unplaced words: the question without them (when
+/// something is left), then the examples.
+pub fn closest_questions(q: &Question) -> Vec<String> {
+    let bare = |w: &str| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
+    let filler = |w: &str| {
+        let b = bare(w);
+        crate::query::words::is_stopword(&b) || b.parse::<f64>().is_ok()
+    };
+    // Each unplaced word goes with the small words and numbers that hang on it
+    // (`customers over 65`), and the question keeps its closing mark.
+    let mut kept: Vec<&str> = Vec::new();
+    let mut dropping = false;
+    for w in q.text.split_whitespace() {
+        if q.not_understood.contains(&bare(w)) {
+            dropping = true;
+        } else if !(dropping && filler(w)) {
+            dropping = false;
+            kept.push(w);
+        }
+    }
+    while kept.last().is_some_and(|w| filler(w)) {
+        kept.pop();
+    }
+    let mut out = Vec::new();
+    if !kept.is_empty() && kept.len() < q.text.split_whitespace().count() {
+        let mut text = kept.join(" ").trim_end_matches(['?', '.', '!']).to_owned();
+        if q.text.trim_end().ends_with('?') {
+            text.push('?');
+        }
+        out.push(text);
+    }
+    out.extend(EXAMPLES.iter().take(3).map(|e| (*e).to_owned()));
+    out
 }
 
 /// What we say when a question is not understood: what was not, and what works.

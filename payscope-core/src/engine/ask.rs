@@ -173,7 +173,7 @@ impl Lexicon {
 /// Confidence (documented in ARCHITECTURE.md): parse confidence × data coverage factor ×
 /// sample-size factor × agent-failure factor, clamped to 0.05–0.99; unsupported ≤ 0.3.
 fn confidence(q: &Question, out: &Output, failed: usize, total: usize) -> f64 {
-    if q.intent == Intent::Unsupported {
+    if matches!(q.intent, Intent::Unsupported | Intent::Clarify) {
         return q.confidence.min(0.3);
     }
     let coverage = 0.5 + 0.5 * out.coverage.unwrap_or(1.0);
@@ -318,6 +318,16 @@ impl Engine {
                 }
             }
         }
+        // Never a different question: a question with words the parse could not place is not
+        // answered with numbers (an answer that leaves them out may answer another question);
+        // it is asked back. A reading the language model proposed has placed them.
+        if !matches!(question.intent, Intent::Unsupported)
+            && !question.not_understood.is_empty()
+            && !prompts.contains(&CLASSIFY_PROMPT_VERSION)
+        {
+            question.intent = Intent::Clarify;
+            question.confidence = question.confidence.min(0.3);
+        }
         // "all time" starts at the bank's first fact.
         if question.time.range.from == Timestamp(0) {
             if let Some(first) = stats.first {
@@ -392,7 +402,7 @@ impl Engine {
         }
         output.warnings.splice(0..0, warnings);
         if let Some((_, n)) = output.sample {
-            if n > 0 && n < 30 && question.intent != Intent::Unsupported {
+            if n > 0 && n < 30 && !matches!(question.intent, Intent::Unsupported | Intent::Clarify) {
                 output.warnings.push(format!("Low volume: only {n} records behind this answer."));
             }
         }
@@ -416,6 +426,8 @@ impl Engine {
             evidence: output.evidence.clone(),
             followups: if question.intent == Intent::Unsupported {
                 narrative::EXAMPLES.iter().map(|e| (*e).to_owned()).collect()
+            } else if question.intent == Intent::Clarify {
+                narrative::closest_questions(&question)
             } else {
                 output.followups.clone()
             },
@@ -431,7 +443,7 @@ impl Engine {
             answer.warnings.push("Part of the summary was withheld because it could not be checked against the computed values.".into());
         }
         answer.summary = narrative::summary(&question, &Output { sentences: kept, ..Output::default() });
-        if question.intent != Intent::Unsupported {
+        if !matches!(question.intent, Intent::Unsupported | Intent::Clarify) {
             match tokio::time::timeout(
                 Duration::from_secs(20),
                 self.inner.llm.rephrase(text, &answer.summary),

@@ -258,7 +258,7 @@ pub fn parse(
         i += 1;
     }
     let excluded = negated_values(&words, &mut used, &value_at, &mut filters);
-    let not_understood: Vec<String> = words
+    let mut not_understood: Vec<String> = words
         .iter()
         .enumerate()
         .filter(|(k, w)| !used[*k] && !is_stopword(w))
@@ -403,7 +403,11 @@ pub fn parse(
             Intent::Reconcile => {
                 vec![Metric::UnmatchedAuthCount, Metric::ReconciliationRate, Metric::SettlementDelayHours]
             }
-            Intent::Relationship | Intent::Lookup | Intent::WhatIf | Intent::Unsupported => vec![],
+            Intent::Relationship
+            | Intent::Lookup
+            | Intent::WhatIf
+            | Intent::Clarify
+            | Intent::Unsupported => vec![],
         };
     }
     if intent == Intent::Reconcile {
@@ -518,6 +522,10 @@ pub fn parse(
         group_by.truncate(crate::store::metric::MetricQuery::MAX_GROUP_BY);
     }
 
+    // An anomaly is found day by day: "unusual days" asks nothing more.
+    if intent == Intent::Anomaly {
+        not_understood.retain(|w| !matches!(w.as_str(), "day" | "days"));
+    }
     let content = words.iter().filter(|w| !is_stopword(w)).count().max(1);
     let unknown = not_understood.len();
     let mut confidence = match intent {

@@ -26,7 +26,7 @@ pub fn plan(q: &Question) -> Vec<Agent> {
         Intent::Reconcile => vec![Agent::Reconcile],
         Intent::Lookup => vec![Agent::Retrieval],
         Intent::Relationship => vec![Agent::Graph],
-        Intent::Unsupported => vec![],
+        Intent::Clarify | Intent::Unsupported => vec![],
     };
     if q.intent == Intent::Describe && any(q, &FRAUD) && q.group_by.is_empty() {
         agents.push(Agent::Fraud);

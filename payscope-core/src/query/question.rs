@@ -35,13 +35,16 @@ pub enum Intent {
     Lookup,
     /// Relationships in the entity graph.
     Relationship,
+    /// In the domain, but some of its words could not be placed: no numbers, the words named
+    /// and the closest questions that can be answered offered instead.
+    Clarify,
     /// Not understood.
     Unsupported,
 }
 
 impl Intent {
     /// Every intent.
-    pub const ALL: [Intent; 12] = [
+    pub const ALL: [Intent; 13] = [
         Intent::Describe,
         Intent::Trend,
         Intent::Compare,
@@ -53,6 +56,7 @@ impl Intent {
         Intent::Reconcile,
         Intent::Lookup,
         Intent::Relationship,
+        Intent::Clarify,
         Intent::Unsupported,
     ];
 
@@ -70,6 +74,7 @@ impl Intent {
             Intent::Reconcile => "reconcile",
             Intent::Lookup => "lookup",
             Intent::Relationship => "relationship",
+            Intent::Clarify => "clarify",
             Intent::Unsupported => "unsupported",
         }
     }

@@ -248,6 +248,12 @@ pub fn resolve(tokens: &[Token], as_of: Timestamp, fallback: &TimeRangeSpec) -> 
             i += n;
             continue;
         }
+        if let Some((range, phrase)) = found.first().and_then(|(first, ..)| period_before(&w, i, *first)) {
+            found.push((range, phrase, false, i));
+            consumed.extend(i..i + 3);
+            i += 3;
+            continue;
+        }
         let word = w(i);
         let mut used = 0usize;
         let mut set = |range: TimeRange,
@@ -525,6 +531,28 @@ pub fn resolve(tokens: &[Token], as_of: Timestamp, fallback: &TimeRangeSpec) -> 
         }
     }
     Ok(Resolved { spec, consumed })
+}
+
+/// `the week before` (`the month prior`, …) after a named range: the period of that unit that
+/// ends where the range starts (`last week vs the week before`).
+fn period_before<'a>(
+    w: &impl Fn(usize) -> &'a str,
+    i: usize,
+    first: TimeRange,
+) -> Option<(TimeRange, String)> {
+    let (unit, before) = match (w(i), w(i + 1), w(i + 2)) {
+        ("the", u @ ("day" | "week" | "month" | "quarter" | "year"), b @ ("before" | "prior")) => (u, b),
+        _ => return None,
+    };
+    let end = first.from.date();
+    let start = match unit {
+        "day" => end.add_days(-1),
+        "week" => end.add_days(-7),
+        "month" => end.add_months(-1),
+        "quarter" => end.add_months(-3),
+        _ => end.add_months(-12),
+    };
+    Some((TimeRange::days(start, end), format!("the {unit} {before}")))
 }
 
 /// A weekday by name (`monday`, not `mondays`), Monday first.

@@ -176,6 +176,12 @@ pub fn is_stopword(w: &str) -> bool {
         "been",
         "total",
         "overall",
+        // Hedges: they qualify a question without changing what it asks.
+        "likely",
+        "probably",
+        "possibly",
+        "perhaps",
+        "maybe",
         "current",
         "currently",
         "number",

@@ -140,3 +140,28 @@ async fn an_exclusion_is_answered_as_asked() {
     assert!((rate - for_visa).abs() > 1e-3, "the answer is Visa's own rate");
     assert!(a.summary.contains("excluding Visa"), "{}", a.summary);
 }
+
+/// A question with words PayScope cannot place is asked back, never answered as another
+/// question: no numbers, the words named, the closest answerable question offered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partly_understood_questions_are_asked_back() {
+    let engine = engine().await;
+    let ctx = analyst(0);
+    for (text, word) in [
+        ("What's the approval rate for customers over 65?", "customers"),
+        ("Approval rate for payments made with Apple Pay last week", "apple"),
+        ("How many transactions above 100 USD?", "above"),
+        ("Chargeback rate for premium cardholders", "premium"),
+    ] {
+        let a = engine.ask(&ctx, Query::new(text).as_of(as_of())).await.unwrap();
+        assert_eq!(a.intent, Intent::Clarify, "{text}: {}", a.summary);
+        assert!(a.metrics.is_empty() && a.series.is_empty() && a.forecast.is_none(), "{text}: numbers given");
+        assert!(a.summary.contains(&format!("\"{word}\"")), "{text}: {}", a.summary);
+        assert!(a.confidence <= 0.3 && !a.followups.is_empty(), "{text}: {a:?}");
+    }
+    let a = engine
+        .ask(&ctx, Query::new("What's the approval rate for customers over 65?").as_of(as_of()))
+        .await
+        .unwrap();
+    assert_eq!(a.followups[0], "What's the approval rate?", "{:?}", a.followups);
+}
