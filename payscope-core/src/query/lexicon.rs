@@ -33,6 +33,11 @@ pub enum Term {
     Define,
     /// A direction of change (`increase` +, `drop` −).
     Change(bool),
+    /// A change by a factor, as a signed percentage (`doubles` +100, `halves` −50).
+    Factor(f64),
+    /// The size of a change as a fraction, in percent, its direction from the verb
+    /// (`falls by a third` −33.3, `rises by half` +50).
+    Share(f64),
     /// A word that names a code (`code`, `rc`).
     CodeWord,
     /// Merchant category code keyword.
@@ -439,7 +444,19 @@ const ENTRIES: &[(&str, Term)] = &[
     ("grow", Term::Change(true)),
     ("grows", Term::Change(true)),
     ("grew", Term::Change(true)),
-    ("doubles", Term::Change(true)),
+    ("doubles", Term::Factor(100.0)),
+    ("double", Term::Factor(100.0)),
+    ("doubled", Term::Factor(100.0)),
+    ("triples", Term::Factor(200.0)),
+    ("triple", Term::Factor(200.0)),
+    ("tripled", Term::Factor(200.0)),
+    ("halves", Term::Factor(-50.0)),
+    ("halved", Term::Factor(-50.0)),
+    ("is halved", Term::Factor(-50.0)),
+    ("by half", Term::Share(50.0)),
+    ("by a third", Term::Share(100.0 / 3.0)),
+    ("by two thirds", Term::Share(200.0 / 3.0)),
+    ("by a quarter", Term::Share(25.0)),
     ("jump", Term::Change(true)),
     ("jumped", Term::Change(true)),
     ("up", Term::Change(true)),

@@ -274,6 +274,8 @@ pub fn parse(
     let mut granularity: Option<Granularity> = None;
     let mut define = false;
     let mut change: Option<bool> = None;
+    let mut factor: Option<f64> = None;
+    let mut share: Option<f64> = None;
     let mut decline_reasons = false;
     let mut top_word = false;
     let mut metric_at: Vec<(Metric, usize)> = Vec::new();
@@ -321,6 +323,8 @@ pub fn parse(
             Term::Grain(g) => granularity = Some(*g),
             Term::Define => define = true,
             Term::Change(up) => change = Some(*up),
+            Term::Factor(p) => factor = Some(*p),
+            Term::Share(p) => share = Some(*p),
             Term::Top(_) => top_word = true,
             Term::CodeWord
             | Term::MccWord
@@ -347,7 +351,10 @@ pub fn parse(
         Intent::Lookup
     } else if has(Intent::Relationship) || (fraud_cards && lower.contains("common")) {
         Intent::Relationship
-    } else if has(Intent::WhatIf) || (words.contains(&"if") && change.is_some() && !numbers.is_empty()) {
+    } else if has(Intent::WhatIf)
+        || (words.contains(&"if")
+            && (factor.is_some() || (change.is_some() && (!numbers.is_empty() || share.is_some()))))
+    {
         Intent::WhatIf
     } else if has(Intent::Forecast) || (time.future && !metrics.is_empty()) {
         Intent::Forecast
@@ -488,11 +495,19 @@ pub fn parse(
             _ => Granularity::Month,
         });
     }
-    // What-if scenario: the first metric, changed by the first percentage (signed by the verb).
+    // What-if scenario: the first metric, changed by a factor (`doubles`), or by the first
+    // percentage or a fraction (`by a third`) signed by the verb.
     let scenario = (intent == Intent::WhatIf).then(|| {
         let metric = metrics.first().copied().unwrap_or(Metric::TransactionAmount);
-        let magnitude = numbers.first().copied().unwrap_or(10.0).abs();
-        Scenario { metric, percent: if change == Some(false) { -magnitude } else { magnitude } }
+        let percent = factor.unwrap_or_else(|| {
+            let magnitude = numbers.first().copied().or(share).unwrap_or(10.0).abs();
+            if change == Some(false) {
+                -magnitude
+            } else {
+                magnitude
+            }
+        });
+        Scenario { metric, percent }
     });
     if intent == Intent::WhatIf && metrics.is_empty() {
         metrics.push(Metric::TransactionAmount);
@@ -788,6 +803,25 @@ mod tests {
         let x = q("What's our YTD sales?");
         assert_eq!(x.time.range.from.to_string(), "2026-01-01T00:00:00Z");
         assert!(x.not_understood.is_empty(), "{:?}", x.not_understood);
+    }
+
+    #[test]
+    fn what_if_factors_and_fractions() {
+        for (text, metric, percent) in [
+            ("What if fraud doubles?", Metric::FraudCount, 100.0),
+            ("what if chargebacks triple", Metric::ChargebackCount, 200.0),
+            ("What if refunds are halved?", Metric::RefundCount, -50.0),
+            ("What if sales fall by a third?", Metric::TransactionAmount, -100.0 / 3.0),
+            ("What if the approval rate rises by half?", Metric::ApprovalRate, 50.0),
+            ("What if fraud increases 20%?", Metric::FraudCount, 20.0),
+            ("If chargebacks double, what happens?", Metric::ChargebackCount, 100.0),
+        ] {
+            let x = q(text);
+            assert_eq!(x.intent, Intent::WhatIf, "{text}");
+            let s = x.scenario.unwrap_or_else(|| panic!("{text}: no scenario"));
+            assert_eq!(s.metric, metric, "{text}");
+            assert!((s.percent - percent).abs() < 1e-9, "{text}: {}", s.percent);
+        }
     }
 
     #[test]

@@ -248,10 +248,13 @@ pub fn resolve(tokens: &[Token], as_of: Timestamp, fallback: &TimeRangeSpec) -> 
             i += n;
             continue;
         }
-        if let Some((range, phrase)) = found.first().and_then(|(first, ..)| period_before(&w, i, *first)) {
+        if let Some((range, phrase, n)) = found
+            .first()
+            .and_then(|(first, ..)| period_before(&w, i, *first).or_else(|| same_period(&w, i, *first)))
+        {
             found.push((range, phrase, false, i));
-            consumed.extend(i..i + 3);
-            i += 3;
+            consumed.extend(i..i + n);
+            i += n;
             continue;
         }
         let word = w(i);
@@ -539,7 +542,7 @@ fn period_before<'a>(
     w: &impl Fn(usize) -> &'a str,
     i: usize,
     first: TimeRange,
-) -> Option<(TimeRange, String)> {
+) -> Option<(TimeRange, String, usize)> {
     let (unit, before) = match (w(i), w(i + 1), w(i + 2)) {
         ("the", u @ ("day" | "week" | "month" | "quarter" | "year"), b @ ("before" | "prior")) => (u, b),
         _ => return None,
@@ -552,7 +555,40 @@ fn period_before<'a>(
         "quarter" => end.add_months(-3),
         _ => end.add_months(-12),
     };
-    Some((TimeRange::days(start, end), format!("the {unit} {before}")))
+    Some((TimeRange::days(start, end), format!("the {unit} {before}"), 3))
+}
+
+/// `the same day last week` (`same day last month`, `same week last year`) after a named
+/// range: that range moved back by a week, a month or a year.
+fn same_period<'a>(
+    w: &impl Fn(usize) -> &'a str,
+    i: usize,
+    first: TimeRange,
+) -> Option<(TimeRange, String, usize)> {
+    let at = if w(i) == "the" { i + 1 } else { i };
+    let (unit, back) = match (w(at), w(at + 1), w(at + 2), w(at + 3)) {
+        (
+            "same",
+            u @ ("day" | "week" | "month" | "period"),
+            "last" | "previous",
+            b @ ("week" | "month" | "year"),
+        ) => (u, b),
+        _ => return None,
+    };
+    let shift = |d: Date| match back {
+        "week" => d.add_days(-7),
+        "month" => d.add_months(-1),
+        _ => d.add_months(-12),
+    };
+    let (from, to) = (first.from.date(), first.to.date());
+    let range = if first.from == from.start() && first.to == to.start() {
+        TimeRange::days(shift(from), shift(to))
+    } else {
+        // A range that starts or ends within a day ("today") keeps its times and length.
+        let start = shift(from).start().0 + (first.from.0 - from.start().0);
+        TimeRange::new(Timestamp(start), Timestamp(start + (first.to.0 - first.from.0)))
+    };
+    Some((range, format!("the same {unit} last {back}"), at + 4 - i))
 }
 
 /// A weekday by name (`monday`, not `mondays`), Monday first.
@@ -702,6 +738,32 @@ mod tests {
         assert_eq!(days("MTD"), ("2026-11-01T00:00:00Z".into(), now.clone()));
         assert_eq!(days("QTD"), ("2026-10-01T00:00:00Z".into(), now.clone()));
         assert_eq!(days("so far this week"), ("2026-10-26T00:00:00Z".into(), now));
+    }
+
+    #[test]
+    fn the_same_day_last_week_and_the_week_before() {
+        let s = r("sales yesterday vs the same day last week");
+        assert_eq!(
+            (s.range.from.to_string(), s.range.to.to_string()),
+            ("2026-10-31T00:00:00Z".into(), "2026-11-01T00:00:00Z".into())
+        );
+        let v = s.versus.expect("a period to compare with");
+        assert_eq!(
+            (v.from.to_string(), v.to.to_string()),
+            ("2026-10-24T00:00:00Z".into(), "2026-10-25T00:00:00Z".into())
+        );
+        let s = r("approval rate last week vs the week before");
+        let v = s.versus.expect("a period to compare with");
+        assert_eq!(
+            (v.from.to_string(), v.to.to_string()),
+            ("2026-10-12T00:00:00Z".into(), "2026-10-19T00:00:00Z".into())
+        );
+        let s = r("sales in October vs the same month last year");
+        let v = s.versus.expect("a period to compare with");
+        assert_eq!(
+            (v.from.to_string(), v.to.to_string()),
+            ("2025-10-01T00:00:00Z".into(), "2025-11-01T00:00:00Z".into())
+        );
     }
 
     #[test]

@@ -165,3 +165,28 @@ async fn partly_understood_questions_are_asked_back() {
         .unwrap();
     assert_eq!(a.followups[0], "What's the approval rate?", "{:?}", a.followups);
 }
+
+/// "Yesterday vs the same day last week" compares one day with one day, not with a week.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_is_compared_with_the_same_day_last_week() {
+    use payscope_core::calendar::TimeRange;
+    use payscope_core::store::metric::{Metric, MetricQuery};
+    let engine = engine().await;
+    let ctx = analyst(0);
+    let a = engine
+        .ask(&ctx, Query::new("Approved count yesterday vs the same day last week").as_of(as_of()))
+        .await
+        .unwrap();
+    assert_eq!(a.intent, Intent::Compare, "{}", a.summary);
+    let day = as_of().date();
+    for (period, from) in [("current", day.add_days(-1)), ("previous", day.add_days(-8))] {
+        let m = a
+            .metrics
+            .iter()
+            .find(|m| m.name == "approved_count" && m.period.as_deref() == Some(period))
+            .unwrap_or_else(|| panic!("no {period} approved_count in {:?}", a.metrics));
+        let q = MetricQuery::new(vec![Metric::ApprovedCount], TimeRange::days(from, from.add_days(1)));
+        let want = engine.stores().metrics.query(&ctx, &q).await.unwrap().rows[0].values[0].as_f64().unwrap();
+        assert_eq!(m.value, Some(want), "{period}: {}", a.summary);
+    }
+}
