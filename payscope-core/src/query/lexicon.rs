@@ -44,8 +44,6 @@ pub enum Term {
     MccWord,
     /// Reason-code keyword (`reason`).
     ReasonWord,
-    /// Issuer BIN keyword.
-    BinWord,
     /// Words that are understood but change nothing (`rate` after a metric, `yet`, `performance`).
     Noise,
 }
@@ -484,7 +482,7 @@ const ENTRIES: &[(&str, Term)] = &[
     ("response", Term::CodeWord),
     ("mcc", Term::MccWord),
     ("reason", Term::ReasonWord),
-    ("bin", Term::BinWord),
+    ("bin", Term::Dim(D::IssuerBin)),
     ("rate", Term::Noise),
     ("rates", Term::Noise),
     ("yet", Term::Noise),

@@ -326,12 +326,7 @@ pub fn parse(
             Term::Factor(p) => factor = Some(*p),
             Term::Share(p) => share = Some(*p),
             Term::Top(_) => top_word = true,
-            Term::CodeWord
-            | Term::MccWord
-            | Term::ReasonWord
-            | Term::BinWord
-            | Term::Noise
-            | Term::Value(..) => {}
+            Term::CodeWord | Term::MccWord | Term::ReasonWord | Term::Noise | Term::Value(..) => {}
         }
     }
     if decline_reasons {
@@ -803,6 +798,22 @@ mod tests {
         let x = q("What's our YTD sales?");
         assert_eq!(x.time.range.from.to_string(), "2026-01-01T00:00:00Z");
         assert!(x.not_understood.is_empty(), "{:?}", x.not_understood);
+    }
+
+    #[test]
+    fn rankings_by_bin() {
+        for text in ["Which BIN has the most declines?", "declines by BIN", "top 5 BINs by declines"] {
+            let x = q(text);
+            assert_eq!(
+                (x.intent, x.group_by.clone()),
+                (Intent::Breakdown, vec![Dimension::IssuerBin]),
+                "{text}"
+            );
+            assert!(x.not_understood.is_empty(), "{text}: {:?}", x.not_understood);
+        }
+        let x = q("approval rate for BIN 453201");
+        assert_eq!(x.filters, vec![Filter::eq(Dimension::IssuerBin, "453201")]);
+        assert!(x.group_by.is_empty());
     }
 
     #[test]
