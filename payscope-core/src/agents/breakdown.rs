@@ -21,6 +21,7 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
         group_by: group_by.clone(),
         order: Some(order),
         top_n: Some(n),
+        having: q.having.clone(),
         ..MetricQuery::new(q.metrics.clone(), range)
     };
     let r = query(input, &mq).await?;
@@ -64,7 +65,10 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
         }
     }
     out.sample = Some((total, total));
-    let scope = scope_text(&q.filters, input.merchants);
+    let mut scope = scope_text(&q.filters, input.merchants);
+    for h in &q.having {
+        scope.push_str(&condition_text(h, &q.text));
+    }
     let what = group_by
         .iter()
         .filter(|d| **d != Dimension::Currency)
@@ -135,5 +139,23 @@ pub(crate) fn plural(d: Dimension) -> &'static str {
         Dimension::HourOfDay => "hours of the day",
         Dimension::DayOfWeek => "days of the week",
         Dimension::CrossBorder => "cross-border groups",
+    }
+}
+
+/// ` with at least 100 authorization attempts`: a group condition in words, with the number
+/// the question used (`more than 5` is kept as said, not as `at least 6`).
+fn condition_text(h: &crate::store::metric::Having, question: &str) -> String {
+    let noun = match super::noun(h.metric) {
+        "" => h.metric.label().to_owned(),
+        n => n.to_owned(),
+    };
+    let said = |n: u64| question.split(|c: char| !c.is_ascii_digit()).any(|d| d == n.to_string());
+    match (h.min, h.max) {
+        (Some(n), None) if !said(n) && n > 0 && said(n - 1) => format!(" with more than {} {noun}", n - 1),
+        (Some(n), None) => format!(" with at least {n} {noun}"),
+        (None, Some(n)) if !said(n) && said(n + 1) => format!(" with fewer than {} {noun}", n + 1),
+        (None, Some(n)) => format!(" with at most {n} {noun}"),
+        (Some(a), Some(b)) => format!(" with {a} to {b} {noun}"),
+        (None, None) => String::new(),
     }
 }

@@ -10,7 +10,7 @@ use super::time::{resolve, TimeRangeSpec};
 use super::words::{count, is_stopword, tokenize, Token};
 use crate::calendar::{Timestamp, MS_PER_DAY};
 use crate::error::{Error, Result};
-use crate::store::metric::{Dimension, Filter, Granularity, Metric, Order};
+use crate::store::metric::{Dimension, Filter, Granularity, Having, Metric, Order};
 
 /// Merchants the bank's data knows, for recognizing names and ids in questions. Built once per
 /// data version; lookups are by id and by the first word of a name.
@@ -123,6 +123,8 @@ pub fn parse(
     let mut filters: BTreeMap<Dimension, Vec<String>> = BTreeMap::new();
     let mut top_n: Option<usize> = None;
     let mut lookup: Option<LookupTarget> = None;
+    let mut having: Vec<Having> = Vec::new();
+    let mut having_words: Vec<String> = Vec::new();
     let mut numbers: Vec<f64> = Vec::new();
     // Where each filter value starts, for the negation pass after the loop.
     let mut value_at: Vec<ValueAt> = Vec::new();
@@ -184,6 +186,14 @@ pub fn parse(
                 i += 1;
                 continue;
             }
+        }
+        // Group conditions: "with at least 100 transactions", "more than 5 chargebacks".
+        if let Some((condition, n)) = group_condition(&words, i) {
+            having.push(condition);
+            having_words.push(words[i..i + n].join(" "));
+            used[i..i + n].iter_mut().for_each(|u| *u = true);
+            i += n;
+            continue;
         }
         // Codes: "code 51", "response code 05", "reason code 10.4", "MCC 5812", "BIN 453201".
         let code_context = matches!(prev, "code" | "codes" | "rc" | "response" | "reason" | "mcc" | "bin");
@@ -532,6 +542,12 @@ pub fn parse(
         group_by.truncate(crate::store::metric::MetricQuery::MAX_GROUP_BY);
     }
 
+    // A condition on groups means something only in a ranking of groups; anywhere else it
+    // is a part of the question that would be left out.
+    if !having.is_empty() && (intent != Intent::Breakdown || group_by.is_empty()) {
+        having.clear();
+        not_understood.append(&mut having_words);
+    }
     // An anomaly is found day by day: "unusual days" asks nothing more.
     if intent == Intent::Anomaly {
         not_understood.retain(|w| !matches!(w.as_str(), "day" | "days"));
@@ -559,6 +575,7 @@ pub fn parse(
         filters,
         group_by,
         top_n,
+        having,
         order,
         as_of,
         time,
@@ -570,6 +587,36 @@ pub fn parse(
         not_understood,
         confidence,
     })
+}
+
+/// The (min, max) a number gives (`at least 5`: 5 and up).
+type Bound = fn(u64) -> (Option<u64>, Option<u64>);
+
+/// A bound on a group's count at `words[i]`: `at least 100 transactions`, `at most 3
+/// chargebacks`, `more than 50 declines`, `fewer than 10 refunds`, `over 100 transactions`,
+/// `100 or more transactions`. Returns the condition and the tokens it spans.
+fn group_condition(words: &[&str], i: usize) -> Option<(Having, usize)> {
+    let w = |k: usize| words.get(k).copied().unwrap_or("");
+    // (bound, where the number is, where the noun is); the bound is applied to the number.
+    let (bound, at, noun): (Bound, usize, usize) = match (w(i), w(i + 1), w(i + 2)) {
+        ("at", "least", _) => (|n| (Some(n), None), i + 2, i + 3),
+        ("at", "most", _) => (|n| (None, Some(n)), i + 2, i + 3),
+        ("more" | "over" | "above", "than", _) => (|n| (Some(n + 1), None), i + 2, i + 3),
+        ("fewer" | "less" | "under" | "below", "than", _) => {
+            (|n| (None, Some(n.saturating_sub(1))), i + 2, i + 3)
+        }
+        ("over" | "above", _, _) => (|n| (Some(n + 1), None), i + 1, i + 2),
+        ("under" | "below", _, _) => (|n| (None, Some(n.saturating_sub(1))), i + 1, i + 2),
+        (_, "or", "more") => (|n| (Some(n), None), i, i + 3),
+        (_, "or", "fewer" | "less") => (|n| (None, Some(n)), i, i + 3),
+        _ => return None,
+    };
+    let n = count(w(at)).map(u64::from).or_else(|| w(at).parse::<u64>().ok())?;
+    let (term, len) = longest_match(words, noun)?;
+    let Term::Metrics(ms) = term else { return None };
+    let metric = ms.iter().copied().find(|m| m.unit() == crate::store::metric::Unit::Count)?;
+    let (min, max) = bound(n);
+    Some((Having { metric, min, max }, noun + len - i))
 }
 
 /// A filter value the question names, and the tokens it spans.
@@ -798,6 +845,26 @@ mod tests {
         let x = q("What's our YTD sales?");
         assert_eq!(x.time.range.from.to_string(), "2026-01-01T00:00:00Z");
         assert!(x.not_understood.is_empty(), "{:?}", x.not_understood);
+    }
+
+    #[test]
+    fn group_conditions() {
+        let x = q("Top 5 merchants by approval rate with at least 100 transactions");
+        assert_eq!(
+            (x.intent, x.group_by.clone(), x.top_n),
+            (Intent::Breakdown, vec![Dimension::MerchantId], Some(5))
+        );
+        assert_eq!(x.metrics, vec![Metric::ApprovalRate]);
+        assert_eq!(x.order, Some(Order { metric: Metric::ApprovalRate, descending: true }));
+        assert_eq!(x.having, vec![Having { metric: Metric::TransactionCount, min: Some(100), max: None }]);
+        assert!(x.not_understood.is_empty(), "{:?}", x.not_understood);
+        let x = q("merchants with more than 5 chargebacks by chargeback rate");
+        assert_eq!(x.having, vec![Having { metric: Metric::ChargebackCount, min: Some(6), max: None }]);
+        let x = q("networks by approval rate with fewer than 1000 transactions");
+        assert_eq!(x.having, vec![Having { metric: Metric::TransactionCount, min: None, max: Some(999) }]);
+        // Without groups, a condition would be left out: the question is asked back.
+        let x = q("approval rate with at least 100 transactions");
+        assert!(x.having.is_empty() && !x.not_understood.is_empty(), "{:?}", x.not_understood);
     }
 
     #[test]

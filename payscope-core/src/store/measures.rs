@@ -378,6 +378,7 @@ pub fn compare_fractions(a: Option<(i128, i128)>, b: Option<(i128, i128)>) -> Or
 /// currency when ordering by money). Sort keys are computed once and values only for the
 /// rows that are kept.
 pub fn finalize(query: &MetricQuery, mut groups: Vec<GroupMeasures>) -> Result<Vec<MetricRow>> {
+    groups.retain(|g| query.keeps(&g.2));
     if groups.is_empty() && query.group_by.is_empty() && query.granularity.is_none() {
         groups.push((None, vec![], Measures::default()));
     }

@@ -284,6 +284,27 @@ impl Filter {
     }
 }
 
+/// A condition on each group's count of a metric (`with at least 100 transactions`): groups
+/// outside the bounds are left out before ranking.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Having {
+    /// A count metric (`transaction_count`, `chargeback_count`, ...).
+    pub metric: Metric,
+    /// The smallest count kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<u64>,
+    /// The largest count kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u64>,
+}
+
+impl Having {
+    /// Whether a group with `count` is kept.
+    pub fn keeps(&self, count: u64) -> bool {
+        self.min.is_none_or(|m| count >= m) && self.max.is_none_or(|m| count <= m)
+    }
+}
+
 /// Sort order of a breakdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Order {
@@ -315,6 +336,9 @@ pub struct MetricQuery {
     /// Keep the first N groups (per currency when ordering by money).
     #[serde(default)]
     pub top_n: Option<usize>,
+    /// Keep only the groups meeting these conditions (before ranking).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub having: Vec<Having>,
 }
 
 impl MetricQuery {
@@ -331,6 +355,7 @@ impl MetricQuery {
             granularity: None,
             order: None,
             top_n: None,
+            having: vec![],
         }
     }
 
@@ -350,6 +375,17 @@ impl MetricQuery {
     pub fn granularity(mut self, g: Granularity) -> Self {
         self.granularity = Some(g);
         self
+    }
+
+    /// Keeps only the groups meeting `condition`.
+    pub fn having(mut self, condition: Having) -> Self {
+        self.having.push(condition);
+        self
+    }
+
+    /// Whether a group with these measures meets every condition.
+    pub fn keeps(&self, m: &crate::store::measures::Measures) -> bool {
+        self.having.iter().all(|h| m.value(h.metric).ok().and_then(|v| v.count()).is_some_and(|c| h.keeps(c)))
     }
 
     /// Orders by `metric` and keeps the top `n`.
@@ -406,13 +442,25 @@ impl MetricQuery {
                 validate_filter_value(f.dimension, v)?;
             }
         }
+        if let Some(h) = q.having.iter().find(|h| h.metric.unit() != Unit::Count) {
+            return Err(Error::invalid(
+                "invalid_request",
+                format!("a group condition needs a count metric (transaction_count, chargeback_count, ...); {} is not one", h.metric),
+            ));
+        }
+        if !q.having.is_empty() && q.group_by.is_empty() {
+            return Err(Error::invalid(
+                "invalid_request",
+                "a group condition needs groups: add a group-by dimension",
+            ));
+        }
         Ok(q)
     }
 
     /// The stages the query's metrics read.
     pub fn stages(&self) -> Vec<Stage> {
         let mut out: Vec<Stage> = Vec::new();
-        for m in &self.metrics {
+        for m in self.metrics.iter().chain(self.having.iter().map(|h| &h.metric)) {
             for s in m.stages() {
                 if !out.contains(s) {
                     out.push(*s);

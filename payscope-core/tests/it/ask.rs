@@ -190,3 +190,41 @@ async fn a_day_is_compared_with_the_same_day_last_week() {
         assert_eq!(m.value, Some(want), "{period}: {}", a.summary);
     }
 }
+
+/// "Top 5 merchants by approval rate with at least 100 transactions" ranks by approval rate
+/// only the merchants with 100 transactions or more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ranking_keeps_only_the_groups_meeting_its_condition() {
+    use payscope_core::store::metric::{Dimension, Having, Metric, MetricQuery};
+    let engine = engine().await;
+    let ctx = analyst(0);
+    let text = "Top 5 merchants by approval rate with at least 100 transactions last month";
+    let a = engine.ask(&ctx, Query::new(text).as_of(as_of())).await.unwrap();
+    assert_eq!(a.intent, Intent::Breakdown, "{}", a.summary);
+    let q = MetricQuery::new([Metric::ApprovalRate], a.time_range)
+        .group_by(Dimension::MerchantId)
+        .having(Having { metric: Metric::TransactionCount, min: Some(100), max: None })
+        .top(Metric::ApprovalRate, 5, true);
+    let want = engine.stores().metrics.query(&ctx, &q).await.unwrap();
+    let got: Vec<(String, Option<f64>)> = a
+        .metrics
+        .iter()
+        .filter(|m| m.name == "approval_rate")
+        .map(|m| {
+            (
+                m.dimensions.get("merchant_id").cloned().unwrap_or_default(),
+                m.value.map(|v| (v * 1e4).round() / 1e4),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, Option<f64>)> = want
+        .rows
+        .iter()
+        .map(|r| {
+            (r.group[0].clone().unwrap_or_default(), r.values[0].as_f64().map(|v| (v * 1e4).round() / 1e4))
+        })
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(got, expected, "{}", a.summary);
+    assert!(a.summary.contains("with at least 100 authorization attempts"), "{}", a.summary);
+}

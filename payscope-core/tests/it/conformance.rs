@@ -13,7 +13,7 @@ use payscope_core::store::audit::{AnswerId, AuditLog, AuditRecord};
 use payscope_core::store::cache::{AnswerCache, CacheKey};
 use payscope_core::store::graph::{CppQuery, GraphBatch, GraphStore};
 use payscope_core::store::jobs::{FailOutcome, Job, JobQueue, MAX_ATTEMPTS};
-use payscope_core::store::metric::{Dimension, Filter, Granularity, Metric, MetricQuery, Unit};
+use payscope_core::store::metric::{Dimension, Filter, Granularity, Having, Metric, MetricQuery, Unit};
 use payscope_core::store::reconcile::ReconcileQuery;
 use payscope_core::store::vector::{VectorDoc, VectorIndex};
 use payscope_core::store::{
@@ -356,6 +356,17 @@ fn queries(facts: &[Fact], as_of: Timestamp) -> Vec<MetricQuery> {
     for d in Dimension::ALL {
         qs.push(MetricQuery::new(all.clone(), full).group_by(*d));
         qs.push(MetricQuery::new(all.clone(), unaligned).group_by(*d));
+        // Group conditions, before ranking: "top 5 by approval rate with at least 20
+        // transactions", "with at most 3 chargebacks" (a stage the metric does not read).
+        let at_least = Having { metric: Metric::TransactionCount, min: Some(20), max: None };
+        qs.push(
+            MetricQuery::new([Metric::ApprovalRate, Metric::TransactionCount], unaligned)
+                .group_by(*d)
+                .having(at_least)
+                .top(Metric::ApprovalRate, 5, true),
+        );
+        let at_most = Having { metric: Metric::ChargebackCount, min: None, max: Some(3) };
+        qs.push(MetricQuery::new([Metric::ApprovalRate], full).group_by(*d).having(at_most));
     }
     // Filter values taken from the data (the most common value of each dimension).
     let mut common: BTreeMap<Dimension, BTreeMap<String, usize>> = BTreeMap::new();

@@ -94,7 +94,12 @@ pub fn evaluate(all: &[Fact], q: &MetricQuery) -> Vec<MetricRow> {
         .filter(|f| f.stage == Stage::Settlement)
         .map(|f| (f.transaction_id.as_str(), f.occurred_at))
         .collect();
-    let wanted: HashSet<Stage> = q.metrics.iter().flat_map(|m| stages_of(*m).iter().copied()).collect();
+    let wanted: HashSet<Stage> = q
+        .metrics
+        .iter()
+        .chain(q.having.iter().map(|h| &h.metric))
+        .flat_map(|m| stages_of(*m).iter().copied())
+        .collect();
     let mut groups: BTreeMap<GroupKey, Vec<&Fact>> = BTreeMap::new();
     for f in all {
         if !wanted.contains(&f.stage) || !q.range.contains(f.occurred_at) {
@@ -119,7 +124,7 @@ pub fn evaluate(all: &[Fact], q: &MetricQuery) -> Vec<MetricRow> {
     }
     let mut rows: Vec<MetricRow> = groups
         .into_iter()
-        .map(|((b, g), facts)| {
+        .filter_map(|((b, g), facts)| {
             let auth: Vec<&Fact> = facts.iter().copied().filter(|f| f.stage == Stage::Auth).collect();
             let approved: Vec<&Fact> = auth.iter().copied().filter(|f| f.approved == Some(true)).collect();
             let of = |s: Stage| facts.iter().copied().filter(move |f| f.stage == s);
@@ -140,60 +145,64 @@ pub fn evaluate(all: &[Fact], q: &MetricQuery) -> Vec<MetricRow> {
             let count = |n: usize| MetricValue::Count { count: n as u64 };
             let ratio =
                 |a: usize, b: usize| MetricValue::Ratio { numerator: a as u64, denominator: b as u64 };
-            let values = q
-                .metrics
-                .iter()
-                .map(|m| match m {
-                    Metric::TransactionCount => count(auth.len()),
-                    Metric::ApprovedCount => count(approved.len()),
-                    Metric::DeclinedCount => count(auth.iter().filter(|f| f.approved == Some(false)).count()),
-                    Metric::ApprovalRate => ratio(approved.len(), auth.len()),
-                    Metric::DeclineRate => {
-                        ratio(auth.iter().filter(|f| f.approved == Some(false)).count(), auth.len())
+            let value = |m: &Metric| match m {
+                Metric::TransactionCount => count(auth.len()),
+                Metric::ApprovedCount => count(approved.len()),
+                Metric::DeclinedCount => count(auth.iter().filter(|f| f.approved == Some(false)).count()),
+                Metric::ApprovalRate => ratio(approved.len(), auth.len()),
+                Metric::DeclineRate => {
+                    ratio(auth.iter().filter(|f| f.approved == Some(false)).count(), auth.len())
+                }
+                Metric::TransactionAmount => money_sum(approved.iter().copied(), |f| f.amount.minor),
+                Metric::AverageTicket => {
+                    let mut by: BTreeMap<&str, (Currency, i64, u64)> = BTreeMap::new();
+                    for f in &approved {
+                        let e = by.entry(f.amount.currency.code()).or_insert((f.amount.currency, 0, 0));
+                        e.1 += f.amount.minor;
+                        e.2 += 1;
                     }
-                    Metric::TransactionAmount => money_sum(approved.iter().copied(), |f| f.amount.minor),
-                    Metric::AverageTicket => {
-                        let mut by: BTreeMap<&str, (Currency, i64, u64)> = BTreeMap::new();
-                        for f in &approved {
-                            let e = by.entry(f.amount.currency.code()).or_insert((f.amount.currency, 0, 0));
-                            e.1 += f.amount.minor;
-                            e.2 += 1;
-                        }
-                        MetricValue::AverageMoney {
-                            parts: by.into_values().map(|(c, t, n)| (Money::new(t, c), n)).collect(),
-                        }
+                    MetricValue::AverageMoney {
+                        parts: by.into_values().map(|(c, t, n)| (Money::new(t, c), n)).collect(),
                     }
-                    Metric::ClearedCount => count(of(Stage::Clearing).count()),
-                    Metric::ClearedAmount => money_sum(of(Stage::Clearing), |f| f.amount.minor),
-                    Metric::SettledCount => count(of(Stage::Settlement).count()),
-                    Metric::SettledAmount => money_sum(of(Stage::Settlement), |f| f.amount.minor),
-                    Metric::InterchangeFees => {
-                        money_sum(of(Stage::Clearing), |f| f.interchange_fee.unwrap_or(0))
-                    }
-                    Metric::NetSettlement => {
-                        money_sum(of(Stage::Settlement), |f| f.amount.minor - f.interchange_fee.unwrap_or(0))
-                    }
-                    Metric::RefundCount => count(of(Stage::Refund).count()),
-                    Metric::RefundAmount => money_sum(of(Stage::Refund), |f| f.amount.minor),
-                    Metric::ChargebackCount => count(of(Stage::Chargeback).count()),
-                    Metric::ChargebackAmount => money_sum(of(Stage::Chargeback), |f| f.amount.minor),
-                    Metric::ChargebackRate => ratio(of(Stage::Chargeback).count(), approved.len()),
-                    Metric::FraudCount => count(fraud.len()),
-                    Metric::FraudAmount => money_sum(fraud.iter().copied(), |f| f.amount.minor),
-                    Metric::FraudRate => ratio(fraud.len(), approved.len()),
-                    Metric::CrossBorderShare => {
-                        let known: Vec<&&Fact> = auth.iter().filter(|f| f.cross_border().is_some()).collect();
-                        ratio(known.iter().filter(|f| f.cross_border() == Some(true)).count(), known.len())
-                    }
-                    Metric::SettlementDelayHours => MetricValue::MeanHours {
-                        total_millis: matched.iter().sum(),
-                        count: matched.len() as u64,
-                    },
-                    Metric::ReconciliationRate => ratio(matched.len(), approved.len()),
-                    Metric::UnmatchedAuthCount => count(approved.len() - matched.len()),
-                })
-                .collect();
-            MetricRow { bucket: b, group: g, values }
+                }
+                Metric::ClearedCount => count(of(Stage::Clearing).count()),
+                Metric::ClearedAmount => money_sum(of(Stage::Clearing), |f| f.amount.minor),
+                Metric::SettledCount => count(of(Stage::Settlement).count()),
+                Metric::SettledAmount => money_sum(of(Stage::Settlement), |f| f.amount.minor),
+                Metric::InterchangeFees => money_sum(of(Stage::Clearing), |f| f.interchange_fee.unwrap_or(0)),
+                Metric::NetSettlement => {
+                    money_sum(of(Stage::Settlement), |f| f.amount.minor - f.interchange_fee.unwrap_or(0))
+                }
+                Metric::RefundCount => count(of(Stage::Refund).count()),
+                Metric::RefundAmount => money_sum(of(Stage::Refund), |f| f.amount.minor),
+                Metric::ChargebackCount => count(of(Stage::Chargeback).count()),
+                Metric::ChargebackAmount => money_sum(of(Stage::Chargeback), |f| f.amount.minor),
+                Metric::ChargebackRate => ratio(of(Stage::Chargeback).count(), approved.len()),
+                Metric::FraudCount => count(fraud.len()),
+                Metric::FraudAmount => money_sum(fraud.iter().copied(), |f| f.amount.minor),
+                Metric::FraudRate => ratio(fraud.len(), approved.len()),
+                Metric::CrossBorderShare => {
+                    let known: Vec<&&Fact> = auth.iter().filter(|f| f.cross_border().is_some()).collect();
+                    ratio(known.iter().filter(|f| f.cross_border() == Some(true)).count(), known.len())
+                }
+                Metric::SettlementDelayHours => {
+                    MetricValue::MeanHours { total_millis: matched.iter().sum(), count: matched.len() as u64 }
+                }
+                Metric::ReconciliationRate => ratio(matched.len(), approved.len()),
+                Metric::UnmatchedAuthCount => count(approved.len() - matched.len()),
+            };
+            // A group condition bounds the group's count of its metric, both ends inclusive.
+            let meets = |h: &payscope_core::store::metric::Having| match value(&h.metric) {
+                MetricValue::Count { count } => {
+                    h.min.unwrap_or(0) <= count && count <= h.max.unwrap_or(u64::MAX)
+                }
+                _ => false,
+            };
+            if !q.having.iter().all(meets) {
+                return None;
+            }
+            let values = q.metrics.iter().map(value).collect();
+            Some(MetricRow { bucket: b, group: g, values })
         })
         .collect();
     order(q, &mut rows);

@@ -211,6 +211,8 @@ fn preselect(
     q: &MetricQuery,
     groups: impl Iterator<Item = (GroupKey, Measures)>,
 ) -> Vec<(GroupKey, Measures)> {
+    // Groups failing a condition cannot make the cut.
+    let groups = groups.filter(|(_, m)| q.keeps(m));
     let (Some(n), Some(order)) = (q.top_n, q.order) else {
         return groups.collect();
     };
