@@ -115,6 +115,7 @@ const ENTRIES: &[(&str, Term)] = &[
     ("average transaction value", Term::Metrics(&[M::AverageTicket])),
     ("average transaction size", Term::Metrics(&[M::AverageTicket])),
     ("ticket size", Term::Metrics(&[M::AverageTicket])),
+    ("average ticket size", Term::Metrics(&[M::AverageTicket])),
     ("average order value", Term::Metrics(&[M::AverageTicket])),
     ("aov", Term::Metrics(&[M::AverageTicket])),
     ("average amount", Term::Metrics(&[M::AverageTicket])),

@@ -115,7 +115,8 @@ pub fn parse(
     for i in &resolved.consumed {
         used[*i] = true;
     }
-    let words: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
+    let words: Vec<&str> =
+        tokens.iter().enumerate().map(|(k, t)| synonym(&tokens, k).unwrap_or(&t.text)).collect();
     let original = |i: usize| {
         &text[tokens[i].start..tokens[i].start + tokens[i].text.len().min(text.len() - tokens[i].start)]
     };
@@ -327,6 +328,8 @@ pub fn parse(
                     group_by.push(*d);
                 }
             }
+            // "declines linked to code 05" names a filter, not a relationship question.
+            Term::Cue(Intent::Relationship) if names_a_value(&words, s.at, &value_at) => {}
             Term::Cue(intent) => cues.push(*intent),
             Term::Order(desc) => order_desc = Some((*desc, s.at)),
             Term::Quality(good) => quality = Some((*good, s.at)),
@@ -619,6 +622,23 @@ fn group_condition(words: &[&str], i: usize) -> Option<(Having, usize)> {
     Some((Having { metric, min, max }, noun + len - i))
 }
 
+/// A word read as another in its place: `mean` before a noun is `average` (`mean ticket
+/// size`), not a request for a definition (`what does 51 mean`).
+fn synonym(tokens: &[Token], k: usize) -> Option<&'static str> {
+    let w = |j: usize| tokens.get(j).map_or("", |t| t.text.as_str());
+    (w(k) == "mean" && !w(k + 1).is_empty() && !is_stopword(w(k + 1))).then_some("average")
+}
+
+/// True when a relationship word at `at` is `linked to` / `associated with` a value the
+/// question names (`linked to code 05`, `associated with Visa`).
+fn names_a_value(words: &[&str], at: usize, value_at: &[ValueAt]) -> bool {
+    let w = |j: usize| words.get(j).copied().unwrap_or("");
+    let joined = matches!(w(at), "linked" | "connected" | "related" | "associated" | "tied")
+        && matches!(w(at + 1), "to" | "with");
+    let keyword = matches!(w(at + 2), "code" | "codes" | "merchant" | "mcc" | "bin" | "network");
+    joined && value_at.iter().any(|v| v.start == at + 2 || (keyword && v.start == at + 3))
+}
+
 /// A filter value the question names, and the tokens it spans.
 struct ValueAt {
     dimension: Dimension,
@@ -865,6 +885,20 @@ mod tests {
         // Without groups, a condition would be left out: the question is asked back.
         let x = q("approval rate with at least 100 transactions");
         assert!(x.having.is_empty() && !x.not_understood.is_empty(), "{:?}", x.not_understood);
+    }
+
+    #[test]
+    fn mean_is_average_and_linked_to_a_value_is_a_filter() {
+        let x = q("What is the mean ticket size?");
+        assert_eq!((x.intent, x.metrics.clone()), (Intent::Describe, vec![Metric::AverageTicket]));
+        let x = q("What does response code 51 mean?");
+        assert_eq!(x.intent, Intent::Lookup);
+        let x = q("How many declines are linked to code 05?");
+        assert_eq!((x.intent, x.metrics.clone()), (Intent::Describe, vec![Metric::DeclinedCount]));
+        assert_eq!(x.filters, vec![Filter::eq(Dimension::ResponseCode, "05")]);
+        assert!(x.not_understood.is_empty(), "{:?}", x.not_understood);
+        let x = q("Which merchants are linked to our fraud cards?");
+        assert_eq!(x.intent, Intent::Relationship);
     }
 
     #[test]
