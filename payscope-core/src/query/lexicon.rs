@@ -44,6 +44,9 @@ pub enum Term {
     MccWord,
     /// Reason-code keyword (`reason`).
     ReasonWord,
+    /// Data the reports PayScope reads do not hold (a cardholder's age, the wallet used, dispute
+    /// outcomes): a question about it cannot be answered from them.
+    Missing(&'static str),
     /// Words that are understood but change nothing (`rate` after a metric, `yet`, `performance`).
     Noise,
 }
@@ -406,6 +409,31 @@ const ENTRIES: &[(&str, Term)] = &[
     ("relationship", Term::Cue(Intent::Relationship)),
     ("connected", Term::Cue(Intent::Relationship)),
     ("linked", Term::Cue(Intent::Relationship)),
+    // Data the reports do not hold.
+    ("age", Term::Missing("cardholders' ages")),
+    ("ages", Term::Missing("cardholders' ages")),
+    ("gender", Term::Missing("cardholders' gender")),
+    ("income", Term::Missing("cardholders' income")),
+    ("apple pay", Term::Missing("the wallet a card was used through")),
+    ("google pay", Term::Missing("the wallet a card was used through")),
+    ("samsung pay", Term::Missing("the wallet a card was used through")),
+    ("wallet", Term::Missing("the wallet a card was used through")),
+    ("wallets", Term::Missing("the wallet a card was used through")),
+    ("lifetime value", Term::Missing("customer lifetime value")),
+    ("clv", Term::Missing("customer lifetime value")),
+    ("ltv", Term::Missing("customer lifetime value")),
+    ("rules engine", Term::Missing("fraud rules and their hits")),
+    ("fraud rule", Term::Missing("fraud rules and their hits")),
+    ("fraud rules", Term::Missing("fraud rules and their hits")),
+    ("dispute outcome", Term::Missing("dispute outcomes (won or lost)")),
+    ("dispute outcomes", Term::Missing("dispute outcomes (won or lost)")),
+    ("win rate", Term::Missing("dispute outcomes (won or lost)")),
+    ("representment", Term::Missing("dispute outcomes (won or lost)")),
+    ("representments", Term::Missing("dispute outcomes (won or lost)")),
+    ("device", Term::Missing("devices")),
+    ("devices", Term::Missing("devices")),
+    ("ip address", Term::Missing("IP addresses")),
+    ("email", Term::Missing("email addresses")),
     // Order and shape.
     ("highest", Term::Order(true)),
     ("most", Term::Order(true)),

@@ -126,6 +126,7 @@ pub fn parse(
     let mut lookup: Option<LookupTarget> = None;
     let mut having: Vec<Having> = Vec::new();
     let mut having_words: Vec<String> = Vec::new();
+    let mut missing: Vec<String> = Vec::new();
     let mut numbers: Vec<f64> = Vec::new();
     // Where each filter value starts, for the negation pass after the loop.
     let mut value_at: Vec<ValueAt> = Vec::new();
@@ -339,6 +340,11 @@ pub fn parse(
             Term::Factor(p) => factor = Some(*p),
             Term::Share(p) => share = Some(*p),
             Term::Top(_) => top_word = true,
+            Term::Missing(what) => {
+                if !missing.contains(&what.to_string()) {
+                    missing.push(what.to_string());
+                }
+            }
             Term::CodeWord | Term::MccWord | Term::ReasonWord | Term::Noise | Term::Value(..) => {}
         }
     }
@@ -355,7 +361,9 @@ pub fn parse(
     let fraud_cards = lower.contains("fraud") && (lower.contains("card") || lower.contains("merchant"));
 
     // Intent, by priority.
-    let mut intent = if define && lookup.is_some() || (define && metrics.len() == 1 && filters.is_empty()) {
+    let mut intent = if !missing.is_empty() {
+        Intent::Unsupported
+    } else if define && lookup.is_some() || (define && metrics.len() == 1 && filters.is_empty()) {
         Intent::Lookup
     } else if has(Intent::Relationship) || (fraud_cards && lower.contains("common")) {
         Intent::Relationship
@@ -393,6 +401,7 @@ pub fn parse(
     // the headline metrics.
     let mut defaulted = false;
     if intent == Intent::Unsupported
+        && missing.is_empty()
         && (!filters.is_empty() || time.explicit)
         && not_understood.len() <= 1
         && words.iter().any(|w| {
@@ -579,6 +588,7 @@ pub fn parse(
         group_by,
         top_n,
         having,
+        missing,
         order,
         as_of,
         time,

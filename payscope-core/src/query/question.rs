@@ -151,6 +151,9 @@ pub struct Question {
     pub group_by: Vec<Dimension>,
     /// Rows to keep in a breakdown.
     pub top_n: Option<usize>,
+    /// Data the question asks about that the reports do not hold (it is then unsupported).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing: Vec<String>,
     /// Conditions on each group of a breakdown (`with at least 100 transactions`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub having: Vec<crate::store::metric::Having>,

@@ -149,7 +149,7 @@ async fn partly_understood_questions_are_asked_back() {
     let ctx = analyst(0);
     for (text, word) in [
         ("What's the approval rate for customers over 65?", "customers"),
-        ("Approval rate for payments made with Apple Pay last week", "apple"),
+        ("Approval rate for payments made by phone last week", "phone"),
         ("How many transactions above 100 USD?", "above"),
         ("Chargeback rate for premium cardholders", "premium"),
     ] {
@@ -227,4 +227,22 @@ async fn a_ranking_keeps_only_the_groups_meeting_its_condition() {
     assert!(!expected.is_empty());
     assert_eq!(got, expected, "{}", a.summary);
     assert!(a.summary.contains("with at least 100 authorization attempts"), "{}", a.summary);
+}
+
+/// A question about data the reports do not hold is unsupported, and says what is missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn questions_about_data_the_reports_lack_are_unsupported() {
+    let engine = engine().await;
+    let ctx = analyst(0);
+    for (text, missing) in [
+        ("Approval rate for payments made with Apple Pay last week", "wallet"),
+        ("What is the average age of our cardholders?", "ages"),
+        ("What is our dispute win rate?", "dispute outcomes"),
+        ("How many transactions did the fraud rules engine block?", "fraud rules"),
+    ] {
+        let a = engine.ask(&ctx, Query::new(text).as_of(as_of())).await.unwrap();
+        assert_eq!(a.intent, Intent::Unsupported, "{text}: {}", a.summary);
+        assert!(a.metrics.is_empty() && a.confidence <= 0.3, "{text}: {a:?}");
+        assert!(a.summary.contains(missing), "{text}: {}", a.summary);
+    }
 }
