@@ -306,7 +306,13 @@ impl Engine {
         if question.confidence < 0.5 {
             match self.inner.llm.classify(text).await {
                 Ok(Some(v)) => match crate::query::parse::apply_classification(&mut question, &v) {
-                    Ok(()) => prompts.push(CLASSIFY_PROMPT_VERSION),
+                    Ok(()) => {
+                        prompts.push(CLASSIFY_PROMPT_VERSION);
+                        // Its words were placed by the model, not the grammar: say so.
+                        warnings.push(
+                            "The question was read with the help of the language model; its reading was checked against the metrics PayScope knows.".into(),
+                        );
+                    }
                     Err(e) => warnings
                         .push(format!("The language model's reading of the question was discarded: {e}.")),
                 },

@@ -50,8 +50,11 @@ impl Engine {
                     "the report is larger than the {max}-byte upload limit"
                 )));
             }
-            let needs_all = *whole.get_or_insert_with(|| needs_whole_file(&bytes));
-            if !needs_all && bytes.len() > PREVIEW_BYTES {
+            // Decided on the first bytes that can show a format (a chunk may be tiny).
+            if whole.is_none() && bytes.len() >= 8 {
+                whole = Some(needs_whole_file(&bytes));
+            }
+            if whole == Some(false) && bytes.len() > PREVIEW_BYTES {
                 bytes.truncate(PREVIEW_BYTES);
                 cut_at_line(&mut bytes);
                 return Ok((bytes, true));

@@ -978,6 +978,10 @@ impl MappingOverrides {
         if self.columns.len() > 64 || self.kinds.len() > 256 {
             return bad("too many overrides".into());
         }
+        let long = |s: &str| s.chars().count() > 256;
+        if self.columns.values().flatten().any(|h| long(h)) || self.kinds.keys().any(|k| long(k)) {
+            return bad("a header or row type in the mapping is longer than 256 characters".into());
+        }
         if let Some(c) = &self.currency {
             if Currency::parse_any(c).is_none() {
                 return bad(format!("currency `{c}` is not an ISO 4217 code"));

@@ -270,6 +270,7 @@ pub fn parse(
         i += 1;
     }
     let excluded = negated_values(&words, &mut used, &value_at, &mut filters);
+    let joiners = joined_values(&words, &mut used, &value_at);
     let mut not_understood: Vec<String> = words
         .iter()
         .enumerate()
@@ -330,7 +331,7 @@ pub fn parse(
                 }
             }
             // "declines linked to code 05" names a filter, not a relationship question.
-            Term::Cue(Intent::Relationship) if names_a_value(&words, s.at, &value_at) => {}
+            Term::Cue(Intent::Relationship) if joiners.contains(&s.at) => {}
             Term::Cue(intent) => cues.push(*intent),
             Term::Order(desc) => order_desc = Some((*desc, s.at)),
             Term::Quality(good) => quality = Some((*good, s.at)),
@@ -639,14 +640,29 @@ fn synonym(tokens: &[Token], k: usize) -> Option<&'static str> {
     (w(k) == "mean" && !w(k + 1).is_empty() && !is_stopword(w(k + 1))).then_some("average")
 }
 
-/// True when a relationship word at `at` is `linked to` / `associated with` a value the
-/// question names (`linked to code 05`, `associated with Visa`).
-fn names_a_value(words: &[&str], at: usize, value_at: &[ValueAt]) -> bool {
-    let w = |j: usize| words.get(j).copied().unwrap_or("");
-    let joined = matches!(w(at), "linked" | "connected" | "related" | "associated" | "tied")
-        && matches!(w(at + 1), "to" | "with");
-    let keyword = matches!(w(at + 2), "code" | "codes" | "merchant" | "mcc" | "bin" | "network");
-    joined && value_at.iter().any(|v| v.start == at + 2 || (keyword && v.start == at + 3))
+/// Words that tie what is counted to a value the question names — `declines linked to code
+/// 05`, `chargebacks associated with Visa`: they say "with", not "find relationships".
+const JOINERS: &[&str] = &["linked", "connected", "related", "associated", "tied", "attributed"];
+
+/// Marks the joining words before named values understood (`linked to`, `associated with`,
+/// also across the value's keyword: `linked to code 05`) and returns where they stand.
+fn joined_values(words: &[&str], used: &mut [bool], value_at: &[ValueAt]) -> Vec<usize> {
+    let mut joiners = Vec::new();
+    // Words naming the kind of value between the preposition and the value (`response code`).
+    const KEYWORDS: &[&str] = &["code", "codes", "response", "reason", "merchant", "mcc", "bin", "network"];
+    for v in value_at {
+        let mut to = v.start;
+        while to > 0 && KEYWORDS.contains(&words[to - 1]) {
+            to -= 1;
+        }
+        let Some(to) = to.checked_sub(1) else { continue };
+        if to >= 1 && matches!(words[to], "to" | "with") && JOINERS.contains(&words[to - 1]) {
+            used[to - 1] = true;
+            used[to] = true;
+            joiners.push(to - 1);
+        }
+    }
+    joiners
 }
 
 /// A filter value the question names, and the tokens it spans.
@@ -907,6 +923,16 @@ mod tests {
         assert_eq!((x.intent, x.metrics.clone()), (Intent::Describe, vec![Metric::DeclinedCount]));
         assert_eq!(x.filters, vec![Filter::eq(Dimension::ResponseCode, "05")]);
         assert!(x.not_understood.is_empty(), "{:?}", x.not_understood);
+        for text in ["declines associated with code 05", "How many declines are related to response code 05?"]
+        {
+            let x = q(text);
+            assert_eq!(x.filters, vec![Filter::eq(Dimension::ResponseCode, "05")], "{text}");
+            assert!(
+                x.not_understood.is_empty() && x.intent != Intent::Relationship,
+                "{text}: {:?}",
+                x.not_understood
+            );
+        }
         let x = q("Which merchants are linked to our fraud cards?");
         assert_eq!(x.intent, Intent::Relationship);
     }

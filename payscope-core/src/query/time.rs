@@ -287,13 +287,9 @@ pub fn resolve(tokens: &[Token], as_of: Timestamp, fallback: &TimeRangeSpec) -> 
                 let explicit_n = unit_at == i + 2;
                 let unit = w(unit_at).trim_end_matches('s');
                 let range = match (word, unit) {
-                    ("this" | "current", "week") => Some(TimeRange::new(week_start(today).start(), as_of)),
-                    ("this" | "current", "month") => Some(TimeRange::new(today.month_start().start(), as_of)),
-                    ("this" | "current", "quarter") => {
-                        Some(TimeRange::new(quarter_start(today).start(), as_of))
+                    ("this" | "current", u) => {
+                        period_start(u, today).map(|d| TimeRange::new(d.start(), as_of))
                     }
-                    ("this" | "current", "year") => Some(TimeRange::new(year_start(today).start(), as_of)),
-                    ("this" | "current", _) => None,
                     (_, "hour") if !future => {
                         Some(TimeRange::new(Timestamp(as_of.0 - n as i64 * 3_600_000), as_of))
                     }
@@ -548,14 +544,7 @@ fn period_before<'a>(
         _ => return None,
     };
     let end = first.from.date();
-    let start = match unit {
-        "day" => end.add_days(-1),
-        "week" => end.add_days(-7),
-        "month" => end.add_months(-1),
-        "quarter" => end.add_months(-3),
-        _ => end.add_months(-12),
-    };
-    Some((TimeRange::days(start, end), format!("the {unit} {before}"), 3))
+    Some((TimeRange::days(back_one(unit, end), end), format!("the {unit} {before}"), 3))
 }
 
 /// `the same day last week` (`same day last month`, `same week last year`) after a named
@@ -575,11 +564,7 @@ fn same_period<'a>(
         ) => (u, b),
         _ => return None,
     };
-    let shift = |d: Date| match back {
-        "week" => d.add_days(-7),
-        "month" => d.add_months(-1),
-        _ => d.add_months(-12),
-    };
+    let shift = |d: Date| back_one(back, d);
     let (from, to) = (first.from.date(), first.to.date());
     let range = if first.from == from.start() && first.to == to.start() {
         TimeRange::days(shift(from), shift(to))
@@ -589,6 +574,29 @@ fn same_period<'a>(
         TimeRange::new(Timestamp(start), Timestamp(start + (first.to.0 - first.from.0)))
     };
     Some((range, format!("the same {unit} last {back}"), at + 4 - i))
+}
+
+/// The first day of the calendar `unit` (`week`, Monday first; `month`; `quarter`; `year`)
+/// that holds `d`.
+fn period_start(unit: &str, d: Date) -> Option<Date> {
+    Some(match unit {
+        "week" => week_start(d),
+        "month" => d.month_start(),
+        "quarter" => quarter_start(d),
+        "year" => year_start(d),
+        _ => return None,
+    })
+}
+
+/// `d` moved back by one `unit` (`day`, `week`, `month`, `quarter`, `year`).
+fn back_one(unit: &str, d: Date) -> Date {
+    match unit {
+        "day" => d.add_days(-1),
+        "week" => d.add_days(-7),
+        "month" => d.add_months(-1),
+        "quarter" => d.add_months(-3),
+        _ => d.add_months(-12),
+    }
 }
 
 /// A weekday by name (`monday`, not `mondays`), Monday first.
@@ -617,12 +625,7 @@ fn to_date<'a>(
         ("so", "far", "this", u @ ("year" | "quarter" | "month" | "week")) => (u, 4),
         _ => return None,
     };
-    let start = match unit {
-        "year" => year_start(today),
-        "quarter" => quarter_start(today),
-        "month" => today.month_start(),
-        _ => week_start(today),
-    };
+    let start = period_start(unit, today)?;
     Some((TimeRange::new(start.start(), as_of), format!("{unit} to date"), n))
 }
 

@@ -170,6 +170,7 @@ async fn a_good_model_classifies_and_rephrases_with_every_number_checked() {
     let a = engine.ask(&ctx, Query::new(VAGUE).as_of(as_of())).await.unwrap();
     assert_eq!(a.intent, Intent::Describe, "{}", a.summary);
     assert!(a.metrics.iter().any(|m| m.name == "approval_rate"));
+    assert!(a.warnings.iter().any(|w| w.contains("language model")), "{:?}", a.warnings);
     let entry = engine.audit_entry(&ctx, a.answer_id).await.unwrap();
     let body = entry.record.body.value();
     assert_eq!(body["model"], "test-model");

@@ -58,8 +58,10 @@ fn flag(name: &str, value: &str) -> Result<bool, ApiError> {
 
 /// The upload parameters of the query string (and `wait` when `waitable`).
 fn upload_options(query: Option<&str>, waitable: bool) -> Result<(ReportOptions, bool), ApiError> {
-    const NAMES: &[&str] = &["report_type", "network", "currency", "timezone", "filename", "mapping", "wait"];
-    let allowed = if waitable { NAMES } else { &NAMES[..NAMES.len() - 1] };
+    const FILE: &[&str] = &["report_type", "network", "currency", "timezone", "filename", "mapping"];
+    const UPLOAD: &[&str] =
+        &["report_type", "network", "currency", "timezone", "filename", "mapping", "wait"];
+    let allowed = if waitable { UPLOAD } else { FILE };
     let mut options = ReportOptions::default();
     let mut wait = false;
     for (k, v) in params(query, allowed)? {
