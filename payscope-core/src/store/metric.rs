@@ -305,6 +305,60 @@ impl Having {
     }
 }
 
+/// How an amount compares with a threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AmountOp {
+    /// Greater than.
+    Gt,
+    /// Greater than or equal.
+    Gte,
+    /// Less than.
+    Lt,
+    /// Less than or equal.
+    Lte,
+}
+
+impl AmountOp {
+    /// The words of a summary (`above`, `at least`).
+    pub fn words(self) -> &'static str {
+        match self {
+            AmountOp::Gt => "above",
+            AmountOp::Gte => "at least",
+            AmountOp::Lt => "below",
+            AmountOp::Lte => "at most",
+        }
+    }
+}
+
+/// Keeps facts whose amount compares with `value` (`above 100.00 USD`). A threshold has a
+/// currency, and a fact in another currency never matches: 100 USD says nothing about yen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AmountCondition {
+    /// The comparison.
+    pub op: AmountOp,
+    /// The threshold.
+    pub value: Money,
+}
+
+impl AmountCondition {
+    /// Whether a fact's amount (`minor` units of `currency`) matches.
+    pub fn keeps(&self, minor: i64, currency: Currency) -> bool {
+        currency == self.value.currency
+            && match self.op {
+                AmountOp::Gt => minor > self.value.minor,
+                AmountOp::Gte => minor >= self.value.minor,
+                AmountOp::Lt => minor < self.value.minor,
+                AmountOp::Lte => minor <= self.value.minor,
+            }
+    }
+
+    /// `above 100.00 USD`.
+    pub fn text(&self) -> String {
+        format!("{} {} {}", self.op.words(), self.value.format_grouped(), self.value.currency.code())
+    }
+}
+
 /// Sort order of a breakdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Order {
@@ -339,6 +393,9 @@ pub struct MetricQuery {
     /// Keep only the groups meeting these conditions (before ranking).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub having: Vec<Having>,
+    /// Keep only the facts whose amount meets these conditions (all in one currency).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amount: Vec<AmountCondition>,
 }
 
 impl MetricQuery {
@@ -356,6 +413,7 @@ impl MetricQuery {
             order: None,
             top_n: None,
             having: vec![],
+            amount: vec![],
         }
     }
 
@@ -446,6 +504,16 @@ impl MetricQuery {
             return Err(Error::invalid(
                 "invalid_request",
                 format!("a group condition needs a count metric (transaction_count, chargeback_count, ...); {} is not one", h.metric),
+            ));
+        }
+        if let Some(other) = q.amount.iter().find(|a| a.value.currency != q.amount[0].value.currency) {
+            return Err(Error::invalid(
+                "invalid_request",
+                format!(
+                    "amount conditions in {} and {}: a transaction has one currency, so compare amounts in one",
+                    q.amount[0].value.currency.code(),
+                    other.value.currency.code()
+                ),
             ));
         }
         if !q.having.is_empty() && q.group_by.is_empty() {

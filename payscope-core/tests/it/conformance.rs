@@ -13,7 +13,9 @@ use payscope_core::store::audit::{AnswerId, AuditLog, AuditRecord};
 use payscope_core::store::cache::{AnswerCache, CacheKey};
 use payscope_core::store::graph::{CppQuery, GraphBatch, GraphStore};
 use payscope_core::store::jobs::{FailOutcome, Job, JobQueue, MAX_ATTEMPTS};
-use payscope_core::store::metric::{Dimension, Filter, Granularity, Having, Metric, MetricQuery, Unit};
+use payscope_core::store::metric::{
+    AmountCondition, AmountOp, Dimension, Filter, Granularity, Having, Metric, MetricQuery, Unit,
+};
 use payscope_core::store::reconcile::ReconcileQuery;
 use payscope_core::store::vector::{VectorDoc, VectorIndex};
 use payscope_core::store::{
@@ -398,6 +400,29 @@ fn queries(facts: &[Fact], as_of: Timestamp) -> Vec<MetricQuery> {
     qs.push(
         MetricQuery::new(all.clone(), full).filter(Filter::eq(Dimension::MerchantId, "no-such-merchant")),
     );
+    // Amount thresholds, in the currency of the data and in one it lacks, with grouping.
+    let money =
+        facts.iter().map(|f| f.amount).max_by_key(|m| m.minor).unwrap_or(Money::new(0, Currency::USD));
+    let threshold = |op, minor| AmountCondition { op, value: Money::new(minor, money.currency) };
+    for (op, minor) in
+        [(AmountOp::Gt, money.minor / 3), (AmountOp::Lte, money.minor / 5), (AmountOp::Gte, 10_000)]
+    {
+        qs.push(MetricQuery { amount: vec![threshold(op, minor)], ..MetricQuery::new(all.clone(), full) });
+        qs.push(
+            MetricQuery { amount: vec![threshold(op, minor)], ..MetricQuery::new(all.clone(), unaligned) }
+                .group_by(Dimension::Network)
+                .granularity(Granularity::Week),
+        );
+    }
+    qs.push(MetricQuery {
+        amount: vec![threshold(AmountOp::Gt, 1_000), threshold(AmountOp::Lt, 50_000)],
+        ..MetricQuery::new(all.clone(), full).group_by(Dimension::MerchantId)
+    });
+    let other = if money.currency == Currency::JPY { Currency::USD } else { Currency::JPY };
+    qs.push(MetricQuery {
+        amount: vec![AmountCondition { op: AmountOp::Gt, value: Money::new(0, other) }],
+        ..MetricQuery::new(all.clone(), full)
+    });
     qs.push(
         MetricQuery::new(all.clone(), full)
             .filter(Filter::one_of(Dimension::HourOfDay, vec!["22".into(), "23".into()])),

@@ -7,7 +7,7 @@ use payscope_core::calendar::{Timestamp, MS_PER_DAY, MS_PER_HOUR};
 use payscope_core::facts::{Fact, Stage};
 use payscope_core::money::{Currency, Money};
 use payscope_core::store::metric::{
-    Dimension, Filter, Granularity, Metric, MetricQuery, MetricRow, MetricValue, Unit, WEEKDAYS,
+    AmountOp, Dimension, Filter, Granularity, Metric, MetricQuery, MetricRow, MetricValue, Unit, WEEKDAYS,
 };
 
 /// The value of `dim` for a fact, as text.
@@ -111,6 +111,19 @@ pub fn evaluate(all: &[Fact], q: &MetricQuery) -> Vec<MetricRow> {
             None => flt.exclude,
         };
         if !q.filters.iter().all(passes) {
+            continue;
+        }
+        // A threshold in one currency: a fact in another never matches.
+        let amount_ok = |a: &payscope_core::store::metric::AmountCondition| {
+            f.amount.currency == a.value.currency
+                && match a.op {
+                    AmountOp::Gt => f.amount.minor > a.value.minor,
+                    AmountOp::Gte => f.amount.minor >= a.value.minor,
+                    AmountOp::Lt => f.amount.minor < a.value.minor,
+                    AmountOp::Lte => f.amount.minor <= a.value.minor,
+                }
+        };
+        if !q.amount.iter().all(amount_ok) {
             continue;
         }
         let key = (

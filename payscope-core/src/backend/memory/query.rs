@@ -142,7 +142,11 @@ pub(crate) fn plan(bank: &BankData, q: &MetricQuery) -> Plan {
     let dims: Vec<Dimension> =
         q.filters.iter().map(|f| f.dimension).chain(q.group_by.iter().copied()).collect();
     let touches_codes = dims.iter().any(|d| matches!(d, Dimension::ResponseCode | Dimension::ReasonCode));
-    if q.metrics.iter().any(|m| m.needs_settlement_join()) || (touches_codes && bank.codes_overflowed) {
+    // Rollups keep no single amounts: an amount condition reads the facts.
+    if q.metrics.iter().any(|m| m.needs_settlement_join())
+        || (touches_codes && bank.codes_overflowed)
+        || !q.amount.is_empty()
+    {
         return Plan { daily: None, hourly: false };
     }
     // Cross-border share needs both countries, which only the fine daily level keeps.
@@ -477,6 +481,10 @@ impl Exec<'_> {
                             continue 'facts;
                         }
                     }
+                    let currency = Currency::from_index(seg.currency[i]).unwrap_or(Currency::USD);
+                    if !q.amount.iter().all(|a| a.keeps(seg.amount[i], currency)) {
+                        continue;
+                    }
                     let mut codes = [0u32; MetricQuery::MAX_GROUP_BY];
                     for (slot, d) in codes.iter_mut().zip(&q.group_by) {
                         *slot = fact_code(bank, stage, seg, i, *d);
@@ -490,7 +498,7 @@ impl Exec<'_> {
                     let cross = cross_border_code(seg.merchant_country[i], seg.issuer_country[i]);
                     self.groups.slot(key).add(Contribution {
                         stage,
-                        currency: Currency::from_index(seg.currency[i]).unwrap_or(Currency::USD),
+                        currency,
                         approved,
                         count: 1,
                         amount,

@@ -23,7 +23,9 @@ use crate::error::{Error, Result};
 use crate::facts::{Country, Stage};
 use crate::money::{Currency, Money};
 use crate::store::measures::{finalize, Contribution, GroupMeasures, Measures};
-use crate::store::metric::{Dimension, Filter, Granularity, MetricQuery, MetricResult, Source, WEEKDAYS};
+use crate::store::metric::{
+    AmountOp, Dimension, Filter, Granularity, MetricQuery, MetricResult, Source, WEEKDAYS,
+};
 use crate::store::reconcile::{Mismatch, ReconcileQuery, ReconcileSummary};
 use crate::store::{Coverage, DimensionValue, MetricStore};
 
@@ -270,9 +272,27 @@ fn contributions_sql(q: &MetricQuery, table: Table, ranges: &[(i64, i64)], p: &m
     for f in &q.filters {
         sql += &format!(" AND {}", filter_on(p, f, table, "")?);
     }
+    sql += &amount_sql(q, p, "");
     let group_cols: Vec<String> = (1..=n + 4).map(|i| i.to_string()).collect();
     sql += &format!(" GROUP BY {}", group_cols.join(", "));
     Ok(sql)
+}
+
+/// The query's amount conditions on facts (alias `a`), each ` AND …`.
+fn amount_sql(q: &MetricQuery, p: &mut Params, a: &str) -> String {
+    q.amount
+        .iter()
+        .map(|c| {
+            let op = match c.op {
+                AmountOp::Gt => ">",
+                AmountOp::Gte => ">=",
+                AmountOp::Lt => "<",
+                AmountOp::Lte => "<=",
+            };
+            let currency = p.text(c.value.currency.code().to_owned());
+            format!(" AND {a}currency::text = {currency} AND {a}amount_minor {op} {}", p.int(c.value.minor))
+        })
+        .collect()
 }
 
 fn bucket_of(q: &MetricQuery, table: Table, t: i64) -> Option<Timestamp> {
@@ -341,6 +361,7 @@ fn join_sql(q: &MetricQuery, p: &mut Params) -> Result<String> {
     for f in &q.filters {
         sql += &format!(" AND {}", filter_on(p, f, Table::Facts, "a.")?);
     }
+    sql += &amount_sql(q, p, "a.");
     sql += &format!(" GROUP BY {}", (1..=n).map(|i| i.to_string()).collect::<Vec<_>>().join(", "));
     Ok(sql)
 }
@@ -353,6 +374,7 @@ impl MetricStore for PgBackend {
         let bank = ctx.bank_id();
         let needs_join = q.metrics.iter().any(|m| m.needs_settlement_join());
         let rollup_ok = !needs_join
+            && q.amount.is_empty()
             && q.granularity != Some(Granularity::Hour)
             && q.group_by.iter().all(|d| d.in_rollups())
             && q.filters.iter().all(|f| f.dimension.in_rollups());
