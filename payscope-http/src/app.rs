@@ -167,6 +167,10 @@ impl App {
                 let ctx = self.authenticate(&req, request_id)?;
                 routes::chat::query(engine, &ctx, req).await
             }
+            Route::Query => {
+                let ctx = self.authenticate(&req, request_id)?;
+                routes::chat::typed(engine, &ctx, req).await
+            }
             Route::AuditAnswer(id) => {
                 let ctx = self.authenticate(&req, request_id)?;
                 routes::audit::answer(engine, &ctx, id).await

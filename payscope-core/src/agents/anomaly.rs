@@ -28,33 +28,14 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-/// The metric an anomaly question is about: counts, which have a natural baseline.
-fn count_metric(metrics: &[Metric]) -> Metric {
-    for m in metrics {
-        let pick = match m {
-            Metric::DeclineRate | Metric::DeclinedCount => Metric::DeclinedCount,
-            Metric::ChargebackCount | Metric::ChargebackRate | Metric::ChargebackAmount => {
-                Metric::ChargebackCount
-            }
-            Metric::FraudCount | Metric::FraudRate | Metric::FraudAmount => Metric::FraudCount,
-            Metric::RefundCount | Metric::RefundAmount => Metric::RefundCount,
-            Metric::SettledCount | Metric::SettledAmount => Metric::SettledCount,
-            Metric::ClearedCount | Metric::ClearedAmount => Metric::ClearedCount,
-            Metric::ApprovedCount | Metric::ApprovalRate => Metric::ApprovedCount,
-            _ => continue,
-        };
-        return pick;
-    }
-    Metric::TransactionCount
-}
-
 pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     let q = input.q;
     let range = q.time.range;
-    let metric = count_metric(&q.metrics);
+    // A typed query's anomaly metrics are counts (checked when it is resolved).
+    let metric = q.metrics.first().copied().unwrap_or(Metric::TransactionCount);
     let history =
         TimeRange::new(crate::calendar::Timestamp(range.from.date().start().0 - 56 * MS_PER_DAY), range.to);
-    let (days, r) = daily_values(input, metric, history, &q.filters, None).await?;
+    let (days, r) = daily_values(input, metric, history, None).await?;
     let (mut ev, coverage) = evidence(input, Agent::Anomaly, &r, range).await?;
     let mut out = Output { coverage: Some(coverage), ..Output::default() };
     let values: BTreeMap<i32, f64> = days.iter().map(|(d, v)| (d.0, *v)).collect();
@@ -90,7 +71,7 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
             found.push((*day, *x, med, z));
         }
     }
-    let scope = scope_text(&q.filters, input.merchants);
+    let scope = scope_text(&q.filters, &q.amount, input.merchants);
     let what = metric.label();
     let counted = super::noun(metric);
     if found.is_empty() {

@@ -17,12 +17,11 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     });
     let n = q.top_n.unwrap_or(10);
     let mq = MetricQuery {
-        filters: q.filters.clone(),
         group_by: group_by.clone(),
         order: Some(order),
         top_n: Some(n),
         having: q.having.clone(),
-        ..MetricQuery::new(q.metrics.clone(), range)
+        ..q.metric_query(q.metrics.clone(), range)
     };
     let r = query(input, &mq).await?;
     let (ev, coverage) = evidence(input, Agent::Breakdown, &r, range).await?;
@@ -65,7 +64,7 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
         }
     }
     out.sample = Some((total, total));
-    let mut scope = scope_text(&q.filters, input.merchants);
+    let mut scope = scope_text(&q.filters, &q.amount, input.merchants);
     for h in &q.having {
         scope.push_str(&condition_text(h, &q.text));
     }

@@ -7,7 +7,7 @@ use super::{dims, evidence, label, query, scope_text, Agent, Input, Output};
 use crate::error::Result;
 use crate::query::answer::{change_pct, money, num, pct, show, AnswerMetric};
 use crate::query::question::Comparison;
-use crate::store::metric::{Filter, Metric, MetricQuery, MetricValue, Unit};
+use crate::store::metric::{Filter, Metric, MetricValue, Unit};
 
 /// The scalar a comparison reports for a value (money: the given currency's amount).
 fn scalar(v: &MetricValue, currency: Option<crate::money::Currency>) -> Option<f64> {
@@ -46,12 +46,12 @@ async fn entities(
 ) -> Result<Output> {
     let q = input.q;
     let range = q.time.range;
-    let mut filters: Vec<Filter> = q.filters.iter().filter(|f| f.dimension != dim).cloned().collect();
+    let mut mq = q.metric_query(q.metrics.clone(), range).group_by(dim);
+    mq.filters.retain(|f| f.dimension != dim);
+    let filters = mq.filters.clone();
     if !values.is_empty() {
-        filters.push(Filter::one_of(dim, values.to_vec()));
+        mq.filters.push(Filter::one_of(dim, values.to_vec()));
     }
-    let mq =
-        MetricQuery { filters: filters.clone(), ..MetricQuery::new(q.metrics.clone(), range) }.group_by(dim);
     let mut r = query(input, &mq).await?;
     // Rows in the order the question named the entities.
     let position =
@@ -59,10 +59,7 @@ async fn entities(
     r.rows.sort_by_key(|row| position(&row.group[0]));
     let (ev, coverage) = evidence(input, Agent::Compare, &r, range).await?;
     let mut out = Output { coverage: Some(coverage), evidence: vec![ev], ..Output::default() };
-    let scope = scope_text(
-        &filters.iter().filter(|f| f.dimension != dim).cloned().collect::<Vec<_>>(),
-        input.merchants,
-    );
+    let scope = scope_text(&filters, &q.amount, input.merchants);
     for (i, m) in r.query.metrics.iter().enumerate() {
         let mut parts = Vec::new();
         for row in &r.rows {
@@ -133,11 +130,11 @@ async fn periods(
     previous: crate::calendar::TimeRange,
 ) -> Result<Output> {
     let q = input.q;
-    let mk = |range| MetricQuery { filters: q.filters.clone(), ..MetricQuery::new(q.metrics.clone(), range) };
+    let mk = |range| q.metric_query(q.metrics.clone(), range);
     let (cur, prev) = (query(input, &mk(current)).await?, query(input, &mk(previous)).await?);
     let (ev, coverage) = evidence(input, Agent::Compare, &cur, current).await?;
     let mut out = Output { coverage: Some(coverage), evidence: vec![ev], ..Output::default() };
-    let scope = scope_text(&q.filters, input.merchants);
+    let scope = scope_text(&q.filters, &q.amount, input.merchants);
     let none = BTreeMap::new();
     for (i, m) in cur.query.metrics.iter().enumerate() {
         let (c, p) = (&cur.rows[0].values[i], &prev.rows[0].values[i]);

@@ -8,7 +8,7 @@ use super::{dims, evidence, label, query, scope_text, Agent, Input, Output};
 use crate::calendar::MS_PER_DAY;
 use crate::error::Result;
 use crate::query::answer::{int, num, pct, AnswerMetric};
-use crate::store::metric::{Dimension, Metric, MetricQuery, MetricValue, Unit};
+use crate::store::metric::{Dimension, Metric, MetricValue, Unit};
 
 /// A monitoring program's thresholds (ratio and count per month).
 struct Program {
@@ -38,8 +38,7 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     let range = q.time.range;
     let months = (range.len_millis() as f64 / (30.4 * MS_PER_DAY as f64)).max(0.1);
     let metrics = [Metric::ChargebackCount, Metric::ApprovedCount, Metric::ChargebackRate];
-    let total =
-        query(input, &MetricQuery { filters: q.filters.clone(), ..MetricQuery::new(metrics, range) }).await?;
+    let total = query(input, &q.metric_query(metrics, range)).await?;
     let (mut ev, coverage) = evidence(input, Agent::Disputes, &total, range).await?;
     let mut out = Output { coverage: Some(coverage), ..Output::default() };
     let none = BTreeMap::new();
@@ -49,7 +48,7 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     let (cbs, approved) =
         (total.rows[0].values[0].count().unwrap_or(0), total.rows[0].values[1].count().unwrap_or(0));
     out.sample = Some((cbs, approved.max(cbs)));
-    let scope = scope_text(&q.filters, input.merchants);
+    let scope = scope_text(&q.filters, &q.amount, input.merchants);
     out.sentences.push(format!(
         "Chargebacks{scope} over {}: {} against {} approved authorizations, a chargeback rate of {}.",
         range.display_days(),
@@ -59,10 +58,11 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     ));
     let by = query(
         input,
-        &MetricQuery { filters: q.filters.clone(), ..MetricQuery::new(metrics, range) }
-            .group_by(Dimension::MerchantId)
-            .group_by(Dimension::Network)
-            .top(Metric::ChargebackCount, 50, true),
+        &q.metric_query(metrics, range).group_by(Dimension::MerchantId).group_by(Dimension::Network).top(
+            Metric::ChargebackCount,
+            50,
+            true,
+        ),
     )
     .await?;
     let mut flagged = Vec::new();

@@ -9,7 +9,7 @@ use super::{evidence, main_currency, scope_text, Agent, Input, Output};
 use crate::calendar::{Date, TimeRange, MS_PER_DAY};
 use crate::error::Result;
 use crate::query::answer::{num, pct, AnswerMetric, Forecast, ForecastPoint, Series, SeriesPoint};
-use crate::store::metric::{Metric, MetricQuery, Unit};
+use crate::store::metric::{Metric, Unit};
 
 const SEASON: usize = 7;
 /// Days of history fitted.
@@ -140,25 +140,18 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
         ((horizon_range.to.0 - horizon_first.start().0 + MS_PER_DAY - 1) / MS_PER_DAY).clamp(1, 366) as usize;
     let history = TimeRange::days(first.add_days(-HISTORY_DAYS), first);
     let currency = if metric.unit() == Unit::Currency {
-        let totals = input
-            .stores
-            .metrics
-            .query(
-                input.ctx,
-                &MetricQuery { filters: q.filters.clone(), ..MetricQuery::new([metric], history) },
-            )
-            .await?;
+        let totals = input.stores.metrics.query(input.ctx, &q.metric_query([metric], history)).await?;
         main_currency(input, &totals.rows[0].values[0].money())
     } else {
         None
     };
-    let (days, r) = daily_values(input, metric, history, &q.filters, currency).await?;
+    let (days, r) = daily_values(input, metric, history, currency).await?;
     let start = days.iter().position(|(_, v)| *v != 0.0).unwrap_or(days.len());
     let y: Vec<f64> = days[start..].iter().map(|(_, v)| *v).collect();
     let fitted = TimeRange::days(first.add_days(-(y.len() as i32)), first);
     let (mut ev, coverage) = evidence(input, Agent::Forecast, &r, fitted).await?;
     let mut out = Output { coverage: Some(coverage), ..Output::default() };
-    let scope = scope_text(&q.filters, input.merchants);
+    let scope = scope_text(&q.filters, &q.amount, input.merchants);
     if y.len() < SEASON {
         out.sentences.push(format!(
             "There is not enough history of {}{scope} to forecast: fewer than a week of data before {}.",

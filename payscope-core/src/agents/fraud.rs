@@ -5,14 +5,13 @@ use std::collections::BTreeMap;
 use super::{dims, evidence, label, query, scope_text, Agent, Input, Output};
 use crate::error::Result;
 use crate::query::answer::{int, moneys, pct, show, AnswerMetric};
-use crate::store::metric::{Dimension, Metric, MetricQuery, MetricValue};
+use crate::store::metric::{Dimension, Metric, MetricValue};
 
 pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     let q = input.q;
     let range = q.time.range;
     let metrics = [Metric::FraudCount, Metric::FraudAmount, Metric::FraudRate];
-    let total =
-        query(input, &MetricQuery { filters: q.filters.clone(), ..MetricQuery::new(metrics, range) }).await?;
+    let total = query(input, &q.metric_query(metrics, range)).await?;
     let (ev, coverage) = evidence(input, Agent::Fraud, &total, range).await?;
     let mut out = Output { coverage: Some(coverage), evidence: vec![ev], ..Output::default() };
     let none = BTreeMap::new();
@@ -24,7 +23,7 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     if let MetricValue::Ratio { numerator, denominator } = v[2] {
         out.sample = Some((numerator, denominator));
     }
-    let scope = scope_text(&q.filters, input.merchants);
+    let scope = scope_text(&q.filters, &q.amount, input.merchants);
     out.sentences.push(format!(
         "Fraud{scope} over {}: {} transactions reported, worth {}, a fraud rate of {} of approvals.",
         range.display_days(),
@@ -38,9 +37,7 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     for (dim, n) in [(Dimension::MerchantId, 3), (Dimension::EntryMode, 2)] {
         let r = query(
             input,
-            &MetricQuery { filters: q.filters.clone(), ..MetricQuery::new([Metric::FraudCount], range) }
-                .group_by(dim)
-                .top(Metric::FraudCount, n, true),
+            &q.metric_query([Metric::FraudCount], range).group_by(dim).top(Metric::FraudCount, n, true),
         )
         .await?;
         let parts: Vec<String> = r

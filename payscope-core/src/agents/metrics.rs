@@ -30,7 +30,7 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
                 .push("Amounts are shown per currency; they are never added across currencies.".into());
         }
     }
-    let scope = scope_text(&q.filters, input.merchants);
+    let scope = scope_text(&q.filters, &q.amount, input.merchants);
     let period = range.display_days();
     let get = |m: Metric| values.iter().find(|(x, _)| *x == m).map(|(_, v)| *v);
     let mut rest: Vec<(Metric, &MetricValue)> = values.clone();

@@ -235,7 +235,7 @@ pub(crate) async fn query(input: &Input<'_>, q: &MetricQuery) -> Result<MetricRe
 
 /// The question's metric query over `range` (metrics, filters; no grouping).
 pub(crate) fn base_query(input: &Input<'_>, range: TimeRange) -> MetricQuery {
-    MetricQuery { filters: input.q.filters.clone(), ..MetricQuery::new(input.q.metrics.clone(), range) }
+    input.q.metric_query(input.q.metrics.clone(), range)
 }
 
 /// Evidence and coverage for a result over `range`.
@@ -331,8 +331,13 @@ pub(crate) fn show_with_noun(
     }
 }
 
-/// ` for Visa, in EUR, between 22:00 and 23:59 UTC` — the question's filters in words, or nothing.
-pub(crate) fn scope_text(filters: &[Filter], merchants: &MerchantNames) -> String {
+/// ` for Visa, in EUR, between 22:00 and 23:59 UTC, above 100.00 USD` — the question's filters
+/// and amount conditions in words, or nothing.
+pub(crate) fn scope_text(
+    filters: &[Filter],
+    amount: &[crate::store::metric::AmountCondition],
+    merchants: &MerchantNames,
+) -> String {
     let parts: Vec<String> = filters
         .iter()
         .map(|f| {
@@ -358,6 +363,7 @@ pub(crate) fn scope_text(filters: &[Filter], merchants: &MerchantNames) -> Strin
                 _ => format!("for {}", values.join(" or ")),
             }
         })
+        .chain(amount.iter().map(|a| format!("of amounts {}", a.text())))
         .collect();
     if parts.is_empty() {
         String::new()

@@ -79,7 +79,9 @@ pub fn closest_questions(q: &Question) -> Vec<String> {
 
 /// What we say when a question is not understood: what was not, and what works.
 pub fn unsupported(q: &Question) -> String {
-    let missed = if !q.missing.is_empty() {
+    let missed = if let Some(why) = &q.refused {
+        why.trim_end_matches('.').to_owned()
+    } else if !q.missing.is_empty() {
         format!("The reports PayScope reads do not record {}", q.missing.join(" or "))
     } else if q.not_understood.is_empty() {
         "I could not tell which metric you are asking about".to_owned()

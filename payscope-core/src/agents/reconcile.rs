@@ -7,7 +7,7 @@ use super::{evidence, query, scope_text, Agent, Input, Output};
 use crate::calendar::MS_PER_DAY;
 use crate::error::Result;
 use crate::query::answer::{int, moneys, num, pct, AnswerMetric, Evidence};
-use crate::store::metric::{Metric, MetricQuery, Unit};
+use crate::store::metric::{Metric, Unit};
 use crate::store::reconcile::ReconcileQuery;
 
 pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
@@ -17,13 +17,10 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     let rec = input.stores.metrics.reconcile(input.ctx, &rq).await?;
     let r = query(
         input,
-        &MetricQuery {
-            filters: q.filters.clone(),
-            ..MetricQuery::new(
-                [Metric::UnmatchedAuthCount, Metric::ReconciliationRate, Metric::SettlementDelayHours],
-                range,
-            )
-        },
+        &q.metric_query(
+            [Metric::UnmatchedAuthCount, Metric::ReconciliationRate, Metric::SettlementDelayHours],
+            range,
+        ),
     )
     .await?;
     let (ev, coverage) = evidence(input, Agent::Reconcile, &r, range).await?;
@@ -69,7 +66,7 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     let max_hours = rec.delay_max_millis as f64 / 3_600_000.0;
     out.metrics.push(AnswerMetric::number("settlement_delay_max_hours", max_hours, Unit::Hours, &none, None));
     out.sample = Some((rec.settled, rec.approved_auths));
-    let scope = scope_text(&q.filters, input.merchants);
+    let scope = scope_text(&q.filters, &q.amount, input.merchants);
     if rec.approved_auths == 0 {
         out.sentences.push(format!(
             "There are no approved authorizations{scope} over {} to reconcile.",

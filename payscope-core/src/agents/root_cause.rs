@@ -76,8 +76,9 @@ async fn decompose(
     previous: TimeRange,
     currency: Option<Currency>,
 ) -> Result<(Vec<Contribution>, u64)> {
-    let mk =
-        |range| MetricQuery { filters: filters.to_vec(), ..MetricQuery::new([metric], range) }.group_by(dim);
+    let mk = |range| {
+        MetricQuery { filters: filters.to_vec(), ..input.q.metric_query([metric], range) }.group_by(dim)
+    };
     let (cur, prev) = (query(input, &mk(current)).await?, query(input, &mk(previous)).await?);
     let scanned = cur.facts_scanned + prev.facts_scanned;
     let mut groups: BTreeMap<Option<String>, (Option<MetricValue>, Option<MetricValue>)> = BTreeMap::new();
@@ -125,7 +126,7 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     let current = q.time.range;
     let previous = q.time.versus.unwrap_or_else(|| current.previous());
     let metric = q.metrics.first().copied().unwrap_or(Metric::TransactionAmount);
-    let base = |range| MetricQuery { filters: q.filters.clone(), ..MetricQuery::new([metric], range) };
+    let base = |range| q.metric_query([metric], range);
     let (cur, prev) = (query(input, &base(current)).await?, query(input, &base(previous)).await?);
     let (mut ev, coverage) = evidence(input, Agent::RootCause, &cur, current).await?;
     let mut out = Output { coverage: Some(coverage), ..Output::default() };
@@ -146,7 +147,7 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
         &none,
         None,
     ));
-    let scope = scope_text(&q.filters, input.merchants);
+    let scope = scope_text(&q.filters, &q.amount, input.merchants);
     let verb = if total < 0.0 {
         "fell"
     } else if total > 0.0 {
@@ -260,10 +261,7 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     }
     // Upstream: settlements follow approvals, so look at approvals and declines too.
     if !auth_metric {
-        let approvals = |range| MetricQuery {
-            filters: q.filters.clone(),
-            ..MetricQuery::new([Metric::ApprovalRate], range)
-        };
+        let approvals = |range| q.metric_query([Metric::ApprovalRate], range);
         let (ca, pa) = (query(input, &approvals(current)).await?, query(input, &approvals(previous)).await?);
         let (ra, rb) = (ca.rows[0].values[0].as_f64(), pa.rows[0].values[0].as_f64());
         if let (Some(ra), Some(rb)) = (ra, rb) {

@@ -6,7 +6,7 @@ use super::{dims, evidence, label, query, scope_text, Agent, Input, Output};
 use crate::calendar::{TimeRange, Timestamp, MS_PER_HOUR};
 use crate::error::Result;
 use crate::query::answer::{num, pct, Series, SeriesPoint};
-use crate::store::metric::{Granularity, Metric, MetricQuery, MetricValue, Unit};
+use crate::store::metric::{Granularity, Metric, MetricValue, Unit};
 
 /// Values by bucket: display value and exact minor units.
 type Points = BTreeMap<Timestamp, (Option<f64>, Option<i64>)>;
@@ -104,8 +104,7 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     let range = q.time.range;
     let g = q.granularity.unwrap_or(Granularity::Day);
     let metrics: Vec<Metric> = q.metrics.iter().copied().take(2).collect();
-    let mut mq =
-        MetricQuery { filters: q.filters.clone(), ..MetricQuery::new(metrics.clone(), range) }.granularity(g);
+    let mut mq = q.metric_query(metrics.clone(), range).granularity(g);
     if let Some(d) = q.group_by.first() {
         mq = mq.group_by(*d);
     }
@@ -123,7 +122,7 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     if total > 0 {
         out.sample = Some((total, total));
     }
-    let scope = scope_text(&q.filters, input.merchants);
+    let scope = scope_text(&q.filters, &q.amount, input.merchants);
     // Describe the first metric's main series (the dominant currency for money).
     let main: Vec<&Series> = out.series.iter().filter(|s| s.metric == metrics[0].as_str()).collect();
     let currency = super::main_currency(
@@ -210,19 +209,15 @@ pub(crate) async fn daily_values(
     input: &Input<'_>,
     metric: Metric,
     range: TimeRange,
-    filters: &[crate::store::metric::Filter],
     currency: Option<crate::money::Currency>,
 ) -> Result<(Vec<(crate::calendar::Date, f64)>, crate::store::metric::MetricResult)> {
-    let mut filters = filters.to_vec();
+    let mut mq = input.q.metric_query([metric], range).granularity(Granularity::Day);
     if let (Unit::Currency, Some(c)) = (metric.unit(), currency) {
-        filters.retain(|f| f.dimension != crate::store::metric::Dimension::Currency);
-        filters.push(crate::store::metric::Filter::eq(crate::store::metric::Dimension::Currency, c.code()));
+        mq.filters.retain(|f| f.dimension != crate::store::metric::Dimension::Currency);
+        mq.filters
+            .push(crate::store::metric::Filter::eq(crate::store::metric::Dimension::Currency, c.code()));
     }
-    let r = query(
-        input,
-        &MetricQuery { filters, ..MetricQuery::new([metric], range) }.granularity(Granularity::Day),
-    )
-    .await?;
+    let r = query(input, &mq).await?;
     let by_day: BTreeMap<Timestamp, &MetricValue> =
         r.rows.iter().filter_map(|row| row.bucket.map(|t| (t, &row.values[0]))).collect();
     let values = buckets(Granularity::Day, range)

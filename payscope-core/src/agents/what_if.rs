@@ -7,7 +7,7 @@ use super::{evidence, query, scope_text, Agent, Input, Output};
 use crate::error::Result;
 use crate::money::Money;
 use crate::query::answer::{int, money, moneys, num, pct, AnswerMetric};
-use crate::store::metric::{Metric, MetricQuery, MetricValue, Unit};
+use crate::store::metric::{Metric, MetricValue, Unit};
 
 /// The metrics a scenario reads, and the families it scales together.
 fn family(m: Metric) -> (&'static [Metric], &'static str) {
@@ -44,17 +44,13 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     };
     let range = q.time.range;
     let (metrics, topic) = family(s.metric);
-    let r = query(
-        input,
-        &MetricQuery { filters: q.filters.clone(), ..MetricQuery::new(metrics.to_vec(), range) },
-    )
-    .await?;
+    let r = query(input, &q.metric_query(metrics.to_vec(), range)).await?;
     let (mut ev, coverage) = evidence(input, Agent::WhatIf, &r, range).await?;
     let mut out = Output { coverage: Some(coverage), ..Output::default() };
     let get = |m: Metric| r.index_of(m).map(|i| &r.rows[0].values[i]);
     let f = 1.0 + s.percent / 100.0;
     let none = BTreeMap::new();
-    let scope = scope_text(&q.filters, input.merchants);
+    let scope = scope_text(&q.filters, &q.amount, input.merchants);
     let change = format!(
         "{} {}%",
         if s.percent >= 0.0 { "rises" } else { "falls" },

@@ -13,11 +13,11 @@ use crate::calendar::{TimeRange, Timestamp};
 use crate::error::{Error, Result};
 use crate::llm::{CLASSIFY_PROMPT_VERSION, REPHRASE_PROMPT_VERSION};
 use crate::money::Currency;
-use crate::query::answer::{Answer, Grounding};
+use crate::query::answer::{Answer, Grounding, Interpretation};
 use crate::query::parse::{parse, MerchantLexicon};
 use crate::query::plan::plan;
 use crate::query::question::{Intent, Query, Question};
-use crate::query::TimeRangeSpec;
+use crate::query::{TimeRangeSpec, TypedQuery};
 use crate::store::audit::{AnswerId, AuditBody, AuditRecord};
 use crate::store::cache::CacheKey;
 use crate::store::metric::{Dimension, Metric, MetricQuery};
@@ -90,6 +90,12 @@ impl Replay {
             None => Ok(serde_json::to_vec(&Answer { answer_id: id, ..self.answer.clone() })?),
         }
     }
+}
+
+/// What was asked: a question in words, or a typed query (by its canonical JSON).
+enum Request {
+    Question { text: String, time_range: Option<TimeRangeSpec> },
+    Query { key: String },
 }
 
 /// An answer just computed, or a cached one served again under a new id.
@@ -189,6 +195,47 @@ fn confidence(q: &Question, out: &Output, failed: usize, total: usize) -> f64 {
     };
     let failures = if total == 0 { 1.0 } else { 1.0 - 0.5 * failed as f64 / total as f64 };
     ((q.confidence * coverage * sample * failures).clamp(0.05, 0.99) * 100.0).round() / 100.0
+}
+
+/// Now, to the minute: answers without an explicit `as_of` are as of the current minute (so
+/// they can be cached).
+fn this_minute() -> Timestamp {
+    let now = Timestamp::now();
+    Timestamp(now.0 - now.0.rem_euclid(60_000))
+}
+
+/// The question as the agents receive it: its typed form, resolved — the same question a
+/// client would ask with that query on `POST /query`. A reading the typed query refuses (a
+/// forecast of a rate) is not answered as another question: it is unsupported, with the reason.
+fn settle(q: Question) -> Question {
+    if matches!(q.intent, Intent::Clarify | Intent::Unsupported) {
+        return q;
+    }
+    match TypedQuery::of(&q).resolve(q.as_of) {
+        Ok(resolved) => Question {
+            text: q.text,
+            not_understood: q.not_understood,
+            missing: q.missing,
+            confidence: q.confidence,
+            time: crate::query::time::TimeSpec {
+                phrase: q.time.phrase,
+                explicit: q.time.explicit,
+                future: q.time.future,
+                ..resolved.time
+            },
+            ..resolved
+        },
+        Err(e) => Question {
+            refused: Some(format!(
+                "I understood this as \"{}\", but {}",
+                q.restatement(),
+                e.public_message()
+            )),
+            intent: Intent::Unsupported,
+            confidence: q.confidence.min(0.3),
+            ..q
+        },
+    }
 }
 
 /// The question as a cache key: lowercase, whitespace collapsed.
@@ -292,38 +339,12 @@ impl Engine {
                 format!("query must be 1 to {} characters, got {chars}", Query::MAX_CHARS),
             ));
         }
-        // Without an explicit as_of, answers are as of the current minute (so they can be cached).
-        let as_of = request.as_of.unwrap_or_else(|| {
-            let now = Timestamp::now();
-            Timestamp(now.0 - now.0.rem_euclid(60_000))
-        });
+        let as_of = request.as_of.unwrap_or_else(this_minute);
         let stats = self.inner.stores.facts.stats(ctx).await?;
         let lexicon = self.lexicon(ctx, stats.data_version).await?;
         let fallback = request.time_range.clone().unwrap_or_default();
         let mut question = lexicon.parse(&request, text, as_of, &fallback)?;
-        let mut warnings = Vec::new();
-        let mut prompts = Vec::new();
-        if question.confidence < 0.5 {
-            match self.inner.llm.classify(text).await {
-                Ok(Some(v)) => match crate::query::parse::apply_classification(&mut question, &v) {
-                    Ok(()) => {
-                        prompts.push(CLASSIFY_PROMPT_VERSION);
-                        // Its words were placed by the model, not the grammar: say so.
-                        warnings.push(
-                            "The question was read with the help of the language model; its reading was checked against the metrics PayScope knows.".into(),
-                        );
-                    }
-                    Err(e) => warnings
-                        .push(format!("The language model's reading of the question was discarded: {e}.")),
-                },
-                Ok(None) => {}
-                Err(e) => {
-                    self.inner.telemetry.error(e.kind(), "llm");
-                    warnings
-                        .push("The language model was unavailable; the question was read without it.".into());
-                }
-            }
-        }
+        let (warnings, prompts) = self.read_with_model(&mut question, text).await;
         // Never a different question: a question with words the parse could not place is not
         // answered with numbers (an answer that leaves them out may answer another question);
         // it is asked back. A reading the language model proposed has placed them.
@@ -334,19 +355,99 @@ impl Engine {
             question.intent = Intent::Clarify;
             question.confidence = question.confidence.min(0.3);
         }
+        let question = settle(question);
+        let asked = Request::Question { text: text.to_owned(), time_range: request.time_range };
+        self.respond(ctx, started, asked, question, (stats, lexicon), warnings, prompts).await
+    }
+
+    /// Answers a typed query (docs/query.md) for the caller's bank: no language involved.
+    pub async fn query(&self, ctx: &BankContext, query: &TypedQuery) -> Result<Answer> {
+        Ok(match self.answer_typed(ctx, query).await? {
+            Asked::Fresh(answer) => *answer,
+            Asked::Replayed(answer_id, replay) => Answer { answer_id, ..replay.answer.clone() },
+        })
+    }
+
+    /// [`Engine::query`], with the answer as its JSON.
+    pub async fn query_json(&self, ctx: &BankContext, query: &TypedQuery) -> Result<Vec<u8>> {
+        match self.answer_typed(ctx, query).await? {
+            Asked::Fresh(answer) => Ok(serde_json::to_vec(&answer)?),
+            Asked::Replayed(answer_id, replay) => replay.json_with(answer_id),
+        }
+    }
+
+    async fn answer_typed(&self, ctx: &BankContext, query: &TypedQuery) -> Result<Asked> {
+        let started = Instant::now();
+        ctx.require(Permission::Ask)?;
+        let mut question = query.resolve(this_minute())?;
+        question.text = question.restatement();
+        let stats = self.inner.stores.facts.stats(ctx).await?;
+        let lexicon = self.lexicon(ctx, stats.data_version).await?;
+        // The same query in any spelling is one cache entry: keyed by its resolved form.
+        let asked = Request::Query { key: serde_json::to_string(&TypedQuery::of(&question))? };
+        self.respond(ctx, started, asked, question, (stats, lexicon), vec![], vec![]).await
+    }
+
+    /// Reads a question the grammar was unsure of with the language model, when one is
+    /// configured: the warnings to show and the prompts used.
+    async fn read_with_model(&self, question: &mut Question, text: &str) -> (Vec<String>, Vec<&'static str>) {
+        let mut warnings = Vec::new();
+        let mut prompts = Vec::new();
+        if question.confidence >= 0.5 {
+            return (warnings, prompts);
+        }
+        match self.inner.llm.classify(text).await {
+            Ok(Some(v)) => match crate::query::parse::apply_classification(question, &v) {
+                Ok(()) => {
+                    prompts.push(CLASSIFY_PROMPT_VERSION);
+                    // Its words were placed by the model, not the grammar: say so.
+                    warnings.push(
+                        "The question was read with the help of the language model; its reading was checked against the metrics PayScope knows.".into(),
+                    );
+                }
+                Err(e) => {
+                    warnings.push(format!("The language model's reading of the question was discarded: {e}."))
+                }
+            },
+            Ok(None) => {}
+            Err(e) => {
+                self.inner.telemetry.error(e.kind(), "llm");
+                warnings.push("The language model was unavailable; the question was read without it.".into());
+            }
+        }
+        (warnings, prompts)
+    }
+
+    /// Answers a resolved question: from the cache, or by running its agents.
+    #[allow(clippy::too_many_arguments)]
+    async fn respond(
+        &self,
+        ctx: &BankContext,
+        started: Instant,
+        asked: Request,
+        mut question: Question,
+        (stats, lexicon): (crate::store::FactStats, Arc<Lexicon>),
+        mut warnings: Vec<String>,
+        mut prompts: Vec<&'static str>,
+    ) -> Result<Asked> {
+        let as_of = question.as_of;
         // "all time" starts at the bank's first fact.
         if question.time.range.from == Timestamp(0) {
             if let Some(first) = stats.first {
                 question.time.range.from = first.date().start();
             }
         }
+        let (text, request_range) = match &asked {
+            Request::Question { text, time_range } => (text.as_str(), time_range.clone()),
+            Request::Query { key } => (key.as_str(), None),
+        };
         let cache_key = CacheKey {
             question: normalize(text),
             // Times as milliseconds: formatting them as dates cost more than the rest of the key.
             scope: serde_json::to_string(&(
                 (question.time.range.from.0, question.time.range.to.0),
                 &question.filters,
-                &request.time_range,
+                &request_range,
                 as_of.0,
             ))?,
             data_version: stats.data_version,
@@ -423,6 +524,8 @@ impl Engine {
             answer_id: AnswerId::new(),
             summary: String::new(),
             intent: question.intent,
+            interpretation: (!matches!(question.intent, Intent::Unsupported | Intent::Clarify))
+                .then(|| Interpretation { text: question.restatement(), query: TypedQuery::of(&question) }),
             confidence: confidence(&question, &output, failed, agents.len()),
             agents_invoked,
             time_range: question.time.range,
@@ -440,7 +543,12 @@ impl Engine {
             warnings: output.warnings.clone(),
         };
         // Grounding: a sentence quoting a number that is not a computed value is withheld.
-        let grounding = Grounding::of(&answer, text);
+        // The question's own numbers, and the thresholds as the restatement writes them, may be quoted.
+        let asked_text = match &answer.interpretation {
+            Some(i) => format!("{} {}", question.text, i.text),
+            None => question.text.clone(),
+        };
+        let grounding = Grounding::of(&answer, &asked_text);
         let kept: Vec<String> =
             output.sentences.iter().filter(|s| grounding.ungrounded(s).is_empty()).cloned().collect();
         if kept.len() < output.sentences.len() {
@@ -452,7 +560,7 @@ impl Engine {
         if !matches!(question.intent, Intent::Unsupported | Intent::Clarify) {
             match tokio::time::timeout(
                 Duration::from_secs(20),
-                self.inner.llm.rephrase(text, &answer.summary),
+                self.inner.llm.rephrase(&question.text, &answer.summary),
             )
             .await
             {

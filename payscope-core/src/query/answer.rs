@@ -199,6 +199,16 @@ pub struct Evidence {
     pub detail: Option<String>,
 }
 
+/// What an answer computed: the canonical restatement and the typed query, which
+/// `POST /query` answers with the same numbers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interpretation {
+    /// `Approval rate where network is not visa, 2026-10-19 – 2026-10-25`.
+    pub text: String,
+    /// The typed query.
+    pub query: super::typed::TypedQuery,
+}
+
 /// The answer to a question.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Answer {
@@ -208,6 +218,10 @@ pub struct Answer {
     pub summary: String,
     /// The intent understood.
     pub intent: Intent,
+    /// What was computed, in words and as a typed query (none when the question was asked
+    /// back or is unsupported).
+    #[serde(default)]
+    pub interpretation: Option<Interpretation>,
     /// 0–1.
     pub confidence: f64,
     /// Agents that ran.
@@ -446,6 +460,7 @@ mod tests {
             answer_id: AnswerId::new(),
             summary: String::new(),
             intent: Intent::Describe,
+            interpretation: None,
             confidence: 0.9,
             agents_invoked: vec![],
             time_range: TimeRange::new(Timestamp(0), Timestamp(86_400_000)),

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use super::amounts::{amount_phrase, AmountPhrase};
 use super::lexicon::{longest_match, Term};
 use super::question::{Comparison, Intent, LookupTarget, Question, RelationshipTarget, Scenario};
 use super::time::{resolve, TimeRangeSpec};
@@ -126,6 +127,8 @@ pub fn parse(
     let mut lookup: Option<LookupTarget> = None;
     let mut having: Vec<Having> = Vec::new();
     let mut having_words: Vec<String> = Vec::new();
+    let mut amount: Vec<crate::store::metric::AmountCondition> = Vec::new();
+    let mut no_currency: Vec<String> = Vec::new();
     let mut missing: Vec<String> = Vec::new();
     let mut numbers: Vec<f64> = Vec::new();
     // Where each filter value starts, for the negation pass after the loop.
@@ -188,6 +191,23 @@ pub fn parse(
                 i += 1;
                 continue;
             }
+        }
+        // Amount thresholds: "above 100 USD", "between $10 and $50"; one without a currency
+        // is left unplaced (the question is asked back), never given one.
+        match amount_phrase(&words, i) {
+            Some(AmountPhrase::Conditions(conditions, n)) => {
+                amount.extend(conditions);
+                used[i..i + n].iter_mut().for_each(|u| *u = true);
+                i += n;
+                continue;
+            }
+            Some(AmountPhrase::NoCurrency(n)) => {
+                no_currency.push(format!("{} (in which currency?)", words[i..i + n].join(" ")));
+                used[i..i + n].iter_mut().for_each(|u| *u = true);
+                i += n;
+                continue;
+            }
+            None => {}
         }
         // Group conditions: "with at least 100 transactions", "more than 5 chargebacks".
         if let Some((condition, n)) = group_condition(&words, i) {
@@ -276,6 +296,7 @@ pub fn parse(
         .enumerate()
         .filter(|(k, w)| !used[*k] && !is_stopword(w))
         .map(|(_, w)| (*w).to_owned())
+        .chain(no_currency)
         .collect();
 
     // Metrics, dimensions and cues.
@@ -420,9 +441,8 @@ pub fn parse(
             Intent::Describe | Intent::Compare => {
                 vec![Metric::TransactionCount, Metric::ApprovalRate, Metric::TransactionAmount]
             }
-            Intent::Trend | Intent::Why | Intent::Anomaly => {
-                vec![Metric::TransactionAmount, Metric::TransactionCount]
-            }
+            Intent::Trend | Intent::Why => vec![Metric::TransactionAmount, Metric::TransactionCount],
+            Intent::Anomaly => vec![Metric::TransactionCount],
             Intent::Forecast => vec![Metric::TransactionAmount, Metric::TransactionCount],
             Intent::Breakdown => vec![Metric::TransactionAmount],
             Intent::Reconcile => {
@@ -434,6 +454,9 @@ pub fn parse(
             | Intent::Clarify
             | Intent::Unsupported => vec![],
         };
+    }
+    if intent == Intent::Anomaly {
+        metrics = counted_events(&metrics, &metric_at, &words);
     }
     if intent == Intent::Reconcile {
         for m in [Metric::UnmatchedAuthCount, Metric::ReconciliationRate] {
@@ -586,6 +609,7 @@ pub fn parse(
         intent,
         metrics,
         filters,
+        amount,
         group_by,
         top_n,
         having,
@@ -599,8 +623,49 @@ pub fn parse(
         lookup,
         relationship,
         not_understood,
+        refused: None,
         confidence,
     })
+}
+
+/// Anomaly detection counts events day by day, so there a plural event noun (`chargebacks`,
+/// `approvals`, `declines`) means how many: the count of its family instead of its amount or
+/// rate. A rate or amount named as such ("approval rate", "sales") stays, and is refused
+/// when the query is checked rather than answered as a count.
+fn counted_events(metrics: &[Metric], metric_at: &[(Metric, usize)], words: &[&str]) -> Vec<Metric> {
+    use Metric::*;
+    const EVENTS: [&str; 10] = [
+        "approvals",
+        "declines",
+        "chargebacks",
+        "disputes",
+        "refunds",
+        "settlements",
+        "transactions",
+        "authorizations",
+        "authorisations",
+        "frauds",
+    ];
+    let mut out: Vec<Metric> = Vec::new();
+    for m in metrics {
+        let word = metric_at.iter().find(|(x, _)| x == m).and_then(|(_, at)| words.get(*at)).copied();
+        let counted = match m {
+            ApprovalRate => ApprovedCount,
+            DeclineRate => DeclinedCount,
+            ChargebackAmount | ChargebackRate => ChargebackCount,
+            FraudAmount | FraudRate => FraudCount,
+            RefundAmount => RefundCount,
+            SettledAmount => SettledCount,
+            ClearedAmount => ClearedCount,
+            TransactionAmount => TransactionCount,
+            other => *other,
+        };
+        let m = if word.is_some_and(|w| EVENTS.contains(&w)) { counted } else { *m };
+        if !out.contains(&m) {
+            out.push(m);
+        }
+    }
+    out
 }
 
 /// The (min, max) a number gives (`at least 5`: 5 and up).

@@ -154,6 +154,9 @@ pub struct Question {
     /// Data the question asks about that the reports do not hold (it is then unsupported).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
+    /// Conditions on each transaction's amount (`above 100 USD`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amount: Vec<crate::store::metric::AmountCondition>,
     /// Conditions on each group of a breakdown (`with at least 100 transactions`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub having: Vec<crate::store::metric::Having>,
@@ -173,6 +176,9 @@ pub struct Question {
     pub lookup: Option<LookupTarget>,
     /// A relationship target.
     pub relationship: Option<RelationshipTarget>,
+    /// Why a question that was understood cannot be answered (it is then unsupported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
     /// Words the parser did not understand.
     pub not_understood: Vec<String>,
     /// How sure the parser is, 0–1.

@@ -16,8 +16,14 @@ pub fn tokenize(text: &str) -> Vec<Token> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut start = 0;
-    for (i, c) in text.char_indices() {
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        // A comma between digits groups thousands (`1,000`); elsewhere it separates words.
+        let thousands = c == ','
+            && cur.ends_with(|p: char| p.is_ascii_digit())
+            && chars.peek().is_some_and(|(_, n)| n.is_ascii_digit());
         let keep = c.is_alphanumeric()
+            || thousands
             || matches!(c, '.' | '/' | ':' | '%' | '-' | '$' | '\'' | '&' | '€' | '£' | '¥');
         if keep {
             if cur.is_empty() {

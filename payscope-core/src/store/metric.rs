@@ -540,7 +540,8 @@ impl MetricQuery {
     }
 }
 
-fn validate_filter_value(d: Dimension, v: &str) -> Result<()> {
+/// Checks a filter value of `d` (hours 0–23, weekday names, `true`/`false`, currency codes).
+pub fn validate_filter_value(d: Dimension, v: &str) -> Result<()> {
     let ok = match d {
         Dimension::HourOfDay => v.parse::<u8>().is_ok_and(|h| h < 24),
         Dimension::DayOfWeek => WEEKDAYS.contains(&v),

@@ -34,6 +34,8 @@ pub enum Route<'a> {
     Profile(&'a str),
     /// `POST /chat/query`
     ChatQuery,
+    /// `POST /query`
+    Query,
     /// `GET /audit/answers/{answer_id}`
     AuditAnswer(&'a str),
     /// `GET /audit/verify`
@@ -55,6 +57,7 @@ pub const TABLE: &[(&str, &[Method])] = &[
     ("/mapping-profiles", &[Method::GET, Method::POST]),
     ("/mapping-profiles/{profile_id}", &[Method::GET, Method::PUT, Method::DELETE]),
     ("/chat/query", &[Method::POST]),
+    ("/query", &[Method::POST]),
     ("/audit/answers/{answer_id}", &[Method::GET]),
     ("/audit/verify", &[Method::GET]),
     ("/audit/export", &[Method::POST]),
@@ -74,6 +77,7 @@ impl<'a> Route<'a> {
             "/reports/preview" => Route::ReportPreview,
             "/mapping-profiles" => Route::Profiles,
             "/chat/query" => Route::ChatQuery,
+            "/query" => Route::Query,
             "/audit/verify" => Route::AuditVerify,
             "/audit/export" => Route::AuditExport,
             _ => {
@@ -104,6 +108,7 @@ impl<'a> Route<'a> {
             Route::Profiles => "/mapping-profiles",
             Route::Profile(_) => "/mapping-profiles/{profile_id}",
             Route::ChatQuery => "/chat/query",
+            Route::Query => "/query",
             Route::AuditAnswer(_) => "/audit/answers/{answer_id}",
             Route::AuditVerify => "/audit/verify",
             Route::AuditExport => "/audit/export",

@@ -6,5 +6,6 @@ mod auth;
 mod limits;
 mod mappings;
 mod ops;
+mod query;
 mod spec;
 mod support;
