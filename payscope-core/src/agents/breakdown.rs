@@ -152,6 +152,7 @@ fn condition_text(h: &crate::store::metric::Having, question: &str) -> String {
     match (h.min, h.max) {
         (Some(n), None) if !said(n) && n > 0 && said(n - 1) => format!(" with more than {} {noun}", n - 1),
         (Some(n), None) => format!(" with at least {n} {noun}"),
+        (None, Some(0)) => format!(" with no {noun}"),
         (None, Some(n)) if !said(n) && said(n + 1) => format!(" with fewer than {} {noun}", n + 1),
         (None, Some(n)) => format!(" with at most {n} {noun}"),
         (Some(a), Some(b)) => format!(" with {a} to {b} {noun}"),

@@ -363,7 +363,7 @@ pub(crate) fn scope_text(
                 _ => format!("for {}", values.join(" or ")),
             }
         })
-        .chain(amount.iter().map(|a| format!("of amounts {}", a.text())))
+        .chain(amount.iter().map(|a| format!("for amounts {}", a.text())))
         .collect();
     if parts.is_empty() {
         String::new()

@@ -19,9 +19,10 @@ fn family(m: Metric) -> (&'static [Metric], &'static str) {
         ChargebackCount | ChargebackAmount | ChargebackRate => {
             (&[ChargebackCount, ChargebackAmount, ChargebackRate, ApprovedCount], "chargebacks")
         }
-        ApprovalRate | ApprovedCount | DeclineRate | DeclinedCount => {
-            (&[ApprovalRate, ApprovedCount, TransactionCount, TransactionAmount], "approvals")
-        }
+        ApprovalRate | ApprovedCount | DeclineRate | DeclinedCount => (
+            &[ApprovalRate, ApprovedCount, DeclineRate, DeclinedCount, TransactionCount, TransactionAmount],
+            "approvals",
+        ),
         RefundCount | RefundAmount => (&[RefundCount, RefundAmount], "refunds"),
         SettledAmount | SettledCount | NetSettlement | InterchangeFees => {
             (&[SettledAmount, InterchangeFees, NetSettlement], "settlement")
@@ -137,9 +138,29 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
                 return Ok(out);
             };
             let base_rate = rate.as_f64().unwrap_or(0.0);
-            let new_rate = (base_rate * f).min(1.0);
             let attempts_n = attempts.count().unwrap_or(0);
-            let new_approved = new_rate * attempts_n as f64;
+            let declined = get(Metric::DeclinedCount).and_then(MetricValue::count).unwrap_or(0) as f64;
+            // A change in declines moves approvals the other way: each extra decline is an
+            // approval lost (and each decline saved one won), within the attempts.
+            let new_approved = if matches!(s.metric, Metric::DeclineRate | Metric::DeclinedCount) {
+                let approved_n = approved.count().unwrap_or(0) as f64;
+                let new_declined = (declined * f).min(declined + approved_n);
+                if let (Some(d), Some(dr)) = (get(Metric::DeclinedCount), get(Metric::DeclineRate)) {
+                    push(Metric::DeclinedCount, d, Some(new_declined), None, &mut out);
+                    if attempts_n > 0 {
+                        push(Metric::DeclineRate, dr, Some(new_declined / attempts_n as f64), None, &mut out);
+                    }
+                }
+                parts.push(format!(
+                    "declines would go from {} to {}",
+                    int(declined as u64),
+                    num(new_declined, 1)
+                ));
+                (approved_n - (new_declined - declined)).max(0.0)
+            } else {
+                (base_rate * f).min(1.0) * attempts_n as f64
+            };
+            let new_rate = if attempts_n > 0 { new_approved / attempts_n as f64 } else { base_rate };
             let ratio = if approved.count().unwrap_or(0) > 0 {
                 new_approved / approved.count().unwrap_or(1) as f64
             } else {

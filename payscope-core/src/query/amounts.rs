@@ -16,7 +16,8 @@ pub enum AmountPhrase {
 }
 
 /// Words naming the amount compared (`transactions with an amount above …`).
-const AMOUNT_NOUNS: [&str; 7] = ["amount", "amounts", "value", "values", "worth", "valued", "sized"];
+const AMOUNT_NOUNS: [&str; 9] =
+    ["amount", "amounts", "value", "values", "worth", "valued", "sized", "ticket", "tickets"];
 
 /// Units that make a number a duration, not an amount.
 const TIME_UNITS: [&str; 12] = [
@@ -107,9 +108,14 @@ fn conditions(parts: &[(AmountOp, String)], currency: Currency) -> Option<Vec<Am
 
 /// Reads an amount threshold starting at `words[i]`, if there is one.
 pub fn amount_phrase(words: &[&str], i: usize) -> Option<AmountPhrase> {
-    let noun = usize::from(AMOUNT_NOUNS.contains(&words.get(i).copied().unwrap_or("")));
-    let at = i + noun;
     let w = |k: usize| words.get(k).copied().unwrap_or("");
+    // The noun, and `of` after it (`tickets of 300 USD or more`).
+    let noun = match (AMOUNT_NOUNS.contains(&w(i)), w(i + 1)) {
+        (true, "of") => 2,
+        (true, _) => 1,
+        (false, _) => 0,
+    };
+    let at = i + noun;
     // `between 10 and 50 USD`: both bounds, one currency.
     let (parts, currency, end) = if w(at) == "between" {
         let (low, c1, n1) = amount_at(words, at + 1)?;
@@ -132,7 +138,6 @@ pub fn amount_phrase(words: &[&str], i: usize) -> Option<AmountPhrase> {
             ("or" | "and", "less" | "below" | "under") => AmountOp::Lte,
             _ => return None,
         };
-        c?;
         (vec![(op, n)], c, at + used + 2)
     };
     match currency {

@@ -352,6 +352,12 @@ impl Grounding {
                 add(&mut values, m, Unit::Ratio);
             }
         }
+        // How many rows a ranking or comparison lists ("Bottom 5 issuer countries").
+        let mut rows: BTreeMap<&str, usize> = BTreeMap::new();
+        for m in answer.metrics.iter().filter(|m| !m.dimensions.is_empty()) {
+            *rows.entry(m.name.as_str()).or_default() += 1;
+        }
+        values.extend(rows.values().map(|n| *n as f64));
         for e in &answer.evidence {
             values.push(e.facts_scanned as f64);
             texts.extend(e.detail.clone());

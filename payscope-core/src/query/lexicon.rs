@@ -363,6 +363,7 @@ const ENTRIES: &[(&str, Term)] = &[
     ("split", Term::Cue(Intent::Breakdown)),
     ("rank", Term::Cue(Intent::Breakdown)),
     ("ranking", Term::Cue(Intent::Breakdown)),
+    ("ranked", Term::Cue(Intent::Breakdown)),
     ("distribution", Term::Cue(Intent::Breakdown)),
     ("anomaly", Term::Cue(Intent::Anomaly)),
     ("anomalies", Term::Cue(Intent::Anomaly)),

@@ -44,8 +44,38 @@ impl MerchantLexicon {
         self.ids.get(w).map(String::as_str)
     }
 
-    /// The merchant whose full name starts at word `i`; returns its id and the words used.
+    /// The merchant whose full name starts at word `i`, spelt exactly or with one slip in
+    /// each word of four letters or more (`Unoin Books 0`, `Harbour Bistro 4`); a misspelling
+    /// two names fit names neither. Returns its id and the words used.
     fn by_name(&self, words: &[&str], i: usize) -> Option<(&str, usize)> {
+        self.spelt(words, i).or_else(|| self.misspelt(words, i))
+    }
+
+    fn misspelt(&self, words: &[&str], i: usize) -> Option<(&str, usize)> {
+        let first = *words.get(i)?;
+        if first.len() < 4 || is_stopword(first) {
+            return None;
+        }
+        let slip = |a: &str, b: &str| super::words::close_from(a, b, 4);
+        let fits: Vec<(&str, usize)> = self
+            .names
+            .iter()
+            .filter(|(head, _)| slip(head, first))
+            .flat_map(|(_, list)| list)
+            .filter(|(name, _)| {
+                name.len() >= 2
+                    && i + name.len() <= words.len()
+                    && name.iter().zip(&words[i..]).all(|(a, b)| slip(a, b))
+            })
+            .map(|(name, id)| (id.as_str(), name.len()))
+            .collect();
+        let longest = fits.iter().map(|f| f.1).max()?;
+        let mut best = fits.into_iter().filter(|f| f.1 == longest);
+        let one = best.next()?;
+        best.next().is_none().then_some(one)
+    }
+
+    fn spelt(&self, words: &[&str], i: usize) -> Option<(&str, usize)> {
         self.names
             .get(*words.get(i)?)?
             .iter()
@@ -314,7 +344,14 @@ pub fn parse(
     let mut top_word = false;
     let mut metric_at: Vec<(Metric, usize)> = Vec::new();
     for s in &seen {
-        match &s.term {
+        // `which MCC`: the word names the dimension unless a code follows it (`MCC 5812`).
+        let mcc_code =
+            words.get(s.at + 1).is_some_and(|n| n.len() == 4 && n.bytes().all(|b| b.is_ascii_digit()));
+        let term = match &s.term {
+            Term::MccWord if !mcc_code => &Term::Dim(Dimension::Mcc),
+            other => other,
+        };
+        match term {
             Term::Metrics(ms) => {
                 for m in *ms {
                     if !metrics.contains(m) {
@@ -347,7 +384,11 @@ pub fn parse(
                 ];
                 let contextual = (1..=4).any(|k| grouping.contains(&before(k)));
                 let plural = words[s.at].ends_with('s');
-                if (contextual || plural) && !group_by.contains(d) {
+                // `by issuer country, only countries with …`: the bare word is the country named.
+                let same_country = *d == Dimension::MerchantCountry
+                    && matches!(words[s.at], "country" | "countries")
+                    && group_by.contains(&Dimension::IssuerCountry);
+                if (contextual || plural) && !group_by.contains(d) && !same_country {
                     group_by.push(*d);
                 }
             }
@@ -444,6 +485,8 @@ pub fn parse(
             Intent::Trend | Intent::Why => vec![Metric::TransactionAmount, Metric::TransactionCount],
             Intent::Anomaly => vec![Metric::TransactionCount],
             Intent::Forecast => vec![Metric::TransactionAmount, Metric::TransactionCount],
+            // `which BINs had zero approvals`: the groups are counted, not their sales.
+            Intent::Breakdown if !having.is_empty() => vec![Metric::TransactionCount],
             Intent::Breakdown => vec![Metric::TransactionAmount],
             Intent::Reconcile => {
                 vec![Metric::UnmatchedAuthCount, Metric::ReconciliationRate, Metric::SettlementDelayHours]
@@ -577,6 +620,19 @@ pub fn parse(
     if group_by.len() > crate::store::metric::MetricQuery::MAX_GROUP_BY {
         group_by.truncate(crate::store::metric::MetricQuery::MAX_GROUP_BY);
     }
+    // `for all networks except Visa`: the dimension only named what is left out; with no
+    // ranking asked for and nothing to group by, the question asks for a total.
+    if intent == Intent::Breakdown
+        && group_by.is_empty()
+        && !top_word
+        && !has(Intent::Breakdown)
+        && order_desc.is_none()
+        && quality.is_none()
+    {
+        intent = Intent::Describe;
+        order = None;
+        top_n = None;
+    }
 
     // A condition on groups means something only in a ranking of groups; anywhere else it
     // is a part of the question that would be left out.
@@ -676,6 +732,22 @@ type Bound = fn(u64) -> (Option<u64>, Option<u64>);
 /// `100 or more transactions`. Returns the condition and the tokens it spans.
 fn group_condition(words: &[&str], i: usize) -> Option<(Having, usize)> {
     let w = |k: usize| words.get(k).copied().unwrap_or("");
+    // `no chargebacks`, `zero fraud`, `without any refunds`: none at all.
+    let none = match (w(i), w(i + 1)) {
+        ("no" | "zero" | "0", _) => Some(1),
+        ("without", "any") => Some(2),
+        ("without", _) => Some(1),
+        _ => None,
+    };
+    if let Some(lead) = none {
+        let (term, len) = longest_match(words, i + lead)?;
+        let Term::Metrics(ms) = term else { return None };
+        // `no approvals` counts approvals, whatever the noun names elsewhere.
+        let at: Vec<(Metric, usize)> = ms.iter().map(|m| (*m, i + lead)).collect();
+        let counted = counted_events(ms, &at, words);
+        let metric = counted.into_iter().find(|m| m.unit() == crate::store::metric::Unit::Count)?;
+        return Some((Having { metric, min: None, max: Some(0) }, lead + len));
+    }
     // (bound, where the number is, where the noun is); the bound is applied to the number.
     let (bound, at, noun): (Bound, usize, usize) = match (w(i), w(i + 1), w(i + 2)) {
         ("at", "least", _) => (|n| (Some(n), None), i + 2, i + 3),
@@ -740,7 +812,30 @@ struct ValueAt {
 
 /// Words that exclude the values after them: `excluding Visa`, `except Amex`, `other than
 /// Mastercard`, `non-Visa`, `not on Visa`, `without Discover`.
-const NEGATORS: &[&str] = &["excluding", "exclude", "excludes", "except", "non", "not", "without", "than"];
+const NEGATORS: &[&str] = &[
+    "excluding",
+    "exclude",
+    "excludes",
+    "except",
+    "but",
+    "non",
+    "not",
+    "without",
+    "than",
+    "out",
+    "omitting",
+    "omit",
+];
+
+/// The words a two-word negator's second word needs before it (`other than`, `leave out`).
+fn negator_pair(w: &str) -> Option<&'static [&'static str]> {
+    match w {
+        "than" => Some(&["other", "rather"]),
+        "out" => Some(&["leave", "leaving", "left", "leaves"]),
+        "but" => Some(&["anything", "everything", "all"]),
+        _ => None,
+    }
+}
 
 /// Words that may stand between a negator and the values it excludes (`not on Visa`,
 /// `excluding Visa and Mastercard`).
@@ -768,7 +863,8 @@ fn negated_values(
             }
             k -= 1;
             let w = words[k];
-            let is_negator = NEGATORS.contains(&w) && (w != "than" || k > 0 && words[k - 1] == "other");
+            let is_negator = NEGATORS.contains(&w)
+                && negator_pair(w).is_none_or(|before| k > 0 && before.contains(&words[k - 1]));
             if is_negator && (!used[k] || claimed.contains(&k)) {
                 break Some(k);
             }
@@ -780,7 +876,7 @@ fn negated_values(
         let Some(k) = negator else { continue };
         used[k] = true;
         claimed.push(k);
-        if words[k] == "than" {
+        if negator_pair(words[k]).is_some() {
             used[k - 1] = true;
         }
         if let Some(values) = filters.get_mut(d) {

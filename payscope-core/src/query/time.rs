@@ -240,8 +240,10 @@ pub fn resolve(tokens: &[Token], as_of: Timestamp, fallback: &TimeRangeSpec) -> 
     let w = |i: usize| tokens.get(i).map(|t| t.text.as_str()).unwrap_or("");
     let mut i = 0;
     while i < tokens.len() {
-        if let Some((range, phrase, n)) =
-            to_date(&w, i, today, as_of).or_else(|| named_day(&w, i, today, as_of))
+        if let Some((range, phrase, n)) = to_date(&w, i, today, as_of)
+            .or_else(|| named_day(&w, i, today, as_of))
+            .or_else(|| day_before_yesterday(&w, i, today))
+            .or_else(|| week_of_month(&w, i, today))
         {
             found.push((range, phrase, false, i));
             consumed.extend(i..i + n);
@@ -450,12 +452,15 @@ pub fn resolve(tokens: &[Token], as_of: Timestamp, fallback: &TimeRangeSpec) -> 
                     spec.hours = (22..24).chain(0..6).collect();
                     used = 1;
                 }
-                "weekend" | "weekends" => {
-                    spec.weekdays = vec![5, 6];
-                    used = 1;
-                }
-                "weekday" | "weekdays" | "workdays" => {
-                    spec.weekdays = vec![0, 1, 2, 3, 4];
+                "weekend" | "weekends" | "weekday" | "weekdays" | "workdays" => {
+                    // `excluding weekends` is the weekdays, `except weekdays` the weekend.
+                    let negated =
+                        i > 0 && matches!(w(i - 1), "excluding" | "except" | "without" | "not" | "non");
+                    spec.weekdays =
+                        if word.starts_with("weekend") != negated { vec![5, 6] } else { vec![0, 1, 2, 3, 4] };
+                    if negated {
+                        consumed.push(i - 1);
+                    }
                     used = 1;
                 }
                 d if crate::store::metric::WEEKDAYS.iter().any(|x| d.trim_end_matches('s') == *x) => {
@@ -484,18 +489,7 @@ pub fn resolve(tokens: &[Token], as_of: Timestamp, fallback: &TimeRangeSpec) -> 
                     TimeRange::new(Timestamp(as_of.0 - 7 * MS_PER_DAY), as_of),
                     TimeRange::new(Timestamp(as_of.0 - 14 * MS_PER_DAY), Timestamp(as_of.0 - 7 * MS_PER_DAY)),
                 ),
-                "month" => (
-                    TimeRange::new(today.month_start().start(), as_of),
-                    TimeRange::days(today.month_start().add_months(-1), today.month_start()),
-                ),
-                "quarter" => (
-                    TimeRange::new(quarter_start(today).start(), as_of),
-                    TimeRange::days(quarter_start(today).add_months(-3), quarter_start(today)),
-                ),
-                _ => (
-                    TimeRange::new(year_start(today).start(), as_of),
-                    TimeRange::days(year_start(today).add_months(-12), year_start(today)),
-                ),
+                unit => over_previous(unit, today, as_of),
             };
             found.push((cur, format!("{word} over {word}"), false, i));
             found.push((prev, format!("previous {word}"), false, i + 2));
@@ -509,8 +503,11 @@ pub fn resolve(tokens: &[Token], as_of: Timestamp, fallback: &TimeRangeSpec) -> 
     // "vs last month", "compared to last month", "than last week": the named range is the one
     // compared against ("compare X last week" names the current one).
     let compared = |at: usize| {
-        (at.saturating_sub(2)..at).any(|k| matches!(w(k), "vs" | "versus" | "against" | "than"))
-            || (at >= 2 && w(at - 2) == "compared" && matches!(w(at - 1), "to" | "with"))
+        // `other than amex, last week` excludes a value; it compares nothing.
+        (at.saturating_sub(2)..at).any(|k| {
+            matches!(w(k), "vs" | "versus" | "against")
+                || (w(k) == "than" && !matches!(w(k.wrapping_sub(1)), "other" | "rather"))
+        }) || (at >= 2 && w(at - 2) == "compared" && matches!(w(at - 1), "to" | "with"))
     };
     match found.as_slice() {
         [] => {}
@@ -539,12 +536,30 @@ fn period_before<'a>(
     i: usize,
     first: TimeRange,
 ) -> Option<(TimeRange, String, usize)> {
-    let (unit, before) = match (w(i), w(i + 1), w(i + 2)) {
-        ("the", u @ ("day" | "week" | "month" | "quarter" | "year"), b @ ("before" | "prior")) => (u, b),
+    const UNITS: [&str; 10] =
+        ["day", "days", "week", "weeks", "month", "months", "quarter", "quarters", "year", "years"];
+    let end = first.from.date();
+    let at = usize::from(w(i) == "the");
+    let (unit, n, used) = match (w(i + at), w(i + at + 1), w(i + at + 2)) {
+        // `the week before`, `the month prior`
+        (u, "before" | "prior", _) if at == 1 && UNITS.contains(&u) => (u, 1, 3),
+        // `prior 7 days`, `the preceding two months`
+        ("previous" | "prior" | "preceding", n, u) if UNITS.contains(&u) && count(n).is_some() => {
+            (u, count(n)? as i32, at + 3)
+        }
+        // `the previous week`
+        ("previous" | "prior" | "preceding", u, _) if UNITS.contains(&u) => (u, 1, at + 2),
         _ => return None,
     };
-    let end = first.from.date();
-    Some((TimeRange::days(back_one(unit, end), end), format!("the {unit} {before}"), 3))
+    let from = match unit.trim_end_matches('s') {
+        "day" => end.add_days(-n),
+        "week" => end.add_days(-7 * n),
+        "month" => end.add_months(-n),
+        "quarter" => end.add_months(-3 * n),
+        _ => end.add_months(-12 * n),
+    };
+    let phrase = (i..i + used).map(w).collect::<Vec<_>>().join(" ");
+    Some((TimeRange::days(from, end), phrase, used))
 }
 
 /// `the same day last week` (`same day last month`, `same week last year`) after a named
@@ -597,6 +612,73 @@ fn back_one(unit: &str, d: Date) -> Date {
         "quarter" => d.add_months(-3),
         _ => d.add_months(-12),
     }
+}
+
+/// `month over month` (`quarter`, `year`): the period to date against the same span of the
+/// one before (never a part against a whole); at the very start of a period, the last
+/// complete period against the one before it.
+fn over_previous(unit: &str, today: Date, as_of: Timestamp) -> (TimeRange, TimeRange) {
+    let months = match unit {
+        "month" => 1,
+        "quarter" => 3,
+        _ => 12,
+    };
+    let start = match unit {
+        "month" => today.month_start(),
+        "quarter" => quarter_start(today),
+        _ => year_start(today),
+    };
+    let before = start.add_months(-months);
+    if as_of == start.start() {
+        return (TimeRange::days(before, start), TimeRange::days(before.add_months(-months), before));
+    }
+    let elapsed = as_of.0 - start.start().0;
+    let previous_end = Timestamp((before.start().0 + elapsed).min(start.start().0));
+    (TimeRange::new(start.start(), as_of), TimeRange::new(before.start(), previous_end))
+}
+
+/// `the day before yesterday`.
+fn day_before_yesterday<'a>(
+    w: &impl Fn(usize) -> &'a str,
+    i: usize,
+    today: Date,
+) -> Option<(TimeRange, String, usize)> {
+    let at = usize::from(w(i) == "the");
+    matches!((w(i + at), w(i + at + 1), w(i + at + 2)), ("day", "before", "yesterday")).then(|| {
+        let d = today.add_days(-2);
+        (TimeRange::days(d, d.add_days(1)), "the day before yesterday".to_owned(), at + 3)
+    })
+}
+
+/// `the first week of October` (days 1–7; `second` 8–14, `third` 15–21, `fourth` 22–28,
+/// `last` the month's last seven days) of the latest such month that has started.
+fn week_of_month<'a>(
+    w: &impl Fn(usize) -> &'a str,
+    i: usize,
+    today: Date,
+) -> Option<(TimeRange, String, usize)> {
+    let at = usize::from(w(i) == "the");
+    let nth = match w(i + at) {
+        "first" | "1st" => 0,
+        "second" | "2nd" => 1,
+        "third" | "3rd" => 2,
+        "fourth" | "4th" => 3,
+        "last" | "final" => 4,
+        _ => return None,
+    };
+    if w(i + at + 1) != "week" || w(i + at + 2) != "of" {
+        return None;
+    }
+    let month = month_of(w(i + at + 3))?;
+    let explicit = year_of(w(i + at + 4));
+    let start = match explicit {
+        Some(y) => Date::from_ymd(y, month, 1)?,
+        None => latest_started(today, |y| Date::from_ymd(y, month, 1))?,
+    };
+    let end = start.add_months(1);
+    let from = if nth == 4 { end.add_days(-7) } else { start.add_days(7 * nth) };
+    let phrase = format!("{} week of {}", w(i + at), capitalize(w(i + at + 3)));
+    Some((TimeRange::days(from, from.add_days(7)), phrase, at + 4 + usize::from(explicit.is_some())))
 }
 
 /// A weekday by name (`monday`, not `mondays`), Monday first.

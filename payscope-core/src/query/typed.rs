@@ -600,6 +600,7 @@ fn restate(q: &Question) -> String {
         parts.push(match (h.min, h.max) {
             (Some(a), Some(b)) => format!("only groups with {a}–{b} {}", h.metric.label()),
             (Some(a), None) => format!("only groups with at least {a} {}", h.metric.label()),
+            (None, Some(0)) => format!("only groups with no {}", h.metric.label()),
             (None, Some(b)) => format!("only groups with at most {b} {}", h.metric.label()),
             (None, None) => continue,
         });

@@ -86,10 +86,18 @@ pub fn count(w: &str) -> Option<u32> {
 /// True when `a` equals `b` or, for words of five letters or more, is one edit away (a
 /// dropped, doubled, swapped or wrong letter: `aproval`, `chargebaks`, `setlement`).
 pub fn close(a: &str, b: &str) -> bool {
+    close_from(a, b, 5)
+}
+
+/// [`close`] for words of `shortest` letters or more; numbers must be equal.
+pub fn close_from(a: &str, b: &str, shortest: usize) -> bool {
     if a == b {
         return true;
     }
-    if a.len().min(b.len()) < 5 || a.len().abs_diff(b.len()) > 1 {
+    if a.len().min(b.len()) < shortest
+        || a.len().abs_diff(b.len()) > 1
+        || a.bytes().chain(b.bytes()).any(|c| c.is_ascii_digit())
+    {
         return false;
     }
     edit_distance_at_most_one(a.as_bytes(), b.as_bytes())
@@ -182,6 +190,23 @@ pub fn is_stopword(w: &str) -> bool {
         "been",
         "total",
         "overall",
+        "among",
+        // `cards issued in Germany`: the country rule reads it (issuer, not merchant).
+        "issued",
+        "across",
+        "everything",
+        "anything",
+        "happens",
+        "happen",
+        "goes",
+        "go",
+        // Words that make a list of values one set ("Visa and Mastercard combined").
+        "combined",
+        "together",
+        "altogether",
+        "taken",
+        "plus",
+        "&",
         // Hedges: they qualify a question without changing what it asks.
         "likely",
         "probably",

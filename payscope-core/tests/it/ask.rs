@@ -150,7 +150,7 @@ async fn partly_understood_questions_are_asked_back() {
     for (text, word) in [
         ("What's the approval rate for customers over 65?", "customers"),
         ("Approval rate for payments made by phone last week", "phone"),
-        ("How many transactions above 100 USD?", "above"),
+        ("How many transactions above 100?", "above 100 (in which currency?)"),
         ("Chargeback rate for premium cardholders", "premium"),
     ] {
         let a = engine.ask(&ctx, Query::new(text).as_of(as_of())).await.unwrap();
