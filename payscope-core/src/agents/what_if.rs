@@ -49,21 +49,12 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     let (mut ev, coverage) = evidence(input, Agent::WhatIf, &r, range).await?;
     let mut out = Output { coverage: Some(coverage), ..Output::default() };
     let get = |m: Metric| r.index_of(m).map(|i| &r.rows[0].values[i]);
-    let f = 1.0 + s.percent / 100.0;
+    // A change in percentage points is the factor that moves the rate by that many points.
+    let f = s.factor(get(s.metric).and_then(MetricValue::as_f64));
     let none = BTreeMap::new();
     let scope = scope_text(&q.filters, &q.amount, input.merchants);
-    let change = format!(
-        "{} {}%",
-        if s.percent >= 0.0 { "rises" } else { "falls" },
-        num(s.percent.abs(), if s.percent.fract() == 0.0 { 0 } else { 2 })
-    );
-    out.metrics.push(AnswerMetric::number(
-        "scenario_change",
-        s.percent / 100.0,
-        Unit::Ratio,
-        &none,
-        Some("scenario"),
-    ));
+    let change = s.change_text();
+    out.metrics.push(AnswerMetric::number("scenario_change", f - 1.0, Unit::Ratio, &none, Some("scenario")));
     let push = |m: Metric,
                 baseline: &MetricValue,
                 scenario_value: Option<f64>,

@@ -118,6 +118,27 @@ fn percent(w: &str, next: &str) -> Option<f64> {
     matches!(next, "percent" | "pct" | "%").then(|| w.parse().ok()).flatten()
 }
 
+/// A change in percentage points at `words[i]` (`5 percentage points`, `5pp`, `50 bps`,
+/// `50 basis points`): the points and the tokens used.
+fn percentage_points(words: &[&str], i: usize) -> Option<(f64, usize)> {
+    let w = |k: usize| words.get(k).copied().unwrap_or("");
+    let glued = |suffix: &str| w(i).strip_suffix(suffix).and_then(|n| n.parse::<f64>().ok());
+    if let Some(n) = glued("pp").or_else(|| glued("ppt")) {
+        return Some((n, 1));
+    }
+    if let Some(n) = glued("bps").or_else(|| glued("bp")) {
+        return Some((n / 100.0, 1));
+    }
+    let n: f64 = w(i).trim_start_matches('+').parse().ok()?;
+    match (w(i + 1), w(i + 2)) {
+        ("percentage", "points" | "point") => Some((n, 3)),
+        ("pp" | "ppt" | "pts" | "points" | "point", _) => Some((n, 2)),
+        ("bps" | "bp", _) => Some((n / 100.0, 2)),
+        ("basis", "points" | "point") => Some((n / 100.0, 3)),
+        _ => None,
+    }
+}
+
 /// The dimension a request filter name refers to.
 pub fn request_filter_dimension(name: &str) -> Result<Dimension> {
     name.parse::<Dimension>().map_err(|_| {
@@ -159,6 +180,7 @@ pub fn parse(
     let mut having_words: Vec<String> = Vec::new();
     let mut amount: Vec<crate::store::metric::AmountCondition> = Vec::new();
     let mut no_currency: Vec<String> = Vec::new();
+    let mut points: Option<f64> = None;
     let mut missing: Vec<String> = Vec::new();
     let mut numbers: Vec<f64> = Vec::new();
     // Where each filter value starts, for the negation pass after the loop.
@@ -198,6 +220,13 @@ pub fn parse(
             add_filter(issuer_or_merchant(&words, i), "US".into(), 1, &mut filters);
             used[i] = true;
             i += 1;
+            continue;
+        }
+        // Percentage points and basis points (`5 percentage points`, `50 bps`).
+        if let Some((p, n)) = percentage_points(&words, i) {
+            points = Some(p);
+            used[i..i + n].iter_mut().for_each(|u| *u = true);
+            i += n;
             continue;
         }
         // Percentages and the numbers of a what-if.
@@ -591,7 +620,12 @@ pub fn parse(
                 magnitude
             }
         });
-        Scenario { metric, percent }
+        match points {
+            Some(p) => {
+                Scenario { metric, percent: None, points: Some(if change == Some(false) { -p } else { p }) }
+            }
+            None => Scenario::percent(metric, percent),
+        }
     });
     if intent == Intent::WhatIf && metrics.is_empty() {
         metrics.push(Metric::TransactionAmount);
@@ -1115,6 +1149,20 @@ mod tests {
     }
 
     #[test]
+    fn what_if_changes_in_percentage_points() {
+        for (text, metric, points) in [
+            ("What if the approval rate goes up 5 percentage points?", Metric::ApprovalRate, 5.0),
+            ("What if the decline rate falls by 50 bps?", Metric::DeclineRate, -0.5),
+            ("what if approval rate drops 2pp", Metric::ApprovalRate, -2.0),
+            ("What if the fraud rate rises 10 basis points?", Metric::FraudRate, 0.1),
+        ] {
+            let x = q(text);
+            assert_eq!(x.intent, Intent::WhatIf, "{text}");
+            assert_eq!(x.scenario, Some(Scenario { metric, percent: None, points: Some(points) }), "{text}");
+        }
+    }
+
+    #[test]
     fn what_if_factors_and_fractions() {
         for (text, metric, percent) in [
             ("What if fraud doubles?", Metric::FraudCount, 100.0),
@@ -1129,7 +1177,7 @@ mod tests {
             assert_eq!(x.intent, Intent::WhatIf, "{text}");
             let s = x.scenario.unwrap_or_else(|| panic!("{text}: no scenario"));
             assert_eq!(s.metric, metric, "{text}");
-            assert!((s.percent - percent).abs() < 1e-9, "{text}: {}", s.percent);
+            assert!((s.percent.unwrap() - percent).abs() < 1e-9, "{text}: {:?}", s.percent);
         }
     }
 
@@ -1176,7 +1224,7 @@ mod tests {
         assert!(x.time.future);
         let x = q("What if fraud increases 20%?");
         assert_eq!(x.intent, Intent::WhatIf);
-        assert_eq!(x.scenario, Some(Scenario { metric: Metric::FraudCount, percent: 20.0 }));
+        assert_eq!(x.scenario, Some(Scenario::percent(Metric::FraudCount, 20.0)));
         let x = q("How many authorizations are not settled yet?");
         assert_eq!(x.intent, Intent::Reconcile);
         assert!(x.metrics.contains(&Metric::UnmatchedAuthCount));

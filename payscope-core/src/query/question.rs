@@ -80,13 +80,46 @@ impl Intent {
     }
 }
 
-/// A hypothetical change (`fraud increases 20%`).
+/// A hypothetical change (`fraud increases 20%`, `approval rate up 5 percentage points`):
+/// relative, or for a rate in percentage points — exactly one of the two.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Scenario {
     /// The metric that changes.
     pub metric: Metric,
-    /// Relative change in percent (`+20` is ×1.2).
-    pub percent: f64,
+    /// Relative change in percent (`+20` is ×1.2, `-50` halves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<f64>,
+    /// Change of a rate in percentage points (`+5` takes 90% to 95%; 50 bps is `0.5`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub points: Option<f64>,
+}
+
+impl Scenario {
+    /// A relative change.
+    pub fn percent(metric: Metric, percent: f64) -> Scenario {
+        Scenario { metric, percent: Some(percent), points: None }
+    }
+
+    /// The factor the metric is multiplied by, given its baseline (a rate's value 0–1).
+    pub fn factor(&self, baseline: Option<f64>) -> f64 {
+        match (self.percent, self.points, baseline) {
+            (Some(p), _, _) => 1.0 + p / 100.0,
+            (None, Some(pts), Some(b)) if b > 0.0 => (b + pts / 100.0).max(0.0) / b,
+            _ => 1.0,
+        }
+    }
+
+    /// `rises 20%`, `falls 0.5 percentage points`.
+    pub fn change_text(&self) -> String {
+        let (v, unit) = match (self.percent, self.points) {
+            (Some(p), _) => (p, "%"),
+            (None, Some(pts)) => (pts, " percentage points"),
+            (None, None) => (0.0, "%"),
+        };
+        let shown = if v.fract() == 0.0 { format!("{}", v.abs()) } else { format!("{:.2}", v.abs()) };
+        format!("{} {shown}{unit}", if v >= 0.0 { "rises" } else { "falls" })
+    }
 }
 
 /// What to put side by side.

@@ -480,6 +480,18 @@ impl TypedQuery {
             Intent::WhatIf if self.scenario.is_none() => Err(invalid(
                 "a what_if query needs a `scenario` ({\"metric\": \"fraud_count\", \"percent\": 100} doubles fraud)",
             )),
+            Intent::WhatIf => match self.scenario.as_ref().map(|s| (s.metric, s.percent, s.points)) {
+                Some((_, Some(_), Some(_)) | (_, None, None)) => {
+                    Err(invalid("a scenario changes by `percent` or by `points`, exactly one of them"))
+                }
+                Some((m, None, Some(_))) if m.unit() != Unit::Ratio => Err(invalid(format!(
+                    "percentage points change a rate; {m} is not one: give the change in `percent`"
+                ))),
+                Some((_, Some(p), _)) if !p.is_finite() || p < -100.0 => {
+                    Err(invalid("a scenario's `percent` must be a number of at least -100"))
+                }
+                _ => Ok(()),
+            },
             Intent::Lookup if self.lookup.is_none() => {
                 Err(invalid("a lookup needs `lookup` ({\"kind\": \"response_code\", \"code\": \"05\"})"))
             }
@@ -559,7 +571,7 @@ fn restate(q: &Question) -> String {
         (Intent::Anomaly, _, _) => format!("Unusual days of {}", metrics.to_lowercase()),
         (Intent::Forecast, _, _) => format!("Forecast of {}", metrics.to_lowercase()),
         (Intent::WhatIf, _, _) => match &q.scenario {
-            Some(s) => format!("What if {} changed by {:+}%", s.metric.label(), s.percent),
+            Some(s) => format!("What if {} {}", s.metric.label(), s.change_text()),
             None => "What if".to_owned(),
         },
         (Intent::Reconcile, _, _) => {
@@ -649,5 +661,104 @@ impl Question {
     /// What was computed, in words (`interpretation.text`).
     pub fn restatement(&self) -> String {
         restate(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn now() -> Timestamp {
+        Timestamp::parse_rfc3339("2026-11-01T00:00:00Z").unwrap()
+    }
+
+    fn query(json: serde_json::Value) -> TypedQuery {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn a_query_resolves_restates_and_reads_back_the_same() {
+        let q = query(serde_json::json!({
+            "analysis": "breakdown",
+            "metrics": ["approval_rate"],
+            "where": [{"dimension": "network", "op": "ne", "value": "visa"}],
+            "amount": [{"op": "gte", "value": 100, "currency": "USD"}],
+            "time": {"from": "2026-10-19", "to": "2026-10-25", "weekdays": ["monday"]},
+            "group_by": ["merchant_id"],
+            "top_n": 5,
+            "having": [{"metric": "transaction_count", "min": 100}],
+        }));
+        let resolved = q.resolve(now()).unwrap();
+        assert_eq!(
+            resolved.time.range,
+            TimeRange::days(Date::from_ymd(2026, 10, 19).unwrap(), Date::from_ymd(2026, 10, 26).unwrap())
+        );
+        assert_eq!(resolved.amount[0].value, Money::new(10_000, Currency::USD));
+        assert_eq!(resolved.order, Some(Order { metric: Metric::ApprovalRate, descending: true }));
+        assert_eq!(
+            resolved.restatement(),
+            "Breakdown of approval rate, where network is not visa and day of week is monday and amount at least 100.00 USD, \
+             2026-10-19 – 2026-10-25, by merchant id, only groups with at least 100 transaction count, top 5 by approval rate"
+        );
+        // The typed form of the resolved question resolves to the same question.
+        let again = TypedQuery::of(&resolved).resolve(now()).unwrap();
+        assert_eq!(again, resolved);
+    }
+
+    #[test]
+    fn periods_instants_and_named_ranges() {
+        let instant = query(serde_json::json!({"analysis": "describe", "metrics": ["transaction_count"],
+            "time": {"from": "2026-10-01T06:00:00Z", "to": "2026-10-01T18:00:00Z"}}));
+        let r = instant.resolve(now()).unwrap().time.range;
+        assert_eq!(r.len_millis(), 12 * 3_600_000);
+        assert_eq!(period_text(r), "2026-10-01T06:00:00Z – 2026-10-01T18:00:00Z");
+        let named = query(
+            serde_json::json!({"analysis": "describe", "metrics": ["transaction_count"], "time": {"range": "qtd"}}),
+        );
+        assert_eq!(period_text(named.resolve(now()).unwrap().time.range), "2026-10-01 – 2026-10-31");
+        let compare = query(serde_json::json!({"analysis": "compare", "metrics": ["transaction_count"],
+            "time": {"from": "2026-10-01", "to": "2026-10-31"}, "compare": {"kind": "periods"}}));
+        let q = compare.resolve(now()).unwrap();
+        assert_eq!(q.time.versus.map(period_text).as_deref(), Some("2026-08-31 – 2026-09-30"));
+    }
+
+    #[test]
+    fn queries_that_cannot_be_answered_as_given_say_why() {
+        for (json, says) in [
+            (serde_json::json!({"analysis": "forecast", "metrics": ["approval_rate"]}), "not approval_rate"),
+            (serde_json::json!({"analysis": "anomaly", "metrics": ["transaction_amount"]}), "count metric"),
+            (
+                serde_json::json!({"analysis": "what_if", "metrics": ["fraud_count"],
+                "scenario": {"metric": "fraud_count", "points": 5}}),
+                "percentage points change a rate",
+            ),
+            (
+                serde_json::json!({"analysis": "what_if", "metrics": ["fraud_count"],
+                "scenario": {"metric": "fraud_count", "percent": 5, "points": 1}}),
+                "exactly one",
+            ),
+            (
+                serde_json::json!({"analysis": "describe", "metrics": ["transaction_count"],
+                "where": [{"dimension": "currency", "op": "eq", "value": "EUR"}],
+                "amount": [{"op": "gt", "value": "10", "currency": "USD"}]}),
+                "leaves no USD",
+            ),
+            (
+                serde_json::json!({"analysis": "describe", "metrics": ["transaction_count"], "time": {"from": "2026-10-01"}}),
+                "both `from` and `to`",
+            ),
+            (
+                serde_json::json!({"analysis": "describe", "metrics": ["transaction_count"], "time": {"range": "2w"}}),
+                "time.range",
+            ),
+            (
+                serde_json::json!({"analysis": "breakdown", "metrics": ["approval_rate"], "group_by": ["network"],
+                "having": [{"metric": "approval_rate", "min": 1}]}),
+                "count metric",
+            ),
+        ] {
+            let e = query(json.clone()).resolve(now()).unwrap_err();
+            assert!(e.public_message().contains(says), "{json}: {}", e.public_message());
+        }
     }
 }
