@@ -393,17 +393,20 @@ impl Engine {
     async fn read_with_model(&self, question: &mut Question, text: &str) -> (Vec<String>, Vec<&'static str>) {
         let mut warnings = Vec::new();
         let mut prompts = Vec::new();
-        if question.confidence >= 0.5 {
+        // A question the grammar placed whole needs no model; nor one about data the reports
+        // do not hold (no reading can supply it).
+        let placed = question.confidence >= 0.5 && question.not_understood.is_empty();
+        if placed || !question.missing.is_empty() {
             return (warnings, prompts);
         }
         match self.inner.llm.classify(text).await {
-            Ok(Some(v)) => match crate::query::parse::apply_classification(question, &v) {
-                Ok(()) => {
+            Ok(Some(v)) => match crate::query::parse::apply_proposal(question, &v) {
+                Ok(reading) => {
                     prompts.push(CLASSIFY_PROMPT_VERSION);
-                    // Its words were placed by the model, not the grammar: say so.
-                    warnings.push(
-                        "The question was read with the help of the language model; its reading was checked against the metrics PayScope knows.".into(),
-                    );
+                    // Its words were placed by the model, not the grammar: say so, and how.
+                    warnings.push(format!(
+                        "The question was read by the language model as \"{reading}\"; that reading was checked like any typed query."
+                    ));
                 }
                 Err(e) => {
                     warnings.push(format!("The language model's reading of the question was discarded: {e}."))

@@ -15,7 +15,7 @@ use crate::config::LlmSettings;
 use crate::error::Result;
 
 /// Version of the classification prompt, recorded in the audit trail.
-pub const CLASSIFY_PROMPT_VERSION: &str = "classify-v1";
+pub const CLASSIFY_PROMPT_VERSION: &str = "typed-query-v1";
 /// Version of the rephrasing prompt, recorded in the audit trail.
 pub const REPHRASE_PROMPT_VERSION: &str = "rephrase-v1";
 /// Dimensions of the hashing embedder.

@@ -33,15 +33,21 @@ impl std::fmt::Debug for OpenAiClient {
     }
 }
 
-const CLASSIFY_SYSTEM: &str = "You classify payments-analytics questions into JSON. Reply with one JSON object only, no prose: \
-{\"intent\": one of describe|trend|compare|breakdown|why|anomaly|forecast|what_if|reconcile|lookup|relationship|unsupported, \
-\"metrics\": [names from: transaction_count, approved_count, declined_count, approval_rate, decline_rate, transaction_amount, \
-average_ticket, cleared_count, cleared_amount, settled_count, settled_amount, interchange_fees, net_settlement, refund_count, \
-refund_amount, chargeback_count, chargeback_amount, chargeback_rate, fraud_count, fraud_amount, fraud_rate, cross_border_share, \
-settlement_delay_hours, reconciliation_rate, unmatched_auth_count], \"group_by\": [dimension names: network, merchant_id, \
-merchant_name, mcc, merchant_country, issuer_country, issuer_bin, entry_mode, response_code, reason_code, currency, hour_of_day, \
-day_of_week, cross_border], \"filters\": {dimension: [values]}, \"top_n\": integer or null, \"order\": {\"metric\": name, \
-\"descending\": bool} or null, \"granularity\": hour|day|week|month or null}. Never invent numbers.";
+const CLASSIFY_SYSTEM: &str = "You classify payments-analytics questions into a typed query (JSON). Reply with one JSON \
+object only, no prose. Fields: \"analysis\": describe|trend|compare|breakdown|why|anomaly|forecast|what_if|reconcile|lookup|\
+relationship, or unsupported when the question cannot be expressed; \"metrics\": [names from: transaction_count, approved_count, \
+declined_count, approval_rate, decline_rate, transaction_amount, average_ticket, cleared_count, cleared_amount, settled_count, \
+settled_amount, interchange_fees, net_settlement, refund_count, refund_amount, chargeback_count, chargeback_amount, \
+chargeback_rate, fraud_count, fraud_amount, fraud_rate, cross_border_share, settlement_delay_hours, reconciliation_rate, \
+unmatched_auth_count]; \"where\": [{\"dimension\": one of network, merchant_id, merchant_name, mcc, merchant_country, \
+issuer_country, issuer_bin, entry_mode, response_code, reason_code, currency, hour_of_day, day_of_week, cross_border, \
+\"op\": eq|ne|in|not_in, \"value\": text (eq, ne) or \"values\": [texts] (in, not_in)}]; \"amount\": [{\"op\": \
+gt|gte|lt|lte, \"value\": \"100.00\", \"currency\": ISO code}]; \"time\": {\"range\": 7d|30d|90d|1y|mtd|qtd|ytd|all} \
+or {\"from\": YYYY-MM-DD, \"to\": YYYY-MM-DD}; \"group_by\": [dimensions]; \"granularity\": hour|day|week|month; \
+\"order\": {\"metric\": name, \"descending\": bool}; \"top_n\": integer; \"having\": [{\"metric\": count metric, \
+\"min\": integer, \"max\": integer}]; \"scenario\": {\"metric\": name, \"percent\": number} or {\"metric\": rate, \
+\"points\": number}. Leave out what the question does not say. If a word of the question cannot be expressed with these \
+fields, answer {\"analysis\": \"unsupported\"}. Never invent numbers.";
 
 const REPHRASE_SYSTEM: &str = "You rewrite a payments-analytics summary so that it reads like a senior analyst wrote it. \
 Keep every number exactly as written (same digits, same rounding, same units and currencies), add no numbers, no dates \

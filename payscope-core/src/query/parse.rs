@@ -924,91 +924,24 @@ fn negated_values(
     excluded
 }
 
-/// Applies an LLM's classification (the `Question` JSON schema the classify prompt asks for)
-/// to a question whose own parse was unsure. Every field is validated against the semantic
-/// layer; anything invalid rejects the whole classification.
-pub fn apply_classification(q: &mut Question, v: &serde_json::Value) -> std::result::Result<(), String> {
-    let obj = v.as_object().ok_or("it is not a JSON object")?;
-    let intent: Intent = serde_json::from_value(obj.get("intent").cloned().unwrap_or_default())
-        .map_err(|_| "unknown intent")?;
-    let names = |key: &str| -> Vec<String> {
-        obj.get(key)
-            .and_then(|x| x.as_array())
-            .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default()
-    };
-    let metrics = names("metrics")
-        .iter()
-        .map(|m| m.parse::<Metric>().map_err(|_| format!("unknown metric `{m}`")))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    let group_by = names("group_by")
-        .iter()
-        .map(|d| d.parse::<Dimension>().map_err(|_| format!("unknown dimension `{d}`")))
-        .collect::<std::result::Result<Vec<_>, _>>()?;
-    let mut filters = Vec::new();
-    if let Some(f) = obj.get("filters").and_then(|f| f.as_object()) {
-        for (k, val) in f {
-            let dimension = k.parse::<Dimension>().map_err(|_| format!("unknown filter `{k}`"))?;
-            let values: Vec<String> = match val {
-                serde_json::Value::String(s) => vec![s.clone()],
-                serde_json::Value::Array(a) => {
-                    a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect()
-                }
-                _ => return Err(format!("filter `{k}` is not a string or list")),
-            };
-            filters.push(Filter::one_of(dimension, values));
-        }
+/// Reads a language model's proposal for a question the grammar could not place: a typed
+/// query (docs/query.md), checked exactly like a `POST /query` body. The question's own period
+/// and `as_of` stand where the proposal names none. Returns its restatement, or why it was
+/// refused.
+pub fn apply_proposal(q: &mut Question, v: &serde_json::Value) -> std::result::Result<String, String> {
+    let mut proposal: super::typed::TypedQuery =
+        serde_json::from_value(v.clone()).map_err(|e| format!("it is not a typed query ({e})"))?;
+    if proposal.analysis == Intent::Unsupported {
+        return Err("the model could not read it either".into());
     }
-    let top_n = match obj.get("top_n") {
-        Some(serde_json::Value::Number(n)) => {
-            Some(n.as_u64().filter(|n| (1..=100).contains(n)).ok_or("top_n out of range")? as usize)
-        }
-        _ => None,
-    };
-    let order = match obj.get("order") {
-        Some(o) if o.is_object() => {
-            Some(serde_json::from_value::<Order>(o.clone()).map_err(|_| "invalid order")?)
-        }
-        _ => None,
-    };
-    let granularity = match obj.get("granularity").and_then(|g| g.as_str()) {
-        Some(g) => Some(g.parse::<Granularity>().map_err(|_| "invalid granularity")?),
-        None => None,
-    };
-    if intent != Intent::Unsupported
-        && metrics.is_empty()
-        && !matches!(intent, Intent::Relationship | Intent::Lookup)
-    {
-        return Err("no metric".into());
+    proposal.as_of = Some(q.as_of);
+    if proposal.time.is_none() && q.time.explicit {
+        proposal.time = Some(super::typed::TypedQuery::of(q).time.unwrap_or_default());
     }
-    q.intent = intent;
-    q.metrics = metrics;
-    q.group_by = group_by.into_iter().take(crate::store::metric::MetricQuery::MAX_GROUP_BY).collect();
-    q.filters.extend(filters);
-    q.top_n = top_n.or(q.top_n).or((intent == Intent::Breakdown).then_some(10));
-    q.order = order.or(q.order).or_else(|| {
-        (intent == Intent::Breakdown)
-            .then(|| q.metrics.first().map(|m| Order { metric: *m, descending: true }))
-            .flatten()
-    });
-    q.granularity = granularity.or(q.granularity);
-    if intent == Intent::Breakdown && q.group_by.is_empty() {
-        q.group_by.push(Dimension::MerchantId);
-    }
-    if intent == Intent::Relationship {
-        q.relationship = Some(RelationshipTarget::CommonPointOfPurchase);
-    }
-    if intent == Intent::Lookup && q.lookup.is_none() {
-        q.lookup = q.metrics.first().map(|m| LookupTarget::Term(m.as_str().to_owned()));
-    }
-    if intent == Intent::Compare && q.compare.is_none() {
-        q.compare = Some(Comparison::Periods { current: q.time.range, previous: q.time.range.previous() });
-    }
-    if intent == Intent::Why && q.time.versus.is_none() {
-        q.time.versus = Some(q.time.range.previous());
-    }
-    q.confidence = 0.7;
-    Ok(())
+    let resolved = proposal.resolve(q.as_of).map_err(|e| e.public_message())?;
+    let text = std::mem::take(&mut q.text);
+    *q = Question { text, confidence: 0.7, ..resolved };
+    Ok(q.restatement())
 }
 
 /// A country word names the issuer when it qualifies cards or issuers ("French cards",

@@ -35,6 +35,8 @@ enum Mode {
     Failing,
     /// HTTP 200 with a body that is not what the API returns.
     Malformed,
+    /// Proposes a typed query that cannot be answered (a forecast of a rate).
+    Overreaching,
 }
 
 struct Server {
@@ -123,8 +125,12 @@ async fn respond(mode: Mode, path: &str, request: &Value) -> (&'static str, Stri
         "/v1/chat/completions" => {
             let system = request["messages"][0]["content"].as_str().unwrap_or("");
             let user = request["messages"][1]["content"].as_str().unwrap_or("");
-            let content = if system.contains("classify") {
-                json!({"intent": "describe", "metrics": ["transaction_count", "approval_rate"], "group_by": [], "filters": {"network": ["visa"]}}).to_string()
+            let content = if system.contains("classify") && mode == Mode::Overreaching {
+                json!({"analysis": "forecast", "metrics": ["approval_rate"]}).to_string()
+            } else if system.contains("classify") {
+                json!({"analysis": "describe", "metrics": ["transaction_count", "approval_rate"],
+                       "where": [{"dimension": "network", "op": "eq", "value": "visa"}]})
+                .to_string()
             } else {
                 let summary = user.split("Summary: ").nth(1).unwrap_or("");
                 match mode {
@@ -170,13 +176,19 @@ async fn a_good_model_classifies_and_rephrases_with_every_number_checked() {
     let a = engine.ask(&ctx, Query::new(VAGUE).as_of(as_of())).await.unwrap();
     assert_eq!(a.intent, Intent::Describe, "{}", a.summary);
     assert!(a.metrics.iter().any(|m| m.name == "approval_rate"));
-    assert!(a.warnings.iter().any(|w| w.contains("language model")), "{:?}", a.warnings);
+    // The answer says how the model read it, in the typed query's own words.
+    assert!(
+        a.warnings.iter().any(|w| w.contains("language model") && w.contains("where network is visa")),
+        "{:?}",
+        a.warnings
+    );
+    assert!(a.interpretation.as_ref().is_some_and(|i| i.text.contains("where network is visa")), "{a:?}");
     let entry = engine.audit_entry(&ctx, a.answer_id).await.unwrap();
     let body = entry.record.body.value();
     assert_eq!(body["model"], "test-model");
     let prompts = body["prompt_versions"].as_array().unwrap();
     assert!(
-        prompts.iter().any(|p| p == "classify-v1") && prompts.iter().any(|p| p == "rephrase-v1"),
+        prompts.iter().any(|p| p == "typed-query-v1") && prompts.iter().any(|p| p == "rephrase-v1"),
         "{prompts:?}"
     );
     // Free-text lookups use the model's embeddings.
@@ -245,4 +257,17 @@ async fn concurrent_askers_of_one_uncached_question_share_one_computation() {
     }
     assert_eq!(computed, 1, "one asker computes; the others are served its cached answer");
     assert_eq!(server.requests.load(Ordering::SeqCst), one, "the model was asked to rephrase once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proposal_the_typed_query_refuses_is_discarded_and_the_question_asked_back() {
+    let (engine, _server) = engine_with(Mode::Overreaching, false).await;
+    let a = engine.ask(&analyst(0), Query::new(VAGUE).as_of(as_of_for(Mode::Overreaching))).await.unwrap();
+    assert!(matches!(a.intent, Intent::Unsupported | Intent::Clarify), "{}", a.summary);
+    assert!(a.metrics.is_empty() && a.interpretation.is_none());
+    assert!(
+        a.warnings.iter().any(|w| w.contains("discarded") && w.contains("approval_rate")),
+        "{:?}",
+        a.warnings
+    );
 }
