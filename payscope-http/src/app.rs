@@ -5,14 +5,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::Bytes;
-use http::{HeaderValue, Method, Request, Response, StatusCode};
-use http_body_util::Full;
+use http::{HeaderValue, Method, Request, StatusCode};
 use hyper::body::Incoming;
 use payscope_core::bank::BankContext;
 use payscope_core::telemetry::{HttpLabels, RouteLabels};
 use payscope_core::Engine;
-use serde::Serialize;
 use tracing::Instrument;
 
 use crate::auth::Authenticator;
@@ -22,10 +19,7 @@ use crate::routes::{self, Route};
 /// Every route template with its methods.
 pub use crate::routes::TABLE as ROUTES;
 
-/// A response with a complete body.
-pub type HttpResponse = Response<Full<Bytes>>;
-/// What handlers return.
-pub type Handled = Result<HttpResponse, ApiError>;
+pub use crate::reply::{error_response, ok_json, with_body, Handled, HttpResponse};
 
 /// Which routes an [`App`] serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,30 +222,4 @@ fn method_not_allowed(method: &Method, allowed: &[Method]) -> ApiError {
         "method_not_allowed",
         format!("{} is not allowed here; use {allowed}", method_label(method)),
     )
-}
-
-/// A JSON response.
-pub fn ok_json(status: StatusCode, body: &impl Serialize) -> Handled {
-    let bytes = serde_json::to_vec(body).map_err(|e| {
-        tracing::error!(error = %e, "response serialization failed");
-        ApiError::internal()
-    })?;
-    Ok(with_body(status, "application/json", bytes))
-}
-
-/// A response with a content type and body.
-pub fn with_body(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> HttpResponse {
-    let mut response = Response::new(Full::new(body.into()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
-}
-
-/// The response for an error.
-pub fn error_response(e: &ApiError) -> HttpResponse {
-    let mut response = with_body(e.status, "application/json", e.body().to_string());
-    if e.status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    }
-    response
 }

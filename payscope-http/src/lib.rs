@@ -5,6 +5,7 @@
 //! - [`auth`]: bearer JWTs verified against the configured public key → `BankContext`.
 //! - `routes`: one module per resource; `body`: JSON and streamed upload bodies.
 //! - [`openapi`]: the OpenAPI 3.1 document served at `/openapi.json`.
+//! - [`reply`]: the responses handlers build (one floor below `app` and the routes).
 //! - [`demo`]: `--demo` — embedded stores, an ephemeral key, two banks of generated data.
 //! - [`logging`]: JSON log lines.
 
@@ -15,6 +16,7 @@ pub mod demo;
 pub mod error;
 pub mod logging;
 pub mod openapi;
+pub mod reply;
 mod routes;
 pub mod server;
 

@@ -4,7 +4,7 @@
 
 use http::StatusCode;
 
-use crate::app::{with_body, Handled};
+use crate::reply::{with_body, Handled};
 
 /// The document.
 pub const DOCUMENT: &str = include_str!("../openapi.json");

@@ -12,6 +12,7 @@ mod graph;
 pub mod knowledge;
 mod metrics;
 pub mod narrative;
+pub mod plan;
 mod reconcile;
 mod retrieval;
 mod root_cause;
@@ -23,7 +24,6 @@ use std::sync::Arc;
 
 use crate::bank::BankContext;
 use crate::calendar::TimeRange;
-use crate::engine::Stores;
 use crate::error::Result;
 use crate::llm::Embedder;
 use crate::money::Currency;
@@ -31,6 +31,7 @@ use crate::query::answer::{AnswerMetric, Evidence, Forecast, Series};
 use crate::query::question::Question;
 use crate::store::metric::{Dimension, Filter, MetricQuery, MetricResult};
 use crate::store::vector::VectorHit;
+use crate::store::Stores;
 
 /// Display labels of a bank's merchants (id → name).
 pub type MerchantNames = HashMap<String, String>;

@@ -66,6 +66,13 @@ pub fn closest_questions(q: &Question) -> Vec<String> {
         kept.pop();
     }
     let mut out = Vec::new();
+    // A threshold without a currency: the question with one (`above 100 USD`).
+    for phrase in q.not_understood.iter().filter_map(|w| w.strip_suffix(crate::query::amounts::NO_CURRENCY)) {
+        if let Some(at) = q.text.to_lowercase().find(phrase).filter(|_| q.text.is_ascii()) {
+            let end = at + phrase.len();
+            out.push(format!("{} USD{}", &q.text[..end], &q.text[end..]));
+        }
+    }
     if !kept.is_empty() && kept.len() < q.text.split_whitespace().count() {
         let mut text = kept.join(" ").trim_end_matches(['?', '.', '!']).to_owned();
         if q.text.trim_end().ends_with('?') {

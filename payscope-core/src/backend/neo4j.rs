@@ -18,9 +18,9 @@ use secrecy::ExposeSecret;
 use crate::bank::BankContext;
 use crate::calendar::Timestamp;
 use crate::config::Neo4jSettings;
-use crate::engine::Probe;
 use crate::error::{Error, Result};
 use crate::store::graph::{rank_cpp, CppQuery, CppRow, GraphBatch, GraphStore, Relationship};
+use crate::store::Probe;
 
 /// The schema, applied by [`Neo4j::apply_schema`].
 pub const SCHEMA: &str = include_str!("../../../infra/neo4j/001_schema.cypher");

@@ -13,10 +13,10 @@ use serde_json::{json, Map, Value};
 
 use crate::bank::BankContext;
 use crate::config::PineconeSettings;
-use crate::engine::Probe;
 use crate::error::{Error, Result};
 use crate::http_client::{post_json, Retries};
 use crate::store::vector::{VectorDoc, VectorHit, VectorIndex};
+use crate::store::Probe;
 
 /// Pinecone's limit on vectors per upsert request.
 pub const UPSERT_BATCH: usize = 100;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::Engine;
+use crate::agents::plan::plan;
 use crate::agents::{narrative, Agent, Input, KnowledgeIndex, MerchantNames, Output};
 use crate::bank::{BankContext, Permission};
 use crate::calendar::{TimeRange, Timestamp};
@@ -15,7 +16,6 @@ use crate::llm::{CLASSIFY_PROMPT_VERSION, REPHRASE_PROMPT_VERSION};
 use crate::money::Currency;
 use crate::query::answer::{Answer, Grounding, Interpretation};
 use crate::query::parse::{parse, MerchantLexicon};
-use crate::query::plan::plan;
 use crate::query::question::{Intent, Query, Question};
 use crate::query::{TimeRangeSpec, TypedQuery};
 use crate::store::audit::{AnswerId, AuditBody, AuditRecord};

@@ -10,23 +10,13 @@ use serde::{Serialize, Serializer};
 
 use super::Engine;
 use crate::error::Result;
+pub use crate::store::Probe;
 
 /// The dependencies readiness always reports, configured or not.
 pub const DEPENDENCIES: [&str; 6] = ["postgres", "redis", "neo4j", "pinecone", "object_store", "llm"];
 
 /// How long one check may take before it counts as failed.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// A backend's liveness check, registered by whatever builds the engine's stores.
-#[async_trait]
-pub trait Probe: Send + Sync {
-    /// The dependency's name on `/health/ready` (one of [`DEPENDENCIES`]).
-    fn dependency(&self) -> &'static str;
-    /// True when requests cannot be served without it (readiness then fails with 503).
-    fn required(&self) -> bool;
-    /// A cheap round trip (`SELECT 1`, `PING`, ...).
-    async fn check(&self) -> Result<()>;
-}
 
 /// One dependency's state.
 #[derive(Debug, Clone, PartialEq, Eq)]

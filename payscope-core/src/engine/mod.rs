@@ -26,34 +26,8 @@ use crate::ingest::pan::PanKey;
 use crate::llm::{Embedder, Llm};
 use crate::store::artifacts::Artifacts;
 use crate::store::jobs::DEFAULT_LEASE;
-use crate::store::{
-    AnswerCache, AuditLog, FactStore, GraphStore, JobQueue, MetricStore, ProfileStore, ReportStore,
-    VectorIndex,
-};
+pub use crate::store::Stores;
 use crate::telemetry::Telemetry;
-
-/// The stores an engine runs on.
-#[derive(Clone)]
-pub struct Stores {
-    /// Reports and their status.
-    pub reports: Arc<dyn ReportStore>,
-    /// Canonical facts.
-    pub facts: Arc<dyn FactStore>,
-    /// Metric queries.
-    pub metrics: Arc<dyn MetricStore>,
-    /// The audit trail.
-    pub audit: Arc<dyn AuditLog>,
-    /// The entity graph.
-    pub graph: Arc<dyn GraphStore>,
-    /// The vector index.
-    pub vectors: Arc<dyn VectorIndex>,
-    /// The ingestion job queue.
-    pub jobs: Arc<dyn JobQueue>,
-    /// The answer cache.
-    pub cache: Arc<dyn AnswerCache>,
-    /// The banks' mapping profiles.
-    pub profiles: Arc<dyn ProfileStore>,
-}
 
 impl Stores {
     /// Every store on the embedded backend.

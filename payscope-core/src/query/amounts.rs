@@ -6,6 +6,9 @@ use super::lexicon::{longest_match, Term};
 use crate::money::{Currency, Money};
 use crate::store::metric::{AmountCondition, AmountOp, Unit};
 
+/// How an unplaced threshold without a currency is named (`above 100 (in which currency?)`).
+pub const NO_CURRENCY: &str = " (in which currency?)";
+
 /// What a question says about amounts at a position.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AmountPhrase {
@@ -94,6 +97,22 @@ fn amount_at(words: &[&str], i: usize) -> Option<(String, Option<Currency>, usiz
     }
 }
 
+/// True when the words before `i` name what has an amount (`transactions`, `sales`,
+/// `refunds`), over a few small words (`payments that were above …`).
+fn follows_an_amount(words: &[&str], i: usize) -> bool {
+    const BETWEEN: [&str; 9] = ["of", "with", "that", "which", "were", "was", "are", "is", "for"];
+    let mut k = i;
+    while k > 0 {
+        k -= 1;
+        if BETWEEN.contains(&words[k]) {
+            continue;
+        }
+        return AMOUNT_NOUNS.contains(&words[k])
+            || matches!(longest_match(words, k), Some((Term::Metrics(_), _)));
+    }
+    false
+}
+
 /// True when `words[i]` starts a count noun (`100 transactions` is a group condition).
 fn counts_things(words: &[&str], i: usize) -> bool {
     matches!(longest_match(words, i), Some((Term::Metrics(ms), _)) if ms.iter().any(|m| m.unit() == Unit::Count))
@@ -142,10 +161,12 @@ pub fn amount_phrase(words: &[&str], i: usize) -> Option<AmountPhrase> {
     };
     match currency {
         Some(c) => Some(AmountPhrase::Conditions(conditions(&parts, c)?, end - i)),
-        // `over 100 transactions` counts transactions and `over 2 days` is time; `over 100`
-        // alone names no currency.
+        // `over 100 transactions` counts transactions and `over 2 days` is time; `customers
+        // over 65` is about something else. A threshold on what has amounts (`transactions
+        // above 100`) names no currency: asked for.
         None if counts_things(words, end) || TIME_UNITS.contains(&w(end)) => None,
-        None => Some(AmountPhrase::NoCurrency(end - i)),
+        None if noun > 0 || follows_an_amount(words, i) => Some(AmountPhrase::NoCurrency(end - i)),
+        None => None,
     }
 }
 
@@ -193,6 +214,7 @@ mod tests {
         assert_eq!(read("merchants with over 100 transactions"), None);
         assert_eq!(read("at least 20 chargebacks"), None);
         assert_eq!(read("over the last 7 days"), None);
+        assert_eq!(read("customers over 65"), None);
         // More decimals than the currency has is not an amount it can hold.
         assert_eq!(read("above 1.005 USD"), None);
     }

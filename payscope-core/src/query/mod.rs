@@ -1,12 +1,13 @@
-//! From a question's text to an answer: `words` (tokens), `time` (time expressions),
-//! `lexicon` and `parse` (text → [`Question`]), `plan` (question → agents), `answer` (the
-//! answer, formatting, grounding). [`crate::Engine::ask`] runs it all.
+//! From a question's text to what it means and the answer's form: `words` (tokens), `time`
+//! (time expressions), `amounts` (amount thresholds), `lexicon` and `parse` (text →
+//! [`Question`]), `typed` (the typed query every question becomes, docs/query.md), `answer`
+//! (the answer, formatting, grounding). [`crate::Engine::ask`] runs it all; the agents
+//! (`crate::agents`, with their plan) compute the numbers.
 
 pub mod amounts;
 pub mod answer;
 pub mod lexicon;
 pub mod parse;
-pub mod plan;
 pub mod question;
 pub mod time;
 pub mod typed;

@@ -261,7 +261,7 @@ pub fn parse(
                 continue;
             }
             Some(AmountPhrase::NoCurrency(n)) => {
-                no_currency.push(format!("{} (in which currency?)", words[i..i + n].join(" ")));
+                no_currency.push(format!("{}{}", words[i..i + n].join(" "), super::amounts::NO_CURRENCY));
                 used[i..i + n].iter_mut().for_each(|u| *u = true);
                 i += n;
                 continue;

@@ -15,6 +15,8 @@ pub mod profiles;
 pub mod reconcile;
 pub mod vector;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -210,4 +212,38 @@ pub trait MetricStore: Send + Sync {
         dimension: Dimension,
         limit: usize,
     ) -> Result<Vec<DimensionValue>>;
+}
+
+/// The stores an engine runs on.
+#[derive(Clone)]
+pub struct Stores {
+    /// Reports and their status.
+    pub reports: Arc<dyn ReportStore>,
+    /// Canonical facts.
+    pub facts: Arc<dyn FactStore>,
+    /// Metric queries.
+    pub metrics: Arc<dyn MetricStore>,
+    /// The audit trail.
+    pub audit: Arc<dyn AuditLog>,
+    /// The entity graph.
+    pub graph: Arc<dyn GraphStore>,
+    /// The vector index.
+    pub vectors: Arc<dyn VectorIndex>,
+    /// The ingestion job queue.
+    pub jobs: Arc<dyn JobQueue>,
+    /// The answer cache.
+    pub cache: Arc<dyn AnswerCache>,
+    /// The banks' mapping profiles.
+    pub profiles: Arc<dyn ProfileStore>,
+}
+
+/// A backend's liveness check, registered by whatever builds the engine's stores.
+#[async_trait]
+pub trait Probe: Send + Sync {
+    /// The dependency's name on `/health/ready` (one of [`DEPENDENCIES`]).
+    fn dependency(&self) -> &'static str;
+    /// True when requests cannot be served without it (readiness then fails with 503).
+    fn required(&self) -> bool;
+    /// A cheap round trip (`SELECT 1`, `PING`, ...).
+    async fn check(&self) -> Result<()>;
 }

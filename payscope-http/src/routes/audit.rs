@@ -4,8 +4,8 @@ use http::StatusCode;
 use payscope_core::bank::BankContext;
 use payscope_core::Engine;
 
-use crate::app::{ok_json, Handled};
 use crate::error::ApiError;
+use crate::reply::{ok_json, Handled};
 
 /// The full trace of one answer of the caller's bank.
 pub async fn answer(engine: &Engine, ctx: &BankContext, id: &str) -> Handled {

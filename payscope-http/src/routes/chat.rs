@@ -6,8 +6,8 @@ use payscope_core::bank::BankContext;
 use payscope_core::query::{Query, TypedQuery};
 use payscope_core::Engine;
 
-use crate::app::{with_body, Handled};
 use crate::body;
+use crate::reply::{with_body, Handled};
 
 /// Answers a question (docs/questions.md).
 pub async fn query(engine: &Engine, ctx: &BankContext, req: Request<Incoming>) -> Handled {

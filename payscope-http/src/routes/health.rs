@@ -3,7 +3,7 @@
 use http::StatusCode;
 use payscope_core::Engine;
 
-use crate::app::{ok_json, with_body, Handled};
+use crate::reply::{ok_json, with_body, Handled};
 
 /// Every configured dependency checked; 503 when one that requests need is failing.
 pub async fn ready(engine: &Engine) -> Handled {

@@ -9,9 +9,9 @@ use payscope_core::Engine;
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::app::{ok_json, with_body, Handled};
 use crate::body;
 use crate::error::ApiError;
+use crate::reply::{ok_json, with_body, Handled};
 
 /// The bank's profiles, or a new one.
 pub async fn collection(engine: &Engine, ctx: &BankContext, req: Request<Incoming>) -> Handled {

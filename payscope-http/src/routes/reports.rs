@@ -15,9 +15,9 @@ use payscope_core::facts::{MappingOverrides, Report, ReportId, ReportOptions, Re
 use payscope_core::{Engine, Error};
 use serde_json::json;
 
-use crate::app::{ok_json, Handled};
 use crate::body;
 use crate::error::ApiError;
+use crate::reply::{ok_json, Handled};
 
 /// How long `?wait=true` waits for processing before answering with the current status.
 const WAIT_TIMEOUT: Duration = Duration::from_secs(300);

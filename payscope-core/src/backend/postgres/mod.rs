@@ -30,8 +30,8 @@ use metrics::Params;
 
 use crate::bank::BankId;
 use crate::config::PostgresSettings;
-use crate::engine::Probe;
 use crate::error::{Error, Result};
+use crate::store::Probe;
 use crate::telemetry::Telemetry;
 
 /// The migrations of `migrations/`, embedded at build time.

@@ -13,8 +13,8 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 pub use cache::RedisCache;
 pub use queue::RedisQueue;
 
-use crate::engine::Probe;
 use crate::error::{Error, Result};
+use crate::store::Probe;
 
 fn unavailable(e: redis::RedisError) -> Error {
     Error::unavailable("redis", e)

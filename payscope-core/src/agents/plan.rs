@@ -1,8 +1,8 @@
 //! Which agents answer a question. Independent agents run concurrently; the narrative
 //! composes their output afterwards.
 
-use super::question::{Intent, Question};
-use crate::agents::Agent;
+use super::Agent;
+use crate::query::question::{Intent, Question};
 use crate::store::metric::Metric;
 
 fn any(q: &Question, metrics: &[Metric]) -> bool {
