@@ -173,6 +173,7 @@ pub fn parse(
         &text[tokens[i].start..tokens[i].start + tokens[i].text.len().min(text.len() - tokens[i].start)]
     };
     let mut seen: Vec<Seen> = Vec::new();
+    let shouted = !text.bytes().any(|b| b.is_ascii_lowercase());
     let mut filters: BTreeMap<Dimension, Vec<String>> = BTreeMap::new();
     let mut top_n: Option<usize> = None;
     let mut lookup: Option<LookupTarget> = None;
@@ -215,12 +216,18 @@ pub fn parse(
             i += n;
             continue;
         }
-        // "US" is a country only when written in capitals ("show us" is not).
-        if w == "us" && original(i) == "US" {
-            add_filter(issuer_or_merchant(&words, i), "US".into(), 1, &mut filters);
-            used[i] = true;
-            i += 1;
-            continue;
+        // An ISO country code written in capitals is a country ("US", "GB", "DE"; "show us"
+        // and "in" are not) — unless the whole question is in capitals or the word means
+        // something else ("MC" is Mastercard).
+        let code = original(i);
+        let capital_code = code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase());
+        if capital_code && !shouted && longest_match(&words, i).is_none() {
+            if let Some(country) = crate::facts::Country::parse(code) {
+                add_filter(issuer_or_merchant(&words, i), country.alpha2().to_owned(), 1, &mut filters);
+                used[i] = true;
+                i += 1;
+                continue;
+            }
         }
         // Percentage points and basis points (`5 percentage points`, `50 bps`).
         if let Some((p, n)) = percentage_points(&words, i) {
@@ -852,6 +859,8 @@ const NEGATORS: &[&str] = &[
     "excludes",
     "except",
     "but",
+    "counting",
+    "including",
     "non",
     "not",
     "without",
@@ -867,6 +876,7 @@ fn negator_pair(w: &str) -> Option<&'static [&'static str]> {
         "than" => Some(&["other", "rather"]),
         "out" => Some(&["leave", "leaving", "left", "leaves"]),
         "but" => Some(&["anything", "everything", "all"]),
+        "counting" | "including" => Some(&["not"]),
         _ => None,
     }
 }
