@@ -152,7 +152,9 @@ pub fn request_filter_dimension(name: &str) -> Result<Dimension> {
     })
 }
 
-/// Parses a question.
+/// Parses a question: the time expressions first (`time`), then the phrases of the rest, one
+/// small rule at a time (`Draft::phrase_at`), then what the lexicon's terms say, the intent,
+/// and the shape of the answer asked for. Every step is a method of [`Draft`].
 pub fn parse(
     text: &str,
     as_of: Timestamp,
@@ -162,567 +164,753 @@ pub fn parse(
 ) -> Result<Question> {
     let tokens: Vec<Token> = tokenize(text);
     let resolved = resolve(&tokens, as_of, fallback)?;
-    let mut time = resolved.spec;
-    let mut used = vec![false; tokens.len()];
-    for i in &resolved.consumed {
-        used[*i] = true;
-    }
     let words: Vec<&str> =
         tokens.iter().enumerate().map(|(k, t)| synonym(&tokens, k).unwrap_or(&t.text)).collect();
-    let original = |i: usize| {
-        &text[tokens[i].start..tokens[i].start + tokens[i].text.len().min(text.len() - tokens[i].start)]
-    };
-    let mut seen: Vec<Seen> = Vec::new();
-    let shouted = !text.bytes().any(|b| b.is_ascii_lowercase());
-    let mut filters: BTreeMap<Dimension, Vec<String>> = BTreeMap::new();
-    let mut top_n: Option<usize> = None;
-    let mut lookup: Option<LookupTarget> = None;
-    let mut having: Vec<Having> = Vec::new();
-    let mut having_words: Vec<String> = Vec::new();
-    let mut amount: Vec<crate::store::metric::AmountCondition> = Vec::new();
-    let mut no_currency: Vec<String> = Vec::new();
-    let mut points: Option<f64> = None;
-    let mut missing: Vec<String> = Vec::new();
-    let mut numbers: Vec<f64> = Vec::new();
-    // Where each filter value starts, for the negation pass after the loop.
-    let mut value_at: Vec<ValueAt> = Vec::new();
-    let mut i = 0;
-    while i < words.len() {
-        let mut add_filter =
-            |d: Dimension, v: String, len: usize, filters: &mut BTreeMap<Dimension, Vec<String>>| {
-                value_at.push(ValueAt { dimension: d, value: v.clone(), start: i, len });
-                let values = filters.entry(d).or_default();
-                if !values.contains(&v) {
-                    values.push(v);
-                }
-            };
-        if used[i] {
-            i += 1;
-            continue;
-        }
-        let w = words[i];
-        let next = words.get(i + 1).copied().unwrap_or("");
-        let prev = if i > 0 { words[i - 1] } else { "" };
-        // Merchants by id or name known to the bank.
-        if let Some(id) = merchants.by_id(w) {
-            add_filter(Dimension::MerchantId, id.to_owned(), 1, &mut filters);
-            used[i] = true;
-            i += 1;
-            continue;
-        }
-        if let Some((id, n)) = merchants.by_name(&words, i) {
-            add_filter(Dimension::MerchantId, id.to_owned(), n, &mut filters);
-            used[i..i + n].iter_mut().for_each(|u| *u = true);
-            i += n;
-            continue;
-        }
-        // An ISO country code written in capitals is a country ("US", "GB", "DE"; "show us"
-        // and "in" are not) — unless the whole question is in capitals or the word means
-        // something else ("MC" is Mastercard).
-        let code = original(i);
-        let capital_code = code.len() == 2 && code.bytes().all(|b| b.is_ascii_uppercase());
-        if capital_code && !shouted && longest_match(&words, i).is_none() {
-            if let Some(country) = crate::facts::Country::parse(code) {
-                add_filter(issuer_or_merchant(&words, i), country.alpha2().to_owned(), 1, &mut filters);
-                used[i] = true;
-                i += 1;
-                continue;
-            }
-        }
-        // Percentage points and basis points (`5 percentage points`, `50 bps`).
-        if let Some((p, n)) = percentage_points(&words, i) {
-            points = Some(p);
-            used[i..i + n].iter_mut().for_each(|u| *u = true);
-            i += n;
-            continue;
-        }
-        // Percentages and the numbers of a what-if.
-        if let Some(p) = percent(w, next) {
-            numbers.push(p);
-            used[i] = true;
-            if matches!(next, "percent" | "pct") {
-                used[i + 1] = true;
-            }
-            i += 1;
-            continue;
-        }
-        // `top 5`, `5 merchants`.
-        if matches!(prev, "top" | "bottom" | "first")
-            || (count(w).is_some()
-                && matches!(longest_match(&words, i + 1), Some((Term::Dim(_) | Term::DeclineReasons, _))))
-        {
-            if let Some(n) = count(w).filter(|n| (1..=100).contains(n)) {
-                top_n = Some(n as usize);
-                used[i] = true;
-                i += 1;
-                continue;
-            }
-        }
-        // Amount thresholds: "above 100 USD", "between $10 and $50"; one without a currency
-        // is left unplaced (the question is asked back), never given one.
-        match amount_phrase(&words, i) {
-            Some(AmountPhrase::Conditions(conditions, n)) => {
-                amount.extend(conditions);
-                used[i..i + n].iter_mut().for_each(|u| *u = true);
-                i += n;
-                continue;
-            }
-            Some(AmountPhrase::NoCurrency(n)) => {
-                no_currency.push(format!("{}{}", words[i..i + n].join(" "), super::amounts::NO_CURRENCY));
-                used[i..i + n].iter_mut().for_each(|u| *u = true);
-                i += n;
-                continue;
-            }
-            None => {}
-        }
-        // Group conditions: "with at least 100 transactions", "more than 5 chargebacks".
-        if let Some((condition, n)) = group_condition(&words, i) {
-            having.push(condition);
-            having_words.push(words[i..i + n].join(" "));
-            used[i..i + n].iter_mut().for_each(|u| *u = true);
-            i += n;
-            continue;
-        }
-        // Codes: "code 51", "response code 05", "reason code 10.4", "MCC 5812", "BIN 453201".
-        let code_context = matches!(prev, "code" | "codes" | "rc" | "response" | "reason" | "mcc" | "bin");
-        if is_reason_code(w) && !matches!(prev, "mcc" | "bin") {
-            add_filter(Dimension::ReasonCode, w.to_uppercase(), 1, &mut filters);
-            lookup.get_or_insert(LookupTarget::ReasonCode(w.to_uppercase()));
-            used[i] = true;
-            i += 1;
-            continue;
-        }
-        if code_context && prev == "mcc" && w.len() == 4 && w.bytes().all(|b| b.is_ascii_digit()) {
-            add_filter(Dimension::Mcc, w.to_owned(), 1, &mut filters);
-            lookup.get_or_insert(LookupTarget::Mcc(w.to_owned()));
-            used[i] = true;
-            i += 1;
-            continue;
-        }
-        if code_context
-            && prev == "bin"
-            && (6..=8).contains(&w.len())
-            && w.bytes().all(|b| b.is_ascii_digit())
-        {
-            add_filter(Dimension::IssuerBin, w.to_owned(), 1, &mut filters);
-            used[i] = true;
-            i += 1;
-            continue;
-        }
-        if code_context && is_response_code(w) {
-            let code = w.to_uppercase();
-            add_filter(Dimension::ResponseCode, code.clone(), 1, &mut filters);
-            lookup.get_or_insert(LookupTarget::ResponseCode(code));
-            used[i] = true;
-            i += 1;
-            continue;
-        }
-        // "by day", "per week", "each month", "by hour": a series granularity (but "by day of
-        // week" and "by hour of day" are dimensions, which the lexicon finds).
-        if matches!(w, "by" | "per" | "each" | "every") && words.get(i + 2) != Some(&"of") {
-            let grain = match next {
-                "day" | "days" => Some(Granularity::Day),
-                "week" | "weeks" => Some(Granularity::Week),
-                "month" | "months" => Some(Granularity::Month),
-                "hour" | "hours" => Some(Granularity::Hour),
-                _ => None,
-            };
-            if let Some(g) = grain {
-                seen.push(Seen { at: i, term: Term::Grain(g) });
-                used[i] = true;
-                used[i + 1] = true;
-                i += 2;
-                continue;
-            }
-        }
-        if let Some((term, n)) = longest_match(&words, i) {
-            match term {
-                Term::Value(Dimension::MerchantCountry, code) => {
-                    add_filter(issuer_or_merchant(&words, i + n - 1), (*code).to_owned(), n, &mut filters)
-                }
-                Term::Value(d, v) => add_filter(*d, (*v).to_owned(), n, &mut filters),
-                other => seen.push(Seen { at: i, term: other.clone() }),
-            }
-            used[i..i + n].iter_mut().for_each(|u| *u = true);
-            i += n;
-            continue;
-        }
-        if count(w).is_some() || w.parse::<f64>().is_ok() {
-            if let Ok(v) = w.parse::<f64>() {
-                numbers.push(v);
-            }
-            used[i] = true;
-        }
-        i += 1;
+    let mut draft = Draft::new(text, &tokens, &words, merchants, as_of, resolved.spec);
+    for i in resolved.consumed {
+        draft.used[i] = true;
     }
-    let excluded = negated_values(&words, &mut used, &value_at, &mut filters);
-    let joiners = joined_values(&words, &mut used, &value_at);
-    let mut not_understood: Vec<String> = words
-        .iter()
-        .enumerate()
-        .filter(|(k, w)| !used[*k] && !is_stopword(w))
-        .map(|(_, w)| (*w).to_owned())
-        .chain(no_currency)
-        .collect();
+    draft.read_phrases();
+    draft.place_terms();
+    draft.intent = draft.decide_intent();
+    draft.default_metrics();
+    draft.targets();
+    draft.ranking();
+    draft.comparison();
+    draft.series_granularity();
+    draft.scenario = draft.scenario();
+    draft.restrictions(request_filters)?;
+    draft.tidy_groups();
+    Ok(draft.finish())
+}
 
-    // Metrics, dimensions and cues.
-    let mut metrics: Vec<Metric> = Vec::new();
-    let mut group_by: Vec<Dimension> = Vec::new();
-    let mut cues: Vec<Intent> = Vec::new();
-    let mut order_desc: Option<(bool, usize)> = None;
-    let mut quality: Option<(bool, usize)> = None;
-    let mut granularity: Option<Granularity> = None;
-    let mut define = false;
-    let mut change: Option<bool> = None;
-    let mut factor: Option<f64> = None;
-    let mut share: Option<f64> = None;
-    let mut decline_reasons = false;
-    let mut top_word = false;
-    let mut metric_at: Vec<(Metric, usize)> = Vec::new();
-    for s in &seen {
-        // `which MCC`: the word names the dimension unless a code follows it (`MCC 5812`).
-        let mcc_code =
-            words.get(s.at + 1).is_some_and(|n| n.len() == 4 && n.bytes().all(|b| b.is_ascii_digit()));
-        let term = match &s.term {
-            Term::MccWord if !mcc_code => &Term::Dim(Dimension::Mcc),
-            other => other,
+/// A question being read: the words, which of them are placed, and everything read so far.
+struct Draft<'a> {
+    text: &'a str,
+    tokens: &'a [Token],
+    words: &'a [&'a str],
+    merchants: &'a MerchantLexicon,
+    as_of: Timestamp,
+    time: super::time::TimeSpec,
+    /// Whether each word is part of the reading.
+    used: Vec<bool>,
+    /// Lexicon terms and where they stand.
+    seen: Vec<Seen>,
+    /// Values the question names, by dimension, and where each stands.
+    filters: BTreeMap<Dimension, Vec<String>>,
+    value_at: Vec<ValueAt>,
+    /// Values excluded (`excluding Visa`).
+    excluded: BTreeMap<Dimension, Vec<String>>,
+    /// Where joining words stand (`linked to`).
+    joiners: Vec<usize>,
+    amount: Vec<crate::store::metric::AmountCondition>,
+    having: Vec<Having>,
+    having_words: Vec<String>,
+    top_n: Option<usize>,
+    lookup: Option<LookupTarget>,
+    numbers: Vec<f64>,
+    points: Option<f64>,
+    missing: Vec<String>,
+    not_understood: Vec<String>,
+    // What the terms say.
+    metrics: Vec<Metric>,
+    metric_at: Vec<(Metric, usize)>,
+    group_by: Vec<Dimension>,
+    cues: Vec<Intent>,
+    order_desc: Option<(bool, usize)>,
+    quality: Option<(bool, usize)>,
+    granularity: Option<Granularity>,
+    define: bool,
+    change: Option<bool>,
+    factor: Option<f64>,
+    share: Option<f64>,
+    decline_reasons: bool,
+    top_word: bool,
+    // The answer's shape.
+    intent: Intent,
+    defaulted: bool,
+    order: Option<Order>,
+    compare: Option<Comparison>,
+    scenario: Option<Scenario>,
+    relationship: Option<RelationshipTarget>,
+}
+
+/// A phrase rule: the tokens it reads at a position, if it applies there.
+type Rule<'a> = fn(&mut Draft<'a>, usize) -> Option<usize>;
+
+impl<'a> Draft<'a> {
+    fn new(
+        text: &'a str,
+        tokens: &'a [Token],
+        words: &'a [&'a str],
+        merchants: &'a MerchantLexicon,
+        as_of: Timestamp,
+        time: super::time::TimeSpec,
+    ) -> Draft<'a> {
+        Draft {
+            text,
+            tokens,
+            words,
+            merchants,
+            as_of,
+            time,
+            used: vec![false; words.len()],
+            seen: Vec::new(),
+            filters: BTreeMap::new(),
+            value_at: Vec::new(),
+            excluded: BTreeMap::new(),
+            joiners: Vec::new(),
+            amount: Vec::new(),
+            having: Vec::new(),
+            having_words: Vec::new(),
+            top_n: None,
+            lookup: None,
+            numbers: Vec::new(),
+            points: None,
+            missing: Vec::new(),
+            not_understood: Vec::new(),
+            metrics: Vec::new(),
+            metric_at: Vec::new(),
+            group_by: Vec::new(),
+            cues: Vec::new(),
+            order_desc: None,
+            quality: None,
+            granularity: None,
+            define: false,
+            change: None,
+            factor: None,
+            share: None,
+            decline_reasons: false,
+            top_word: false,
+            intent: Intent::Unsupported,
+            defaulted: false,
+            order: None,
+            compare: None,
+            scenario: None,
+            relationship: None,
+        }
+    }
+
+    fn w(&self, i: usize) -> &'a str {
+        self.words.get(i).copied().unwrap_or("")
+    }
+
+    /// The word at `i` as written in the question.
+    fn original(&self, i: usize) -> &'a str {
+        let t = &self.tokens[i];
+        &self.text[t.start..t.start + t.text.len().min(self.text.len() - t.start)]
+    }
+
+    fn has(&self, i: Intent) -> bool {
+        self.cues.contains(&i)
+    }
+
+    /// Records a value the question names at `at` (`len` words).
+    fn add_filter(&mut self, d: Dimension, v: String, at: usize, len: usize) {
+        self.value_at.push(ValueAt { dimension: d, value: v.clone(), start: at, len });
+        let values = self.filters.entry(d).or_default();
+        if !values.contains(&v) {
+            values.push(v);
+        }
+    }
+
+    /// The phrase rules, in the order they are tried at each word.
+    const RULES: [Rule<'a>; 11] = [
+        Self::merchant_at,
+        Self::country_code_at,
+        Self::points_at,
+        Self::percent_at,
+        Self::top_n_at,
+        Self::amount_at,
+        Self::group_condition_at,
+        Self::code_at,
+        Self::grain_at,
+        Self::term_at,
+        Self::number_at,
+    ];
+
+    /// Reads the words left after the time expressions, phrase by phrase; then the negations
+    /// and joining words that govern the values read, and what stays unplaced.
+    fn read_phrases(&mut self) {
+        let mut i = 0;
+        while i < self.words.len() {
+            if self.used[i] {
+                i += 1;
+                continue;
+            }
+            match Self::RULES.iter().find_map(|rule| rule(self, i)) {
+                Some(n) => {
+                    self.used[i..i + n].iter_mut().for_each(|u| *u = true);
+                    i += n;
+                }
+                None => i += 1,
+            }
+        }
+        self.excluded = negated_values(self.words, &mut self.used, &self.value_at, &mut self.filters);
+        self.joiners = joined_values(self.words, &mut self.used, &self.value_at);
+        let unplaced = self.words.iter().enumerate().filter(|(k, w)| !self.used[*k] && !is_stopword(w));
+        let unplaced: Vec<String> = unplaced.map(|(_, w)| (*w).to_owned()).collect();
+        self.not_understood.splice(0..0, unplaced);
+    }
+
+    /// Merchants by id or by name (misspelt by a slip per word at most).
+    fn merchant_at(&mut self, i: usize) -> Option<usize> {
+        let (id, n) = match self.merchants.by_id(self.w(i)) {
+            Some(id) => (id, 1),
+            None => self.merchants.by_name(self.words, i)?,
         };
+        self.add_filter(Dimension::MerchantId, id.to_owned(), i, n);
+        Some(n)
+    }
+
+    /// An ISO country code written in capitals is a country ("US", "GB", "DE"; "show us" and
+    /// "in" are not) — unless the whole question is in capitals or the word means something
+    /// else ("MC" is Mastercard).
+    fn country_code_at(&mut self, i: usize) -> Option<usize> {
+        let code = self.original(i);
+        if code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()) {
+            return None;
+        }
+        let shouted = !self.text.bytes().any(|b| b.is_ascii_lowercase());
+        if shouted || longest_match(self.words, i).is_some() {
+            return None;
+        }
+        let country = crate::facts::Country::parse(code)?;
+        self.add_filter(issuer_or_merchant(self.words, i), country.alpha2().to_owned(), i, 1);
+        Some(1)
+    }
+
+    /// Percentage points and basis points (`5 percentage points`, `50 bps`).
+    fn points_at(&mut self, i: usize) -> Option<usize> {
+        let (p, n) = percentage_points(self.words, i)?;
+        self.points = Some(p);
+        Some(n)
+    }
+
+    /// Percentages, the numbers of a what-if.
+    fn percent_at(&mut self, i: usize) -> Option<usize> {
+        let next = self.w(i + 1);
+        let p = percent(self.w(i), next)?;
+        self.numbers.push(p);
+        Some(if matches!(next, "percent" | "pct") { 2 } else { 1 })
+    }
+
+    /// `top 5`, `5 merchants`.
+    fn top_n_at(&mut self, i: usize) -> Option<usize> {
+        let w = self.w(i);
+        let before = i.checked_sub(1).map_or("", |k| self.w(k));
+        let counted =
+            matches!(longest_match(self.words, i + 1), Some((Term::Dim(_) | Term::DeclineReasons, _)));
+        if !(matches!(before, "top" | "bottom" | "first") || (count(w).is_some() && counted)) {
+            return None;
+        }
+        let n = count(w).filter(|n| (1..=100).contains(n))?;
+        self.top_n = Some(n as usize);
+        Some(1)
+    }
+
+    /// Amount thresholds: "above 100 USD", "between $10 and $50"; one without a currency is
+    /// left unplaced (the question is asked back), never given one.
+    fn amount_at(&mut self, i: usize) -> Option<usize> {
+        match amount_phrase(self.words, i)? {
+            AmountPhrase::Conditions(conditions, n) => {
+                self.amount.extend(conditions);
+                Some(n)
+            }
+            AmountPhrase::NoCurrency(n) => {
+                let phrase = self.words[i..i + n].join(" ");
+                self.not_understood.push(format!("{phrase}{}", super::amounts::NO_CURRENCY));
+                Some(n)
+            }
+        }
+    }
+
+    /// Group conditions: "with at least 100 transactions", "with no chargebacks".
+    fn group_condition_at(&mut self, i: usize) -> Option<usize> {
+        let (condition, n) = group_condition(self.words, i)?;
+        self.having.push(condition);
+        self.having_words.push(self.words[i..i + n].join(" "));
+        Some(n)
+    }
+
+    /// Codes: "code 51", "response code 05", "reason code 10.4", "MCC 5812", "BIN 453201".
+    fn code_at(&mut self, i: usize) -> Option<usize> {
+        let w = self.w(i);
+        let before = i.checked_sub(1).map_or("", |k| self.w(k));
+        let digits = |r: std::ops::RangeInclusive<usize>| {
+            r.contains(&w.len()) && w.bytes().all(|b| b.is_ascii_digit())
+        };
+        let code_context = matches!(before, "code" | "codes" | "rc" | "response" | "reason" | "mcc" | "bin");
+        let (dimension, lookup) = if is_reason_code(w) && !matches!(before, "mcc" | "bin") {
+            (Dimension::ReasonCode, Some(LookupTarget::ReasonCode(w.to_uppercase())))
+        } else if before == "mcc" && digits(4..=4) {
+            (Dimension::Mcc, Some(LookupTarget::Mcc(w.to_owned())))
+        } else if before == "bin" && digits(6..=8) {
+            (Dimension::IssuerBin, None)
+        } else if code_context && is_response_code(w) {
+            (Dimension::ResponseCode, Some(LookupTarget::ResponseCode(w.to_uppercase())))
+        } else {
+            return None;
+        };
+        let value = if dimension == Dimension::Mcc || dimension == Dimension::IssuerBin {
+            w.to_owned()
+        } else {
+            w.to_uppercase()
+        };
+        self.add_filter(dimension, value, i, 1);
+        if let Some(target) = lookup {
+            self.lookup.get_or_insert(target);
+        }
+        Some(1)
+    }
+
+    /// "by day", "per week", "each month", "by hour": a series granularity (but "by day of
+    /// week" and "by hour of day" are dimensions, which the lexicon finds).
+    fn grain_at(&mut self, i: usize) -> Option<usize> {
+        if !matches!(self.w(i), "by" | "per" | "each" | "every") || self.w(i + 2) == "of" {
+            return None;
+        }
+        let grain = match self.w(i + 1) {
+            "day" | "days" => Granularity::Day,
+            "week" | "weeks" => Granularity::Week,
+            "month" | "months" => Granularity::Month,
+            "hour" | "hours" => Granularity::Hour,
+            _ => return None,
+        };
+        self.seen.push(Seen { at: i, term: Term::Grain(grain) });
+        Some(2)
+    }
+
+    /// A lexicon term: a value (a network, a country, ...) or a metric, dimension or cue.
+    fn term_at(&mut self, i: usize) -> Option<usize> {
+        let (term, n) = longest_match(self.words, i)?;
         match term {
-            Term::Metrics(ms) => {
-                for m in *ms {
-                    if !metrics.contains(m) {
-                        metrics.push(*m);
-                        metric_at.push((*m, s.at));
+            Term::Value(Dimension::MerchantCountry, code) => {
+                let d = issuer_or_merchant(self.words, i + n - 1);
+                self.add_filter(d, (*code).to_owned(), i, n)
+            }
+            Term::Value(d, v) => self.add_filter(*d, (*v).to_owned(), i, n),
+            other => self.seen.push(Seen { at: i, term: other.clone() }),
+        }
+        Some(n)
+    }
+
+    /// A bare number: the size of a what-if, or part of a phrase already read.
+    fn number_at(&mut self, i: usize) -> Option<usize> {
+        let w = self.w(i);
+        if count(w).is_none() && w.parse::<f64>().is_err() {
+            return None;
+        }
+        if let Ok(v) = w.parse::<f64>() {
+            self.numbers.push(v);
+        }
+        Some(1)
+    }
+
+    /// What the lexicon's terms say: metrics, grouping, cues, order, granularity, changes.
+    fn place_terms(&mut self) {
+        let seen = std::mem::take(&mut self.seen);
+        for s in &seen {
+            // `which MCC`: the word names the dimension unless a code follows it (`MCC 5812`).
+            let next = self.w(s.at + 1);
+            let mcc_code = next.len() == 4 && next.bytes().all(|b| b.is_ascii_digit());
+            let term = match &s.term {
+                Term::MccWord if !mcc_code => &Term::Dim(Dimension::Mcc),
+                other => other,
+            };
+            match term {
+                Term::Metrics(ms) => {
+                    for m in *ms {
+                        if !self.metrics.contains(m) {
+                            self.metrics.push(*m);
+                            self.metric_at.push((*m, s.at));
+                        }
                     }
                 }
-            }
-            Term::DeclineReasons => decline_reasons = true,
-            Term::Dim(d) => {
-                let before = |k: usize| if s.at >= k { words[s.at - k] } else { "" };
-                let grouping = [
-                    "by",
-                    "per",
-                    "across",
-                    "each",
-                    "which",
-                    "what",
-                    "top",
-                    "bottom",
-                    "breakdown",
-                    "split",
-                    "highest",
-                    "lowest",
-                    "most",
-                    "worst",
-                    "best",
-                    "every",
-                    "among",
-                ];
-                let contextual = (1..=4).any(|k| grouping.contains(&before(k)));
-                let plural = words[s.at].ends_with('s');
-                // `by issuer country, only countries with …`: the bare word is the country named.
-                let same_country = *d == Dimension::MerchantCountry
-                    && matches!(words[s.at], "country" | "countries")
-                    && group_by.contains(&Dimension::IssuerCountry);
-                if (contextual || plural) && !group_by.contains(d) && !same_country {
-                    group_by.push(*d);
+                Term::DeclineReasons => self.decline_reasons = true,
+                Term::Dim(d) => self.group_dimension(*d, s.at),
+                // "declines linked to code 05" names a filter, not a relationship question.
+                Term::Cue(Intent::Relationship) if self.joiners.contains(&s.at) => {}
+                Term::Cue(intent) => self.cues.push(*intent),
+                Term::Order(desc) => self.order_desc = Some((*desc, s.at)),
+                Term::Quality(good) => self.quality = Some((*good, s.at)),
+                Term::Grain(g) => self.granularity = Some(*g),
+                Term::Define => self.define = true,
+                Term::Change(up) => self.change = Some(*up),
+                Term::Factor(p) => self.factor = Some(*p),
+                Term::Share(p) => self.share = Some(*p),
+                Term::Top(_) => self.top_word = true,
+                Term::Missing(what) => {
+                    if !self.missing.contains(&what.to_string()) {
+                        self.missing.push(what.to_string());
+                    }
                 }
+                Term::CodeWord | Term::MccWord | Term::ReasonWord | Term::Noise | Term::Value(..) => {}
             }
-            // "declines linked to code 05" names a filter, not a relationship question.
-            Term::Cue(Intent::Relationship) if joiners.contains(&s.at) => {}
-            Term::Cue(intent) => cues.push(*intent),
-            Term::Order(desc) => order_desc = Some((*desc, s.at)),
-            Term::Quality(good) => quality = Some((*good, s.at)),
-            Term::Grain(g) => granularity = Some(*g),
-            Term::Define => define = true,
-            Term::Change(up) => change = Some(*up),
-            Term::Factor(p) => factor = Some(*p),
-            Term::Share(p) => share = Some(*p),
-            Term::Top(_) => top_word = true,
-            Term::Missing(what) => {
-                if !missing.contains(&what.to_string()) {
-                    missing.push(what.to_string());
-                }
+        }
+        self.seen = seen;
+        if self.decline_reasons {
+            if !self.metrics.contains(&Metric::DeclinedCount) {
+                self.metrics.insert(0, Metric::DeclinedCount);
             }
-            Term::CodeWord | Term::MccWord | Term::ReasonWord | Term::Noise | Term::Value(..) => {}
+            if !self.group_by.contains(&Dimension::ResponseCode) {
+                self.group_by.push(Dimension::ResponseCode);
+            }
         }
     }
-    if decline_reasons {
-        if !metrics.contains(&Metric::DeclinedCount) {
-            metrics.insert(0, Metric::DeclinedCount);
-        }
-        if !group_by.contains(&Dimension::ResponseCode) {
-            group_by.push(Dimension::ResponseCode);
-        }
-    }
-    let has = |i: Intent| cues.contains(&i);
-    let lower = text.to_lowercase();
-    let fraud_cards = lower.contains("fraud") && (lower.contains("card") || lower.contains("merchant"));
 
-    // Intent, by priority.
-    let mut intent = if !missing.is_empty() {
-        Intent::Unsupported
-    } else if define && lookup.is_some() || (define && metrics.len() == 1 && filters.is_empty()) {
-        Intent::Lookup
-    } else if has(Intent::Relationship) || (fraud_cards && lower.contains("common")) {
-        Intent::Relationship
-    } else if has(Intent::WhatIf)
-        || (words.contains(&"if")
-            && (factor.is_some() || (change.is_some() && (!numbers.is_empty() || share.is_some()))))
-    {
-        Intent::WhatIf
-    } else if has(Intent::Forecast) || (time.future && !metrics.is_empty()) {
-        Intent::Forecast
-    } else if has(Intent::Why) {
-        Intent::Why
-    } else if metrics.contains(&Metric::UnmatchedAuthCount)
-        || has(Intent::Reconcile)
-        || metrics.contains(&Metric::ReconciliationRate)
-    {
-        Intent::Reconcile
-    } else if has(Intent::Anomaly) {
-        Intent::Anomaly
-    } else if has(Intent::Compare) || time.versus.is_some() {
-        Intent::Compare
-    } else if has(Intent::Trend) || (granularity.is_some() && group_by.is_empty()) {
-        Intent::Trend
-    } else if !group_by.is_empty() || top_n.is_some() || top_word || has(Intent::Breakdown) || decline_reasons
-    {
-        Intent::Breakdown
-    } else if lookup.is_some() && metrics.is_empty() {
-        Intent::Lookup
-    } else if !metrics.is_empty() {
-        Intent::Describe
-    } else {
-        Intent::Unsupported
-    };
-    // A question with filters or a time but no metric ("how is Visa doing last week?") gets
-    // the headline metrics.
-    let mut defaulted = false;
-    if intent == Intent::Unsupported
-        && missing.is_empty()
-        && (!filters.is_empty() || time.explicit)
-        && not_understood.len() <= 1
-        && words.iter().any(|w| {
-            matches!(
-                *w,
-                "how" | "doing" | "performing" | "performance" | "summary" | "overview" | "going" | "status"
-            )
-        })
-    {
-        intent = Intent::Describe;
+    /// A dimension word groups when a grouping word stands shortly before it (`by network`,
+    /// `which merchants`) or it is plural (`networks`).
+    fn group_dimension(&mut self, d: Dimension, at: usize) {
+        const GROUPING: [&str; 17] = [
+            "by",
+            "per",
+            "across",
+            "each",
+            "which",
+            "what",
+            "top",
+            "bottom",
+            "breakdown",
+            "split",
+            "highest",
+            "lowest",
+            "most",
+            "worst",
+            "best",
+            "every",
+            "among",
+        ];
+        let contextual = (1..=4).any(|k| at >= k && GROUPING.contains(&self.words[at - k]));
+        let plural = self.words[at].ends_with('s');
+        // `by issuer country, only countries with …`: the bare word is the country named.
+        let same_country = d == Dimension::MerchantCountry
+            && matches!(self.words[at], "country" | "countries")
+            && self.group_by.contains(&Dimension::IssuerCountry);
+        if (contextual || plural) && !self.group_by.contains(&d) && !same_country {
+            self.group_by.push(d);
+        }
     }
-    if metrics.is_empty() {
-        defaulted = true;
-        metrics = match intent {
-            Intent::Describe | Intent::Compare => {
-                vec![Metric::TransactionCount, Metric::ApprovalRate, Metric::TransactionAmount]
-            }
-            Intent::Trend | Intent::Why => vec![Metric::TransactionAmount, Metric::TransactionCount],
-            Intent::Anomaly => vec![Metric::TransactionCount],
-            Intent::Forecast => vec![Metric::TransactionAmount, Metric::TransactionCount],
-            // `which BINs had zero approvals`: the groups are counted, not their sales.
-            Intent::Breakdown if !having.is_empty() => vec![Metric::TransactionCount],
-            Intent::Breakdown => vec![Metric::TransactionAmount],
-            Intent::Reconcile => {
-                vec![Metric::UnmatchedAuthCount, Metric::ReconciliationRate, Metric::SettlementDelayHours]
-            }
+
+    /// True for "fraud cards" and "fraud merchants": the common-point-of-purchase question.
+    fn fraud_cards(&self) -> bool {
+        let lower = self.text.to_lowercase();
+        lower.contains("fraud") && (lower.contains("card") || lower.contains("merchant"))
+    }
+
+    /// The intent, by priority.
+    fn decide_intent(&self) -> Intent {
+        let lower = self.text.to_lowercase();
+        let has = |i: Intent| self.has(i);
+        let what_if_words = self.words.contains(&"if")
+            && (self.factor.is_some()
+                || (self.change.is_some()
+                    && (!self.numbers.is_empty() || self.share.is_some() || self.points.is_some())));
+        let intent = if !self.missing.is_empty() {
+            Intent::Unsupported
+        } else if self.define
+            && (self.lookup.is_some() || (self.metrics.len() == 1 && self.filters.is_empty()))
+        {
+            Intent::Lookup
+        } else if has(Intent::Relationship) || (self.fraud_cards() && lower.contains("common")) {
             Intent::Relationship
-            | Intent::Lookup
-            | Intent::WhatIf
-            | Intent::Clarify
-            | Intent::Unsupported => vec![],
-        };
-    }
-    if intent == Intent::Anomaly {
-        metrics = counted_events(&metrics, &metric_at, &words);
-    }
-    if intent == Intent::Reconcile {
-        for m in [Metric::UnmatchedAuthCount, Metric::ReconciliationRate] {
-            if !metrics.contains(&m) {
-                metrics.push(m);
-            }
-        }
-    }
-
-    // Lookups of a term ("what does chargeback rate mean").
-    if intent == Intent::Lookup && lookup.is_none() {
-        lookup = metrics.first().map(|m| LookupTarget::Term(m.as_str().to_owned()));
-    }
-    // Relationship target: a merchant named in the question, else common point of purchase.
-    let relationship = (intent == Intent::Relationship).then(|| match filters.get(&Dimension::MerchantId) {
-        Some(ids) if !fraud_cards => RelationshipTarget::Merchant { merchant_id: ids[0].clone() },
-        _ => RelationshipTarget::CommonPointOfPurchase,
-    });
-    if intent == Intent::Relationship || intent == Intent::Lookup {
-        metrics.clear();
-    }
-
-    // Order and top-N for breakdowns: the metric named right after the order word, else the first.
-    let order_metric =
-        |at: usize| metric_at.iter().filter(|(_, k)| *k > at).min_by_key(|(_, k)| *k).map(|(m, _)| *m);
-    let mut order = None;
-    if intent == Intent::Breakdown || intent == Intent::Compare {
-        if let Some((desc, at)) = order_desc {
-            order = order_metric(at)
-                .or(metrics.first().copied())
-                .map(|metric| Order { metric, descending: desc });
-        } else if let Some((good, at)) = quality {
-            order = order_metric(at).or(metrics.first().copied()).map(|metric| {
-                let higher_is_better = matches!(
-                    metric,
-                    Metric::ApprovalRate
-                        | Metric::ReconciliationRate
-                        | Metric::TransactionAmount
-                        | Metric::TransactionCount
-                        | Metric::ApprovedCount
-                        | Metric::SettledAmount
-                );
-                Order { metric, descending: good == higher_is_better }
-            });
-        } else if intent == Intent::Breakdown {
-            order = metrics.first().map(|m| Order { metric: *m, descending: true });
-        }
-        if intent == Intent::Breakdown && group_by.is_empty() {
-            group_by.push(if decline_reasons { Dimension::ResponseCode } else { Dimension::MerchantId });
-        }
-        if intent == Intent::Breakdown {
-            top_n = Some(top_n.unwrap_or(if decline_reasons { 5 } else { 10 }));
-        }
-    }
-    // Comparisons: two values of one dimension, or two periods.
-    let mut compare = None;
-    if intent == Intent::Compare {
-        if let Some((d, values)) = filters.iter().find(|(_, v)| v.len() >= 2) {
-            compare = Some(Comparison::Entities { dimension: *d, values: values.clone() });
-        } else if !group_by.is_empty() && time.versus.is_none() {
-            compare = Some(Comparison::Entities { dimension: group_by[0], values: vec![] });
+        } else if has(Intent::WhatIf) || what_if_words {
+            Intent::WhatIf
+        } else if has(Intent::Forecast) || (self.time.future && !self.metrics.is_empty()) {
+            Intent::Forecast
+        } else if has(Intent::Why) {
+            Intent::Why
+        } else if has(Intent::Reconcile)
+            || self.metrics.contains(&Metric::UnmatchedAuthCount)
+            || self.metrics.contains(&Metric::ReconciliationRate)
+        {
+            Intent::Reconcile
+        } else if has(Intent::Anomaly) {
+            Intent::Anomaly
+        } else if has(Intent::Compare) || self.time.versus.is_some() {
+            Intent::Compare
+        } else if has(Intent::Trend) || (self.granularity.is_some() && self.group_by.is_empty()) {
+            Intent::Trend
+        } else if !self.group_by.is_empty()
+            || self.top_n.is_some()
+            || self.top_word
+            || has(Intent::Breakdown)
+            || self.decline_reasons
+        {
+            Intent::Breakdown
+        } else if self.lookup.is_some() && self.metrics.is_empty() {
+            Intent::Lookup
+        } else if !self.metrics.is_empty() {
+            Intent::Describe
         } else {
-            let previous = time.versus.unwrap_or_else(|| time.range.previous());
-            compare = Some(Comparison::Periods { current: time.range, previous });
+            Intent::Unsupported
+        };
+        if intent == Intent::Unsupported && self.asks_how_it_is_doing() {
+            Intent::Describe
+        } else {
+            intent
         }
     }
-    if intent == Intent::Why && time.versus.is_none() {
-        time.versus = Some(time.range.previous());
+
+    /// A question with filters or a time but no metric ("how is Visa doing last week?"): the
+    /// headline metrics are meant.
+    fn asks_how_it_is_doing(&self) -> bool {
+        const WORDS: [&str; 8] =
+            ["how", "doing", "performing", "performance", "summary", "overview", "going", "status"];
+        self.missing.is_empty()
+            && (!self.filters.is_empty() || self.time.explicit)
+            && self.not_understood.len() <= 1
+            && self.words.iter().any(|w| WORDS.contains(w))
     }
-    // Series granularity: asked for, or sensible for the range.
-    if matches!(intent, Intent::Trend | Intent::Anomaly | Intent::Forecast) && granularity.is_none() {
-        let days = time.range.len_millis() / MS_PER_DAY;
-        granularity = Some(match days {
-            0..=2 => Granularity::Hour,
-            3..=120 => Granularity::Day,
-            121..=730 => Granularity::Week,
-            _ => Granularity::Month,
-        });
+
+    /// The metrics an intent reads when the question names none.
+    fn default_metrics(&mut self) {
+        use Metric::*;
+        if self.metrics.is_empty() {
+            self.defaulted = true;
+            self.metrics = match self.intent {
+                Intent::Describe | Intent::Compare => vec![TransactionCount, ApprovalRate, TransactionAmount],
+                Intent::Trend | Intent::Why | Intent::Forecast => vec![TransactionAmount, TransactionCount],
+                Intent::Anomaly => vec![TransactionCount],
+                // `which BINs had zero approvals`: the groups are counted, not their sales.
+                Intent::Breakdown if !self.having.is_empty() => vec![TransactionCount],
+                Intent::Breakdown => vec![TransactionAmount],
+                Intent::Reconcile => vec![UnmatchedAuthCount, ReconciliationRate, SettlementDelayHours],
+                Intent::Relationship
+                | Intent::Lookup
+                | Intent::WhatIf
+                | Intent::Clarify
+                | Intent::Unsupported => {
+                    vec![]
+                }
+            };
+        }
+        if self.intent == Intent::Anomaly {
+            self.metrics = counted_events(&self.metrics, &self.metric_at, self.words);
+        }
+        if self.intent == Intent::Reconcile {
+            for m in [UnmatchedAuthCount, ReconciliationRate] {
+                if !self.metrics.contains(&m) {
+                    self.metrics.push(m);
+                }
+            }
+        }
     }
-    // What-if scenario: the first metric, changed by a factor (`doubles`), or by the first
-    // percentage or a fraction (`by a third`) signed by the verb.
-    let scenario = (intent == Intent::WhatIf).then(|| {
-        let metric = metrics.first().copied().unwrap_or(Metric::TransactionAmount);
-        let percent = factor.unwrap_or_else(|| {
-            let magnitude = numbers.first().copied().or(share).unwrap_or(10.0).abs();
-            if change == Some(false) {
-                -magnitude
+
+    /// What a lookup or relationship question is about.
+    fn targets(&mut self) {
+        // Lookups of a term ("what does chargeback rate mean").
+        if self.intent == Intent::Lookup && self.lookup.is_none() {
+            self.lookup = self.metrics.first().map(|m| LookupTarget::Term(m.as_str().to_owned()));
+        }
+        // A merchant named in the question, else common point of purchase.
+        if self.intent == Intent::Relationship {
+            let fraud_cards = self.fraud_cards();
+            self.relationship = Some(match self.filters.get(&Dimension::MerchantId) {
+                Some(ids) if !fraud_cards => RelationshipTarget::Merchant { merchant_id: ids[0].clone() },
+                _ => RelationshipTarget::CommonPointOfPurchase,
+            });
+        }
+        if matches!(self.intent, Intent::Relationship | Intent::Lookup) {
+            self.metrics.clear();
+        }
+    }
+
+    /// Order and top-N of a ranking: by the metric named right after the order word, else
+    /// the first.
+    fn ranking(&mut self) {
+        if !matches!(self.intent, Intent::Breakdown | Intent::Compare) {
+            return;
+        }
+        let after = |at: usize| {
+            self.metric_at.iter().filter(|(_, k)| *k > at).min_by_key(|(_, k)| *k).map(|(m, _)| *m)
+        };
+        let first = self.metrics.first().copied();
+        self.order = if let Some((desc, at)) = self.order_desc {
+            after(at).or(first).map(|metric| Order { metric, descending: desc })
+        } else if let Some((good, at)) = self.quality {
+            after(at).or(first).map(|metric| Order { metric, descending: good == higher_is_better(metric) })
+        } else if self.intent == Intent::Breakdown {
+            first.map(|metric| Order { metric, descending: true })
+        } else {
+            None
+        };
+        if self.intent == Intent::Breakdown {
+            if self.group_by.is_empty() {
+                self.group_by.push(if self.decline_reasons {
+                    Dimension::ResponseCode
+                } else {
+                    Dimension::MerchantId
+                });
+            }
+            self.top_n = Some(self.top_n.unwrap_or(if self.decline_reasons { 5 } else { 10 }));
+        }
+    }
+
+    /// Comparisons: two values of one dimension, or two periods.
+    fn comparison(&mut self) {
+        let time = &mut self.time;
+        if self.intent == Intent::Compare {
+            self.compare = Some(if let Some((d, values)) = self.filters.iter().find(|(_, v)| v.len() >= 2) {
+                Comparison::Entities { dimension: *d, values: values.clone() }
+            } else if !self.group_by.is_empty() && time.versus.is_none() {
+                Comparison::Entities { dimension: self.group_by[0], values: vec![] }
             } else {
-                magnitude
-            }
-        });
-        match points {
-            Some(p) => {
-                Scenario { metric, percent: None, points: Some(if change == Some(false) { -p } else { p }) }
-            }
-            None => Scenario::percent(metric, percent),
+                Comparison::Periods {
+                    current: time.range,
+                    previous: time.versus.unwrap_or_else(|| time.range.previous()),
+                }
+            });
         }
-    });
-    if intent == Intent::WhatIf && metrics.is_empty() {
-        metrics.push(Metric::TransactionAmount);
-    }
-
-    // Hour and weekday restrictions from the time expressions become filters.
-    if !time.hours.is_empty() {
-        filters.insert(Dimension::HourOfDay, time.hours.iter().map(|h| h.to_string()).collect());
-    }
-    if !time.weekdays.is_empty() {
-        filters.insert(
-            Dimension::DayOfWeek,
-            time.weekdays.iter().map(|d| crate::store::metric::WEEKDAYS[*d as usize].to_owned()).collect(),
-        );
-    }
-    for (name, value) in request_filters {
-        let d = request_filter_dimension(name)?;
-        let values = filters.entry(d).or_default();
-        if !values.contains(value) {
-            values.push(value.clone());
+        if self.intent == Intent::Why && time.versus.is_none() {
+            time.versus = Some(time.range.previous());
         }
     }
-    // A filter value that is also being compared stays a filter; a dimension filtered to one
-    // value is not also grouped by.
-    group_by.retain(|d| filters.get(d).is_none_or(|v| v.len() > 1 || intent == Intent::Compare));
-    if group_by.len() > crate::store::metric::MetricQuery::MAX_GROUP_BY {
-        group_by.truncate(crate::store::metric::MetricQuery::MAX_GROUP_BY);
-    }
-    // `for all networks except Visa`: the dimension only named what is left out; with no
-    // ranking asked for and nothing to group by, the question asks for a total.
-    if intent == Intent::Breakdown
-        && group_by.is_empty()
-        && !top_word
-        && !has(Intent::Breakdown)
-        && order_desc.is_none()
-        && quality.is_none()
-    {
-        intent = Intent::Describe;
-        order = None;
-        top_n = None;
+
+    /// Series granularity: asked for, or sensible for the range.
+    fn series_granularity(&mut self) {
+        if matches!(self.intent, Intent::Trend | Intent::Anomaly | Intent::Forecast)
+            && self.granularity.is_none()
+        {
+            self.granularity = Some(match self.time.range.len_millis() / MS_PER_DAY {
+                0..=2 => Granularity::Hour,
+                3..=120 => Granularity::Day,
+                121..=730 => Granularity::Week,
+                _ => Granularity::Month,
+            });
+        }
     }
 
-    // A condition on groups means something only in a ranking of groups; anywhere else it
-    // is a part of the question that would be left out.
-    if !having.is_empty() && (intent != Intent::Breakdown || group_by.is_empty()) {
-        having.clear();
-        not_understood.append(&mut having_words);
+    /// A what-if's scenario: the first metric, changed by a factor (`doubles`), by percentage
+    /// points, or by the first percentage or a fraction (`by a third`) signed by the verb.
+    fn scenario(&mut self) -> Option<Scenario> {
+        if self.intent != Intent::WhatIf {
+            return None;
+        }
+        if self.metrics.is_empty() {
+            self.metrics.push(Metric::TransactionAmount);
+        }
+        let metric = self.metrics[0];
+        let falls = self.change == Some(false);
+        Some(match (self.points, self.factor) {
+            (Some(p), _) => Scenario { metric, percent: None, points: Some(if falls { -p } else { p }) },
+            (None, Some(percent)) => Scenario::percent(metric, percent),
+            (None, None) => {
+                let magnitude = self.numbers.first().copied().or(self.share).unwrap_or(10.0).abs();
+                Scenario::percent(metric, if falls { -magnitude } else { magnitude })
+            }
+        })
     }
-    // An anomaly is found day by day: "unusual days" asks nothing more.
-    if intent == Intent::Anomaly {
-        not_understood.retain(|w| !matches!(w.as_str(), "day" | "days"));
+
+    /// Hour and weekday restrictions from the time expressions, and the request's filters.
+    fn restrictions(&mut self, request_filters: &BTreeMap<String, String>) -> Result<()> {
+        if !self.time.hours.is_empty() {
+            self.filters
+                .insert(Dimension::HourOfDay, self.time.hours.iter().map(|h| h.to_string()).collect());
+        }
+        if !self.time.weekdays.is_empty() {
+            let days =
+                self.time.weekdays.iter().map(|d| crate::store::metric::WEEKDAYS[*d as usize].to_owned());
+            self.filters.insert(Dimension::DayOfWeek, days.collect());
+        }
+        for (name, value) in request_filters {
+            let values = self.filters.entry(request_filter_dimension(name)?).or_default();
+            if !values.contains(value) {
+                values.push(value.clone());
+            }
+        }
+        Ok(())
     }
-    let content = words.iter().filter(|w| !is_stopword(w)).count().max(1);
-    let unknown = not_understood.len();
-    let mut confidence = match intent {
-        Intent::Unsupported => 0.2,
-        _ => 0.95 - 0.12 * unknown as f64 - if defaulted { 0.1 } else { 0.0 },
-    };
-    if unknown * 2 > content && intent != Intent::Unsupported {
-        confidence -= 0.2;
+
+    /// Grouping that the filters and the intent leave meaningful.
+    fn tidy_groups(&mut self) {
+        // A filter value that is also being compared stays a filter; a dimension filtered to
+        // one value is not also grouped by.
+        let (filters, intent) = (&self.filters, self.intent);
+        self.group_by.retain(|d| filters.get(d).is_none_or(|v| v.len() > 1 || intent == Intent::Compare));
+        self.group_by.truncate(crate::store::metric::MetricQuery::MAX_GROUP_BY);
+        // `for all networks except Visa`: the dimension only named what is left out; with no
+        // ranking asked for and nothing to group by, the question asks for a total.
+        let ranking_asked = self.top_word
+            || self.has(Intent::Breakdown)
+            || self.order_desc.is_some()
+            || self.quality.is_some();
+        if self.intent == Intent::Breakdown && self.group_by.is_empty() && !ranking_asked {
+            self.intent = Intent::Describe;
+            self.order = None;
+            self.top_n = None;
+        }
+        // A condition on groups means something only in a ranking of groups; anywhere else it
+        // is a part of the question that would be left out.
+        if !self.having.is_empty() && (self.intent != Intent::Breakdown || self.group_by.is_empty()) {
+            self.having.clear();
+            self.not_understood.append(&mut self.having_words);
+        }
+        // An anomaly is found day by day: "unusual days" asks nothing more.
+        if self.intent == Intent::Anomaly {
+            self.not_understood.retain(|w| !matches!(w.as_str(), "day" | "days"));
+        }
     }
-    let confidence = (confidence.clamp(0.05, 0.99) * 100.0).round() / 100.0;
-    let filters = filters
-        .into_iter()
-        .filter(|(_, values)| !values.is_empty())
-        .map(|(dimension, values)| Filter::one_of(dimension, values))
-        .chain(excluded.into_iter().map(|(dimension, values)| Filter::none_of(dimension, values)))
-        .collect();
-    Ok(Question {
-        text: text.to_owned(),
-        intent,
-        metrics,
-        filters,
-        amount,
-        group_by,
-        top_n,
-        having,
-        missing,
-        order,
-        as_of,
-        time,
-        compare,
-        granularity,
-        scenario,
-        lookup,
-        relationship,
-        not_understood,
-        refused: None,
-        confidence,
-    })
+
+    /// How sure the reading is: each unplaced word costs, and so do defaulted metrics.
+    fn confidence(&self) -> f64 {
+        let content = self.words.iter().filter(|w| !is_stopword(w)).count().max(1);
+        let unknown = self.not_understood.len();
+        let mut confidence = match self.intent {
+            Intent::Unsupported => 0.2,
+            _ => 0.95 - 0.12 * unknown as f64 - if self.defaulted { 0.1 } else { 0.0 },
+        };
+        if unknown * 2 > content && self.intent != Intent::Unsupported {
+            confidence -= 0.2;
+        }
+        (confidence.clamp(0.05, 0.99) * 100.0).round() / 100.0
+    }
+
+    fn finish(self) -> Question {
+        let confidence = self.confidence();
+        let filters = self
+            .filters
+            .into_iter()
+            .filter(|(_, values)| !values.is_empty())
+            .map(|(dimension, values)| Filter::one_of(dimension, values))
+            .chain(self.excluded.into_iter().map(|(dimension, values)| Filter::none_of(dimension, values)))
+            .collect();
+        Question {
+            text: self.text.to_owned(),
+            intent: self.intent,
+            metrics: self.metrics,
+            filters,
+            amount: self.amount,
+            group_by: self.group_by,
+            top_n: self.top_n,
+            having: self.having,
+            missing: self.missing,
+            order: self.order,
+            as_of: self.as_of,
+            time: self.time,
+            compare: self.compare,
+            granularity: self.granularity,
+            scenario: self.scenario,
+            lookup: self.lookup,
+            relationship: self.relationship,
+            not_understood: self.not_understood,
+            refused: None,
+            confidence,
+        }
+    }
+}
+
+/// Whether more of a metric is better (for "best" and "worst").
+fn higher_is_better(m: Metric) -> bool {
+    matches!(
+        m,
+        Metric::ApprovalRate
+            | Metric::ReconciliationRate
+            | Metric::TransactionAmount
+            | Metric::TransactionCount
+            | Metric::ApprovedCount
+            | Metric::SettledAmount
+    )
 }
 
 /// Anomaly detection counts events day by day, so there a plural event noun (`chargebacks`,
