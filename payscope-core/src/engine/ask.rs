@@ -45,7 +45,7 @@ pub(super) type LexiconCell = (u64, Arc<tokio::sync::OnceCell<Arc<Lexicon>>>);
 pub(super) struct Lexicon {
     parser: MerchantLexicon,
     names: MerchantNames,
-    parsed: std::sync::Mutex<std::collections::HashMap<ParseKey, Arc<Question>>>,
+    parsed: std::sync::Mutex<std::collections::HashMap<ParseKey, Arc<Reading>>>,
     /// By a hash of the cache key and the question's text (looked up without copying them).
     replays: std::sync::Mutex<std::collections::HashMap<u64, Arc<Replay>>>,
     /// A lock per question being computed (by the same hash as `replays`), see [`Lexicon::claim`].
@@ -92,6 +92,23 @@ impl Replay {
     }
 }
 
+/// A question as the agents receive it, with the interpretation its answer carries (worked
+/// out once per reading, not per answer).
+#[derive(Clone)]
+struct Reading {
+    question: Question,
+    interpretation: Option<Interpretation>,
+}
+
+impl Reading {
+    fn of(question: Question) -> Reading {
+        let answerable = !matches!(question.intent, Intent::Unsupported | Intent::Clarify);
+        let interpretation = answerable
+            .then(|| Interpretation { text: question.restatement(), query: TypedQuery::of(&question) });
+        Reading { question, interpretation }
+    }
+}
+
 /// What was asked: a question in words, or a typed query (by its canonical JSON).
 enum Request {
     Question { text: String, time_range: Option<TimeRangeSpec> },
@@ -105,26 +122,29 @@ enum Asked {
 }
 
 impl Lexicon {
-    /// Parses a question, or returns the result of parsing the same inputs before.
-    fn parse(
+    /// Reads a question as the agents will receive it — parsed, asked back when words are
+    /// left unplaced, settled into its typed query — or returns the reading of the same inputs
+    /// before.
+    fn read(
         &self,
         request: &Query,
         text: &str,
         as_of: Timestamp,
         fallback: &TimeRangeSpec,
-    ) -> Result<Question> {
+    ) -> Result<Reading> {
         let key: ParseKey = (as_of.0, fallback.clone(), request.filters.clone(), text.to_owned());
         let remembered = self.parsed.lock().unwrap_or_else(|e| e.into_inner()).get(&key).cloned();
-        if let Some(question) = remembered {
-            return Ok(Question::clone(&question));
+        if let Some(reading) = remembered {
+            return Ok(Reading::clone(&reading));
         }
-        let question = parse(text, as_of, fallback, &request.filters, &self.parser)?;
+        let question = settle(ask_back(parse(text, as_of, fallback, &request.filters, &self.parser)?));
+        let reading = Reading::of(question);
         let mut parsed = self.parsed.lock().unwrap_or_else(|e| e.into_inner());
         if parsed.len() >= PARSED_QUESTIONS {
             parsed.clear();
         }
-        parsed.insert(key, Arc::new(question.clone()));
-        Ok(question)
+        parsed.insert(key, Arc::new(reading.clone()));
+        Ok(reading)
     }
 
     /// Claims computing the question `text` under `key`: the claim, held until its answer is
@@ -202,6 +222,17 @@ fn confidence(q: &Question, out: &Output, failed: usize, total: usize) -> f64 {
 fn this_minute() -> Timestamp {
     let now = Timestamp::now();
     Timestamp(now.0 - now.0.rem_euclid(60_000))
+}
+
+/// Never a different question: a question with words the parse could not place is not
+/// answered with numbers (an answer that leaves them out may answer another question); it is
+/// asked back.
+fn ask_back(mut q: Question) -> Question {
+    if q.intent != Intent::Unsupported && !q.not_understood.is_empty() {
+        q.intent = Intent::Clarify;
+        q.confidence = q.confidence.min(0.3);
+    }
+    q
 }
 
 /// The question as the agents receive it: its typed form, resolved — the same question a
@@ -343,21 +374,15 @@ impl Engine {
         let stats = self.inner.stores.facts.stats(ctx).await?;
         let lexicon = self.lexicon(ctx, stats.data_version).await?;
         let fallback = request.time_range.clone().unwrap_or_default();
-        let mut question = lexicon.parse(&request, text, as_of, &fallback)?;
-        let (warnings, prompts) = self.read_with_model(&mut question, text).await;
-        // Never a different question: a question with words the parse could not place is not
-        // answered with numbers (an answer that leaves them out may answer another question);
-        // it is asked back. A reading the language model proposed has placed them.
-        if !matches!(question.intent, Intent::Unsupported)
-            && !question.not_understood.is_empty()
-            && !prompts.contains(&CLASSIFY_PROMPT_VERSION)
-        {
-            question.intent = Intent::Clarify;
-            question.confidence = question.confidence.min(0.3);
+        let mut reading = lexicon.read(&request, text, as_of, &fallback)?;
+        // A question asked back may still be read by the language model (its proposal then
+        // replaces the reading, checked like a typed query).
+        let (warnings, prompts) = self.read_with_model(&mut reading.question, text).await;
+        if !prompts.is_empty() {
+            reading = Reading::of(reading.question);
         }
-        let question = settle(question);
         let asked = Request::Question { text: text.to_owned(), time_range: request.time_range };
-        self.respond(ctx, started, asked, question, (stats, lexicon), warnings, prompts).await
+        self.respond(ctx, started, asked, reading, (stats, lexicon), warnings, prompts).await
     }
 
     /// Answers a typed query (docs/query.md) for the caller's bank: no language involved.
@@ -385,7 +410,7 @@ impl Engine {
         let lexicon = self.lexicon(ctx, stats.data_version).await?;
         // The same query in any spelling is one cache entry: keyed by its resolved form.
         let asked = Request::Query { key: serde_json::to_string(&TypedQuery::of(&question))? };
-        self.respond(ctx, started, asked, question, (stats, lexicon), vec![], vec![]).await
+        self.respond(ctx, started, asked, Reading::of(question), (stats, lexicon), vec![], vec![]).await
     }
 
     /// Reads a question the grammar was unsure of with the language model, when one is
@@ -396,7 +421,7 @@ impl Engine {
         // A question the grammar placed whole needs no model; nor one about data the reports
         // do not hold (no reading can supply it).
         let placed = question.confidence >= 0.5 && question.not_understood.is_empty();
-        if placed || !question.missing.is_empty() {
+        if placed || !question.missing.is_empty() || question.refused.is_some() {
             return (warnings, prompts);
         }
         match self.inner.llm.classify(text).await {
@@ -428,16 +453,18 @@ impl Engine {
         ctx: &BankContext,
         started: Instant,
         asked: Request,
-        mut question: Question,
+        reading: Reading,
         (stats, lexicon): (crate::store::FactStats, Arc<Lexicon>),
         mut warnings: Vec<String>,
         mut prompts: Vec<&'static str>,
     ) -> Result<Asked> {
+        let Reading { mut question, mut interpretation } = reading;
         let as_of = question.as_of;
         // "all time" starts at the bank's first fact.
         if question.time.range.from == Timestamp(0) {
             if let Some(first) = stats.first {
                 question.time.range.from = first.date().start();
+                interpretation = Reading::of(question.clone()).interpretation;
             }
         }
         let (text, request_range) = match &asked {
@@ -527,8 +554,7 @@ impl Engine {
             answer_id: AnswerId::new(),
             summary: String::new(),
             intent: question.intent,
-            interpretation: (!matches!(question.intent, Intent::Unsupported | Intent::Clarify))
-                .then(|| Interpretation { text: question.restatement(), query: TypedQuery::of(&question) }),
+            interpretation,
             confidence: confidence(&question, &output, failed, agents.len()),
             agents_invoked,
             time_range: question.time.range,
