@@ -230,276 +230,314 @@ pub fn resolve_fallback(spec: &TimeRangeSpec, as_of: Timestamp) -> Result<TimeSp
     })
 }
 
-/// Reads time expressions from the question's tokens; falls back to `fallback` for the range.
+/// What one time rule read at a position.
+enum Read {
+    /// Ranges the question names, each with its phrase and whether it lies ahead (a forecast
+    /// horizon), and where each starts relative to the rule's position.
+    Ranges(Vec<(TimeRange, String, bool, usize)>),
+    /// Hours of the UTC day to keep.
+    Hours(Vec<u8>),
+    /// Days of the week to keep (0 = Monday).
+    Weekdays(Vec<u8>),
+}
+
+/// What the rules read against: the question's tokens, `as_of`, and the first range found
+/// (`the week before` and `the same day last week` follow one).
+struct Clock<'a> {
+    tokens: &'a [Token],
+    today: Date,
+    as_of: Timestamp,
+    first: Option<TimeRange>,
+}
+
+/// A time rule: what it reads at a position, and how many tokens.
+type TimeRule<'a> = fn(&Clock<'a>, usize) -> Option<(Read, usize)>;
+
+impl<'a> Clock<'a> {
+    /// The time rules, in the order they are tried at each word.
+    const RULES: [TimeRule<'a>; 11] = [
+        Clock::day_or_period_to_date,
+        Clock::following,
+        Clock::relative_day,
+        Clock::relative_period,
+        Clock::date_span,
+        Clock::quarter,
+        Clock::month_or_date,
+        Clock::year,
+        Clock::hours,
+        Clock::weekdays,
+        Clock::over_previous,
+    ];
+
+    fn w(&self, i: usize) -> &'a str {
+        self.tokens.get(i).map(|t| t.text.as_str()).unwrap_or("")
+    }
+
+    fn one(range: TimeRange, phrase: String, n: usize) -> Option<(Read, usize)> {
+        Some((Read::Ranges(vec![(range, phrase, false, 0)]), n))
+    }
+
+    /// `YTD`, `last Friday`, `since Monday`, `the day before yesterday`, `the first week of October`.
+    fn day_or_period_to_date(&self, i: usize) -> Option<(Read, usize)> {
+        let w = |k: usize| self.w(k);
+        let (range, phrase, n) = to_date(&w, i, self.today, self.as_of)
+            .or_else(|| named_day(&w, i, self.today, self.as_of))
+            .or_else(|| day_before_yesterday(&w, i, self.today))
+            .or_else(|| week_of_month(&w, i, self.today))?;
+        Self::one(range, phrase, n)
+    }
+
+    /// After a named range: `the week before`, `prior 7 days`, `the same day last week`.
+    fn following(&self, i: usize) -> Option<(Read, usize)> {
+        let w = |k: usize| self.w(k);
+        let first = self.first?;
+        let (range, phrase, n) = period_before(&w, i, first).or_else(|| same_period(&w, i, first))?;
+        Self::one(range, phrase, n)
+    }
+
+    /// `today`, `yesterday`.
+    fn relative_day(&self, i: usize) -> Option<(Read, usize)> {
+        let today = self.today;
+        match self.w(i) {
+            "today" => {
+                Self::one(TimeRange::new(today.start(), self.as_of.max(today.start())), "today".into(), 1)
+            }
+            "yesterday" => Self::one(TimeRange::days(today.add_days(-1), today), "yesterday".into(), 1),
+            _ => None,
+        }
+    }
+
+    /// `last week`, `past 30 days`, `next month`, `this quarter`, `last 2 years`.
+    fn relative_period(&self, i: usize) -> Option<(Read, usize)> {
+        let word = self.w(i);
+        if !matches!(
+            word,
+            "last" | "past" | "previous" | "prior" | "trailing" | "next" | "coming" | "this" | "current"
+        ) {
+            return None;
+        }
+        let (today, as_of) = (self.today, self.as_of);
+        let future = matches!(word, "next" | "coming");
+        let (n, unit_at) = match count(self.w(i + 1)) {
+            Some(n) if self.w(i + 1) != "a" => (n as i32, i + 2),
+            _ => (1, i + 1),
+        };
+        let explicit_n = unit_at == i + 2;
+        let back = |days: i64| TimeRange::new(Timestamp(as_of.0 - days * MS_PER_DAY), as_of);
+        let previous = matches!(word, "last" | "previous" | "prior") && !explicit_n;
+        let range = match (word, self.w(unit_at).trim_end_matches('s')) {
+            ("this" | "current", u) => period_start(u, today).map(|d| TimeRange::new(d.start(), as_of)),
+            (_, "hour") if !future => Some(TimeRange::new(Timestamp(as_of.0 - n as i64 * 3_600_000), as_of)),
+            (_, "day") if future => Some(TimeRange::new(as_of, Timestamp(as_of.0 + n as i64 * MS_PER_DAY))),
+            (_, "day") => Some(back(n as i64)),
+            (_, "week") if future => Some(TimeRange::days(today, today.add_days(7 * n))),
+            (_, "month") if future && !explicit_n => {
+                Some(TimeRange::days(today.month_start().add_months(1), today.month_start().add_months(2)))
+            }
+            (_, "month") if future => Some(TimeRange::days(today, today.add_months(n))),
+            (_, "quarter") if future => {
+                let q = quarter_start(today).add_months(3);
+                Some(TimeRange::days(q, q.add_months(3 * n)))
+            }
+            // "last week" is the previous calendar week; "last 2 weeks" / "past week" count back days.
+            (_, "week") if previous => {
+                let monday = week_start(today).add_days(-7);
+                Some(TimeRange::days(monday, monday.add_days(7)))
+            }
+            (_, "week") => Some(back(7 * n as i64)),
+            (_, "month") if previous => {
+                Some(TimeRange::days(today.month_start().add_months(-1), today.month_start()))
+            }
+            (_, "month") => Some(TimeRange::days(today.add_months(-n), today).with_end(as_of)),
+            (_, "quarter") if previous => {
+                let q = quarter_start(today);
+                Some(TimeRange::days(q.add_months(-3), q))
+            }
+            (_, "quarter") => Some(TimeRange::days(today.add_months(-3 * n), today).with_end(as_of)),
+            (_, "year") if previous => {
+                let y = year_start(today);
+                Some(TimeRange::days(y.add_months(-12), y))
+            }
+            (_, "year") => Some(TimeRange::days(today.add_months(-12 * n), today).with_end(as_of)),
+            _ => None,
+        }?;
+        let phrase = self.tokens[i..=unit_at].iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ");
+        Some((Read::Ranges(vec![(range, phrase, future, 0)]), unit_at + 1 - i))
+    }
+
+    /// `since 2026-10-01`, `after Oct 5`, `from 2026-10-01 to 2026-10-15`, `between Oct 1 and Oct 15`.
+    fn date_span(&self, i: usize) -> Option<(Read, usize)> {
+        let (tokens, today) = (self.tokens, self.today);
+        match self.w(i) {
+            "since" | "after" => {
+                let (d, n) = date_at(tokens, i + 1, today)?;
+                Self::one(TimeRange::new(d.start(), self.as_of), format!("since {d}"), n + 1)
+            }
+            "from" | "between" => {
+                let (d1, n1) = date_at(tokens, i + 1, today)?;
+                let sep = i + 1 + n1;
+                if !matches!(self.w(sep), "to" | "and" | "until" | "through" | "thru" | "-") {
+                    return None;
+                }
+                let (d2, n2) = date_at(tokens, sep + 1, today)?;
+                let (a, b) = if d2 < d1 { (d2, d1) } else { (d1, d2) };
+                Self::one(TimeRange::days(a, b.add_days(1)), format!("{a} to {b}"), sep + 1 + n2 - i)
+            }
+            _ => None,
+        }
+    }
+
+    /// `Q3 2026`, `Q3` (the latest third quarter that has started).
+    fn quarter(&self, i: usize) -> Option<(Read, usize)> {
+        let q = self
+            .w(i)
+            .strip_prefix('q')
+            .and_then(|d| d.parse::<u32>().ok())
+            .filter(|q| (1..=4).contains(q))?;
+        let start = |y| Date::from_ymd(y, (q - 1) * 3 + 1, 1);
+        let (s, n) = match year_of(self.w(i + 1)) {
+            Some(y) => (start(y)?, 2),
+            None => (latest_started(self.today, start)?, 1),
+        };
+        let y = s.ymd().0;
+        Self::one(TimeRange::days(s, s.add_months(3)), format!("Q{q} {y}"), n)
+    }
+
+    /// A month (`October`, `Oct 2026`; not `may` alone, a verb) or a date (`on 2026-10-05`,
+    /// `Oct 5`): that month or day.
+    fn month_or_date(&self, i: usize) -> Option<(Read, usize)> {
+        let word = self.w(i);
+        if word == "may" && year_of(self.w(i + 1)).is_none() {
+            return None;
+        }
+        let month = month_of(word).filter(|_| word.len() >= 3 && day_of_month(self.w(i + 1)).is_none());
+        let Some(m) = month else {
+            let (d, n) = date_at(self.tokens, i, self.today)?;
+            return Self::one(TimeRange::days(d, d.add_days(1)), d.to_string(), n);
+        };
+        let first = |y| Date::from_ymd(y, m, 1);
+        let (s, n) = match year_of(self.w(i + 1)) {
+            Some(y) => (first(y)?, 2),
+            None => (latest_started(self.today, first)?, 1),
+        };
+        let phrase = format!("{} {}", capitalize(MONTHS[m as usize - 1]), s.ymd().0);
+        Self::one(TimeRange::days(s, s.add_months(1)), phrase, n)
+    }
+
+    /// A bare year after a preposition: `in 2025`.
+    fn year(&self, i: usize) -> Option<(Read, usize)> {
+        if !matches!(self.w(i.wrapping_sub(1)), "in" | "for" | "during" | "of") {
+            return None;
+        }
+        let y = year_of(self.w(i))?;
+        let s = Date::from_ymd(y, 1, 1)?;
+        Self::one(TimeRange::days(s, s.add_months(12)), y.to_string(), 1)
+    }
+
+    /// Hours of the day: `after 10 PM`, `before 9am`, `between 9am and 5pm`, `at night`.
+    fn hours(&self, i: usize) -> Option<(Read, usize)> {
+        let tokens = self.tokens;
+        let (hours, n): (Vec<u8>, usize) = match self.w(i) {
+            "after" | "past" => {
+                let (h, n) = hour_at(tokens, i + 1)?;
+                ((h as u8..24).collect(), n + 1)
+            }
+            "before" => {
+                let (h, n) = hour_at(tokens, i + 1)?;
+                ((0..h as u8).collect(), n + 1)
+            }
+            "between" | "from" => {
+                let (h1, n1) = hour_at(tokens, i + 1)?;
+                let sep = i + 1 + n1;
+                if !matches!(self.w(sep), "and" | "to" | "until" | "-") {
+                    return None;
+                }
+                let (h2, n2) = hour_at(tokens, sep + 1)?;
+                let hours = if h1 <= h2 {
+                    (h1 as u8..h2 as u8).collect()
+                } else {
+                    (h1 as u8..24).chain(0..h2 as u8).collect()
+                };
+                (hours, sep + 1 + n2 - i)
+            }
+            "night" | "overnight" | "nighttime" | "late-night" => ((22..24).chain(0..6).collect(), 1),
+            _ => return None,
+        };
+        Some((Read::Hours(hours), n))
+    }
+
+    /// Days of the week: `on weekends`, `weekdays`, `on Mondays`, and `excluding weekends`
+    /// (the weekdays) or `except weekdays` (the weekend).
+    fn weekdays(&self, i: usize) -> Option<(Read, usize)> {
+        let negated = matches!(self.w(i), "excluding" | "except" | "without" | "not" | "non");
+        let word = self.w(i + usize::from(negated));
+        let days = match word {
+            "weekend" | "weekends" => vec![5, 6],
+            "weekday" | "weekdays" | "workdays" => vec![0, 1, 2, 3, 4],
+            d if !negated => {
+                let day =
+                    crate::store::metric::WEEKDAYS.iter().position(|x| d.trim_end_matches('s') == *x)?;
+                vec![day as u8]
+            }
+            _ => return None,
+        };
+        let days = if negated { (0..7).filter(|d| !days.contains(d)).collect() } else { days };
+        Some((Read::Weekdays(days), 1 + usize::from(negated)))
+    }
+
+    /// `week over week`, `month over month`, …: the period against the one before it.
+    fn over_previous(&self, i: usize) -> Option<(Read, usize)> {
+        let word = self.w(i);
+        if self.w(i + 1) != "over" || self.w(i + 2) != word {
+            return None;
+        }
+        let (today, as_of) = (self.today, self.as_of);
+        let (cur, prev) = match word {
+            "day" => (
+                TimeRange::days(today.add_days(-1), today),
+                TimeRange::days(today.add_days(-2), today.add_days(-1)),
+            ),
+            "week" => (
+                TimeRange::new(Timestamp(as_of.0 - 7 * MS_PER_DAY), as_of),
+                TimeRange::new(Timestamp(as_of.0 - 14 * MS_PER_DAY), Timestamp(as_of.0 - 7 * MS_PER_DAY)),
+            ),
+            "month" | "quarter" | "year" => over_previous(word, today, as_of),
+            _ => return None,
+        };
+        let ranges = vec![
+            (cur, format!("{word} over {word}"), false, 0),
+            (prev, format!("previous {word}"), false, 2),
+        ];
+        Some((Read::Ranges(ranges), 3))
+    }
+}
+
+/// Reads time expressions from the question's tokens, rule by rule at each word; falls back to
+/// `fallback` for the range.
 pub fn resolve(tokens: &[Token], as_of: Timestamp, fallback: &TimeRangeSpec) -> Result<Resolved> {
     let mut spec = resolve_fallback(fallback, as_of)?;
-    let today = as_of.date();
+    let mut clock = Clock { tokens, today: as_of.date(), as_of, first: None };
     let mut consumed = Vec::new();
     // Every range the question names, with the index of its first token.
     let mut found: Vec<(TimeRange, String, bool, usize)> = Vec::new();
-    let w = |i: usize| tokens.get(i).map(|t| t.text.as_str()).unwrap_or("");
     let mut i = 0;
     while i < tokens.len() {
-        if let Some((range, phrase, n)) = to_date(&w, i, today, as_of)
-            .or_else(|| named_day(&w, i, today, as_of))
-            .or_else(|| day_before_yesterday(&w, i, today))
-            .or_else(|| week_of_month(&w, i, today))
-        {
-            found.push((range, phrase, false, i));
-            consumed.extend(i..i + n);
-            i += n;
+        let Some((read, n)) = Clock::RULES.iter().find_map(|rule| rule(&clock, i)) else {
+            i += 1;
             continue;
-        }
-        if let Some((range, phrase, n)) = found
-            .first()
-            .and_then(|(first, ..)| period_before(&w, i, *first).or_else(|| same_period(&w, i, *first)))
-        {
-            found.push((range, phrase, false, i));
-            consumed.extend(i..i + n);
-            i += n;
-            continue;
-        }
-        let word = w(i);
-        let mut used = 0usize;
-        let mut set = |range: TimeRange,
-                       phrase: String,
-                       future: bool,
-                       n: usize,
-                       found: &mut Vec<(TimeRange, String, bool, usize)>| {
-            found.push((range, phrase, future, i));
-            used = n;
         };
-        match word {
-            "today" => set(
-                TimeRange::new(today.start(), as_of.max(today.start())),
-                "today".into(),
-                false,
-                1,
-                &mut found,
+        match read {
+            Read::Ranges(ranges) => found.extend(
+                ranges.into_iter().map(|(range, phrase, future, at)| (range, phrase, future, i + at)),
             ),
-            "yesterday" => {
-                set(TimeRange::days(today.add_days(-1), today), "yesterday".into(), false, 1, &mut found)
-            }
-            "last" | "past" | "previous" | "prior" | "trailing" | "next" | "coming" | "this" | "current" => {
-                let future = matches!(word, "next" | "coming");
-                let (n, unit_at) = match count(w(i + 1)) {
-                    Some(n) if w(i + 1) != "a" => (n as i32, i + 2),
-                    _ => (1, i + 1),
-                };
-                let explicit_n = unit_at == i + 2;
-                let unit = w(unit_at).trim_end_matches('s');
-                let range = match (word, unit) {
-                    ("this" | "current", u) => {
-                        period_start(u, today).map(|d| TimeRange::new(d.start(), as_of))
-                    }
-                    (_, "hour") if !future => {
-                        Some(TimeRange::new(Timestamp(as_of.0 - n as i64 * 3_600_000), as_of))
-                    }
-                    (_, "day") if future => {
-                        Some(TimeRange::new(as_of, Timestamp(as_of.0 + n as i64 * MS_PER_DAY)))
-                    }
-                    (_, "day") => Some(TimeRange::new(Timestamp(as_of.0 - n as i64 * MS_PER_DAY), as_of)),
-                    (_, "week") if future => Some(TimeRange::days(today, today.add_days(7 * n))),
-                    (_, "month") if future && !explicit_n => Some(TimeRange::days(
-                        today.month_start().add_months(1),
-                        today.month_start().add_months(2),
-                    )),
-                    (_, "month") if future => Some(TimeRange::days(today, today.add_months(n))),
-                    (_, "quarter") if future => {
-                        let q = quarter_start(today).add_months(3);
-                        Some(TimeRange::days(q, q.add_months(3 * n)))
-                    }
-                    // "last week" is the previous calendar week; "last 2 weeks" / "past week" count back days.
-                    ("last" | "previous" | "prior", "week") if !explicit_n => {
-                        let monday = week_start(today).add_days(-7);
-                        Some(TimeRange::days(monday, monday.add_days(7)))
-                    }
-                    (_, "week") => {
-                        Some(TimeRange::new(Timestamp(as_of.0 - 7 * n as i64 * MS_PER_DAY), as_of))
-                    }
-                    ("last" | "previous" | "prior", "month") if !explicit_n => {
-                        let first = today.month_start().add_months(-1);
-                        Some(TimeRange::days(first, today.month_start()))
-                    }
-                    (_, "month") => Some(TimeRange::days(today.add_months(-n), today).with_end(as_of)),
-                    ("last" | "previous" | "prior", "quarter") if !explicit_n => {
-                        let q = quarter_start(today);
-                        Some(TimeRange::days(q.add_months(-3), q))
-                    }
-                    (_, "quarter") => Some(TimeRange::days(today.add_months(-3 * n), today).with_end(as_of)),
-                    ("last" | "previous" | "prior", "year") if !explicit_n => {
-                        let y = year_start(today);
-                        Some(TimeRange::days(y.add_months(-12), y))
-                    }
-                    (_, "year") => Some(TimeRange::days(today.add_months(-12 * n), today).with_end(as_of)),
-                    _ => None,
-                };
-                if let Some(r) = range {
-                    let phrase =
-                        tokens[i..=unit_at].iter().map(|t| t.text.as_str()).collect::<Vec<_>>().join(" ");
-                    set(r, phrase, future, unit_at + 1 - i, &mut found);
-                }
-            }
-            "since" | "after" if date_at(tokens, i + 1, today).is_some() => {
-                if let Some((d, n)) = date_at(tokens, i + 1, today) {
-                    set(TimeRange::new(d.start(), as_of), format!("since {d}"), false, n + 1, &mut found);
-                }
-            }
-            "from" | "between" if date_at(tokens, i + 1, today).is_some() => {
-                if let Some((d1, n1)) = date_at(tokens, i + 1, today) {
-                    let sep = i + 1 + n1;
-                    if matches!(w(sep), "to" | "and" | "until" | "through" | "thru" | "-") {
-                        if let Some((d2, n2)) = date_at(tokens, sep + 1, today) {
-                            let (a, b) = if d2 < d1 { (d2, d1) } else { (d1, d2) };
-                            set(
-                                TimeRange::days(a, b.add_days(1)),
-                                format!("{a} to {b}"),
-                                false,
-                                sep + 1 + n2 - i,
-                                &mut found,
-                            );
-                        }
-                    }
-                }
-            }
-            _ => {}
+            Read::Hours(hours) => spec.hours = hours,
+            Read::Weekdays(days) => spec.weekdays = days,
         }
-        // Quarters: "Q3 2026", "Q3".
-        if used == 0 {
-            if let Some(q) =
-                word.strip_prefix('q').and_then(|d| d.parse::<u32>().ok()).filter(|q| (1..=4).contains(q))
-            {
-                let (y, n) = match year_of(w(i + 1)) {
-                    Some(y) => (y, 2),
-                    None => {
-                        let this = today.ymd().0;
-                        let start = |y| Date::from_ymd(y, (q - 1) * 3 + 1, 1);
-                        (if start(this).is_some_and(|s| s <= today) { this } else { this - 1 }, 1)
-                    }
-                };
-                if let Some(s) = Date::from_ymd(y, (q - 1) * 3 + 1, 1) {
-                    found.push((TimeRange::days(s, s.add_months(3)), format!("Q{q} {y}"), false, i));
-                    used = n;
-                }
-            }
-        }
-        // Month names ("October", "Oct 2026"), but not "may" alone used as a verb.
-        if used == 0 && (word != "may" || year_of(w(i + 1)).is_some()) {
-            if let Some(m) = month_of(word).filter(|_| word.len() >= 3 && day_of_month(w(i + 1)).is_none()) {
-                let (y, n) = match year_of(w(i + 1)) {
-                    Some(y) => (y, 2),
-                    None => {
-                        let this = today.ymd().0;
-                        let started = Date::from_ymd(this, m, 1).is_some_and(|s| s <= today);
-                        (if started { this } else { this - 1 }, 1)
-                    }
-                };
-                if let Some(s) = Date::from_ymd(y, m, 1) {
-                    found.push((
-                        TimeRange::days(s, s.add_months(1)),
-                        format!("{} {y}", capitalize(MONTHS[m as usize - 1])),
-                        false,
-                        i,
-                    ));
-                    used = n;
-                }
-            } else if let Some((d, n)) = date_at(tokens, i, today).filter(|_| used == 0) {
-                // A bare date ("on 2026-10-05", "Oct 5"): that day.
-                found.push((TimeRange::days(d, d.add_days(1)), d.to_string(), false, i));
-                used = n;
-            }
-        }
-        // A bare year: "in 2025".
-        if used == 0 && matches!(w(i.wrapping_sub(1)), "in" | "for" | "during" | "of") {
-            if let Some(y) = year_of(word) {
-                if let Some(s) = Date::from_ymd(y, 1, 1) {
-                    found.push((TimeRange::days(s, s.add_months(12)), y.to_string(), false, i));
-                    used = 1;
-                }
-            }
-        }
-        // Hours of the day.
-        if used == 0 {
-            match word {
-                "after" | "past" => {
-                    if let Some((h, n)) = hour_at(tokens, i + 1) {
-                        spec.hours = (h as u8..24).collect();
-                        used = n + 1;
-                    }
-                }
-                "before" => {
-                    if let Some((h, n)) = hour_at(tokens, i + 1) {
-                        spec.hours = (0..h as u8).collect();
-                        used = n + 1;
-                    }
-                }
-                "between" | "from" => {
-                    if let Some((h1, n1)) = hour_at(tokens, i + 1) {
-                        let sep = i + 1 + n1;
-                        if matches!(w(sep), "and" | "to" | "until" | "-") {
-                            if let Some((h2, n2)) = hour_at(tokens, sep + 1) {
-                                spec.hours = if h1 <= h2 {
-                                    (h1 as u8..h2 as u8).collect()
-                                } else {
-                                    (h1 as u8..24).chain(0..h2 as u8).collect()
-                                };
-                                used = sep + 1 + n2 - i;
-                            }
-                        }
-                    }
-                }
-                "night" | "overnight" | "nighttime" | "late-night" => {
-                    spec.hours = (22..24).chain(0..6).collect();
-                    used = 1;
-                }
-                "weekend" | "weekends" | "weekday" | "weekdays" | "workdays" => {
-                    // `excluding weekends` is the weekdays, `except weekdays` the weekend.
-                    let negated =
-                        i > 0 && matches!(w(i - 1), "excluding" | "except" | "without" | "not" | "non");
-                    spec.weekdays =
-                        if word.starts_with("weekend") != negated { vec![5, 6] } else { vec![0, 1, 2, 3, 4] };
-                    if negated {
-                        consumed.push(i - 1);
-                    }
-                    used = 1;
-                }
-                d if crate::store::metric::WEEKDAYS.iter().any(|x| d.trim_end_matches('s') == *x) => {
-                    let day = crate::store::metric::WEEKDAYS
-                        .iter()
-                        .position(|x| d.trim_end_matches('s') == *x)
-                        .unwrap_or(0);
-                    spec.weekdays = vec![day as u8];
-                    used = 1;
-                }
-                _ => {}
-            }
-        }
-        // Period comparisons: "week over week", "vs last month", "compared to the previous period".
-        if used == 0
-            && w(i + 1) == "over"
-            && matches!(w(i + 2), "day" | "week" | "month" | "quarter" | "year")
-            && w(i) == w(i + 2)
-        {
-            let (cur, prev) = match word {
-                "day" => (
-                    TimeRange::days(today.add_days(-1), today),
-                    TimeRange::days(today.add_days(-2), today.add_days(-1)),
-                ),
-                "week" => (
-                    TimeRange::new(Timestamp(as_of.0 - 7 * MS_PER_DAY), as_of),
-                    TimeRange::new(Timestamp(as_of.0 - 14 * MS_PER_DAY), Timestamp(as_of.0 - 7 * MS_PER_DAY)),
-                ),
-                unit => over_previous(unit, today, as_of),
-            };
-            found.push((cur, format!("{word} over {word}"), false, i));
-            found.push((prev, format!("previous {word}"), false, i + 2));
-            used = 3;
-        }
-        for k in 0..used {
-            consumed.push(i + k);
-        }
-        i += used.max(1);
+        clock.first = found.first().map(|f| f.0);
+        consumed.extend(i..i + n);
+        i += n;
     }
+    let w = |i: usize| tokens.get(i).map(|t| t.text.as_str()).unwrap_or("");
     // "vs last month", "compared to last month", "than last week": the named range is the one
     // compared against ("compare X last week" names the current one).
     let compared = |at: usize| {
