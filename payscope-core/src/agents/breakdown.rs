@@ -149,7 +149,11 @@ fn condition_text(h: &crate::store::metric::Having, question: &str) -> String {
         n => n.to_owned(),
     };
     let said = |n: u64| question.split(|c: char| !c.is_ascii_digit()).any(|d| d == n.to_string());
-    match (h.min, h.max) {
+    let whole = |l: Option<crate::store::metric::Limit>| l.map(crate::store::metric::Having::whole);
+    if h.metric.unit() != Unit::Count || h.exclusive {
+        return format!(" with {}", h.text());
+    }
+    match (whole(h.min).flatten(), whole(h.max).flatten()) {
         (Some(n), None) if !said(n) && n > 0 && said(n - 1) => format!(" with more than {} {noun}", n - 1),
         (Some(n), None) => format!(" with at least {n} {noun}"),
         (None, Some(0)) => format!(" with no {noun}"),

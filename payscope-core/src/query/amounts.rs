@@ -28,7 +28,7 @@ const TIME_UNITS: [&str; 12] = [
 ];
 
 /// A comparison at `words[i]`: its operator and length.
-fn comparator(words: &[&str], i: usize) -> Option<(AmountOp, usize)> {
+pub(crate) fn comparator(words: &[&str], i: usize) -> Option<(AmountOp, usize)> {
     let w = |k: usize| words.get(k).copied().unwrap_or("");
     Some(match (w(i), w(i + 1)) {
         ("more" | "greater" | "larger" | "bigger" | "higher", "than") => (AmountOp::Gt, 2),

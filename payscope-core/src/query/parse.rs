@@ -11,7 +11,7 @@ use super::time::{resolve, TimeRangeSpec};
 use super::words::{count, is_stopword, tokenize, Token};
 use crate::calendar::{Timestamp, MS_PER_DAY};
 use crate::error::{Error, Result};
-use crate::store::metric::{Dimension, Filter, Granularity, Having, Metric, Order};
+use crate::store::metric::{AmountOp, Dimension, Filter, Granularity, Having, Metric, Order};
 
 /// Merchants the bank's data knows, for recognizing names and ids in questions. Built once per
 /// data version; lookups are by id and by the first word of a name.
@@ -315,9 +315,10 @@ impl<'a> Draft<'a> {
     }
 
     /// The phrase rules, in the order they are tried at each word.
-    const RULES: [Rule<'a>; 11] = [
+    const RULES: [Rule<'a>; 12] = [
         Self::merchant_at,
         Self::country_code_at,
+        Self::rate_condition_at,
         Self::points_at,
         Self::percent_at,
         Self::top_n_at,
@@ -378,6 +379,30 @@ impl<'a> Draft<'a> {
         let country = crate::facts::Country::parse(code)?;
         self.add_filter(issuer_or_merchant(self.words, i), country.alpha2().to_owned(), i, 1);
         Some(1)
+    }
+
+    /// A condition on a rate just named: `merchants with an approval rate below 80%`, `a
+    /// chargeback rate of at least 1.5 percent`.
+    fn rate_condition_at(&mut self, i: usize) -> Option<usize> {
+        let (op, len) = super::amounts::comparator(self.words, i)?;
+        let (number, unit) = (self.w(i + len), self.w(i + len + 1));
+        let (text, used) = match (number.strip_suffix('%'), unit) {
+            (Some(n), _) => (n, len + 1),
+            (None, "percent" | "pct" | "%") => (number, len + 2),
+            _ => return None,
+        };
+        let bound = crate::store::metric::Limit::percent(text)?;
+        // The rate named last, a few small words before (`with an approval rate of`).
+        let term = self.seen.last().filter(|s| s.at + 6 >= i)?;
+        let Term::Metrics(ms) = &term.term else { return None };
+        let metric = ms.iter().copied().find(|m| m.unit() == crate::store::metric::Unit::Ratio)?;
+        let (min, max) = match op {
+            AmountOp::Gt | AmountOp::Gte => (Some(bound), None),
+            AmountOp::Lt | AmountOp::Lte => (None, Some(bound)),
+        };
+        self.having.push(Having { metric, min, max, exclusive: matches!(op, AmountOp::Gt | AmountOp::Lt) });
+        self.having_words.push(self.words[i..i + used].join(" "));
+        Some(used)
     }
 
     /// Percentage points and basis points (`5 percentage points`, `50 bps`).
@@ -725,7 +750,9 @@ impl<'a> Draft<'a> {
         let after = |at: usize| {
             self.metric_at.iter().filter(|(_, k)| *k > at).min_by_key(|(_, k)| *k).map(|(m, _)| *m)
         };
-        let first = self.metrics.first().copied();
+        // `top 3 by transactions`: the metric right after `by` ranks, else the first named.
+        let by = self.metric_at.iter().find(|(_, at)| *at > 0 && self.words[at - 1] == "by").map(|(m, _)| *m);
+        let first = by.or(self.metrics.first().copied());
         self.order = if let Some((desc, at)) = self.order_desc {
             after(at).or(first).map(|metric| Order { metric, descending: desc })
         } else if let Some((good, at)) = self.quality {
@@ -975,7 +1002,7 @@ fn group_condition(words: &[&str], i: usize) -> Option<(Having, usize)> {
         let at: Vec<(Metric, usize)> = ms.iter().map(|m| (*m, i + lead)).collect();
         let counted = counted_events(ms, &at, words);
         let metric = counted.into_iter().find(|m| m.unit() == crate::store::metric::Unit::Count)?;
-        return Some((Having { metric, min: None, max: Some(0) }, lead + len));
+        return Some((Having::counts(metric, None, Some(0)), lead + len));
     }
     // (bound, where the number is, where the noun is); the bound is applied to the number.
     let (bound, at, noun): (Bound, usize, usize) = match (w(i), w(i + 1), w(i + 2)) {
@@ -996,7 +1023,7 @@ fn group_condition(words: &[&str], i: usize) -> Option<(Having, usize)> {
     let Term::Metrics(ms) = term else { return None };
     let metric = ms.iter().copied().find(|m| m.unit() == crate::store::metric::Unit::Count)?;
     let (min, max) = bound(n);
-    Some((Having { metric, min, max }, noun + len - i))
+    Some((Having::counts(metric, min, max), noun + len - i))
 }
 
 /// A word read as another in its place: `mean` before a noun is `average` (`mean ticket
@@ -1228,12 +1255,26 @@ mod tests {
         );
         assert_eq!(x.metrics, vec![Metric::ApprovalRate]);
         assert_eq!(x.order, Some(Order { metric: Metric::ApprovalRate, descending: true }));
-        assert_eq!(x.having, vec![Having { metric: Metric::TransactionCount, min: Some(100), max: None }]);
+        assert_eq!(x.having, vec![Having::counts(Metric::TransactionCount, Some(100), None)]);
         assert!(x.not_understood.is_empty(), "{:?}", x.not_understood);
         let x = q("merchants with more than 5 chargebacks by chargeback rate");
-        assert_eq!(x.having, vec![Having { metric: Metric::ChargebackCount, min: Some(6), max: None }]);
+        assert_eq!(x.having, vec![Having::counts(Metric::ChargebackCount, Some(6), None)]);
         let x = q("networks by approval rate with fewer than 1000 transactions");
-        assert_eq!(x.having, vec![Having { metric: Metric::TransactionCount, min: None, max: Some(999) }]);
+        assert_eq!(x.having, vec![Having::counts(Metric::TransactionCount, None, Some(999))]);
+        // Rates: the bound is a fraction, and `above` / `below` leave it out.
+        let x = q("Top 5 merchants by sales with an approval rate below 80%");
+        let rate = Having {
+            metric: Metric::ApprovalRate,
+            min: None,
+            max: crate::store::metric::Limit::parse("0.8"),
+            exclusive: true,
+        };
+        assert_eq!((x.intent, x.having), (Intent::Breakdown, vec![rate]));
+        let x = q("merchants by transactions with a chargeback rate of at least 1.5 percent");
+        assert_eq!(x.having[0].min, crate::store::metric::Limit::parse("0.015"));
+        assert!(!x.having[0].exclusive);
+        // Without groups to rank it is a part of the question that would be left out: asked.
+        assert!(!q("decline rate above 5% last week").not_understood.is_empty());
         // Without groups, a condition would be left out: the question is asked back.
         let x = q("approval rate with at least 100 transactions");
         assert!(x.having.is_empty() && !x.not_understood.is_empty(), "{:?}", x.not_understood);

@@ -608,14 +608,8 @@ fn restate(q: &Question) -> String {
     {
         parts.push(format!("per {g}"));
     }
-    for h in &q.having {
-        parts.push(match (h.min, h.max) {
-            (Some(a), Some(b)) => format!("only groups with {a}–{b} {}", h.metric.label()),
-            (Some(a), None) => format!("only groups with at least {a} {}", h.metric.label()),
-            (None, Some(0)) => format!("only groups with no {}", h.metric.label()),
-            (None, Some(b)) => format!("only groups with at most {b} {}", h.metric.label()),
-            (None, None) => continue,
-        });
+    for h in q.having.iter().filter(|h| h.min.is_some() || h.max.is_some()) {
+        parts.push(format!("only groups with {}", h.text()));
     }
     if let Some(o) = q.order {
         let n = q.top_n.map(|n| format!(" {n}")).unwrap_or_default();
@@ -698,7 +692,7 @@ mod tests {
         assert_eq!(
             resolved.restatement(),
             "Breakdown of approval rate, where network is not visa and day of week is monday and amount at least 100.00 USD, \
-             2026-10-19 – 2026-10-25, by merchant id, only groups with at least 100 transaction count, top 5 by approval rate"
+             2026-10-19 – 2026-10-25, by merchant id, only groups with transaction count at least 100, top 5 by approval rate"
         );
         // The typed form of the resolved question resolves to the same question.
         let again = TypedQuery::of(&resolved).resolve(now()).unwrap();
@@ -753,8 +747,8 @@ mod tests {
             ),
             (
                 serde_json::json!({"analysis": "breakdown", "metrics": ["approval_rate"], "group_by": ["network"],
-                "having": [{"metric": "approval_rate", "min": 1}]}),
-                "count metric",
+                "having": [{"metric": "approval_rate", "min": 80}]}),
+                "write 80% as 0.8",
             ),
         ] {
             let e = query(json.clone()).resolve(now()).unwrap_err();

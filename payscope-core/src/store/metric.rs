@@ -284,24 +284,149 @@ impl Filter {
     }
 }
 
-/// A condition on each group's count of a metric (`with at least 100 transactions`): groups
-/// outside the bounds are left out before ranking.
+/// A bound of a group condition, exact to a millionth: a count (`100`), a ratio (`0.8` for
+/// 80%), or hours. JSON carries it as a number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Limit(i64);
+
+impl Limit {
+    const SCALE: i128 = 1_000_000;
+
+    /// A whole count.
+    pub fn count(n: u64) -> Limit {
+        Limit((n as i64).saturating_mul(Self::SCALE as i64))
+    }
+
+    /// A decimal (`0.8`, `12`, `0.015`) with at most six decimals.
+    pub fn parse(text: &str) -> Option<Limit> {
+        let (int, frac) = text.trim().split_once('.').unwrap_or((text.trim(), ""));
+        let negative = int.starts_with('-');
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let int = int.trim_start_matches(['-', '+']);
+        if !digits(int) || (!frac.is_empty() && !digits(frac)) || frac.len() > 6 {
+            return None;
+        }
+        let whole: i64 = int.parse().ok()?;
+        let part: i64 = format!("{frac:0<6}").parse().ok()?;
+        let v = whole.checked_mul(1_000_000)?.checked_add(part)?;
+        Some(Limit(if negative { -v } else { v }))
+    }
+
+    /// A percentage as a fraction (`80` → 0.8), exactly (at most four decimals).
+    pub fn percent(text: &str) -> Option<Limit> {
+        let l = Limit::parse(text)?;
+        (l.0 % 100 == 0).then_some(Limit(l.0 / 100))
+    }
+
+    /// Where `value` stands against the bound (`None` when it is undefined, or money).
+    fn compare(self, value: &MetricValue) -> Option<Ordering> {
+        let bound = self.0 as i128;
+        match *value {
+            MetricValue::Count { count } => Some((count as i128 * Self::SCALE).cmp(&bound)),
+            MetricValue::Ratio { numerator, denominator } if denominator > 0 => {
+                Some((numerator as i128 * Self::SCALE).cmp(&(bound * denominator as i128)))
+            }
+            MetricValue::MeanHours { total_millis, count } if count > 0 => {
+                Some((total_millis as i128 * Self::SCALE).cmp(&(bound * count as i128 * 3_600_000)))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (whole, part) = (self.0 / 1_000_000, (self.0 % 1_000_000).abs());
+        if part == 0 {
+            return write!(f, "{whole}");
+        }
+        let sign = if self.0 < 0 && whole == 0 { "-" } else { "" };
+        write!(f, "{sign}{whole}.{}", format!("{part:06}").trim_end_matches('0'))
+    }
+}
+
+impl Serialize for Limit {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        if self.0 % 1_000_000 == 0 {
+            s.serialize_i64(self.0 / 1_000_000)
+        } else {
+            s.serialize_f64(self.0 as f64 / 1e6)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Limit {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Limit, D::Error> {
+        // Read as the number was written (a float's shortest form is its decimal text).
+        let n = serde_json::Number::deserialize(d)?;
+        Limit::parse(&n.to_string()).ok_or_else(|| {
+            serde::de::Error::custom(format!("bound {n} is not a number with at most six decimals"))
+        })
+    }
+}
+
+/// A condition on each group (`with at least 100 transactions`, `with an approval rate below
+/// 80%`): groups outside the bounds are left out before ranking. A group whose value is
+/// undefined (a rate of no attempts) meets no bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Having {
-    /// A count metric (`transaction_count`, `chargeback_count`, ...).
+    /// A count, rate or hours metric.
     pub metric: Metric,
-    /// The smallest count kept.
+    /// The smallest value kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub min: Option<u64>,
-    /// The largest count kept.
+    pub min: Option<Limit>,
+    /// The largest value kept.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max: Option<u64>,
+    pub max: Option<Limit>,
+    /// The bounds themselves are left out (`above 80%`, `below 2%`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exclusive: bool,
 }
 
 impl Having {
-    /// Whether a group with `count` is kept.
-    pub fn keeps(&self, count: u64) -> bool {
-        self.min.is_none_or(|m| count >= m) && self.max.is_none_or(|m| count <= m)
+    /// Counts from `min` to `max`, both kept.
+    pub fn counts(metric: Metric, min: Option<u64>, max: Option<u64>) -> Having {
+        Having { metric, min: min.map(Limit::count), max: max.map(Limit::count), exclusive: false }
+    }
+
+    /// A bound as a summary shows it: a count, a percentage for a rate, hours.
+    pub fn shown(&self, l: Limit) -> String {
+        match self.metric.unit() {
+            Unit::Ratio => format!("{}%", Limit(l.0 * 100)),
+            Unit::Hours => format!("{l} hours"),
+            _ => l.to_string(),
+        }
+    }
+
+    /// The condition in words after the group (`at least 100 transaction count`, `approval
+    /// rate below 80%`, `no chargeback count`).
+    pub fn text(&self) -> String {
+        let label = self.metric.label();
+        let (above, below) = if self.exclusive { ("above", "below") } else { ("at least", "at most") };
+        match (self.min, self.max) {
+            (None, Some(z)) if z == Limit::count(0) && !self.exclusive => format!("no {label}"),
+            (Some(a), Some(b)) => format!("{label} from {} to {}", self.shown(a), self.shown(b)),
+            (Some(a), None) => format!("{label} {above} {}", self.shown(a)),
+            (None, Some(b)) => format!("{label} {below} {}", self.shown(b)),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// A count bound as a whole number, when it is one.
+    pub fn whole(l: Limit) -> Option<u64> {
+        (l.0 >= 0 && l.0 % 1_000_000 == 0).then_some((l.0 / 1_000_000) as u64)
+    }
+
+    /// Whether a group with `value` is kept.
+    pub fn keeps(&self, value: &MetricValue) -> bool {
+        let above = |m: Limit| {
+            m.compare(value)
+                .is_some_and(|o| o == Ordering::Greater || (!self.exclusive && o == Ordering::Equal))
+        };
+        let below = |m: Limit| {
+            m.compare(value).is_some_and(|o| o == Ordering::Less || (!self.exclusive && o == Ordering::Equal))
+        };
+        self.min.is_none_or(above) && self.max.is_none_or(below)
     }
 }
 
@@ -443,7 +568,7 @@ impl MetricQuery {
 
     /// Whether a group with these measures meets every condition.
     pub fn keeps(&self, m: &crate::store::measures::Measures) -> bool {
-        self.having.iter().all(|h| m.value(h.metric).ok().and_then(|v| v.count()).is_some_and(|c| h.keeps(c)))
+        self.having.iter().all(|h| m.value(h.metric).is_ok_and(|v| h.keeps(&v)))
     }
 
     /// Orders by `metric` and keeps the top `n`.
@@ -500,10 +625,19 @@ impl MetricQuery {
                 validate_filter_value(f.dimension, v)?;
             }
         }
-        if let Some(h) = q.having.iter().find(|h| h.metric.unit() != Unit::Count) {
+        if let Some(h) = q.having.iter().find(|h| h.metric.unit() == Unit::Currency) {
             return Err(Error::invalid(
                 "invalid_request",
-                format!("a group condition needs a count metric (transaction_count, chargeback_count, ...); {} is not one", h.metric),
+                format!("a group condition on an amount ({}) is not supported: put it on a count, a rate or hours", h.metric),
+            ));
+        }
+        let over_one = |l: &Option<Limit>| l.is_some_and(|l| l > Limit::count(1));
+        if let Some(h) =
+            q.having.iter().find(|h| h.metric.unit() == Unit::Ratio && (over_one(&h.min) || over_one(&h.max)))
+        {
+            return Err(Error::invalid(
+                "invalid_request",
+                format!("{} is a fraction between 0 and 1: write 80% as 0.8", h.metric),
             ));
         }
         if let Some(other) = q.amount.iter().find(|a| a.value.currency != q.amount[0].value.currency) {
@@ -523,6 +657,16 @@ impl MetricQuery {
             ));
         }
         Ok(q)
+    }
+
+    /// Every metric the query computes: its metrics and those of its group conditions.
+    pub fn reads(&self) -> impl Iterator<Item = Metric> + '_ {
+        self.metrics.iter().chain(self.having.iter().map(|h| &h.metric)).copied()
+    }
+
+    /// True when a metric it computes joins AUTH to SETTLEMENT facts.
+    pub fn needs_settlement_join(&self) -> bool {
+        self.reads().any(Metric::needs_settlement_join)
     }
 
     /// The stages the query's metrics read.

@@ -203,7 +203,7 @@ async fn a_ranking_keeps_only_the_groups_meeting_its_condition() {
     assert_eq!(a.intent, Intent::Breakdown, "{}", a.summary);
     let q = MetricQuery::new([Metric::ApprovalRate], a.time_range)
         .group_by(Dimension::MerchantId)
-        .having(Having { metric: Metric::TransactionCount, min: Some(100), max: None })
+        .having(Having::counts(Metric::TransactionCount, Some(100), None))
         .top(Metric::ApprovalRate, 5, true);
     let want = engine.stores().metrics.query(&ctx, &q).await.unwrap();
     let got: Vec<(String, Option<f64>)> = a

@@ -14,7 +14,7 @@ use payscope_core::store::cache::{AnswerCache, CacheKey};
 use payscope_core::store::graph::{CppQuery, GraphBatch, GraphStore};
 use payscope_core::store::jobs::{FailOutcome, Job, JobQueue, MAX_ATTEMPTS};
 use payscope_core::store::metric::{
-    AmountCondition, AmountOp, Dimension, Filter, Granularity, Having, Metric, MetricQuery, Unit,
+    AmountCondition, AmountOp, Dimension, Filter, Granularity, Having, Limit, Metric, MetricQuery, Unit,
 };
 use payscope_core::store::reconcile::ReconcileQuery;
 use payscope_core::store::vector::{VectorDoc, VectorIndex};
@@ -360,14 +360,34 @@ fn queries(facts: &[Fact], as_of: Timestamp) -> Vec<MetricQuery> {
         qs.push(MetricQuery::new(all.clone(), unaligned).group_by(*d));
         // Group conditions, before ranking: "top 5 by approval rate with at least 20
         // transactions", "with at most 3 chargebacks" (a stage the metric does not read).
-        let at_least = Having { metric: Metric::TransactionCount, min: Some(20), max: None };
+        let at_least = Having::counts(Metric::TransactionCount, Some(20), None);
         qs.push(
             MetricQuery::new([Metric::ApprovalRate, Metric::TransactionCount], unaligned)
                 .group_by(*d)
                 .having(at_least)
                 .top(Metric::ApprovalRate, 5, true),
         );
-        let at_most = Having { metric: Metric::ChargebackCount, min: None, max: Some(3) };
+        let at_most = Having::counts(Metric::ChargebackCount, None, Some(3));
+        // Rates and hours, bounds kept or left out: "approval rate above 90%".
+        let rate = Having {
+            metric: Metric::ApprovalRate,
+            min: Limit::parse("0.9"),
+            max: Limit::parse("0.99"),
+            exclusive: true,
+        };
+        qs.push(
+            MetricQuery::new([Metric::TransactionCount, Metric::ApprovalRate], full)
+                .group_by(*d)
+                .having(rate)
+                .top(Metric::TransactionCount, 5, true),
+        );
+        let slow = Having {
+            metric: Metric::SettlementDelayHours,
+            min: Limit::parse("30.5"),
+            max: None,
+            exclusive: false,
+        };
+        qs.push(MetricQuery::new([Metric::ChargebackRate], full).group_by(*d).having(slow));
         qs.push(MetricQuery::new([Metric::ApprovalRate], full).group_by(*d).having(at_most));
     }
     // Filter values taken from the data (the most common value of each dimension).

@@ -204,12 +204,32 @@ pub fn evaluate(all: &[Fact], q: &MetricQuery) -> Vec<MetricRow> {
                 Metric::ReconciliationRate => ratio(matched.len(), approved.len()),
                 Metric::UnmatchedAuthCount => count(approved.len() - matched.len()),
             };
-            // A group condition bounds the group's count of its metric, both ends inclusive.
-            let meets = |h: &payscope_core::store::metric::Having| match value(&h.metric) {
-                MetricValue::Count { count } => {
-                    h.min.unwrap_or(0) <= count && count <= h.max.unwrap_or(u64::MAX)
-                }
-                _ => false,
+            // A group condition bounds the group's value of its metric, compared as exact
+            // fractions; an undefined value meets no bound.
+            let meets = |h: &payscope_core::store::metric::Having| {
+                let (num, den): (i128, i128) = match value(&h.metric) {
+                    MetricValue::Count { count } => (count as i128, 1),
+                    MetricValue::Ratio { numerator, denominator } if denominator > 0 => {
+                        (numerator as i128, denominator as i128)
+                    }
+                    MetricValue::MeanHours { total_millis, count } if count > 0 => {
+                        (total_millis as i128, count as i128 * 3_600_000)
+                    }
+                    _ => return false,
+                };
+                // value − bound, as a sign: num/den against the bound's decimal text.
+                let side = |l: payscope_core::store::metric::Limit| {
+                    let text = l.to_string();
+                    let (int, frac) = text.split_once('.').unwrap_or((&text, ""));
+                    let scale = 10i128.pow(frac.len() as u32);
+                    let bound = format!("{int}{frac}").parse::<i128>().unwrap();
+                    (num * scale).cmp(&(bound * den))
+                };
+                let ok = |o: std::cmp::Ordering, beyond: std::cmp::Ordering| {
+                    o == beyond || (!h.exclusive && o.is_eq())
+                };
+                h.min.is_none_or(|m| ok(side(m), std::cmp::Ordering::Greater))
+                    && h.max.is_none_or(|m| ok(side(m), std::cmp::Ordering::Less))
             };
             if !q.having.iter().all(meets) {
                 return None;

@@ -19,7 +19,7 @@ use payscope_core::money::{Currency, Money};
 use payscope_core::query::answer::{Answer, AnswerMetric};
 use payscope_core::query::{Intent, Query};
 use payscope_core::store::metric::{
-    AmountCondition, AmountOp, Dimension, Filter, Having, Metric, MetricQuery, MetricValue, Order,
+    AmountCondition, AmountOp, Dimension, Filter, Having, Limit, Metric, MetricQuery, MetricValue, Order,
 };
 use serde_json::Value;
 
@@ -100,7 +100,12 @@ fn expectation(item: &Value) -> Expect {
         q.order = Some(Order { metric, descending: item["desc"].as_bool().unwrap() });
         q.top_n = item["top"].as_u64().map(|n| n as usize);
         if let Some(h) = item.get("hv") {
-            q.having.push(Having { metric: named(&h[0]), min: h[1].as_u64(), max: h[2].as_u64() });
+            q.having.push(Having {
+                metric: named(&h[0]),
+                min: h[1].as_f64().and_then(|v| Limit::parse(&v.to_string())),
+                max: h[2].as_f64().and_then(|v| Limit::parse(&v.to_string())),
+                exclusive: h.get(3).and_then(Value::as_bool).unwrap_or(false),
+            });
         }
         Shape::Ranking(dimension)
     } else if let Some(prev) = item.get("prev") {

@@ -143,14 +143,11 @@ pub(crate) fn plan(bank: &BankData, q: &MetricQuery) -> Plan {
         q.filters.iter().map(|f| f.dimension).chain(q.group_by.iter().copied()).collect();
     let touches_codes = dims.iter().any(|d| matches!(d, Dimension::ResponseCode | Dimension::ReasonCode));
     // Rollups keep no single amounts: an amount condition reads the facts.
-    if q.metrics.iter().any(|m| m.needs_settlement_join())
-        || (touches_codes && bank.codes_overflowed)
-        || !q.amount.is_empty()
-    {
+    if q.needs_settlement_join() || (touches_codes && bank.codes_overflowed) || !q.amount.is_empty() {
         return Plan { daily: None, hourly: false };
     }
     // Cross-border share needs both countries, which only the fine daily level keeps.
-    let cross_border = q.metrics.contains(&crate::store::metric::Metric::CrossBorderShare);
+    let cross_border = q.reads().any(|m| m == crate::store::metric::Metric::CrossBorderShare);
     let needs_hour = dims.contains(&Dimension::HourOfDay) || q.granularity == Some(Granularity::Hour);
     let daily = match Level::for_dimensions(dims.iter().copied()) {
         _ if needs_hour => None,
@@ -164,7 +161,7 @@ pub(crate) fn plan(bank: &BankData, q: &MetricQuery) -> Plan {
 pub(crate) fn run(bank: &BankData, q: &MetricQuery) -> Result<MetricResult> {
     let stages = q.stages();
     let filters = compile_filters(bank, &q.filters);
-    let needs_join = q.metrics.iter().any(|m| m.needs_settlement_join());
+    let needs_join = q.needs_settlement_join();
     let plan = plan(bank, q);
     let (from, to) = (q.range.from.0, q.range.to.0);
     let mut exec = Exec {

@@ -372,7 +372,7 @@ impl MetricStore for PgBackend {
         let q = q.normalized()?;
         let _t = self.timer("metric_query");
         let bank = ctx.bank_id();
-        let needs_join = q.metrics.iter().any(|m| m.needs_settlement_join());
+        let needs_join = q.needs_settlement_join();
         let rollup_ok = !needs_join
             && q.amount.is_empty()
             && q.granularity != Some(Granularity::Hour)
@@ -383,7 +383,7 @@ impl MetricStore for PgBackend {
         let totals_ok = rollup_ok
             && q.group_by.iter().all(|d| coarse(*d))
             && q.filters.iter().all(|f| coarse(f.dimension))
-            && !q.metrics.contains(&crate::store::metric::Metric::CrossBorderShare);
+            && !q.reads().any(|m| m == crate::store::metric::Metric::CrossBorderShare);
         let mut groups = Groups::new();
         let mut facts_scanned = 0;
         let mut fact_ranges = vec![(q.range.from.0, q.range.to.0)];
