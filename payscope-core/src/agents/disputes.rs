@@ -1,37 +1,15 @@
 //! Disputes: chargeback counts and ratios per merchant and network, measured against the
-//! networks' monitoring programs (Visa's Dispute Monitoring Program, Mastercard's Excessive
-//! Chargeback Program), scaled to the length of the period.
+//! networks' monitoring programs in effect at the end of the period (`programs`: Visa's VAMP,
+//! Mastercard's ECM), with their thresholds scaled to the length of the period.
 
 use std::collections::BTreeMap;
 
+use super::programs::{in_effect, Measure};
 use super::{dims, evidence, label, query, scope_text, Agent, Input, Output};
-use crate::calendar::MS_PER_DAY;
+use crate::calendar::{Timestamp, MS_PER_DAY};
 use crate::error::Result;
 use crate::query::answer::{int, num, pct, AnswerMetric};
 use crate::store::metric::{Dimension, Metric, MetricValue, Unit};
-
-/// A monitoring program's thresholds (ratio and count per month).
-struct Program {
-    network: &'static str,
-    name: &'static str,
-    ratio: f64,
-    count_per_month: f64,
-}
-
-const PROGRAMS: [Program; 2] = [
-    Program {
-        network: "visa",
-        name: "Visa Dispute Monitoring Program",
-        ratio: 0.009,
-        count_per_month: 100.0,
-    },
-    Program {
-        network: "mastercard",
-        name: "Mastercard Excessive Chargeback Program",
-        ratio: 0.015,
-        count_per_month: 100.0,
-    },
-];
 
 pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     let q = input.q;
@@ -56,68 +34,81 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
         int(approved),
         total.rows[0].values[2].as_f64().map(pct).unwrap_or_else(|| "not defined".into())
     ));
+    // The programs in effect on the period's last day.
+    let programs = in_effect(Timestamp(range.to.0 - 1).date());
+    let grouped = [
+        Metric::ChargebackCount,
+        Metric::ApprovedCount,
+        Metric::ChargebackRate,
+        Metric::FraudCount,
+        Metric::SettledCount,
+    ];
     let by = query(
         input,
-        &q.metric_query(metrics, range).group_by(Dimension::MerchantId).group_by(Dimension::Network).top(
+        &q.metric_query(grouped, range).group_by(Dimension::MerchantId).group_by(Dimension::Network).top(
             Metric::ChargebackCount,
-            50,
+            100,
             true,
         ),
     )
     .await?;
     let mut flagged = Vec::new();
-    let mut closest: Option<(f64, String, f64, u64)> = None;
+    let mut closest: Option<(f64, String, f64, String)> = None;
     for row in &by.rows {
-        let (count, MetricValue::Ratio { numerator, denominator }) =
-            (row.values[0].count().unwrap_or(0), &row.values[2])
-        else {
-            continue;
+        let value = |k: usize| row.values[k].count().unwrap_or(0);
+        let (chargebacks, approved, fraud, settled) = (value(0), value(1), value(3), value(4));
+        let Some(p) = programs.iter().find(|p| row.group[1].as_deref() == Some(p.network)) else { continue };
+        // The program's own ratio: VAMP counts fraud reports with disputes, over settled sales.
+        let (count, base) = match p.measure {
+            Measure::FraudAndDisputesPerSettled => (fraud + chargebacks, settled),
+            Measure::ChargebacksPerTransactions => (chargebacks, approved),
         };
-        if count == 0 || *denominator == 0 {
+        if count == 0 || base == 0 {
             continue;
         }
-        let ratio = *numerator as f64 / *denominator as f64;
-        let Some(p) = PROGRAMS.iter().find(|p| row.group[1].as_deref() == Some(p.network)) else { continue };
+        let ratio = count as f64 / base as f64;
         let d = dims(input.merchants, &by.query.group_by, &row.group);
         let who = label(Dimension::MerchantId, row.group[0].as_deref(), input.merchants);
+        let network = label(Dimension::Network, row.group[1].as_deref(), input.merchants);
+        let threshold = p.count_per_month * months;
+        let over_count =
+            if p.count_strictly_above { count as f64 > threshold } else { count as f64 >= threshold };
         // How close to the program: the smaller of the two fractions of its thresholds.
-        let closeness = (ratio / p.ratio).min(count as f64 / (p.count_per_month * months));
-        out.metrics.push(AnswerMetric::number("chargeback_rate", ratio, Unit::Ratio, &d, None));
-        out.metrics.push(AnswerMetric::number("chargeback_count", count as f64, Unit::Count, &d, None));
-        if closeness >= 1.0 {
+        let closeness = (ratio / p.ratio).min(count as f64 / threshold);
+        if let MetricValue::Ratio { .. } = row.values[2] {
+            out.metrics.extend(AnswerMetric::from_value(
+                "chargeback_rate",
+                &row.values[2],
+                Unit::Ratio,
+                &d,
+                None,
+            ));
+        }
+        out.metrics.push(AnswerMetric::number("chargeback_count", chargebacks as f64, Unit::Count, &d, None));
+        out.metrics.push(AnswerMetric::number("program_ratio", ratio, Unit::Ratio, &d, None));
+        out.metrics.push(AnswerMetric::number("program_count", count as f64, Unit::Count, &d, None));
+        if ratio >= p.ratio && over_count {
             flagged.push(format!(
-                "{who} on {} ({}, {} chargebacks) is over the {} thresholds",
-                label(Dimension::Network, row.group[1].as_deref(), input.merchants),
+                "{who} on {network} ({}, {}) is over the {} thresholds",
+                p.measure.count_text(count, int),
                 pct(ratio),
-                int(count),
                 p.name
             ));
         } else if closest.as_ref().is_none_or(|c| closeness > c.0) {
-            closest = Some((
-                closeness,
-                format!("{who} on {}", label(Dimension::Network, row.group[1].as_deref(), input.merchants)),
-                ratio,
-                count,
-            ));
+            closest =
+                Some((closeness, format!("{who} on {network}"), ratio, p.measure.count_text(count, int)));
         }
     }
-    let thresholds = PROGRAMS
-        .iter()
-        .map(|p| {
-            format!("{}: {} and {} chargebacks a month", p.name, pct(p.ratio), num(p.count_per_month, 0))
-        })
-        .collect::<Vec<_>>()
-        .join("; ");
+    let thresholds = programs.iter().map(|p| p.thresholds_text(pct, int)).collect::<Vec<_>>().join("; ");
     if !flagged.is_empty() {
         out.sentences.push(format!("{}.", flagged.join("; ")));
         out.warnings.push(
             "Merchants over a monitoring program's thresholds face fines and remediation plans.".into(),
         );
-    } else if let Some((_, who, ratio, count)) = closest {
+    } else if let Some((_, who, ratio, counted)) = closest {
         out.sentences.push(format!(
-            "No merchant is over the networks' monitoring thresholds ({thresholds}); the closest is {who} at {} with {} chargebacks.",
-            pct(ratio),
-            int(count)
+            "No merchant is over the networks' monitoring thresholds ({thresholds}); the closest is {who} at {} with {counted}.",
+            pct(ratio)
         ));
     } else {
         out.sentences

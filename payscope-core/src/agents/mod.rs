@@ -13,6 +13,7 @@ pub mod knowledge;
 mod metrics;
 pub mod narrative;
 pub mod plan;
+pub mod programs;
 mod reconcile;
 mod retrieval;
 mod root_cause;

@@ -246,3 +246,32 @@ async fn questions_about_data_the_reports_lack_are_unsupported() {
         assert!(a.summary.contains(missing), "{text}: {}", a.summary);
     }
 }
+
+/// Disputes are measured against the network programs in effect at the end of the period,
+/// named with their effective dates: Visa's VAMP (VDMP was retired in April 2025).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disputes_name_the_program_in_effect() {
+    let engine = engine().await;
+    let ctx = analyst(0);
+    let a = engine
+        .ask(&ctx, Query::new("Which merchants have the highest chargebacks?").as_of(as_of()))
+        .await
+        .unwrap();
+    assert!(a.summary.contains("Visa Acquirer Monitoring Program (VAMP)"), "{}", a.summary);
+    assert!(
+        a.summary.contains("1.50% or more") && a.summary.contains("in effect from 2026-04-01"),
+        "{}",
+        a.summary
+    );
+    assert!(!a.summary.contains("Dispute Monitoring"), "{}", a.summary);
+    let last_summer = payscope_core::calendar::Timestamp::parse_rfc3339("2025-08-01T00:00:00Z").unwrap();
+    let a = engine
+        .ask(&ctx, Query::new("Which merchants have the highest chargebacks?").as_of(last_summer))
+        .await
+        .unwrap();
+    assert!(
+        a.summary.contains("2.20% or more") && a.summary.contains("in effect from 2025-06-01"),
+        "{}",
+        a.summary
+    );
+}
