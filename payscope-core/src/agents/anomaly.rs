@@ -58,25 +58,54 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     let total: f64 = in_range.iter().map(|(_, v)| v).sum();
     out.sample = Some((total as u64, total as u64));
     let mut found = Vec::new();
+    // Days without enough history to judge (fewer than three earlier weeks on that weekday,
+    // or a usual level too small for a z-score to mean anything) are counted, not passed.
+    let mut unjudged = 0usize;
     for (day, x) in &in_range {
         let mut base: Vec<f64> = (1..=8).filter_map(|w| values.get(&(day.0 - 7 * w))).copied().collect();
         if base.len() < 3 {
+            unjudged += 1;
             continue;
         }
         let med = median(&mut base);
+        if med < MIN_BASELINE {
+            unjudged += 1;
+            continue;
+        }
         let mut dev: Vec<f64> = base.iter().map(|v| (v - med).abs()).collect();
         let mad = median(&mut dev).max(1.0);
         let z = 0.6745 * (x - med) / mad;
-        if med >= MIN_BASELINE && z.abs() >= THRESHOLD {
+        if z.abs() >= THRESHOLD {
             found.push((*day, *x, med, z));
         }
     }
+    let judged = in_range.len() - unjudged;
+    let none = BTreeMap::new();
+    out.metrics.push(AnswerMetric::number("days_judged", judged as f64, Unit::Count, &none, None));
+    out.metrics.push(AnswerMetric::number("days_not_judged", unjudged as f64, Unit::Count, &none, None));
+    out.metrics.push(AnswerMetric::number("days_in_period", in_range.len() as f64, Unit::Count, &none, None));
     let scope = scope_text(&q.filters, &q.amount, input.merchants);
     let what = metric.label();
     let counted = super::noun(metric);
-    if found.is_empty() {
+    let limits = format!(
+        "a day needs at least 3 earlier weeks on its weekday and a usual level of at least {} {counted} to be judged",
+        num(MIN_BASELINE, 0)
+    );
+    if judged == 0 {
         out.sentences.push(format!(
-            "No unusual days in {what}{scope} over {}: every day is within a robust z-score of {} of the usual level for its weekday.",
+            "Not enough history to judge {what}{scope} over {}: none of its {} days could be judged ({limits}), so nothing is claimed about them.",
+            range.display_days(),
+            in_range.len()
+        ));
+        out.warnings.push(format!("No day of the period could be judged for unusual {what}."));
+    } else if found.is_empty() {
+        let partly = if unjudged > 0 {
+            format!("; {unjudged} of the {} days could not be judged ({limits})", in_range.len())
+        } else {
+            String::new()
+        };
+        out.sentences.push(format!(
+            "No unusual days in {what}{scope} over {}: each of the {judged} days judged is within a robust z-score of {} of the usual level for its weekday{partly}.",
             range.display_days(),
             num(THRESHOLD, 1)
         ));
@@ -128,8 +157,15 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
             None,
         ));
         out.followups.push(format!("Why did {what} change on {}?", found[0].0));
+        if unjudged > 0 {
+            out.warnings
+                .push(format!("{unjudged} of the {} days could not be judged ({limits}).", in_range.len()));
+        }
     }
-    ev.detail = Some(format!("weekday baseline of the previous 8 weeks; threshold robust z {} with a baseline of at least {} a day", num(THRESHOLD, 1), num(MIN_BASELINE, 0)));
+    ev.detail = Some(format!(
+        "weekday baseline of the previous 8 weeks; threshold robust z {}; {limits}",
+        num(THRESHOLD, 1)
+    ));
     out.evidence.push(ev);
     Ok(out)
 }

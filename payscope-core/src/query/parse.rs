@@ -941,12 +941,12 @@ fn higher_is_better(m: Metric) -> bool {
 }
 
 /// Anomaly detection counts events day by day, so there a plural event noun (`chargebacks`,
-/// `approvals`, `declines`) means how many: the count of its family instead of its amount or
+/// `approvals`, `declines`, and `fraud`, counted in cases) means how many: the count of its family instead of its amount or
 /// rate. A rate or amount named as such ("approval rate", "sales") stays, and is refused
 /// when the query is checked rather than answered as a count.
 fn counted_events(metrics: &[Metric], metric_at: &[(Metric, usize)], words: &[&str]) -> Vec<Metric> {
     use Metric::*;
-    const EVENTS: [&str; 10] = [
+    const EVENTS: [&str; 11] = [
         "approvals",
         "declines",
         "chargebacks",
@@ -957,6 +957,7 @@ fn counted_events(metrics: &[Metric], metric_at: &[(Metric, usize)], words: &[&s
         "authorizations",
         "authorisations",
         "frauds",
+        "fraud",
     ];
     let mut out: Vec<Metric> = Vec::new();
     for m in metrics {

@@ -275,3 +275,29 @@ async fn disputes_name_the_program_in_effect() {
         a.summary
     );
 }
+
+/// Anomaly detection says which days it could judge: too little history or volume is stated,
+/// never reported as "all normal".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anomaly_answers_state_the_days_they_could_not_judge() {
+    let engine = engine().await;
+    let ctx = analyst(0);
+    let judged = |a: &payscope_core::query::answer::Answer, name: &str| {
+        a.metrics.iter().find(|m| m.name == name).and_then(|m| m.value).unwrap_or(-1.0)
+    };
+    // Fraud cases are a handful a day: no day has a usual level to judge against.
+    let a = engine
+        .ask(&ctx, Query::new("Were there unusual days for fraud in October?").as_of(as_of()))
+        .await
+        .unwrap();
+    assert_eq!(a.intent, Intent::Anomaly, "{}", a.summary);
+    assert_eq!(judged(&a, "days_judged"), 0.0, "{}", a.summary);
+    assert!(a.summary.starts_with("Not enough history to judge"), "{}", a.summary);
+    assert!(!a.summary.contains("within a robust z-score"), "{}", a.summary);
+    // Authorizations in the last week: every day judged.
+    let a = engine
+        .ask(&ctx, Query::new("Any unusual days in transactions last week?").as_of(as_of()))
+        .await
+        .unwrap();
+    assert_eq!((judged(&a, "days_judged"), judged(&a, "days_not_judged")), (7.0, 0.0), "{}", a.summary);
+}
