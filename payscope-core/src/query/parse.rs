@@ -209,6 +209,8 @@ struct Draft<'a> {
     top_n: Option<usize>,
     lookup: Option<LookupTarget>,
     numbers: Vec<f64>,
+    /// The words the numbers were read from: a what-if's size, otherwise unplaced.
+    number_words: Vec<String>,
     points: Option<f64>,
     missing: Vec<String>,
     not_understood: Vec<String>,
@@ -266,6 +268,7 @@ impl<'a> Draft<'a> {
             top_n: None,
             lookup: None,
             numbers: Vec::new(),
+            number_words: Vec::new(),
             points: None,
             missing: Vec::new(),
             not_understood: Vec::new(),
@@ -417,6 +420,7 @@ impl<'a> Draft<'a> {
         let next = self.w(i + 1);
         let p = percent(self.w(i), next)?;
         self.numbers.push(p);
+        self.number_words.push(self.w(i).to_owned());
         Some(if matches!(next, "percent" | "pct") { 2 } else { 1 })
     }
 
@@ -528,6 +532,7 @@ impl<'a> Draft<'a> {
         }
         if let Ok(v) = w.parse::<f64>() {
             self.numbers.push(v);
+            self.number_words.push(w.to_owned());
         }
         Some(1)
     }
@@ -872,6 +877,11 @@ impl<'a> Draft<'a> {
         if !self.having.is_empty() && (self.intent != Intent::Breakdown || self.group_by.is_empty()) {
             self.having.clear();
             self.not_understood.append(&mut self.having_words);
+        }
+        // A number no phrase placed sizes a what-if; anywhere else ("approval rate 65") it is
+        // a part of the question that would be left out.
+        if self.intent != Intent::WhatIf {
+            self.not_understood.append(&mut self.number_words);
         }
         // An anomaly is found day by day: "unusual days" asks nothing more.
         if self.intent == Intent::Anomaly {
@@ -1319,6 +1329,16 @@ mod tests {
         let x = q("approval rate for BIN 453201");
         assert_eq!(x.filters, vec![Filter::eq(Dimension::IssuerBin, "453201")]);
         assert!(x.group_by.is_empty());
+    }
+
+    #[test]
+    fn a_number_no_phrase_places_is_not_dropped() {
+        // Outside a what-if, a stray number is part of the question: left unplaced, asked back.
+        for text in ["approval rate 65", "decline rate for response code 5 last week", "sales 20% last month"]
+        {
+            assert!(!q(text).not_understood.is_empty(), "{text}: {:?}", q(text));
+        }
+        assert!(q("What if fraud increases 20%?").not_understood.is_empty());
     }
 
     #[test]
