@@ -17,6 +17,7 @@ pub mod programs;
 mod reconcile;
 mod retrieval;
 mod root_cause;
+mod segments;
 mod trend;
 mod what_if;
 
