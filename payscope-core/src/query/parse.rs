@@ -983,7 +983,18 @@ fn counted_events(metrics: &[Metric], metric_at: &[(Metric, usize)], words: &[&s
             TransactionAmount => TransactionCount,
             other => *other,
         };
-        let m = if word.is_some_and(|w| EVENTS.contains(&w)) { counted } else { *m };
+        // A singular event noun used as a modifier ("chargeback days") counts too, unless a
+        // word for what is measured follows it ("chargeback rate", "fraud amount").
+        let at = metric_at.iter().find(|(x, _)| x == m).map(|(_, at)| *at);
+        let measured = at.and_then(|at| words.get(at + 1)).is_some_and(|w| {
+            matches!(
+                *w,
+                "rate" | "rates" | "ratio" | "amount" | "amounts" | "value" | "volume" | "share" | "fees"
+            )
+        });
+        let singular = word.is_some_and(|w| EVENTS.iter().any(|e| e.strip_suffix('s') == Some(w)));
+        let m =
+            if word.is_some_and(|w| EVENTS.contains(&w)) || (singular && !measured) { counted } else { *m };
         if !out.contains(&m) {
             out.push(m);
         }

@@ -468,9 +468,11 @@ impl TypedQuery {
     /// What the analysis needs besides its metrics, and the metrics it can compute.
     fn check_analysis(&self, metrics: &[Metric]) -> Result<()> {
         let a = self.analysis;
-        let rates: Vec<&str> = metrics
+        // Forecasts and anomalies cover sums and proportions; a mean (hours, an average ticket)
+        // is neither.
+        let means: Vec<&str> = metrics
             .iter()
-            .filter(|m| !matches!(m.unit(), Unit::Count | Unit::Currency))
+            .filter(|m| matches!(m.unit(), Unit::Hours) || **m == Metric::AverageTicket)
             .map(|m| m.as_str())
             .collect();
         match a {
@@ -498,13 +500,13 @@ impl TypedQuery {
             Intent::Relationship if self.relationship.is_none() => Err(invalid(
                 "a relationship query needs `relationship` ({\"kind\": \"common_point_of_purchase\"})",
             )),
-            Intent::Forecast | Intent::Anomaly if !rates.is_empty() => Err(invalid(format!(
-                "{} covers counts and amounts, not {}: ask for its parts (for example approved_count and transaction_count) instead",
+            Intent::Forecast | Intent::Anomaly if !means.is_empty() => Err(invalid(format!(
+                "{} covers counts, amounts and rates, not a mean like {}: ask for its parts (for example settled_count) instead",
                 if a == Intent::Forecast { "a forecast" } else { "anomaly detection" },
-                rates.join(", ")
+                means.join(", ")
             ))),
             Intent::Anomaly if metrics.iter().any(|m| m.unit() == Unit::Currency) => Err(invalid(
-                "anomaly detection counts transactions day by day; ask for a count metric (transaction_count, fraud_count, ...)",
+                "anomaly detection judges counts and rates day by day; ask for a count or a rate (transaction_count, fraud_rate, ...)",
             )),
             _ if self.top_n == Some(0) => Err(invalid("`top_n` must be at least 1")),
             _ if (self.order.is_some() || self.top_n.is_some()) && self.group_by.is_empty() => {
@@ -719,8 +721,14 @@ mod tests {
     #[test]
     fn queries_that_cannot_be_answered_as_given_say_why() {
         for (json, says) in [
-            (serde_json::json!({"analysis": "forecast", "metrics": ["approval_rate"]}), "not approval_rate"),
-            (serde_json::json!({"analysis": "anomaly", "metrics": ["transaction_amount"]}), "count metric"),
+            (
+                serde_json::json!({"analysis": "forecast", "metrics": ["settlement_delay_hours"]}),
+                "not a mean like settlement_delay_hours",
+            ),
+            (
+                serde_json::json!({"analysis": "anomaly", "metrics": ["transaction_amount"]}),
+                "count or a rate",
+            ),
             (
                 serde_json::json!({"analysis": "what_if", "metrics": ["fraud_count"],
                 "scenario": {"metric": "fraud_count", "points": 5}}),

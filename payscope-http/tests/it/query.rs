@@ -171,9 +171,9 @@ async fn typed_queries_are_answered_exactly(server: Server) {
         (json!({"analysis": "describe", "metrics": ["approval_ratio"]}), "invalid_request", "approval_ratio"),
         (json!({"analysis": "describe"}), "invalid_request", "needs at least one metric"),
         (
-            json!({"analysis": "forecast", "metrics": ["approval_rate"]}),
+            json!({"analysis": "forecast", "metrics": ["settlement_delay_hours"]}),
             "invalid_request",
-            "not approval_rate",
+            "not a mean like settlement_delay_hours",
         ),
         (json!({"analysis": "breakdown", "metrics": ["chargeback_count"]}), "invalid_request", "group_by"),
         (
