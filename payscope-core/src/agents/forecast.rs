@@ -4,12 +4,13 @@
 
 use std::collections::BTreeMap;
 
-use super::trend::{capitalize, daily_values};
-use super::{evidence, main_currency, scope_text, Agent, Input, Output};
+use super::segments;
+use super::trend::capitalize;
+use super::{evidence, main_currency, query, scope_text, Agent, Input, Output};
 use crate::calendar::{Date, TimeRange, MS_PER_DAY};
 use crate::error::Result;
 use crate::query::answer::{num, pct, AnswerMetric, Forecast, ForecastPoint, Series, SeriesPoint};
-use crate::store::metric::{Metric, Unit};
+use crate::store::metric::{Dimension, Filter, Metric, Unit};
 
 const SEASON: usize = 7;
 /// Days of history fitted.
@@ -19,7 +20,6 @@ const MIN_HOLT_WINTERS: usize = 21;
 
 /// A fitted model: point forecasts and their standard errors for `h` steps ahead.
 pub(crate) struct Model {
-    pub method: &'static str,
     points: Vec<f64>,
     sigma: Vec<f64>,
 }
@@ -73,7 +73,6 @@ pub(crate) fn fit(y: &[f64], horizon: usize) -> Model {
             if n > SEASON { (SEASON..n).map(|t| y[t] - y[t - SEASON]).collect() } else { y.to_vec() };
         let sd = (diffs.iter().map(|d| d * d).sum::<f64>() / diffs.len().max(1) as f64).sqrt();
         return Model {
-            method: "seasonal_naive",
             sigma: (0..horizon).map(|h| sd * (1.0 + (h / SEASON) as f64).sqrt()).collect(),
             points,
         };
@@ -90,7 +89,7 @@ pub(crate) fn fit(y: &[f64], horizon: usize) -> Model {
         }
     }
     let Some((alpha, beta, gamma, f)) = best else {
-        return Model { method: "holt_winters", points: vec![], sigma: vec![] };
+        return Model { points: vec![], sigma: vec![] };
     };
     let sigma = (f.sse / (n - SEASON).max(1) as f64).sqrt();
     let points =
@@ -107,19 +106,176 @@ pub(crate) fn fit(y: &[f64], horizon: usize) -> Model {
             sigma * (1.0 + sum).sqrt()
         })
         .collect();
-    Model { method: "holt_winters", points, sigma: sigmas }
+    Model { points, sigma: sigmas }
 }
 
-/// Mean absolute percentage error of fitting all but the last week and forecasting it.
-fn backtest(y: &[f64]) -> Option<f64> {
-    if y.len() < MIN_HOLT_WINTERS + SEASON {
-        return None;
+/// A forecasting method.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Method {
+    HoltWinters,
+    SeasonalNaive,
+}
+
+impl Method {
+    fn name(self) -> &'static str {
+        match self {
+            Method::HoltWinters => "holt_winters",
+            Method::SeasonalNaive => "seasonal_naive",
+        }
     }
-    let (train, test) = y.split_at(y.len() - SEASON);
-    let model = fit(train, SEASON);
-    let errors: Vec<f64> =
-        test.iter().zip(&model.points).filter(|(a, _)| **a > 0.0).map(|(a, f)| ((a - f) / a).abs()).collect();
-    (!errors.is_empty()).then(|| errors.iter().sum::<f64>() / errors.len() as f64)
+
+    fn text(self) -> &'static str {
+        match self {
+            Method::HoltWinters => "Holt-Winters (level, trend and weekly seasonality)",
+            Method::SeasonalNaive => "the seasonal-naive baseline (the same weekday a week earlier)",
+        }
+    }
+
+    fn points(self, y: &[f64], horizon: usize) -> Vec<f64> {
+        match self {
+            Method::HoltWinters if y.len() >= MIN_HOLT_WINTERS => fit(y, horizon).points,
+            _ => {
+                fit(&y[y.len().saturating_sub(SEASON.max(y.len().min(MIN_HOLT_WINTERS - 1)))..], horizon)
+                    .points
+            }
+        }
+    }
+}
+
+/// What is forecast: a daily sum, or a rate as its daily numerator and denominator (each
+/// forecast, the rate their quotient, so it stays within its bounds).
+enum Target {
+    Sum(Vec<f64>),
+    Rate(Vec<f64>, Vec<f64>),
+}
+
+impl Target {
+    fn len(&self) -> usize {
+        match self {
+            Target::Sum(y) => y.len(),
+            Target::Rate(n, _) => n.len(),
+        }
+    }
+
+    /// Each step's value and the total of steps `from..` of a forecast from the first `upto`
+    /// days.
+    fn forecast(&self, method: Method, upto: usize, steps: usize, from: usize) -> (Vec<f64>, f64) {
+        match self {
+            Target::Sum(y) => {
+                let p: Vec<f64> = method.points(&y[..upto], steps).into_iter().map(|v| v.max(0.0)).collect();
+                let total = p[from..].iter().sum();
+                (p, total)
+            }
+            Target::Rate(n, d) => {
+                let pn: Vec<f64> = method.points(&n[..upto], steps).into_iter().map(|v| v.max(0.0)).collect();
+                let pd: Vec<f64> = method.points(&d[..upto], steps).into_iter().map(|v| v.max(0.0)).collect();
+                rate_of(&pn, &pd, from)
+            }
+        }
+    }
+
+    /// The actual values and total of `steps` days from `at` (total over steps `from..`).
+    fn actual(&self, at: usize, steps: usize, from: usize) -> (Vec<f64>, f64) {
+        match self {
+            Target::Sum(y) => {
+                let a = y[at..at + steps].to_vec();
+                let total = a[from..].iter().sum();
+                (a, total)
+            }
+            Target::Rate(n, d) => rate_of(&n[at..at + steps], &d[at..at + steps], from),
+        }
+    }
+}
+
+fn rate_of(n: &[f64], d: &[f64], from: usize) -> (Vec<f64>, f64) {
+    let steps = n.iter().zip(d).map(|(a, b)| if *b > 0.0 { (a / b).clamp(0.0, 1.0) } else { 0.0 }).collect();
+    let (sn, sd): (f64, f64) = (n[from..].iter().sum(), d[from..].iter().sum());
+    (steps, if sd > 0.0 { (sn / sd).clamp(0.0, 1.0) } else { 0.0 })
+}
+
+/// Fewest days a backtest trains on.
+const MIN_TRAIN: usize = 28;
+/// Most rolling origins a backtest uses, a week apart.
+const MAX_ORIGINS: usize = 8;
+
+/// A rolling-origin backtest: the method refitted at origins a week apart, each forecasting the
+/// same number of steps the forecast needs (or as many as the history allows), its errors kept
+/// by step and for the total of the forecast's range.
+struct Backtest {
+    method: Method,
+    origins: usize,
+    /// Steps each origin forecast.
+    steps: usize,
+    /// Root-mean-square error of each step's value, pooled by week of the horizon.
+    step_rmse: Vec<f64>,
+    /// Root-mean-square error of the total.
+    total_rmse: f64,
+    /// Mean absolute error of the total relative to the mean actual total.
+    total_error: f64,
+    /// Mean absolute percentage error of the days.
+    daily_mape: Option<f64>,
+}
+
+impl Backtest {
+    fn run(target: &Target, method: Method, steps: usize, from: usize) -> Option<Backtest> {
+        let n = target.len();
+        let steps = steps.min(n.checked_sub(MIN_TRAIN)?);
+        if steps == 0 {
+            return None;
+        }
+        let from = if from < steps { from } else { 0 };
+        let origins: Vec<usize> = (0..MAX_ORIGINS)
+            .map_while(|k| (n - steps).checked_sub(7 * k).filter(|o| *o >= MIN_TRAIN))
+            .collect();
+        if origins.is_empty() {
+            return None;
+        }
+        let mut sq = vec![(0.0, 0usize); steps.div_ceil(SEASON)];
+        let (mut total_sq, mut total_abs, mut actual_sum) = (0.0, 0.0, 0.0);
+        let mut ape = Vec::new();
+        for &o in &origins {
+            let (f, ft) = target.forecast(method, o, steps, from);
+            let (a, at) = target.actual(o, steps, from);
+            for (h, (fv, av)) in f.iter().zip(&a).enumerate() {
+                let cell = &mut sq[h / SEASON];
+                cell.0 += (fv - av).powi(2);
+                cell.1 += 1;
+                if *av > 0.0 {
+                    ape.push(((fv - av) / av).abs());
+                }
+            }
+            total_sq += (ft - at).powi(2);
+            total_abs += (ft - at).abs();
+            actual_sum += at.abs();
+        }
+        let k = origins.len() as f64;
+        Some(Backtest {
+            method,
+            origins: origins.len(),
+            steps,
+            step_rmse: sq.iter().map(|(s, c)| (s / (*c).max(1) as f64).sqrt()).collect(),
+            total_rmse: (total_sq / k).sqrt(),
+            total_error: if actual_sum > 0.0 { total_abs / actual_sum } else { 0.0 },
+            daily_mape: (!ape.is_empty()).then(|| ape.iter().sum::<f64>() / ape.len() as f64),
+        })
+    }
+
+    /// The error of step `h`, the last backtested week's growing with √h beyond the backtest.
+    fn step_error(&self, h: usize) -> f64 {
+        let last = self.step_rmse.len() - 1;
+        let week = h / SEASON;
+        if week <= last {
+            self.step_rmse[week]
+        } else {
+            self.step_rmse[last] * ((h + 1) as f64 / self.steps as f64).sqrt()
+        }
+    }
+
+    /// The error of a total over `days` days: the backtest's own when it covered them, else
+    /// grown with √(days / backtested days).
+    fn total_error_for(&self, days: usize, backtested: usize) -> f64 {
+        self.total_rmse * (days as f64 / backtested.max(1) as f64).max(1.0).sqrt()
+    }
 }
 
 pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
@@ -128,7 +284,7 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
         .metrics
         .iter()
         .copied()
-        .find(|m| matches!(m.unit(), Unit::Count | Unit::Currency))
+        .find(|m| matches!(m.unit(), Unit::Count | Unit::Currency | Unit::Ratio))
         .unwrap_or(Metric::TransactionAmount);
     // History ends with the last complete day before `as_of`; the model steps forward from
     // there through the horizon (which may start later, "next month").
@@ -140,19 +296,32 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
         ((horizon_range.to.0 - horizon_first.start().0 + MS_PER_DAY - 1) / MS_PER_DAY).clamp(1, 366) as usize;
     let history = TimeRange::days(first.add_days(-HISTORY_DAYS), first);
     let currency = if metric.unit() == Unit::Currency {
-        let totals = input.stores.metrics.query(input.ctx, &q.metric_query([metric], history)).await?;
+        let totals = query(input, &q.metric_query([metric], history)).await?;
         main_currency(input, &totals.rows[0].values[0].money())
     } else {
         None
     };
-    let (days, r) = daily_values(input, metric, history, currency).await?;
-    let start = days.iter().position(|(_, v)| *v != 0.0).unwrap_or(days.len());
-    let y: Vec<f64> = days[start..].iter().map(|(_, v)| *v).collect();
-    let fitted = TimeRange::days(first.add_days(-(y.len() as i32)), first);
+    let mut filters = q.filters.clone();
+    if let Some(c) = currency {
+        filters.retain(|f| f.dimension != Dimension::Currency);
+        filters.push(Filter::eq(Dimension::Currency, c.code()));
+    }
+    let daily = segments::read(input, metric, &filters, None, history, currency, 1.0).await?.total();
+    let start = daily.iter().position(|d| *d != (0.0, 0.0)).unwrap_or(daily.len());
+    let days = &daily[start..];
+    let rate = metric.unit() == Unit::Ratio;
+    let target = if rate {
+        Target::Rate(days.iter().map(|d| d.0).collect(), days.iter().map(|d| d.1).collect())
+    } else {
+        Target::Sum(days.iter().map(|d| d.0).collect())
+    };
+    let n = target.len();
+    let fitted = TimeRange::days(first.add_days(-(n as i32)), first);
+    let r = query(input, &q.metric_query([metric], fitted)).await?;
     let (mut ev, coverage) = evidence(input, Agent::Forecast, &r, fitted).await?;
     let mut out = Output { coverage: Some(coverage), ..Output::default() };
     let scope = scope_text(&q.filters, &q.amount, input.merchants);
-    if y.len() < SEASON {
+    if n < SEASON {
         out.sentences.push(format!(
             "There is not enough history of {}{scope} to forecast: fewer than a week of data before {}.",
             metric.label(),
@@ -161,107 +330,193 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
         out.evidence.push(ev);
         return Ok(out);
     }
-    let mut model = fit(&y, skip + horizon);
-    model.points.drain(..skip);
-    model.sigma.drain(..skip);
-    let mape = backtest(&y);
-    let decimals =
-        if metric.unit() == Unit::Currency { currency.map_or(2, |c| c.exponent() as usize) } else { 0 };
+    // Both methods are backtested on the same origins; the one with the smaller error of the
+    // total is used (the baseline on a tie: it is the simpler).
+    let steps = skip + horizon;
+    let naive = Backtest::run(&target, Method::SeasonalNaive, steps, skip);
+    let holt =
+        if n >= MIN_HOLT_WINTERS { Backtest::run(&target, Method::HoltWinters, steps, skip) } else { None };
+    let chosen = match (&holt, &naive) {
+        (Some(h), Some(b)) if h.total_error < b.total_error => Method::HoltWinters,
+        (_, Some(_)) => Method::SeasonalNaive,
+        _ if n >= MIN_HOLT_WINTERS => Method::HoltWinters,
+        _ => Method::SeasonalNaive,
+    };
+    let backtest = [&holt, &naive].into_iter().flatten().find(|b| b.method == chosen);
+    let (values, total) = target.forecast(chosen, n, steps, skip);
+    // Without a backtest the interval is the model's own (of the numerator for a rate).
+    let model = fit(
+        match &target {
+            Target::Sum(y) => y,
+            Target::Rate(y, _) => y,
+        },
+        steps,
+    );
+    let decimals = if rate {
+        6
+    } else if metric.unit() == Unit::Currency {
+        currency.map_or(2, |c| c.exponent() as usize)
+    } else {
+        0
+    };
     let round = |v: f64| {
         let p = 10f64.powi(decimals as i32);
-        (v.max(0.0) * p).round() / p
+        let v = if rate { v.clamp(0.0, 1.0) } else { v.max(0.0) };
+        (v * p).round() / p
     };
-    let points: Vec<ForecastPoint> = model
-        .points
+    let spread = |h: usize| match backtest {
+        Some(b) => 1.96 * b.step_error(h),
+        None if rate => 0.0,
+        None => 1.96 * model.sigma.get(h).copied().unwrap_or(0.0),
+    };
+    let points: Vec<ForecastPoint> = values[skip..]
         .iter()
-        .zip(&model.sigma)
         .enumerate()
-        .map(|(h, (p, s))| ForecastPoint {
-            t: Date(horizon_first.0 + h as i32).start(),
+        .map(|(i, p)| ForecastPoint {
+            t: Date(horizon_first.0 + i as i32).start(),
             value: round(*p),
-            lower: round(p - 1.96 * s),
-            upper: round(p + 1.96 * s),
+            lower: round(p - spread(skip + i)),
+            upper: round(p + spread(skip + i)),
         })
         .collect();
-    let total = round(model.points.iter().map(|p| p.max(0.0)).sum());
-    let spread = 1.96 * model.sigma.iter().map(|s| s * s).sum::<f64>().sqrt();
-    let (total_lower, total_upper) = (round(total - spread), round(total + spread));
+    let total_spread = match backtest {
+        Some(b) => 1.96 * b.total_error_for(horizon, b.steps - if skip < b.steps { skip } else { 0 }),
+        None if rate => {
+            1.96 * (total * (1.0 - total) / days.iter().map(|d| d.1).sum::<f64>().max(1.0)).sqrt()
+        }
+        // Daily errors are not independent: the total's error grows with the days, not their root.
+        None => 1.96 * model.sigma[skip..].iter().sum::<f64>(),
+    };
+    let total = round(total);
+    let (total_lower, total_upper) = (round(total - total_spread), round(total + total_spread));
     out.series.push(Series {
         metric: metric.as_str().to_owned(),
         unit: metric.unit(),
         currency: currency.map(|c| c.code().to_owned()),
         dimensions: BTreeMap::new(),
         granularity: "day".into(),
-        points: days[start..]
+        points: days
             .iter()
-            .map(|(d, v)| SeriesPoint { t: d.start(), value: Some(round(*v)), minor_units: None })
+            .enumerate()
+            .map(|(i, d)| SeriesPoint {
+                t: first.add_days(i as i32 - n as i32).start(),
+                value: if rate { (d.1 > 0.0).then(|| round(d.0 / d.1)) } else { Some(round(d.0)) },
+                minor_units: None,
+            })
             .collect(),
     });
     out.forecast = Some(Forecast {
         metric: metric.as_str().to_owned(),
         unit: metric.unit(),
         currency: currency.map(|c| c.code().to_owned()),
-        method: model.method.to_owned(),
+        method: chosen.name().to_owned(),
         points,
         total,
         total_lower,
         total_upper,
-        backtest_mape: mape.map(|m| (m * 10_000.0).round() / 10_000.0),
+        backtest_mape: backtest.and_then(|b| b.daily_mape).map(|m| (m * 10_000.0).round() / 10_000.0),
     });
-    let unit = currency.map(|c| format!(" {c}")).unwrap_or_default();
-    out.metrics.push(AnswerMetric::number(
-        &format!("{}_forecast", metric.as_str()),
-        total,
-        metric.unit(),
-        &BTreeMap::new(),
-        Some("forecast"),
-    ));
-    out.metrics.push(AnswerMetric::number(
-        "history_days",
-        y.len() as f64,
-        Unit::Count,
-        &BTreeMap::new(),
-        None,
-    ));
-    let method = if model.method == "holt_winters" {
-        "a Holt-Winters model with weekly seasonality"
-    } else {
-        "a seasonal-naive model (under three weeks of history)"
+    let none = BTreeMap::new();
+    let forecast_name = format!("{}_forecast", metric.as_str());
+    out.metrics.push(AnswerMetric::number(&forecast_name, total, metric.unit(), &none, Some("forecast")));
+    out.metrics.push(AnswerMetric::number("history_days", n as f64, Unit::Count, &none, None));
+    let shown = |v: f64| {
+        if rate {
+            pct(v)
+        } else {
+            format!("{}{}", num(v, decimals), currency.map(|c| format!(" {c}")).unwrap_or_default())
+        }
     };
-    let mut sentence = format!(
-        "Forecast of {}{scope} for {}: {}{unit} (95% interval {}{unit} to {}{unit}), from {method} fitted on {} days",
+    let what = if rate { "" } else { " in total" };
+    out.sentences.push(format!(
+        "Forecast of {}{scope} for {}: {}{what} (95% interval {} to {}).",
         metric.label(),
         horizon_range.display_days(),
-        num(total, decimals),
-        num(total_lower, decimals),
-        num(total_upper, decimals),
-        num(y.len() as f64, 0)
-    );
-    match mape {
-        Some(m) => sentence.push_str(&format!("; a one-week backtest was off by {} on average.", pct(m))),
-        None => sentence.push('.'),
+        shown(total),
+        shown(total_lower),
+        shown(total_upper)
+    ));
+    let why = explain(&mut out, chosen, [&holt, &naive], n, steps);
+    out.sentences.push(why);
+    // Confidence follows the backtest: a forecast whose past totals were off by a fifth is not
+    // worth a 0.95.
+    out.reliability = Some(backtest.map_or(0.5, |b| (1.0 - 2.0 * b.total_error).clamp(0.2, 1.0)));
+    if let Some(b) = backtest.filter(|b| b.origins < 3) {
+        out.warnings.push(format!(
+            "The history allows only {} backtest(s) of this horizon: the interval rests on few errors.",
+            b.origins
+        ));
     }
-    out.sentences.push(sentence);
-    out.sample = Some((y.len() as u64 * 10, y.len() as u64 * 10));
-    if y.len() < MIN_HOLT_WINTERS {
-        out.warnings.push("Less than three weeks of history: the forecast repeats last week.".into());
+    if backtest.is_none() {
+        out.warnings.push(format!(
+            "Under {} days of history there is no backtest: the interval is the model's own and may be too narrow.",
+            MIN_TRAIN + 1
+        ));
     }
-    ev.detail = Some(match mape {
-        Some(m) => format!(
-            "{} on {} days of history, 95% prediction intervals; one-week backtest MAPE {}",
-            model.method,
-            y.len(),
-            pct(m)
+    ev.detail = Some(match backtest {
+        Some(b) => format!(
+            "{} on {} days of history; 95% intervals from the errors of {} rolling-origin backtests of {} days, by week of the horizon",
+            chosen.name(),
+            n,
+            b.origins,
+            b.steps
         ),
-        None => format!(
-            "{} on {} days of history, 95% prediction intervals; too short for a backtest",
-            model.method,
-            y.len()
-        ),
+        None => format!("{} on {} days of history; 95% intervals of the model, too short for a backtest", chosen.name(), n),
     });
     out.evidence.push(ev);
     out.followups.push(capitalize(&format!("what if {} drops 10%?", metric.label())));
     Ok(out)
+}
+
+/// Why the method was chosen, from the backtests of both, in one sentence (its numbers
+/// recorded as metrics).
+fn explain(
+    out: &mut Output,
+    chosen: Method,
+    tests: [&Option<Backtest>; 2],
+    n: usize,
+    horizon: usize,
+) -> String {
+    let none = BTreeMap::new();
+    for b in tests.into_iter().flatten() {
+        let name = format!("{}_backtest_error", b.method.name());
+        out.metrics.push(AnswerMetric::number(&name, b.total_error, Unit::Ratio, &none, None));
+    }
+    let Some(b) = tests.into_iter().flatten().find(|b| b.method == chosen) else {
+        return format!(
+            "Method: {}, fitted on {n} days; the history is too short to backtest it against another.",
+            chosen.text()
+        );
+    };
+    out.metrics.push(AnswerMetric::number("backtest_origins", b.origins as f64, Unit::Count, &none, None));
+    out.metrics.push(AnswerMetric::number("backtest_days", b.steps as f64, Unit::Count, &none, None));
+    let versus = match tests.into_iter().flatten().find(|o| o.method != chosen) {
+        Some(o) => format!(
+            " against {} for {}",
+            pct(o.total_error),
+            match o.method {
+                Method::SeasonalNaive => "the seasonal-naive baseline",
+                Method::HoltWinters => "Holt-Winters",
+            }
+        ),
+        None => format!(" (under {MIN_HOLT_WINTERS} days of history Holt-Winters is not fitted)"),
+    };
+    let beyond = if b.steps < horizon {
+        out.metrics.push(AnswerMetric::number("days_ahead", horizon as f64, Unit::Count, &none, None));
+        format!(
+            "; the backtests cover {} of the {horizon} days ahead, beyond which errors are grown with the square root of time",
+            b.steps
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        "Method: {}, fitted on {n} days, chosen because over {} rolling-origin backtests of {} days its total was off by {} on average{versus}; the interval comes from those backtests' errors{beyond}.",
+        chosen.text(),
+        b.origins,
+        b.steps,
+        pct(b.total_error)
+    )
 }
 
 #[cfg(test)]
@@ -272,21 +527,22 @@ mod tests {
     fn holt_winters_follows_a_weekly_pattern_with_growth() {
         let y: Vec<f64> = (0..70).map(|t| 100.0 + t as f64 + if t % 7 >= 5 { -30.0 } else { 10.0 }).collect();
         let m = fit(&y, 14);
-        assert_eq!(m.method, "holt_winters");
         for (h, p) in m.points.iter().enumerate() {
             let t = 70 + h;
             let truth = 100.0 + t as f64 + if t % 7 >= 5 { -30.0 } else { 10.0 };
             assert!((p - truth).abs() < 5.0, "h={h}: {p} vs {truth}");
         }
         assert!(m.sigma.windows(2).all(|w| w[1] >= w[0]));
-        assert!(backtest(&y).unwrap() < 0.05);
+        let b = Backtest::run(&Target::Sum(y.clone()), Method::HoltWinters, 14, 0).unwrap();
+        assert!(b.total_error < 0.05 && b.origins == 5, "{} {}", b.total_error, b.origins);
+        let naive = Backtest::run(&Target::Sum(y), Method::SeasonalNaive, 14, 0).unwrap();
+        assert!(naive.total_error > b.total_error, "the trend defeats the naive baseline");
     }
 
     #[test]
     fn short_history_falls_back_to_seasonal_naive() {
         let y = vec![10.0, 11.0, 12.0, 13.0, 14.0, 5.0, 6.0, 10.0, 11.0];
         let m = fit(&y, 3);
-        assert_eq!(m.method, "seasonal_naive");
         assert_eq!(m.points, vec![12.0, 13.0, 14.0]);
     }
 }

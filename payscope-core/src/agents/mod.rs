@@ -88,6 +88,9 @@ pub struct Output {
     pub sample: Option<(u64, u64)>,
     /// Share of the range's days with data.
     pub coverage: Option<f64>,
+    /// How far the agent's own check trusts its result (0–1: a forecast's backtest), used
+    /// for the confidence instead of the sample size.
+    pub reliability: Option<f64>,
 }
 
 impl Output {
@@ -120,6 +123,10 @@ impl Output {
             }
         }
         self.sample = self.sample.or(o.sample);
+        self.reliability = match (self.reliability, o.reliability) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         self.coverage = match (self.coverage, o.coverage) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),

@@ -6,7 +6,7 @@ use super::{dims, evidence, label, query, scope_text, Agent, Input, Output};
 use crate::calendar::{TimeRange, Timestamp, MS_PER_HOUR};
 use crate::error::Result;
 use crate::query::answer::{num, pct, Series, SeriesPoint};
-use crate::store::metric::{Granularity, Metric, MetricValue, Unit};
+use crate::store::metric::{Granularity, Metric, Unit};
 
 /// Values by bucket: display value and exact minor units.
 type Points = BTreeMap<Timestamp, (Option<f64>, Option<i64>)>;
@@ -202,33 +202,4 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
 pub(crate) fn capitalize(s: &str) -> String {
     let mut c = s.chars();
     c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
-}
-
-/// Daily values of `metric` over `range` (money in `currency`'s major units), zero-filled.
-pub(crate) async fn daily_values(
-    input: &Input<'_>,
-    metric: Metric,
-    range: TimeRange,
-    currency: Option<crate::money::Currency>,
-) -> Result<(Vec<(crate::calendar::Date, f64)>, crate::store::metric::MetricResult)> {
-    let mut mq = input.q.metric_query([metric], range).granularity(Granularity::Day);
-    if let (Unit::Currency, Some(c)) = (metric.unit(), currency) {
-        mq.filters.retain(|f| f.dimension != crate::store::metric::Dimension::Currency);
-        mq.filters
-            .push(crate::store::metric::Filter::eq(crate::store::metric::Dimension::Currency, c.code()));
-    }
-    let r = query(input, &mq).await?;
-    let by_day: BTreeMap<Timestamp, &MetricValue> =
-        r.rows.iter().filter_map(|row| row.bucket.map(|t| (t, &row.values[0]))).collect();
-    let values = buckets(Granularity::Day, range)
-        .into_iter()
-        .map(|t| {
-            let v = by_day.get(&t).map_or(0.0, |v| match metric.unit() {
-                Unit::Currency => v.money().iter().map(|m| m.major_units_for_display()).sum(),
-                _ => v.as_f64().unwrap_or(0.0),
-            });
-            (t.date(), v)
-        })
-        .collect();
-    Ok((values, r))
 }

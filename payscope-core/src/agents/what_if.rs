@@ -24,7 +24,9 @@ fn family(m: Metric) -> (&'static [Metric], &'static str) {
             "approvals",
         ),
         RefundCount | RefundAmount => (&[RefundCount, RefundAmount], "refunds"),
-        SettledAmount | SettledCount | NetSettlement | InterchangeFees => {
+        // A fee change moves the fees and, by as much, net settlement; volume stays.
+        InterchangeFees => (&[InterchangeFees, ClearedAmount, NetSettlement], "fees"),
+        SettledAmount | SettledCount | NetSettlement => {
             (&[SettledAmount, InterchangeFees, NetSettlement], "settlement")
         }
         _ => (&[TransactionCount, TransactionAmount, InterchangeFees], "volume"),
@@ -118,6 +120,67 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
             } else {
                 assumptions = "each case keeps the period's average amount".into();
             }
+        }
+        "fees" => {
+            let (Some(fees), Some(cleared), Some(net)) =
+                (get(Metric::InterchangeFees), get(Metric::ClearedAmount), get(Metric::NetSettlement))
+            else {
+                return Ok(out);
+            };
+            let cleared = cleared.money();
+            // Per currency: the fee change, in basis points of the cleared amount or in percent.
+            let delta = |m: &Money| -> i64 {
+                match s.bps {
+                    Some(b) => cleared
+                        .iter()
+                        .find(|c| c.currency == m.currency)
+                        .map_or(0, |c| (c.minor as f64 * b / 10_000.0).round() as i64),
+                    None => (m.minor as f64 * (f - 1.0)).round() as i64,
+                }
+            };
+            let changes: Vec<Money> = fees.money().iter().map(|m| Money::new(delta(m), m.currency)).collect();
+            let new_fees: Vec<Money> = fees
+                .money()
+                .iter()
+                .zip(&changes)
+                .map(|(m, d)| Money::new(m.minor + d.minor, m.currency))
+                .collect();
+            let new_net: Vec<Money> = net
+                .money()
+                .iter()
+                .map(|m| {
+                    let d = changes.iter().find(|d| d.currency == m.currency).map_or(0, |d| d.minor);
+                    Money::new(m.minor - d, m.currency)
+                })
+                .collect();
+            push(Metric::InterchangeFees, fees, None, Some(new_fees.clone()), &mut out);
+            push(Metric::NetSettlement, net, None, Some(new_net.clone()), &mut out);
+            out.metrics.extend(AnswerMetric::from_value(
+                "cleared_amount",
+                &MetricValue::Money { amounts: cleared.clone() },
+                Unit::Currency,
+                &none,
+                Some("baseline"),
+            ));
+            if let Some(b) = s.bps {
+                out.metrics.push(AnswerMetric::number(
+                    "scenario_bps",
+                    b,
+                    Unit::Count,
+                    &none,
+                    Some("scenario"),
+                ));
+            }
+            parts.push(format!(
+                "interchange fees would go from {} to {}",
+                moneys(&fees.money()),
+                moneys(&new_fees)
+            ));
+            parts.push(format!("net settlement from {} to {}", moneys(&net.money()), moneys(&new_net)));
+            assumptions = format!(
+                "the cleared amount ({}) and the settled amount do not change, and every change in fees comes out of net settlement",
+                moneys(&cleared)
+            );
         }
         "approvals" => {
             let (Some(rate), Some(approved), Some(attempts), Some(amount)) = (

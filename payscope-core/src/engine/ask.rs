@@ -203,15 +203,18 @@ fn confidence(q: &Question, out: &Output, failed: usize, total: usize) -> f64 {
         return q.confidence.min(0.3);
     }
     let coverage = 0.5 + 0.5 * out.coverage.unwrap_or(1.0);
-    let sample = match out.sample {
-        None => 1.0,
-        Some((_, 0)) => 0.4,
-        Some((k, n)) if k == n => (0.6 + 0.4 * ((n as f64 + 1.0).log10() / 3.0)).min(1.0),
-        Some((k, n)) => {
-            let p = k as f64 / n as f64;
-            let half_width = 1.96 * (p * (1.0 - p) / n as f64).sqrt();
-            1.0 - (2.0 * half_width).min(0.5)
-        }
+    let sample = match (out.reliability, out.sample) {
+        (Some(r), _) => r,
+        (None, s) => match s {
+            None => 1.0,
+            Some((_, 0)) => 0.4,
+            Some((k, n)) if k == n => (0.6 + 0.4 * ((n as f64 + 1.0).log10() / 3.0)).min(1.0),
+            Some((k, n)) => {
+                let p = k as f64 / n as f64;
+                let half_width = 1.96 * (p * (1.0 - p) / n as f64).sqrt();
+                1.0 - (2.0 * half_width).min(0.5)
+            }
+        },
     };
     let failures = if total == 0 { 1.0 } else { 1.0 - 0.5 * failed as f64 / total as f64 };
     ((q.confidence * coverage * sample * failures).clamp(0.05, 0.99) * 100.0).round() / 100.0

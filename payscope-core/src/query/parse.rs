@@ -825,7 +825,16 @@ impl<'a> Draft<'a> {
         let metric = self.metrics[0];
         let falls = self.change == Some(false);
         Some(match (self.points, self.factor) {
-            (Some(p), _) => Scenario { metric, percent: None, points: Some(if falls { -p } else { p }) },
+            // Points on a fee are basis points of the amount it is charged on.
+            (Some(p), _) if metric == Metric::InterchangeFees => Scenario {
+                metric,
+                percent: None,
+                points: None,
+                bps: Some(100.0 * if falls { -p } else { p }),
+            },
+            (Some(p), _) => {
+                Scenario { metric, percent: None, points: Some(if falls { -p } else { p }), bps: None }
+            }
             (None, Some(percent)) => Scenario::percent(metric, percent),
             (None, None) => {
                 let magnitude = self.numbers.first().copied().or(self.share).unwrap_or(10.0).abs();
@@ -1362,7 +1371,11 @@ mod tests {
         ] {
             let x = q(text);
             assert_eq!(x.intent, Intent::WhatIf, "{text}");
-            assert_eq!(x.scenario, Some(Scenario { metric, percent: None, points: Some(points) }), "{text}");
+            assert_eq!(
+                x.scenario,
+                Some(Scenario { metric, percent: None, points: Some(points), bps: None }),
+                "{text}"
+            );
         }
     }
 

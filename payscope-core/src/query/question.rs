@@ -93,12 +93,16 @@ pub struct Scenario {
     /// Change of a rate in percentage points (`+5` takes 90% to 95%; 50 bps is `0.5`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub points: Option<f64>,
+    /// Change of a fee in basis points of the amount it is charged on (`interchange_fees`:
+    /// `+10` adds 0.10% of the cleared amount to the fees).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bps: Option<f64>,
 }
 
 impl Scenario {
     /// A relative change.
     pub fn percent(metric: Metric, percent: f64) -> Scenario {
-        Scenario { metric, percent: Some(percent), points: None }
+        Scenario { metric, percent: Some(percent), points: None, bps: None }
     }
 
     /// The factor the metric is multiplied by, given its baseline (a rate's value 0–1).
@@ -112,10 +116,11 @@ impl Scenario {
 
     /// `rises 20%`, `falls 0.5 percentage points`.
     pub fn change_text(&self) -> String {
-        let (v, unit) = match (self.percent, self.points) {
-            (Some(p), _) => (p, "%"),
-            (None, Some(pts)) => (pts, " percentage points"),
-            (None, None) => (0.0, "%"),
+        let (v, unit) = match (self.percent, self.points, self.bps) {
+            (Some(p), _, _) => (p, "%"),
+            (None, Some(pts), _) => (pts, " percentage points"),
+            (None, None, Some(b)) => (b, " basis points of the cleared amount"),
+            (None, None, None) => (0.0, "%"),
         };
         let shown = if v.fract() == 0.0 { format!("{}", v.abs()) } else { format!("{:.2}", v.abs()) };
         format!("{} {shown}{unit}", if v >= 0.0 { "rises" } else { "falls" })

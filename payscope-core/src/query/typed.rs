@@ -482,14 +482,25 @@ impl TypedQuery {
             Intent::WhatIf if self.scenario.is_none() => Err(invalid(
                 "a what_if query needs a `scenario` ({\"metric\": \"fraud_count\", \"percent\": 100} doubles fraud)",
             )),
-            Intent::WhatIf => match self.scenario.as_ref().map(|s| (s.metric, s.percent, s.points)) {
-                Some((_, Some(_), Some(_)) | (_, None, None)) => {
-                    Err(invalid("a scenario changes by `percent` or by `points`, exactly one of them"))
-                }
-                Some((m, None, Some(_))) if m.unit() != Unit::Ratio => Err(invalid(format!(
+            Intent::WhatIf if self.scenario.as_ref().is_some_and(|s| s.bps.is_some() && s.metric != Metric::InterchangeFees) => {
+                Err(invalid("basis points change a fee (interchange_fees); for a rate give `points`, else `percent`"))
+            }
+            Intent::WhatIf if self.scenario.as_ref().is_some_and(|s| s.bps.is_some_and(|b| !b.is_finite())) => {
+                Err(invalid("a scenario's `bps` must be a number"))
+            }
+            Intent::WhatIf => match self.scenario.as_ref().map(|s| (s.metric, s.percent, s.points, s.bps)) {
+                Some(
+                    (_, Some(_), Some(_), _)
+                    | (_, Some(_), _, Some(_))
+                    | (_, _, Some(_), Some(_))
+                    | (_, None, None, None),
+                ) => Err(invalid(
+                    "a scenario changes by `percent`, by `points` (a rate) or by `bps` (a fee), exactly one of them",
+                )),
+                Some((m, None, Some(_), _)) if m.unit() != Unit::Ratio => Err(invalid(format!(
                     "percentage points change a rate; {m} is not one: give the change in `percent`"
                 ))),
-                Some((_, Some(p), _)) if !p.is_finite() || p < -100.0 => {
+                Some((_, Some(p), _, _)) if !p.is_finite() || p < -100.0 => {
                     Err(invalid("a scenario's `percent` must be a number of at least -100"))
                 }
                 _ => Ok(()),
@@ -738,6 +749,11 @@ mod tests {
                 serde_json::json!({"analysis": "what_if", "metrics": ["fraud_count"],
                 "scenario": {"metric": "fraud_count", "percent": 5, "points": 1}}),
                 "exactly one",
+            ),
+            (
+                serde_json::json!({"analysis": "what_if", "metrics": ["fraud_rate"],
+                "scenario": {"metric": "fraud_rate", "bps": 10}}),
+                "basis points change a fee",
             ),
             (
                 serde_json::json!({"analysis": "describe", "metrics": ["transaction_count"],
