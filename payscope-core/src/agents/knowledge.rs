@@ -241,9 +241,10 @@ pub const TERMS: &[(&str, &str)] = &[
     ("settlement", "Settlement is the movement of funds between issuer and acquirer for cleared transactions, typically one to three days after authorization."),
     ("clearing", "Clearing (presentment) is the acquirer's submission of the final transaction record to the network after authorization."),
     ("vdmp", "Visa's Dispute Monitoring Program (VDMP) and Fraud Monitoring Program (VFMP) were retired on 2025-04-01 and replaced by the Visa Acquirer Monitoring Program (VAMP)."),
-    ("vamp", "The Visa Acquirer Monitoring Program (VAMP) measures (transactions reported as fraud + disputes) / settled transactions each month; a merchant is excessive at 2.2% from 2025-06-01 and at 1.5% from 2026-04-01 (outside MENA) when fraud reports and disputes number more than 1,500 in the month."),
+    ("vamp", "The Visa Acquirer Monitoring Program (VAMP) measures (transactions reported as fraud + disputes) / settled transactions each month; a merchant is excessive at 2.2% from 2025-06-01 and at 1.5% from 2026-04-01 (outside MENA) when fraud reports and disputes number more than 1,500 in the month; an acquirer's whole portfolio is above standard at 0.5% and excessive at 0.7% from 2025-06-01, at 0.3% and 0.5% from 2026-04-01. It counts card-not-present transactions."),
     ("ecm", "Mastercard's Excessive Chargeback Merchant program (ECM) flags merchants with a chargeback-to-transaction ratio of 1.5% or more and at least 100 chargebacks in a month."),
     ("ecp", "Mastercard's Excessive Chargeback Program flags merchants with at least 100 chargebacks and a 1.5% chargeback-to-transaction ratio in a month (high excessive at 300 and 3%)."),
+    ("efm", "Mastercard's Excessive Fraud Merchant program (EFM) flags card-not-present merchants whose fraud amount is at least 0.5% of their sales amount and at least USD 50,000 in a month (with a low 3-D Secure share)."),
     ("tc40", "A TC40 is Visa's fraud report from an issuer (Mastercard's equivalent is SAFE); fraud facts are dated at the original transaction."),
     ("cpp", "A common point of purchase is a merchant where many cards later used fraudulently were seen before the fraud — a likely point of compromise."),
 ];

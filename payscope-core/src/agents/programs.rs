@@ -13,6 +13,8 @@ pub enum Measure {
     FraudAndDisputesPerSettled,
     /// Mastercard ECM: chargebacks / transactions (approved authorizations here).
     ChargebacksPerTransactions,
+    /// Mastercard EFM: fraud amount / sales amount.
+    FraudAmountPerSales,
 }
 
 impl Measure {
@@ -21,6 +23,7 @@ impl Measure {
         match self {
             Measure::FraudAndDisputesPerSettled => "(fraud reports + disputes) / settled transactions",
             Measure::ChargebacksPerTransactions => "chargebacks / transactions",
+            Measure::FraudAmountPerSales => "fraud amount / sales amount",
         }
     }
 
@@ -29,6 +32,7 @@ impl Measure {
         match self {
             Measure::FraudAndDisputesPerSettled => "fraud reports and disputes",
             Measure::ChargebacksPerTransactions => "chargebacks",
+            Measure::FraudAmountPerSales => "fraud amount",
         }
     }
 
@@ -42,61 +46,167 @@ impl Measure {
     }
 }
 
-/// A merchant threshold of a network's program, in effect from a day.
+/// Who a threshold applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// Each merchant.
+    Merchant,
+    /// The acquirer's whole portfolio (the bank's merchants together).
+    Portfolio,
+}
+
+/// The volume below which a threshold does not apply, per month.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Floor {
+    /// None: the ratio alone decides.
+    None,
+    /// A count of what the measure counts.
+    Count {
+        /// The count a month.
+        per_month: f64,
+        /// Whether it must be exceeded (VAMP: "more than 1,500"), not just reached.
+        strictly_above: bool,
+    },
+    /// A fraud amount in US dollars (amounts in other currencies cannot be compared without a
+    /// rate, and are said so).
+    UsdAmount {
+        /// The amount a month, in dollars.
+        per_month: f64,
+    },
+}
+
+/// A threshold of a network's program, in effect from a day.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Program {
     /// The network (`visa`, `mastercard`).
     pub network: &'static str,
     /// The program's name.
     pub name: &'static str,
+    /// The threshold's name within it (`excessive`, `above standard`).
+    pub tier: &'static str,
+    /// Who it applies to.
+    pub level: Level,
     /// How its ratio is computed.
     pub measure: Measure,
-    /// The ratio at or above which a merchant is identified.
+    /// Only card-not-present (e-commerce) transactions count.
+    pub card_not_present: bool,
+    /// The ratio at or above which a merchant or portfolio is identified.
     pub ratio: f64,
-    /// The monthly count above which the ratio applies (`count_strictly_above`) or at which
-    /// it starts to (otherwise).
-    pub count_per_month: f64,
-    /// Whether the count must exceed `count_per_month` (VAMP: "greater than 1,500").
-    pub count_strictly_above: bool,
+    /// The volume it needs besides.
+    pub floor: Floor,
     /// The first day the thresholds apply (year, month, day).
     pub effective: (i32, u32, u32),
     /// Where the thresholds come from, and their scope.
     pub source: &'static str,
 }
 
-/// The programs, oldest first per network. Visa retired its Dispute (VDMP) and Fraud (VFMP)
-/// Monitoring Programs on 2025-04-01; VAMP's merchant "excessive" threshold was 2.2% from
-/// 2025-06-01 and is 1.5% from 2026-04-01 (outside MENA, where other counts apply).
-pub const PROGRAMS: [Program; 3] = [
+const VAMP: &str = "Visa Acquirer Monitoring Program (VAMP)";
+const VAMP_SOURCE: &str =
+    "Visa's VAMP thresholds as announced to acquirers (global excluding MENA); card-not-present transactions";
+const VAMP_FLOOR: Floor = Floor::Count { per_month: 1500.0, strictly_above: true };
+
+/// The programs, oldest first per threshold. Visa retired its Dispute (VDMP) and Fraud (VFMP)
+/// Monitoring Programs on 2025-04-01. VAMP's merchant "excessive" threshold was 2.2% from
+/// 2025-06-01 and is 1.5% from 2026-04-01 (outside MENA, where other counts apply); for an
+/// acquirer's portfolio "above standard" was 0.5% and "excessive" 0.7% from 2025-06-01, 0.3% and
+/// 0.5% from 2026-04-01. Mastercard's ECM (chargebacks) and EFM (fraud by amount) apply to
+/// merchants.
+pub const PROGRAMS: [Program; 8] = [
     Program {
         network: "visa",
-        name: "Visa Acquirer Monitoring Program (VAMP)",
+        name: VAMP,
+        tier: "excessive",
+        level: Level::Merchant,
         measure: Measure::FraudAndDisputesPerSettled,
+        card_not_present: true,
         ratio: 0.022,
-        count_per_month: 1500.0,
-        count_strictly_above: true,
+        floor: VAMP_FLOOR,
         effective: (2025, 6, 1),
-        source: "Visa's VAMP merchant excessive threshold as announced to acquirers, outside MENA",
+        source: VAMP_SOURCE,
     },
     Program {
         network: "visa",
-        name: "Visa Acquirer Monitoring Program (VAMP)",
+        name: VAMP,
+        tier: "excessive",
+        level: Level::Merchant,
         measure: Measure::FraudAndDisputesPerSettled,
+        card_not_present: true,
         ratio: 0.015,
-        count_per_month: 1500.0,
-        count_strictly_above: true,
+        floor: VAMP_FLOOR,
         effective: (2026, 4, 1),
-        source: "Visa's VAMP merchant excessive threshold as announced to acquirers, global excluding MENA",
+        source: VAMP_SOURCE,
+    },
+    Program {
+        network: "visa",
+        name: VAMP,
+        tier: "above standard",
+        level: Level::Portfolio,
+        measure: Measure::FraudAndDisputesPerSettled,
+        card_not_present: true,
+        ratio: 0.005,
+        floor: Floor::None,
+        effective: (2025, 6, 1),
+        source: VAMP_SOURCE,
+    },
+    Program {
+        network: "visa",
+        name: VAMP,
+        tier: "excessive",
+        level: Level::Portfolio,
+        measure: Measure::FraudAndDisputesPerSettled,
+        card_not_present: true,
+        ratio: 0.007,
+        floor: Floor::None,
+        effective: (2025, 6, 1),
+        source: VAMP_SOURCE,
+    },
+    Program {
+        network: "visa",
+        name: VAMP,
+        tier: "above standard",
+        level: Level::Portfolio,
+        measure: Measure::FraudAndDisputesPerSettled,
+        card_not_present: true,
+        ratio: 0.003,
+        floor: Floor::None,
+        effective: (2026, 4, 1),
+        source: VAMP_SOURCE,
+    },
+    Program {
+        network: "visa",
+        name: VAMP,
+        tier: "excessive",
+        level: Level::Portfolio,
+        measure: Measure::FraudAndDisputesPerSettled,
+        card_not_present: true,
+        ratio: 0.005,
+        floor: Floor::None,
+        effective: (2026, 4, 1),
+        source: VAMP_SOURCE,
     },
     Program {
         network: "mastercard",
         name: "Mastercard Excessive Chargeback Merchant program (ECM)",
+        tier: "excessive chargeback merchant",
+        level: Level::Merchant,
         measure: Measure::ChargebacksPerTransactions,
+        card_not_present: false,
         ratio: 0.015,
-        count_per_month: 100.0,
-        count_strictly_above: false,
+        floor: Floor::Count { per_month: 100.0, strictly_above: false },
         effective: (2019, 1, 1),
         source: "Mastercard Security Rules and Procedures, Excessive Chargeback Program",
+    },
+    Program {
+        network: "mastercard",
+        name: "Mastercard Excessive Fraud Merchant program (EFM)",
+        tier: "excessive fraud merchant",
+        level: Level::Merchant,
+        measure: Measure::FraudAmountPerSales,
+        card_not_present: true,
+        ratio: 0.005,
+        floor: Floor::UsdAmount { per_month: 50_000.0 },
+        effective: (2019, 1, 1),
+        source: "Mastercard Security Rules and Procedures, Excessive Fraud Merchant program (card-not-present; its 3-D Secure condition is not checked)",
     },
 ];
 
@@ -107,31 +217,43 @@ impl Program {
         Date::from_ymd(y, m, d).unwrap_or(Date(0))
     }
 
-    /// The thresholds in words (`… ≥ 1.50% with more than 1,500 a month, in effect from …`).
+    /// The thresholds in words (`VAMP excessive (merchant): … of 1.50% or more with more than
+    /// 1,500 … a month, in effect from …`).
     pub fn thresholds_text(&self, pct: impl Fn(f64) -> String, int: impl Fn(u64) -> String) -> String {
-        let count = int(self.count_per_month as u64);
-        let bound = if self.count_strictly_above {
-            format!("more than {count}")
-        } else {
-            format!("at least {count}")
+        let floor = match self.floor {
+            Floor::None => String::new(),
+            Floor::Count { per_month, strictly_above } => format!(
+                " with {} {} {} a month",
+                if strictly_above { "more than" } else { "at least" },
+                int(per_month as u64),
+                self.measure.counted()
+            ),
+            Floor::UsdAmount { per_month } => {
+                format!(" with at least {} USD of fraud a month", int(per_month as u64))
+            }
+        };
+        let level = match self.level {
+            Level::Merchant => "a merchant",
+            Level::Portfolio => "the acquirer's portfolio",
         };
         format!(
-            "{}: {} of {} or more with {bound} {} a month, in effect from {} ({})",
+            "{} {} for {level}: {} of {} or more{floor}, in effect from {} ({})",
             self.name,
+            self.tier,
             self.measure.text(),
             pct(self.ratio),
-            self.measure.counted(),
             self.effective_from(),
             self.source
         )
     }
 }
 
-/// The programs in effect on `day`: per network, the latest that has started.
+/// The thresholds in effect on `day`: of each program, tier and level, the latest that has
+/// started.
 pub fn in_effect(day: Date) -> Vec<&'static Program> {
     let mut out: Vec<&'static Program> = Vec::new();
     for p in PROGRAMS.iter().filter(|p| p.effective_from() <= day) {
-        out.retain(|q| q.network != p.network);
+        out.retain(|q| (q.name, q.tier, q.level) != (p.name, p.tier, p.level));
         out.push(p);
     }
     out
@@ -147,12 +269,23 @@ mod tests {
 
     #[test]
     fn the_program_in_effect_follows_its_dates() {
-        let visa = |d: Date| in_effect(d).into_iter().find(|p| p.network == "visa").map(|p| p.ratio);
+        let visa = |d: Date| {
+            in_effect(d)
+                .into_iter()
+                .find(|p| p.network == "visa" && p.level == Level::Merchant)
+                .map(|p| p.ratio)
+        };
         assert_eq!(visa(day(2025, 5, 31)), None, "VDMP and VFMP were retired, VAMP not yet enforced");
         assert_eq!(visa(day(2025, 6, 1)), Some(0.022));
         assert_eq!(visa(day(2026, 3, 31)), Some(0.022));
         assert_eq!(visa(day(2026, 4, 1)), Some(0.015));
         let mc = in_effect(day(2026, 12, 1)).into_iter().find(|p| p.network == "mastercard").unwrap();
-        assert_eq!((mc.ratio, mc.count_per_month), (0.015, 100.0));
+        assert_eq!((mc.ratio, mc.floor), (0.015, Floor::Count { per_month: 100.0, strictly_above: false }));
+        let portfolio: Vec<(f64, &str)> = in_effect(day(2026, 12, 1))
+            .into_iter()
+            .filter(|p| p.level == Level::Portfolio)
+            .map(|p| (p.ratio, p.tier))
+            .collect();
+        assert_eq!(portfolio, vec![(0.003, "above standard"), (0.005, "excessive")]);
     }
 }
