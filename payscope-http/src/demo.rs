@@ -101,7 +101,7 @@ pub async fn prepare(options: EngineOptions) -> Result<Demo, String> {
         auths_per_day: 2_000,
         merchants: 600,
         cards: 30_000,
-        incident: true,
+        incidents: vec![synth::Incident::last_week_outage(today)],
     };
     let generated = synth::generate(&cfg);
     let uploads = data_dir.path().join("uploads");
@@ -200,8 +200,9 @@ impl Demo {
             "What is the transaction volume?",
             "Approval rate for Visa last week",
             "Which merchants have the highest chargebacks?",
-            "Why did settlement amounts drop last week?",
-            "What is the forecast for next month?",
+            "Why did the approval rate drop last week?",
+            "What is the forecast for the next 30 days?",
+            "Any unusual days in the decline rate last week?",
         ] {
             out.push_str(&ask("TOKEN_A", q));
         }

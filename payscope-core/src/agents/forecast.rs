@@ -193,6 +193,20 @@ fn rate_of(n: &[f64], d: &[f64], from: usize) -> (Vec<f64>, f64) {
     (steps, if sd > 0.0 { (sn / sd).clamp(0.0, 1.0) } else { 0.0 })
 }
 
+/// The 97.5% quantile of Student's t with `dof` degrees of freedom: an interval built from an
+/// error variance estimated on a few backtests is wider than one from a known variance.
+fn t975(dof: usize) -> f64 {
+    const TABLE: [f64; 10] = [12.71, 4.30, 3.18, 2.78, 2.57, 2.45, 2.36, 2.31, 2.26, 2.23];
+    match dof {
+        0 => f64::INFINITY,
+        1..=10 => TABLE[dof - 1],
+        11..=15 => 2.13,
+        16..=20 => 2.09,
+        21..=30 => 2.04,
+        _ => 1.96,
+    }
+}
+
 /// Fewest days a backtest trains on.
 const MIN_TRAIN: usize = 28;
 /// Most rolling origins a backtest uses, a week apart.
@@ -364,8 +378,10 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
         let v = if rate { v.clamp(0.0, 1.0) } else { v.max(0.0) };
         (v * p).round() / p
     };
+    // Each step's error is estimated from every origin's days in its week of the horizon, the
+    // total's from one error per origin.
     let spread = |h: usize| match backtest {
-        Some(b) => 1.96 * b.step_error(h),
+        Some(b) => t975(b.origins * SEASON.min(b.steps)) * b.step_error(h),
         None if rate => 0.0,
         None => 1.96 * model.sigma.get(h).copied().unwrap_or(0.0),
     };
@@ -380,7 +396,9 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
         })
         .collect();
     let total_spread = match backtest {
-        Some(b) => 1.96 * b.total_error_for(horizon, b.steps - if skip < b.steps { skip } else { 0 }),
+        Some(b) => {
+            t975(b.origins) * b.total_error_for(horizon, b.steps - if skip < b.steps { skip } else { 0 })
+        }
         None if rate => {
             1.96 * (total * (1.0 - total) / days.iter().map(|d| d.1).sum::<f64>().max(1.0)).sqrt()
         }
@@ -455,7 +473,7 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     }
     ev.detail = Some(match backtest {
         Some(b) => format!(
-            "{} on {} days of history; 95% intervals from the errors of {} rolling-origin backtests of {} days, by week of the horizon",
+            "{} on {} days of history; 95% intervals from the errors of {} rolling-origin backtests of {} days, by week of the horizon, with Student's t for the number of errors",
             chosen.name(),
             n,
             b.origins,

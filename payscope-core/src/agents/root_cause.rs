@@ -255,9 +255,9 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     out.sentences.push(match overall.z {
         Some(z) if noise => format!(
             "That is within normal day-to-day variation (z {}), so no segment is blamed for it; the split below is for reference.",
-            num(z, 1)
+            num(z, 2)
         ),
-        Some(z) => format!("That is more than day-to-day variation (z {}).", num(z, 1)),
+        Some(z) => format!("That is more than day-to-day variation (z {}).", num(z, 2)),
         None => "There is too little history to tell the change from day-to-day variation, so no segment is blamed for it; the split below is for reference.".into(),
     });
     scanned += drill(&ctx, &mut out, filters, noise).await?;

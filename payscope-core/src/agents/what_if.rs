@@ -271,7 +271,9 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
         range.display_days(),
         parts.join("; ")
     ));
-    out.sentences.push(format!("Assumes {assumptions}."));
+    out.sentences.push(format!(
+        "Method: the period's actual figures with that change applied and the metrics that depend on it recomputed; it assumes {assumptions}."
+    ));
     out.warnings.push(
         "This is a scenario, not a forecast: the change is applied to the period's actual figures.".into(),
     );

@@ -8,6 +8,7 @@
 //! report files networks send, and [`SynthBank::facts`] hands canonical facts straight to a store.
 
 pub mod files;
+mod incidents;
 mod names;
 mod rng;
 
@@ -17,6 +18,7 @@ use crate::facts::{CardToken, Country, EntryMode, Fact, Lineage, Network, Report
 use crate::ingest::pan::{issuer_bin, with_check_digit, PanKey};
 use crate::money::{Currency, Money};
 
+pub use incidents::Incident;
 pub use rng::Rng;
 
 /// What to generate.
@@ -36,8 +38,9 @@ pub struct SynthConfig {
     pub merchants: u32,
     /// Cards per bank.
     pub cards: u32,
-    /// Inject an issuer outage in the last full week (approvals, then settlements, drop).
-    pub incident: bool,
+    /// Incidents planted in the data (the sample data has an issuer outage in the last full
+    /// week: approvals, then settlements, drop).
+    pub incidents: Vec<Incident>,
 }
 
 impl SynthConfig {
@@ -51,7 +54,7 @@ impl SynthConfig {
             auths_per_day: 120,
             merchants: 300,
             cards: 3_000,
-            incident: true,
+            incidents: vec![Incident::last_week_outage(Date::from_ymd(2026, 11, 1).unwrap_or(Date(20_393)))],
         }
     }
 
@@ -67,7 +70,7 @@ impl SynthConfig {
             auths_per_day: per_bank_day.max(1),
             merchants: 5_000,
             cards: (per_bank_day * 20).max(1_000),
-            incident: true,
+            incidents: vec![Incident::last_week_outage(Date::from_ymd(2026, 11, 1).unwrap_or(Date(20_393)))],
         }
     }
 
@@ -188,10 +191,6 @@ fn generate_bank(cfg: &SynthConfig, index: usize) -> SynthBank {
     let compromised = (merchants.len() / 20).max(1).min(merchants.len() - 1);
     let leak_from = cfg.end.add_days(-50).start();
     let leak_to = cfg.end.add_days(-30).start();
-    let incident_days = cfg.incident.then(|| {
-        let monday = cfg.end.add_days(-(cfg.end.weekday() as i32) - 7);
-        (monday.add_days(1).start(), monday.add_days(3).start())
-    });
     let mut compromised_cards: std::collections::HashMap<u32, Timestamp> = std::collections::HashMap::new();
     let mut txs = Vec::with_capacity((cfg.days * cfg.auths_per_day) as usize);
     let mut seq = 0u64;
@@ -215,7 +214,7 @@ fn generate_bank(cfg: &SynthConfig, index: usize) -> SynthBank {
                     m,
                     &cards[c as usize],
                     c,
-                    incident_days,
+                    &cfg.incidents,
                 )
             })
             .collect();
@@ -233,6 +232,33 @@ fn generate_bank(cfg: &SynthConfig, index: usize) -> SynthBank {
             if tx.approved() && r.chance(0.0002) {
                 tx.fraud = true;
                 tx.fraud_report = r.chance(0.5);
+            }
+        }
+        for burst in cfg.incidents.iter() {
+            if let Incident::FraudBurst { merchant, day: d, cases } = burst {
+                if *d == day {
+                    let m = (*merchant as usize).min(merchants.len() - 1);
+                    for _ in 0..*cases {
+                        seq += 1;
+                        let c = r.below(cards.len() as u64) as u32;
+                        let mut tx = make_tx(
+                            &mut r,
+                            index,
+                            seq,
+                            day,
+                            &merchants[m],
+                            m as u32,
+                            &cards[c as usize],
+                            c,
+                            &[],
+                        );
+                        tx.response_code = "00";
+                        tx.entry_mode = EntryMode::Ecommerce;
+                        tx.fraud = true;
+                        tx.fraud_report = true;
+                        day_txs.push(tx);
+                    }
+                }
             }
         }
         day_txs.sort_by_key(|t| t.at);
@@ -258,7 +284,7 @@ fn generate_bank(cfg: &SynthConfig, index: usize) -> SynthBank {
                 m,
                 &cards[card as usize],
                 card,
-                None,
+                &[],
             );
             tx.at = at;
             tx.response_code = "00";
@@ -275,7 +301,8 @@ fn generate_bank(cfg: &SynthConfig, index: usize) -> SynthBank {
     }
     for tx in &mut txs {
         let network = &cards[tx.card as usize].network;
-        later_stages(&mut r, tx, &merchants[tx.merchant as usize], network, as_of);
+        let delay: i64 = cfg.incidents.iter().map(|i| i.settlement_delay(tx.at, network)).sum();
+        later_stages(&mut r, tx, &merchants[tx.merchant as usize], network, as_of, delay);
     }
     SynthBank {
         bank_id: bank_id(cfg.seed, index),
@@ -330,7 +357,7 @@ fn make_tx(
     m: u32,
     card: &SynthCard,
     c: u32,
-    incident: Option<(Timestamp, Timestamp)>,
+    incidents: &[Incident],
 ) -> SynthTx {
     let hour = *r.pick_weighted(&names::HOUR_WEIGHTS);
     let at = Timestamp(day.start().0 + hour as i64 * 3_600_000 + r.below(3_600) as i64 * 1000);
@@ -345,9 +372,9 @@ fn make_tx(
         decline_p += 0.05;
     }
     let mut response_code = "00";
-    let in_incident = incident.is_some_and(|(a, b)| at >= a && at < b) && card.network == Network::Mastercard;
-    if in_incident && r.chance(0.45) {
-        response_code = "91";
+    let planted = incidents.iter().find_map(|i| i.decline(at, &card.network));
+    if let Some((code, _)) = planted.filter(|(_, p)| r.chance(*p)) {
+        response_code = code;
     } else if r.chance(decline_p) {
         response_code = *r.pick_weighted(&DECLINES);
     }
@@ -374,6 +401,7 @@ fn later_stages(
     merchant: &SynthMerchant,
     network: &Network,
     as_of: Timestamp,
+    delay_hours: i64,
 ) {
     if !tx.approved() {
         return;
@@ -387,7 +415,7 @@ fn later_stages(
         if let Some(at) = before(cleared_at) {
             tx.clearing = Some((at, fee));
             if r.chance(0.985) {
-                let settled_at = cleared_at.add_millis(hours(12 + r.below(60)));
+                let settled_at = cleared_at.add_millis(hours(12 + r.below(60)) + delay_hours * 3_600_000);
                 let amount = if r.chance(0.01) {
                     tx.amount.minor + (tx.amount.minor * (1 + r.below(3) as i64) / 100).max(1)
                 } else {

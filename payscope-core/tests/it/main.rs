@@ -18,6 +18,7 @@ mod neo4j;
 mod phenomena;
 #[cfg(feature = "pinecone")]
 mod pinecone;
+mod planted;
 #[cfg(feature = "postgres")]
 mod postgres;
 pub mod real;
