@@ -404,7 +404,12 @@ fn describe(ctx: &Ctx<'_, '_>, out: &mut Output, level: &Level, path: &[(Dimensi
         };
         out.metrics.push(AnswerMetric::number(&parent_name, level.parent(), unit, &d, None));
     }
-    let listed: Vec<&Effect> = segments::toward(&level.effects, level.parent()).into_iter().take(3).collect();
+    // Up to three, each carrying at least 1% of the parent; the rest are summed.
+    let listed: Vec<&Effect> = segments::toward(&level.effects, level.parent())
+        .into_iter()
+        .filter(|e| level.parent() != 0.0 && e.total() / level.parent() >= 0.01)
+        .take(3)
+        .collect();
     let mut parts = Vec::new();
     for e in &listed {
         let mut values: Vec<Option<String>> = path.iter().map(|(_, v)| v.clone()).collect();

@@ -350,11 +350,28 @@ impl<'a> Draft<'a> {
                 None => i += 1,
             }
         }
+        self.mean_words();
         self.excluded = negated_values(self.words, &mut self.used, &self.value_at, &mut self.filters);
         self.joiners = joined_values(self.words, &mut self.used, &self.value_at);
         let unplaced = self.words.iter().enumerate().filter(|(k, w)| !self.used[*k] && !is_stopword(w));
         let unplaced: Vec<String> = unplaced.map(|(_, w)| (*w).to_owned()).collect();
         self.not_understood.splice(0..0, unplaced);
+    }
+
+    /// `average` or `mean` before a metric that is a mean already (`average settlement delay`)
+    /// says nothing more: it is placed with the metric.
+    fn mean_words(&mut self) {
+        for s in &self.seen {
+            let Term::Metrics(ms) = &s.term else { continue };
+            let mean = ms
+                .iter()
+                .all(|m| m.unit() == crate::store::metric::Unit::Hours || *m == Metric::AverageTicket);
+            if let Some(before) = s.at.checked_sub(1) {
+                if mean && matches!(self.words[before], "average" | "mean" | "avg") {
+                    self.used[before] = true;
+                }
+            }
+        }
     }
 
     /// Merchants by id or by name (misspelt by a slip per word at most).
@@ -1244,6 +1261,11 @@ mod tests {
             assert_eq!(x.filters, vec![network(&["visa"])], "{text}");
             assert!(x.not_understood.is_empty(), "{text}: {:?}", x.not_understood);
         }
+        // A mean named with "average" is the mean itself; "average" before a count is not placed.
+        let x = q("What was the average settlement delay last week?");
+        assert_eq!(x.metrics, vec![Metric::SettlementDelayHours]);
+        assert!(x.not_understood.is_empty(), "{:?}", x.not_understood);
+        assert!(!q("average chargebacks last week").not_understood.is_empty());
         let x = q("Approval rate excluding Visa and Mastercard");
         assert_eq!(x.filters, vec![network(&["visa", "mastercard"])]);
         // Included and excluded values side by side.
