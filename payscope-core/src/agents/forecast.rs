@@ -142,18 +142,18 @@ impl Method {
     }
 }
 
-/// What is forecast: a daily sum, or a rate as its daily numerator and denominator (each
-/// forecast, the rate their quotient, so it stays within its bounds).
+/// What is forecast: a daily sum, or a ratio — a rate (kept within 0–1) or a mean — as its daily
+/// numerator and denominator, each forecast, the ratio their quotient.
 enum Target {
     Sum(Vec<f64>),
-    Rate(Vec<f64>, Vec<f64>),
+    Ratio { num: Vec<f64>, den: Vec<f64>, rate: bool },
 }
 
 impl Target {
     fn len(&self) -> usize {
         match self {
             Target::Sum(y) => y.len(),
-            Target::Rate(n, _) => n.len(),
+            Target::Ratio { num, .. } => num.len(),
         }
     }
 
@@ -166,10 +166,12 @@ impl Target {
                 let total = p[from..].iter().sum();
                 (p, total)
             }
-            Target::Rate(n, d) => {
-                let pn: Vec<f64> = method.points(&n[..upto], steps).into_iter().map(|v| v.max(0.0)).collect();
-                let pd: Vec<f64> = method.points(&d[..upto], steps).into_iter().map(|v| v.max(0.0)).collect();
-                rate_of(&pn, &pd, from)
+            Target::Ratio { num, den, rate } => {
+                let pn: Vec<f64> =
+                    method.points(&num[..upto], steps).into_iter().map(|v| v.max(0.0)).collect();
+                let pd: Vec<f64> =
+                    method.points(&den[..upto], steps).into_iter().map(|v| v.max(0.0)).collect();
+                ratio_of(&pn, &pd, from, *rate)
             }
         }
     }
@@ -182,15 +184,19 @@ impl Target {
                 let total = a[from..].iter().sum();
                 (a, total)
             }
-            Target::Rate(n, d) => rate_of(&n[at..at + steps], &d[at..at + steps], from),
+            Target::Ratio { num, den, rate } => {
+                ratio_of(&num[at..at + steps], &den[at..at + steps], from, *rate)
+            }
         }
     }
 }
 
-fn rate_of(n: &[f64], d: &[f64], from: usize) -> (Vec<f64>, f64) {
-    let steps = n.iter().zip(d).map(|(a, b)| if *b > 0.0 { (a / b).clamp(0.0, 1.0) } else { 0.0 }).collect();
+/// Each step's ratio and the ratio of the totals from `from`; a rate is kept within 0–1.
+fn ratio_of(n: &[f64], d: &[f64], from: usize, rate: bool) -> (Vec<f64>, f64) {
+    let bound = |v: f64| if rate { v.clamp(0.0, 1.0) } else { v.max(0.0) };
+    let steps = n.iter().zip(d).map(|(a, b)| if *b > 0.0 { bound(a / b) } else { 0.0 }).collect();
     let (sn, sd): (f64, f64) = (n[from..].iter().sum(), d[from..].iter().sum());
-    (steps, if sd > 0.0 { (sn / sd).clamp(0.0, 1.0) } else { 0.0 })
+    (steps, if sd > 0.0 { bound(sn / sd) } else { 0.0 })
 }
 
 /// The 97.5% quantile of Student's t with `dof` degrees of freedom: an interval built from an
@@ -294,12 +300,7 @@ impl Backtest {
 
 pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     let q = input.q;
-    let metric = q
-        .metrics
-        .iter()
-        .copied()
-        .find(|m| matches!(m.unit(), Unit::Count | Unit::Currency | Unit::Ratio))
-        .unwrap_or(Metric::TransactionAmount);
+    let metric = q.metrics.iter().copied().next().unwrap_or(Metric::TransactionAmount);
     // History ends with the last complete day before `as_of`; the model steps forward from
     // there through the horizon (which may start later, "next month").
     let first = q.as_of.date();
@@ -323,9 +324,15 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     let daily = segments::read(input, metric, &filters, None, history, currency, 1.0).await?.total();
     let start = daily.iter().position(|d| *d != (0.0, 0.0)).unwrap_or(daily.len());
     let days = &daily[start..];
+    // A rate (0–1) or a mean (hours, an average ticket) is a ratio of two daily sums.
     let rate = metric.unit() == Unit::Ratio;
-    let target = if rate {
-        Target::Rate(days.iter().map(|d| d.0).collect(), days.iter().map(|d| d.1).collect())
+    let ratio = segments::is_ratio(metric);
+    let target = if ratio {
+        Target::Ratio {
+            num: days.iter().map(|d| d.0).collect(),
+            den: days.iter().map(|d| d.1).collect(),
+            rate,
+        }
     } else {
         Target::Sum(days.iter().map(|d| d.0).collect())
     };
@@ -362,12 +369,14 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     let model = fit(
         match &target {
             Target::Sum(y) => y,
-            Target::Rate(y, _) => y,
+            Target::Ratio { num, .. } => num,
         },
         steps,
     );
     let decimals = if rate {
         6
+    } else if metric.unit() == Unit::Hours {
+        2
     } else if metric.unit() == Unit::Currency {
         currency.map_or(2, |c| c.exponent() as usize)
     } else {
@@ -382,7 +391,7 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     // total's from one error per origin.
     let spread = |h: usize| match backtest {
         Some(b) => t975(b.origins * SEASON.min(b.steps)) * b.step_error(h),
-        None if rate => 0.0,
+        None if ratio => 0.0,
         None => 1.96 * model.sigma.get(h).copied().unwrap_or(0.0),
     };
     let points: Vec<ForecastPoint> = values[skip..]
@@ -402,6 +411,7 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
         None if rate => {
             1.96 * (total * (1.0 - total) / days.iter().map(|d| d.1).sum::<f64>().max(1.0)).sqrt()
         }
+        None if ratio => 0.0,
         // Daily errors are not independent: the total's error grows with the days, not their root.
         None => 1.96 * model.sigma[skip..].iter().sum::<f64>(),
     };
@@ -418,7 +428,7 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
             .enumerate()
             .map(|(i, d)| SeriesPoint {
                 t: first.add_days(i as i32 - n as i32).start(),
-                value: if rate { (d.1 > 0.0).then(|| round(d.0 / d.1)) } else { Some(round(d.0)) },
+                value: if ratio { (d.1 > 0.0).then(|| round(d.0 / d.1)) } else { Some(round(d.0)) },
                 minor_units: None,
             })
             .collect(),
@@ -438,14 +448,12 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     let forecast_name = format!("{}_forecast", metric.as_str());
     out.metrics.push(AnswerMetric::number(&forecast_name, total, metric.unit(), &none, Some("forecast")));
     out.metrics.push(AnswerMetric::number("history_days", n as f64, Unit::Count, &none, None));
-    let shown = |v: f64| {
-        if rate {
-            pct(v)
-        } else {
-            format!("{}{}", num(v, decimals), currency.map(|c| format!(" {c}")).unwrap_or_default())
-        }
+    let shown = |v: f64| match metric.unit() {
+        Unit::Ratio => pct(v),
+        Unit::Hours => format!("{} hours", num(v, decimals)),
+        _ => format!("{}{}", num(v, decimals), currency.map(|c| format!(" {c}")).unwrap_or_default()),
     };
-    let what = if rate { "" } else { " in total" };
+    let what = if ratio { " on average" } else { " in total" };
     out.sentences.push(format!(
         "Forecast of {}{scope} for {}: {}{what} (95% interval {} to {}).",
         metric.label(),
@@ -454,7 +462,7 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
         shown(total_lower),
         shown(total_upper)
     ));
-    let why = explain(&mut out, chosen, [&holt, &naive], n, steps);
+    let why = explain(&mut out, chosen, [&holt, &naive], n, steps, if ratio { "average" } else { "total" });
     out.sentences.push(why);
     // Confidence follows the backtest: a forecast whose past totals were off by a fifth is not
     // worth a 0.95.
@@ -494,6 +502,7 @@ fn explain(
     tests: [&Option<Backtest>; 2],
     n: usize,
     horizon: usize,
+    what: &str,
 ) -> String {
     let none = BTreeMap::new();
     for b in tests.into_iter().flatten() {
@@ -529,7 +538,7 @@ fn explain(
         String::new()
     };
     format!(
-        "Method: {}, fitted on {n} days, chosen because over {} rolling-origin backtests of {} days its total was off by {} on average{versus}; the interval comes from those backtests' errors{beyond}.",
+        "Method: {}, fitted on {n} days, chosen because over {} rolling-origin backtests of {} days its {what} was off by {} on average{versus}; the interval comes from those backtests' errors{beyond}.",
         chosen.text(),
         b.origins,
         b.steps,

@@ -240,7 +240,7 @@ fn ask_back(mut q: Question) -> Question {
 
 /// The question as the agents receive it: its typed form, resolved — the same question a
 /// client would ask with that query on `POST /query`. A reading the typed query refuses (a
-/// forecast of a mean) is not answered as another question: it is unsupported, with the reason.
+/// anomaly of an amount) is not answered as another question: it is unsupported, with the reason.
 fn settle(q: Question) -> Question {
     if matches!(q.intent, Intent::Clarify | Intent::Unsupported) {
         return q;

@@ -11,7 +11,7 @@ use super::time::{resolve, TimeRangeSpec};
 use super::words::{count, is_stopword, tokenize, Token};
 use crate::calendar::{Timestamp, MS_PER_DAY};
 use crate::error::{Error, Result};
-use crate::store::metric::{AmountOp, Dimension, Filter, Granularity, Having, Metric, Order};
+use crate::store::metric::{AmountOp, Dimension, Filter, Granularity, Having, Metric, Order, Unit};
 
 /// Merchants the bank's data knows, for recognizing names and ids in questions. Built once per
 /// data version; lookups are by id and by the first word of a name.
@@ -211,6 +211,8 @@ struct Draft<'a> {
     numbers: Vec<f64>,
     /// The words the numbers were read from: a what-if's size, otherwise unplaced.
     number_words: Vec<String>,
+    /// True when a number was written as a percentage (`25%`, `25 percent`).
+    percented: bool,
     points: Option<f64>,
     missing: Vec<String>,
     not_understood: Vec<String>,
@@ -269,6 +271,7 @@ impl<'a> Draft<'a> {
             lookup: None,
             numbers: Vec::new(),
             number_words: Vec::new(),
+            percented: false,
             points: None,
             missing: Vec::new(),
             not_understood: Vec::new(),
@@ -436,6 +439,7 @@ impl<'a> Draft<'a> {
     fn percent_at(&mut self, i: usize) -> Option<usize> {
         let next = self.w(i + 1);
         let p = percent(self.w(i), next)?;
+        self.percented = true;
         self.numbers.push(p);
         self.number_words.push(self.w(i).to_owned());
         Some(if matches!(next, "percent" | "pct") { 2 } else { 1 })
@@ -848,11 +852,33 @@ impl<'a> Draft<'a> {
                 percent: None,
                 points: None,
                 bps: Some(100.0 * if falls { -p } else { p }),
+                absolute: None,
             },
-            (Some(p), _) => {
-                Scenario { metric, percent: None, points: Some(if falls { -p } else { p }), bps: None }
-            }
+            (Some(p), _) => Scenario {
+                metric,
+                percent: None,
+                points: Some(if falls { -p } else { p }),
+                bps: None,
+                absolute: None,
+            },
             (None, Some(percent)) => Scenario::percent(metric, percent),
+            // A bare number ("rise by 50") changes a count by that many; for a rate or an amount
+            // it could be a percentage, points or money, and is asked back.
+            (None, None) if !self.percented && self.share.is_none() && !self.numbers.is_empty() => {
+                let n = self.numbers[0].abs();
+                let signed = if falls { -n } else { n };
+                if metric.unit() == Unit::Count {
+                    Scenario { metric, percent: None, points: None, bps: None, absolute: Some(signed) }
+                } else {
+                    let word = self.number_words.first().cloned().unwrap_or_default();
+                    self.not_understood.push(if metric.unit() == Unit::Ratio {
+                        format!("{word} ({word}% or {word} percentage points?)")
+                    } else {
+                        format!("{word} (a percentage? write {word}%)")
+                    });
+                    Scenario::percent(metric, signed)
+                }
+            }
             (None, None) => {
                 let magnitude = self.numbers.first().copied().or(self.share).unwrap_or(10.0).abs();
                 Scenario::percent(metric, if falls { -magnitude } else { magnitude })
@@ -1261,6 +1287,11 @@ mod tests {
             assert_eq!(x.filters, vec![network(&["visa"])], "{text}");
             assert!(x.not_understood.is_empty(), "{text}: {:?}", x.not_understood);
         }
+        // A bare number changes a count by that many; for a rate it is asked back.
+        let x = q("What if chargebacks rise by 50?");
+        assert_eq!(x.scenario.map(|s| (s.metric, s.absolute)), Some((Metric::ChargebackCount, Some(50.0))));
+        let x = q("What if the approval rate falls by 5?");
+        assert!(x.not_understood.iter().any(|w| w.contains("percentage points")), "{:?}", x.not_understood);
         // A mean named with "average" is the mean itself; "average" before a count is not placed.
         let x = q("What was the average settlement delay last week?");
         assert_eq!(x.metrics, vec![Metric::SettlementDelayHours]);
@@ -1395,7 +1426,7 @@ mod tests {
             assert_eq!(x.intent, Intent::WhatIf, "{text}");
             assert_eq!(
                 x.scenario,
-                Some(Scenario { metric, percent: None, points: Some(points), bps: None }),
+                Some(Scenario { metric, percent: None, points: Some(points), bps: None, absolute: None }),
                 "{text}"
             );
         }

@@ -97,30 +97,38 @@ pub struct Scenario {
     /// `+10` adds 0.10% of the cleared amount to the fees).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bps: Option<f64>,
+    /// Change of a count by this many (`+50` chargebacks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub absolute: Option<f64>,
 }
 
 impl Scenario {
     /// A relative change.
     pub fn percent(metric: Metric, percent: f64) -> Scenario {
-        Scenario { metric, percent: Some(percent), points: None, bps: None }
+        Scenario { metric, percent: Some(percent), points: None, bps: None, absolute: None }
     }
 
     /// The factor the metric is multiplied by, given its baseline (a rate's value 0–1).
     pub fn factor(&self, baseline: Option<f64>) -> f64 {
-        match (self.percent, self.points, baseline) {
-            (Some(p), _, _) => 1.0 + p / 100.0,
-            (None, Some(pts), Some(b)) if b > 0.0 => (b + pts / 100.0).max(0.0) / b,
+        match (self.percent, self.points, self.absolute, baseline) {
+            (Some(p), _, _, _) => 1.0 + p / 100.0,
+            (None, Some(pts), _, Some(b)) if b > 0.0 => (b + pts / 100.0).max(0.0) / b,
+            (None, None, Some(n), Some(b)) if b > 0.0 => (b + n).max(0.0) / b,
             _ => 1.0,
         }
     }
 
     /// `rises 20%`, `falls 0.5 percentage points`.
     pub fn change_text(&self) -> String {
-        let (v, unit) = match (self.percent, self.points, self.bps) {
-            (Some(p), _, _) => (p, "%"),
-            (None, Some(pts), _) => (pts, " percentage points"),
-            (None, None, Some(b)) => (b, " basis points of the cleared amount"),
-            (None, None, None) => (0.0, "%"),
+        let (v, unit) = match (self.percent, self.points, self.bps, self.absolute) {
+            (Some(p), ..) => (p, "%"),
+            (None, Some(pts), ..) => (pts, " percentage points"),
+            (None, None, Some(b), _) => (b, " basis points of the cleared amount"),
+            (None, None, None, Some(n)) => {
+                let shown = if n.fract() == 0.0 { format!("{}", n.abs()) } else { format!("{:.2}", n.abs()) };
+                return format!("{} by {shown}", if n >= 0.0 { "rises" } else { "falls" });
+            }
+            (None, None, None, None) => (0.0, "%"),
         };
         let shown = if v.fract() == 0.0 { format!("{}", v.abs()) } else { format!("{:.2}", v.abs()) };
         format!("{} {shown}{unit}", if v >= 0.0 { "rises" } else { "falls" })

@@ -468,11 +468,10 @@ impl TypedQuery {
     /// What the analysis needs besides its metrics, and the metrics it can compute.
     fn check_analysis(&self, metrics: &[Metric]) -> Result<()> {
         let a = self.analysis;
-        // Forecasts and anomalies cover sums and proportions; a mean (hours, an average ticket)
-        // is neither.
-        let means: Vec<&str> = metrics
+        // Anomalies judge counts and proportions day by day; a mean or an amount is neither.
+        let not_judged: Vec<&str> = metrics
             .iter()
-            .filter(|m| matches!(m.unit(), Unit::Hours) || **m == Metric::AverageTicket)
+            .filter(|m| !matches!(m.unit(), Unit::Count | Unit::Ratio))
             .map(|m| m.as_str())
             .collect();
         match a {
@@ -488,15 +487,21 @@ impl TypedQuery {
             Intent::WhatIf if self.scenario.as_ref().is_some_and(|s| s.bps.is_some_and(|b| !b.is_finite())) => {
                 Err(invalid("a scenario's `bps` must be a number"))
             }
+            Intent::WhatIf
+                if self.scenario.as_ref().is_some_and(|s| {
+                    [s.percent, s.points, s.bps, s.absolute].iter().filter(|v| v.is_some()).count() != 1
+                }) =>
+            {
+                Err(invalid(
+                    "a scenario changes by `percent`, by `points` (a rate), by `bps` (a fee) or by `absolute` (a count), exactly one of them",
+                ))
+            }
+            Intent::WhatIf
+                if self.scenario.as_ref().is_some_and(|s| s.absolute.is_some() && s.metric.unit() != Unit::Count) =>
+            {
+                Err(invalid("an `absolute` change is a number of events and changes a count; for a rate give `points`, for an amount `percent`"))
+            }
             Intent::WhatIf => match self.scenario.as_ref().map(|s| (s.metric, s.percent, s.points, s.bps)) {
-                Some(
-                    (_, Some(_), Some(_), _)
-                    | (_, Some(_), _, Some(_))
-                    | (_, _, Some(_), Some(_))
-                    | (_, None, None, None),
-                ) => Err(invalid(
-                    "a scenario changes by `percent`, by `points` (a rate) or by `bps` (a fee), exactly one of them",
-                )),
                 Some((m, None, Some(_), _)) if m.unit() != Unit::Ratio => Err(invalid(format!(
                     "percentage points change a rate; {m} is not one: give the change in `percent`"
                 ))),
@@ -511,14 +516,10 @@ impl TypedQuery {
             Intent::Relationship if self.relationship.is_none() => Err(invalid(
                 "a relationship query needs `relationship` ({\"kind\": \"common_point_of_purchase\"})",
             )),
-            Intent::Forecast | Intent::Anomaly if !means.is_empty() => Err(invalid(format!(
-                "{} covers counts, amounts and rates, not a mean like {}: ask for its parts (for example settled_count) instead",
-                if a == Intent::Forecast { "a forecast" } else { "anomaly detection" },
-                means.join(", ")
+            Intent::Anomaly if !not_judged.is_empty() => Err(invalid(format!(
+                "anomaly detection judges counts and rates day by day, not {}: ask for a count or a rate (transaction_count, fraud_rate, ...)",
+                not_judged.join(", ")
             ))),
-            Intent::Anomaly if metrics.iter().any(|m| m.unit() == Unit::Currency) => Err(invalid(
-                "anomaly detection judges counts and rates day by day; ask for a count or a rate (transaction_count, fraud_rate, ...)",
-            )),
             _ if self.top_n == Some(0) => Err(invalid("`top_n` must be at least 1")),
             _ if (self.order.is_some() || self.top_n.is_some()) && self.group_by.is_empty() => {
                 Err(invalid("`order` and `top_n` rank groups: add a dimension to `group_by`"))
@@ -733,10 +734,6 @@ mod tests {
     fn queries_that_cannot_be_answered_as_given_say_why() {
         for (json, says) in [
             (
-                serde_json::json!({"analysis": "forecast", "metrics": ["settlement_delay_hours"]}),
-                "not a mean like settlement_delay_hours",
-            ),
-            (
                 serde_json::json!({"analysis": "anomaly", "metrics": ["transaction_amount"]}),
                 "count or a rate",
             ),
@@ -754,6 +751,11 @@ mod tests {
                 serde_json::json!({"analysis": "what_if", "metrics": ["fraud_rate"],
                 "scenario": {"metric": "fraud_rate", "bps": 10}}),
                 "basis points change a fee",
+            ),
+            (
+                serde_json::json!({"analysis": "what_if", "metrics": ["approval_rate"],
+                "scenario": {"metric": "approval_rate", "absolute": 10}}),
+                "changes a count",
             ),
             (
                 serde_json::json!({"analysis": "describe", "metrics": ["transaction_count"],

@@ -35,7 +35,7 @@ enum Mode {
     Failing,
     /// HTTP 200 with a body that is not what the API returns.
     Malformed,
-    /// Proposes a typed query that cannot be answered (a forecast of a mean).
+    /// Proposes a typed query that cannot be answered (anomalies of an amount).
     Overreaching,
 }
 
@@ -126,7 +126,7 @@ async fn respond(mode: Mode, path: &str, request: &Value) -> (&'static str, Stri
             let system = request["messages"][0]["content"].as_str().unwrap_or("");
             let user = request["messages"][1]["content"].as_str().unwrap_or("");
             let content = if system.contains("classify") && mode == Mode::Overreaching {
-                json!({"analysis": "forecast", "metrics": ["settlement_delay_hours"]}).to_string()
+                json!({"analysis": "anomaly", "metrics": ["settled_amount"]}).to_string()
             } else if system.contains("classify") {
                 json!({"analysis": "describe", "metrics": ["transaction_count", "approval_rate"],
                        "where": [{"dimension": "network", "op": "eq", "value": "visa"}]})
@@ -266,7 +266,7 @@ async fn a_proposal_the_typed_query_refuses_is_discarded_and_the_question_asked_
     assert!(matches!(a.intent, Intent::Unsupported | Intent::Clarify), "{}", a.summary);
     assert!(a.metrics.is_empty() && a.interpretation.is_none());
     assert!(
-        a.warnings.iter().any(|w| w.contains("discarded") && w.contains("settlement_delay_hours")),
+        a.warnings.iter().any(|w| w.contains("discarded") && w.contains("settled_amount")),
         "{:?}",
         a.warnings
     );

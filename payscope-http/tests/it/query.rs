@@ -171,9 +171,9 @@ async fn typed_queries_are_answered_exactly(server: Server) {
         (json!({"analysis": "describe", "metrics": ["approval_ratio"]}), "invalid_request", "approval_ratio"),
         (json!({"analysis": "describe"}), "invalid_request", "needs at least one metric"),
         (
-            json!({"analysis": "forecast", "metrics": ["settlement_delay_hours"]}),
+            json!({"analysis": "anomaly", "metrics": ["settled_amount"]}),
             "invalid_request",
-            "not a mean like settlement_delay_hours",
+            "not settled_amount",
         ),
         (json!({"analysis": "breakdown", "metrics": ["chargeback_count"]}), "invalid_request", "group_by"),
         (
