@@ -40,6 +40,8 @@ struct Inner {
     engine: Engine,
     auth: Option<Authenticator>,
     surface: Surface,
+    /// The demo banks the console offers a one-click sign-in for (`--demo` only).
+    demo: Vec<crate::console::DemoSignIn>,
 }
 
 impl std::fmt::Debug for App {
@@ -51,12 +53,17 @@ impl std::fmt::Debug for App {
 impl App {
     /// The whole API of docs/http-api.md, authenticating with `auth`.
     pub fn api(engine: Engine, auth: Authenticator) -> App {
-        App { inner: Arc::new(Inner { engine, auth: Some(auth), surface: Surface::Api }) }
+        App { inner: Arc::new(Inner { engine, auth: Some(auth), surface: Surface::Api, demo: vec![] }) }
+    }
+
+    /// The whole API with the console's one-click sign-in for the demo banks (`--demo`).
+    pub fn demo(engine: Engine, auth: Authenticator, banks: Vec<crate::console::DemoSignIn>) -> App {
+        App { inner: Arc::new(Inner { engine, auth: Some(auth), surface: Surface::Api, demo: banks }) }
     }
 
     /// Only `/health*` and `/metrics`: what the worker serves.
     pub fn ops(engine: Engine) -> App {
-        App { inner: Arc::new(Inner { engine, auth: None, surface: Surface::Ops }) }
+        App { inner: Arc::new(Inner { engine, auth: None, surface: Surface::Ops, demo: vec![] }) }
     }
 
     /// The engine behind the API.
@@ -177,6 +184,9 @@ impl App {
                 let ctx = self.authenticate(&req, request_id)?;
                 routes::audit::export(engine, &ctx).await
             }
+            Route::Console => crate::console::page(req.headers()),
+            Route::ConsoleAsset(name) => crate::console::asset(name, req.headers()),
+            Route::ConsoleDemo => crate::console::demo_banks(&self.inner.demo),
         }
     }
 

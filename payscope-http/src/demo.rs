@@ -170,6 +170,14 @@ fn foreign_layout(today: payscope_core::calendar::Date) -> String {
 }
 
 impl Demo {
+    /// The banks for the console's one-click sign-in.
+    pub fn sign_ins(&self) -> Vec<crate::console::DemoSignIn> {
+        self.banks
+            .iter()
+            .map(|b| crate::console::DemoSignIn { name: b.name.to_owned(), token: b.token.clone() })
+            .collect()
+    }
+
     /// The tour: exported tokens and curl commands, for a server on `addr`.
     pub fn instructions(&self, addr: SocketAddr) -> String {
         let host =
@@ -179,6 +187,9 @@ impl Demo {
              Two banks with 90 days of generated reports ending today. Tokens are valid for {TOKEN_HOURS} h.\n\n",
             self.data_dir.path().display()
         );
+        out.push_str(&format!(
+            "# the console: open http://{host}/ in a browser and sign in as a demo bank\n"
+        ));
         out.push_str(&format!("export PAYSCOPE=http://{host}\n"));
         for (bank, var) in self.banks.iter().zip(["TOKEN_A", "TOKEN_B"]) {
             out.push_str(&format!("export {var}='{}'   # {} ({})\n", bank.token, bank.name, bank.bank_id));

@@ -7,11 +7,13 @@
 //! - [`openapi`]: the OpenAPI 3.1 document served at `/openapi.json`.
 //! - [`reply`]: the responses handlers build (one floor below `app` and the routes).
 //! - [`demo`]: `--demo` — embedded stores, an ephemeral key, two banks of generated data.
+//! - [`console`]: the analysts' web console served at `/` (static page, module and stylesheet).
 //! - [`logging`]: JSON log lines.
 
 pub mod app;
 pub mod auth;
 mod body;
+pub mod console;
 pub mod demo;
 pub mod error;
 pub mod logging;

@@ -138,7 +138,11 @@ async fn run(settings: Settings, demo: bool) -> Result<(), String> {
     if let Some(demo) = &demo {
         println!("{}", demo.instructions(local));
     }
-    serve(listener, App::api(engine, auth), shutdown_signal()).await.map_err(|e| e.to_string())?;
+    let app = match &demo {
+        Some(demo) => App::demo(engine, auth, demo.sign_ins()),
+        None => App::api(engine, auth),
+    };
+    serve(listener, app, shutdown_signal()).await.map_err(|e| e.to_string())?;
     let _ = stop_worker.send(());
     if let Some(worker) = worker {
         let _ = worker.await;

@@ -42,6 +42,12 @@ pub enum Route<'a> {
     AuditVerify,
     /// `POST /audit/export`
     AuditExport,
+    /// `GET /`: the console page.
+    Console,
+    /// `GET /console/demo-banks`
+    ConsoleDemo,
+    /// `GET /console/{asset}`
+    ConsoleAsset(&'a str),
 }
 
 /// Every route template with its methods, in the order the OpenAPI document lists them.
@@ -63,6 +69,11 @@ pub const TABLE: &[(&str, &[Method])] = &[
     ("/audit/export", &[Method::POST]),
 ];
 
+/// The console's routes: served beside the API, not part of it (the OpenAPI document does not
+/// list them).
+pub const CONSOLE: &[(&str, &[Method])] =
+    &[("/", &[Method::GET]), ("/console/demo-banks", &[Method::GET]), ("/console/{asset}", &[Method::GET])];
+
 impl<'a> Route<'a> {
     /// The route for a path (a trailing slash is not the same path).
     pub fn find(path: &'a str) -> Option<Route<'a>> {
@@ -80,6 +91,8 @@ impl<'a> Route<'a> {
             "/query" => Route::Query,
             "/audit/verify" => Route::AuditVerify,
             "/audit/export" => Route::AuditExport,
+            "/" => Route::Console,
+            "/console/demo-banks" => Route::ConsoleDemo,
             _ => {
                 if let Some(id) = param("/reports/") {
                     Route::Report(id)
@@ -87,6 +100,8 @@ impl<'a> Route<'a> {
                     Route::Profile(id)
                 } else if let Some(id) = param("/audit/answers/") {
                     Route::AuditAnswer(id)
+                } else if let Some(name) = param("/console/") {
+                    Route::ConsoleAsset(name)
                 } else {
                     return None;
                 }
@@ -112,13 +127,16 @@ impl<'a> Route<'a> {
             Route::AuditAnswer(_) => "/audit/answers/{answer_id}",
             Route::AuditVerify => "/audit/verify",
             Route::AuditExport => "/audit/export",
+            Route::Console => "/",
+            Route::ConsoleDemo => "/console/demo-banks",
+            Route::ConsoleAsset(_) => "/console/{asset}",
         }
     }
 
     /// The methods the route answers.
     pub fn methods(&self) -> &'static [Method] {
         let template = self.template();
-        TABLE.iter().find(|(t, _)| *t == template).map_or(&[], |(_, m)| m)
+        TABLE.iter().chain(CONSOLE).find(|(t, _)| *t == template).map_or(&[], |(_, m)| m)
     }
 }
 
@@ -133,9 +151,12 @@ mod tests {
         assert_eq!(Route::find("/reports/a/b"), None);
         assert_eq!(Route::find("/audit/answers/x").map(|r| r.template()), Some("/audit/answers/{answer_id}"));
         assert_eq!(Route::find("/nope"), None);
-        for (template, methods) in TABLE {
-            let path =
-                template.replace("{report_id}", "x").replace("{answer_id}", "x").replace("{profile_id}", "x");
+        for (template, methods) in TABLE.iter().chain(CONSOLE) {
+            let path = template
+                .replace("{report_id}", "x")
+                .replace("{answer_id}", "x")
+                .replace("{profile_id}", "x")
+                .replace("{asset}", "x");
             let route = Route::find(&path).unwrap();
             assert_eq!(route.template(), *template);
             assert_eq!(route.methods(), *methods);

@@ -14,9 +14,7 @@ struct Bank {
 }
 
 fn sample_banks() -> Vec<Bank> {
-    let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(samples().join("banks.json")).unwrap()).unwrap();
-    manifest["banks"]
+    crate::support::manifest()["banks"]
         .as_array()
         .unwrap()
         .iter()

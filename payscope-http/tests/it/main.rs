@@ -3,6 +3,7 @@
 
 mod api;
 mod auth;
+mod console;
 mod limits;
 mod mappings;
 mod ops;

@@ -3,24 +3,11 @@
 //! words answered again as a typed query with the same numbers, clear errors for queries that
 //! cannot be answered as given, and one bank's query never reading another's data.
 
-use payscope_core::bank::BankId;
 use serde_json::{json, Value};
 
-use crate::support::{claims, samples, Server, Signer};
+use crate::support::{banks, claims, load, samples, Server, Signer};
 
 const AS_OF: &str = "2026-11-01T00:00:00Z";
-
-/// The sample banks' directories and ids.
-fn banks() -> Vec<(BankId, String)> {
-    let manifest: Value =
-        serde_json::from_str(&std::fs::read_to_string(samples().join("banks.json")).unwrap()).unwrap();
-    manifest["banks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| (b["bank_id"].as_str().unwrap().parse().unwrap(), b["dir"].as_str().unwrap().to_owned()))
-        .collect()
-}
 
 /// October 2026 AUTH rows of a bank's truth file, as maps of column → value.
 fn october_auths(dir: &str) -> Vec<std::collections::HashMap<String, String>> {
@@ -48,16 +35,6 @@ fn value(answer: &Value, name: &str) -> f64 {
 async fn query(server: &Server, token: &str, body: &Value) -> (u16, Value) {
     let (s, _, b) = server.call("/query", server.post("/query", Some(token)).json(body)).await;
     (s, b)
-}
-
-async fn load(server: &Server, token: &str, dir: &str) {
-    for (file, report_type) in [("auth.csv", "authorization"), ("settlement.csv", "settlement")] {
-        let bytes = std::fs::read(samples().join(dir).join(file)).unwrap();
-        let path = format!("/reports?report_type={report_type}&wait=true");
-        let request = server.post(&path, Some(token)).header("content-type", "text/csv").body(bytes);
-        let (status, _, report) = server.call("/reports", request).await;
-        assert_eq!((status, report["status"].as_str()), (200, Some("completed")), "{report}");
-    }
 }
 
 async fn typed_queries_are_answered_exactly(server: Server) {

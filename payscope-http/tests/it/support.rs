@@ -296,3 +296,29 @@ impl Server {
         self.task.take().unwrap()
     }
 }
+
+/// The sample banks' manifest (`samples/banks.json`).
+pub fn manifest() -> Value {
+    serde_json::from_str(&std::fs::read_to_string(samples().join("banks.json")).unwrap()).unwrap()
+}
+
+/// The sample banks' ids and directories.
+pub fn banks() -> Vec<(BankId, String)> {
+    manifest()["banks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| (b["bank_id"].as_str().unwrap().parse().unwrap(), b["dir"].as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// Uploads a sample bank's authorizations and settlements and waits for them to load.
+pub async fn load(server: &Server, token: &str, dir: &str) {
+    for (file, report_type) in [("auth.csv", "authorization"), ("settlement.csv", "settlement")] {
+        let bytes = std::fs::read(samples().join(dir).join(file)).unwrap();
+        let path = format!("/reports?report_type={report_type}&wait=true");
+        let request = server.post(&path, Some(token)).header("content-type", "text/csv").body(bytes);
+        let (status, _, report) = server.call("/reports", request).await;
+        assert_eq!((status, report["status"].as_str()), (200, Some("completed")), "{report}");
+    }
+}
