@@ -103,15 +103,19 @@ async function offerDemo() {
 
 // ---- pages -----------------------------------------------------------------------------------
 
+const PAGES = ["overview", "ask", "reports", "audit"];
+
 function route() {
-  const page = location.hash === "#ask" ? "ask" : "overview";
-  for (const name of ["overview", "ask"]) {
+  const page = PAGES.find((p) => `#${p}` === location.hash) || "overview";
+  for (const name of PAGES) {
     $(name).hidden = name !== page;
     const link = document.querySelector(`nav a[data-page="${name}"]`);
     if (name === page) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
   }
   if (page === "overview") loadOverview();
-  else $("question").focus();
+  else if (page === "ask") $("question").focus();
+  else if (page === "reports") loadReports();
+  else loadAudit();
 }
 
 // The overview's filters as typed-query conditions.
@@ -142,7 +146,7 @@ async function loadOverview() {
   const where = conditions();
   $("overview-error").textContent = "";
   try {
-    const [kpis, volume, approval, chargebacks] = await Promise.all([
+    const [kpis, volume, approval, chargebacks, networks, codes, declines] = await Promise.all([
       // Against the period before, except for the whole history (which has none).
       api("/query", range === "all"
         ? { analysis: "describe", metrics: KPIS.map(([m]) => m), where, time: { range } }
@@ -150,12 +154,18 @@ async function loadOverview() {
       api("/query", { analysis: "trend", metrics: ["transaction_count"], where, time: { range }, granularity: "day" }),
       api("/query", { analysis: "trend", metrics: ["approval_rate"], where, time: { range }, granularity: "day" }),
       api("/query", { analysis: "breakdown", metrics: ["chargeback_count"], where, time: { range }, group_by: ["merchant_id"], top_n: 5 }),
+      api("/query", { analysis: "trend", metrics: ["approval_rate"], where, time: { range }, granularity: "day", group_by: ["network"] }),
+      api("/query", { analysis: "breakdown", metrics: ["declined_count"], where, time: { range }, group_by: ["response_code"], top_n: 5 }),
+      api("/query", { analysis: "breakdown", metrics: ["declined_count"], where, time: { range }, group_by: ["merchant_id"], top_n: 5 }),
     ]);
     $("period-text").textContent = kpis.interpretation ? `Understood as: ${kpis.interpretation.text}` : "";
     renderKpis(kpis);
     chart($("chart-volume"), volume.series[0], "transaction_count");
     chart($("chart-approval"), approval.series[0], "approval_rate");
-    renderTop(chargebacks);
+    chart($("chart-networks"), networks.series, "approval_rate by network");
+    renderTop("top-chargebacks", chargebacks, "chargeback_count", "merchant_id", "No chargebacks in this period.");
+    renderTop("top-codes", codes, "declined_count", "response_code", "No declines in this period.");
+    renderTop("top-declines", declines, "declined_count", "merchant_id", "No declines in this period.");
   } catch (e) {
     $("overview-error").textContent = e.message;
   }
@@ -182,49 +192,62 @@ function renderKpis(answer) {
   }
 }
 
-function renderTop(answer) {
-  const body = document.querySelector("#top-chargebacks tbody");
+// A ranking's rows in a two-column table.
+function renderTop(table, answer, metric, dimension, empty) {
+  const body = document.querySelector(`#${table} tbody`);
   body.replaceChildren();
-  const rows = answer.metrics.filter((m) => m.name === "chargeback_count" && m.dimensions.merchant_id);
+  const rows = answer.metrics.filter((m) => m.name === metric && m.dimensions[dimension]);
   if (rows.length === 0) {
     const row = element("tr");
-    row.append(element("td", { colspan: "2", class: "muted" }, "No chargebacks in this period."));
+    row.append(element("td", { colspan: "2", class: "muted" }, empty));
     body.append(row);
   }
   for (const m of rows) {
     const row = element("tr");
-    row.append(element("td", {}, m.dimensions.merchant_name ? `${m.dimensions.merchant_name} (${m.dimensions.merchant_id})` : m.dimensions.merchant_id));
-    row.append(element("td", {}, shown(m)));
+    const name = m.dimensions.merchant_name ? `${m.dimensions.merchant_name} (${m.dimensions[dimension]})` : m.dimensions[dimension];
+    row.append(element("td", {}, name), element("td", {}, shown(m)));
     body.append(row);
   }
 }
 
-// A line chart of a series (and, for a forecast, its interval band) as SVG.
-function chart(figure, series, label) {
+// A line chart of one series or several (one line each, with a legend), as SVG.
+function chart(figure, data, label) {
   figure.replaceChildren();
-  if (!series || series.points.length === 0) {
+  const all = (Array.isArray(data) ? data : [data]).filter((s) => s && s.points.some((p) => p.value !== null));
+  if (all.length === 0) {
     figure.append(element("figcaption", { class: "muted" }, "No data for this period."));
     return;
   }
+  const series = all[0];
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("viewBox", "0 0 600 180");
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", `${label} by day`);
   const points = series.points.filter((p) => p.value !== null);
-  const values = points.map((p) => p.value);
+  const values = all.flatMap((s) => s.points.filter((p) => p.value !== null).map((p) => p.value));
   const [lo, hi] = [Math.min(...values), Math.max(...values)];
-  const x = (i) => 40 + (i / Math.max(points.length - 1, 1)) * 550;
+  const times = series.points.map((p) => p.t);
+  const x = (t) => 40 + (Math.max(times.indexOf(t), 0) / Math.max(times.length - 1, 1)) * 550;
   const y = (v) => 165 - ((v - lo) / (hi - lo || 1)) * 150;
-  const path = document.createElementNS(ns, "path");
-  path.setAttribute("class", "line");
-  path.setAttribute("d", points.map((p, i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${y(p.value).toFixed(1)}`).join(" "));
+  const paths = all.map((s, k) => {
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("class", `line line-${k % 4}`);
+    const drawn = s.points.filter((p) => p.value !== null);
+    path.setAttribute("d", drawn.map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${y(p.value).toFixed(1)}`).join(" "));
+    return path;
+  });
   const axis = document.createElementNS(ns, "line");
   for (const [k, v] of Object.entries({ x1: 40, y1: 166, x2: 590, y2: 166, class: "axis" })) axis.setAttribute(k, v);
   const text = (tx, ty, s) => { const t = document.createElementNS(ns, "text"); t.setAttribute("x", tx); t.setAttribute("y", ty); t.textContent = s; return t; };
   const fmt = (v) => series.unit === "ratio" ? `${(v * 100).toFixed(1)}%` : integer.format(v);
-  svg.append(axis, path, text(0, 20, fmt(hi)), text(0, 165, fmt(lo)), text(40, 178, points[0].t.slice(0, 10)), text(520, 178, points[points.length - 1].t.slice(0, 10)));
+  svg.append(axis, ...paths, text(0, 20, fmt(hi)), text(0, 165, fmt(lo)), text(40, 178, points[0].t.slice(0, 10)), text(520, 178, points[points.length - 1].t.slice(0, 10)));
   figure.append(svg);
+  if (all.length > 1) {
+    const legend = element("figcaption", { class: "legend" });
+    all.forEach((s, k) => legend.append(element("span", { class: `key key-${k % 4}` }, Object.values(s.dimensions).join(" ") || s.metric)));
+    figure.append(legend);
+  }
 }
 
 // ---- ask -------------------------------------------------------------------------------------
@@ -267,12 +290,100 @@ async function ask(question) {
   }
 }
 
+// ---- reports ---------------------------------------------------------------------------------
+
+async function loadReports() {
+  $("reports-error").textContent = "";
+  try {
+    const page = await api("/reports?limit=100");
+    const body = document.querySelector("#report-list tbody");
+    body.replaceChildren();
+    for (const r of page.reports) {
+      const row = element("tr", { "data-report": r.report_id });
+      const errors = (r.errors || []).map((e) => `row ${e.row}: ${e.message}`).join("\n");
+      row.append(
+        element("td", {}, r.filename || r.report_id),
+        element("td", {}, r.report_type || ""),
+        element("td", errors ? { title: errors } : {}, r.status),
+        element("td", {}, integer.format(r.rows_total || 0)),
+        element("td", {}, integer.format(r.facts_loaded || 0)),
+        element("td", {}, integer.format(r.rows_rejected || 0)),
+        element("td", {}, integer.format(r.rows_skipped || 0)),
+        element("td", {}, (r.created_at || "").slice(0, 19).replace("T", " ")),
+      );
+      body.append(row);
+    }
+  } catch (e) {
+    $("reports-error").textContent = e.message;
+  }
+}
+
+// Uploads with XMLHttpRequest: fetch reports no upload progress.
+function upload(file, reportType) {
+  const bar = $("upload-progress");
+  bar.hidden = false;
+  bar.value = 0;
+  const query = new URLSearchParams({ wait: "true" });
+  if (reportType) query.set("report_type", reportType);
+  const xhr = new XMLHttpRequest();
+  xhr.open("POST", `/reports?${query}`);
+  xhr.setRequestHeader("Authorization", `Bearer ${token()}`);
+  xhr.upload.addEventListener("progress", (e) => { if (e.lengthComputable) bar.value = (100 * e.loaded) / e.total; });
+  xhr.addEventListener("load", () => {
+    bar.hidden = true;
+    const r = JSON.parse(xhr.responseText || "{}");
+    $("upload-result").textContent = xhr.status < 300
+      ? `${file.name}: ${r.status}, ${integer.format(r.facts_loaded || 0)} facts loaded, ${integer.format(r.rows_rejected || 0)} rows rejected`
+      : `${file.name}: ${r.error ? r.error.message : `HTTP ${xhr.status}`}`;
+    loadReports();
+  });
+  xhr.addEventListener("error", () => { bar.hidden = true; $("upload-result").textContent = `${file.name}: the upload failed`; });
+  // Multipart, so that the report keeps its file name.
+  const form = new FormData();
+  form.append("file", file, file.name);
+  xhr.send(form);
+}
+
+// ---- audit -----------------------------------------------------------------------------------
+
+// Roles that may read the audit trail (the server decides; the page only avoids asking in vain).
+const AUDIT_ROLES = ["auditor", "bank_admin", "admin"];
+
+async function loadAudit() {
+  $("audit-error").textContent = "";
+  const roles = (claims(token()) || {}).roles || [];
+  if (!roles.some((r) => AUDIT_ROLES.includes(r))) {
+    $("audit-status").textContent = "";
+    $("audit-export").hidden = true;
+    $("audit-error").textContent = "Your token has no auditor role: the audit trail is for auditors and bank administrators.";
+    return;
+  }
+  $("audit-export").hidden = false;
+  try {
+    const v = await api("/audit/verify");
+    $("audit-status").textContent = v.ok ? `The audit chain verifies: ${integer.format(v.records)} records, every link intact.` : `The audit chain is broken: ${JSON.stringify(v)}`;
+  } catch (e) {
+    $("audit-error").textContent = e.status === 403 ? "Your token has no auditor role." : e.message;
+  }
+}
+
+async function exportAudit() {
+  try {
+    const r = await api("/audit/export", {});
+    $("audit-export-result").textContent = `Exported ${integer.format(r.records)} records to ${r.object} (chain ${r.chain_ok ? "intact" : "broken"}).`;
+  } catch (e) {
+    $("audit-error").textContent = e.message;
+  }
+}
+
 // ---- start -----------------------------------------------------------------------------------
 
 $("token-form").addEventListener("submit", (e) => { e.preventDefault(); signIn($("token").value.trim()); });
 $("sign-out").addEventListener("click", signOut);
 $("filters").addEventListener("change", loadOverview);
 $("ask-form").addEventListener("submit", (e) => { e.preventDefault(); ask($("question").value.trim()); });
+$("upload-form").addEventListener("submit", (e) => { e.preventDefault(); const f = $("upload-file").files[0]; if (f) upload(f, $("upload-type").value); });
+$("audit-export").addEventListener("click", exportAudit);
 window.addEventListener("hashchange", () => { if (token()) route(); });
 
 if (token()) showSignedIn(); else offerDemo();

@@ -111,13 +111,25 @@ impl Browser {
 
     /// Types into the element `css` and submits its form, as a user would.
     async fn type_and_submit(&self, css: &str, text: &str) {
-        let el = self
-            .call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css})))
-            .await;
-        let id = el.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).unwrap().to_owned();
+        let id = self.find(css).await;
         self.call(reqwest::Method::POST, &format!("/element/{id}/clear"), Some(json!({}))).await;
         self.call(reqwest::Method::POST, &format!("/element/{id}/value"), Some(json!({"text": text}))).await;
         self.run("document.querySelector(arguments[0]).form.requestSubmit()", json!([css])).await;
+    }
+
+    /// The WebDriver id of the element `css` selects.
+    async fn find(&self, css: &str) -> String {
+        let el = self
+            .call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css})))
+            .await;
+        el.as_object().and_then(|o| o.values().next()).and_then(Value::as_str).unwrap().to_owned()
+    }
+
+    /// Chooses a local file in a file input, as a user picking it would.
+    async fn choose_file(&self, css: &str, path: &std::path::Path) {
+        let id = self.find(css).await;
+        let text = path.canonicalize().unwrap().to_string_lossy().into_owned();
+        self.call(reqwest::Method::POST, &format!("/element/{id}/value"), Some(json!({"text": text}))).await;
     }
 
     async fn screenshot(&self, name: &str) {
@@ -226,6 +238,33 @@ async fn the_console_signs_in_shows_the_apis_figures_and_answers_questions() {
     browser.until("the history", "return document.querySelectorAll('#history li').length === 1").await;
     browser.screenshot("ask").await;
 
+    // Reports: the two loaded, then a third uploaded through the page.
+    browser.goto(&server.url("/#reports")).await;
+    browser
+        .until("the report list", "return document.querySelectorAll('#report-list tbody tr').length === 2")
+        .await;
+    let refunds = crate::support::samples().join(&banks[0].1).join("refund.csv");
+    browser.choose_file("#upload-file", &refunds).await;
+    browser.run("document.getElementById('upload-type').value = 'refund'; document.getElementById('upload-form').requestSubmit()", json!([])).await;
+    let result =
+        browser.until("the upload", "return document.getElementById('upload-result').textContent").await;
+    assert!(result.as_str().unwrap().starts_with("refund.csv: completed"), "{result}");
+    let rows = browser.until("three reports", "const r = document.querySelectorAll('#report-list tbody tr'); return r.length === 3 && [...r].map(x => x.children[2].textContent).join(',')").await;
+    assert_eq!(rows, "completed,completed,completed");
+    let newest = browser
+        .run("return document.querySelector('#report-list tbody tr').children[0].textContent", json!([]))
+        .await;
+    assert_eq!(newest, "refund.csv", "the uploaded file keeps its name");
+    let (_, _, listed) = server.call("/reports", server.get("/reports", Some(&tokens[0]))).await;
+    assert_eq!(listed["reports"].as_array().unwrap().len(), 3, "the page's list is the API's");
+    browser.screenshot("reports").await;
+
+    // Audit: an analyst without the auditor role is told so.
+    browser.goto(&server.url("/#audit")).await;
+    let denied =
+        browser.until("the audit denial", "return document.getElementById('audit-error').textContent").await;
+    assert!(denied.as_str().unwrap().contains("no auditor role"), "{denied}");
+
     // Another bank's token sees none of this bank's data.
     browser.run("sessionStorage.clear()", json!([])).await;
     browser.goto(&server.url("/")).await;
@@ -238,6 +277,24 @@ async fn the_console_signs_in_shows_the_apis_figures_and_answers_questions() {
     let other = browser.until("bank B's count", &kpi("transaction_count")).await;
     assert_eq!(other.as_str().unwrap(), "0", "bank B sees none of bank A's authorizations");
     browser.screenshot("other-bank").await;
+    browser.goto(&server.url("/#reports")).await;
+    browser.until("bank B's reports page", "return !document.getElementById('reports').hidden").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let listed =
+        browser.run("return document.querySelectorAll('#report-list tbody tr').length", json!([])).await;
+    assert_eq!(listed, json!(0), "bank B sees none of bank A's reports");
+
+    // An auditor of bank A sees the chain verify.
+    let auditor = signer.sign(&claims(banks[0].0, &["analyst", "auditor"]));
+    browser.run("sessionStorage.clear()", json!([])).await;
+    browser.goto(&server.url("/")).await;
+    browser.type_and_submit("#token", &auditor).await;
+    browser.until("the auditor's overview", "return !document.getElementById('overview').hidden").await;
+    browser.goto(&server.url("/#audit")).await;
+    let status =
+        browser.until("the chain status", "return document.getElementById('audit-status').textContent").await;
+    assert!(status.as_str().unwrap().starts_with("The audit chain verifies"), "{status}");
+    browser.screenshot("audit").await;
 
     let problems = browser.problems().await;
     assert!(problems.is_empty(), "the console logged problems: {problems:?}");
