@@ -146,7 +146,7 @@ async function loadOverview() {
   const where = conditions();
   $("overview-error").textContent = "";
   try {
-    const [kpis, volume, approval, chargebacks, networks, codes, declines] = await Promise.all([
+    const [kpis, volume, approval, chargebacks, networks, codes, declines, unusual, forecast] = await Promise.all([
       // Against the period before, except for the whole history (which has none).
       api("/query", range === "all"
         ? { analysis: "describe", metrics: KPIS.map(([m]) => m), where, time: { range } }
@@ -157,12 +157,19 @@ async function loadOverview() {
       api("/query", { analysis: "trend", metrics: ["approval_rate"], where, time: { range }, granularity: "day", group_by: ["network"] }),
       api("/query", { analysis: "breakdown", metrics: ["declined_count"], where, time: { range }, group_by: ["response_code"], top_n: 5 }),
       api("/query", { analysis: "breakdown", metrics: ["declined_count"], where, time: { range }, group_by: ["merchant_id"], top_n: 5 }),
+      // Anomalies are judged day by day: over the last 30 days when the period is everything.
+      api("/query", { analysis: "anomaly", metrics: ["decline_rate"], where, time: { range: range === "all" ? "30d" : range } }),
+      api("/query", { analysis: "forecast", metrics: ["transaction_count"], where, time: nextDays(14) }),
     ]);
     $("period-text").textContent = kpis.interpretation ? `Understood as: ${kpis.interpretation.text}` : "";
     renderKpis(kpis);
     chart($("chart-volume"), volume.series[0], "transaction_count");
     chart($("chart-approval"), approval.series[0], "approval_rate");
     chart($("chart-networks"), networks.series, "approval_rate by network");
+    $("anomalies").textContent = unusual.summary;
+    const f = forecast.forecast;
+    chart($("chart-forecast"), f ? { unit: f.unit, metric: f.metric, dimensions: {}, points: f.points } : null, "forecast", true);
+    $("forecast-text").textContent = forecast.summary;
     renderTop("top-chargebacks", chargebacks, "chargeback_count", "merchant_id", "No chargebacks in this period.");
     renderTop("top-codes", codes, "declined_count", "response_code", "No declines in this period.");
     renderTop("top-declines", declines, "declined_count", "merchant_id", "No declines in this period.");
@@ -210,8 +217,17 @@ function renderTop(table, answer, metric, dimension, empty) {
   }
 }
 
-// A line chart of one series or several (one line each, with a legend), as SVG.
-function chart(figure, data, label) {
+// The next `n` days from today (UTC), as a typed query's period.
+function nextDays(n) {
+  const day = (d) => d.toISOString().slice(0, 10);
+  const from = new Date();
+  const to = new Date(from.getTime() + (n - 1) * 86400000);
+  return { from: day(from), to: day(to) };
+}
+
+// A line chart of one series or several (one line each, with a legend), as SVG; a forecast's
+// points carry `lower` and `upper`, drawn as a band when `band` is set.
+function chart(figure, data, label, band = false) {
   figure.replaceChildren();
   const all = (Array.isArray(data) ? data : [data]).filter((s) => s && s.points.some((p) => p.value !== null));
   if (all.length === 0) {
@@ -225,7 +241,7 @@ function chart(figure, data, label) {
   svg.setAttribute("role", "img");
   svg.setAttribute("aria-label", `${label} by day`);
   const points = series.points.filter((p) => p.value !== null);
-  const values = all.flatMap((s) => s.points.filter((p) => p.value !== null).map((p) => p.value));
+  const values = all.flatMap((s) => s.points.filter((p) => p.value !== null).flatMap((p) => band ? [p.value, p.lower, p.upper] : [p.value]));
   const [lo, hi] = [Math.min(...values), Math.max(...values)];
   const times = series.points.map((p) => p.t);
   const x = (t) => 40 + (Math.max(times.indexOf(t), 0) / Math.max(times.length - 1, 1)) * 550;
@@ -241,6 +257,14 @@ function chart(figure, data, label) {
   for (const [k, v] of Object.entries({ x1: 40, y1: 166, x2: 590, y2: 166, class: "axis" })) axis.setAttribute(k, v);
   const text = (tx, ty, s) => { const t = document.createElementNS(ns, "text"); t.setAttribute("x", tx); t.setAttribute("y", ty); t.textContent = s; return t; };
   const fmt = (v) => series.unit === "ratio" ? `${(v * 100).toFixed(1)}%` : integer.format(v);
+  if (band) {
+    const area = document.createElementNS(ns, "path");
+    area.setAttribute("class", "band");
+    const upper = points.map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${y(p.upper).toFixed(1)}`);
+    const lower = [...points].reverse().map((p) => `L${x(p.t).toFixed(1)},${y(p.lower).toFixed(1)}`);
+    area.setAttribute("d", `${upper.join(" ")} ${lower.join(" ")} Z`);
+    svg.append(area);
+  }
   svg.append(axis, ...paths, text(0, 20, fmt(hi)), text(0, 165, fmt(lo)), text(40, 178, points[0].t.slice(0, 10)), text(520, 178, points[points.length - 1].t.slice(0, 10)));
   figure.append(svg);
   if (all.length > 1) {
@@ -268,9 +292,10 @@ async function ask(question) {
       row.append(element("td", {}, m.name), element("td", {}, Object.entries(m.dimensions).map(([k, v]) => `${k}=${v}`).join(", ")), element("td", {}, m.period || ""), element("td", {}, shown(m)));
       body.append(row);
     }
-    const series = a.forecast ? { unit: a.forecast.unit, points: a.forecast.points } : a.series[0];
+    const series = a.forecast ? { unit: a.forecast.unit, metric: a.forecast.metric, dimensions: {}, points: a.forecast.points } : a.series[0];
     $("answer-chart").hidden = !series;
-    if (series) chart($("answer-chart"), series, a.forecast ? a.forecast.metric : series.metric);
+    if (series) chart($("answer-chart"), series, series.metric, Boolean(a.forecast));
+    $("answer-evidence").replaceChildren(...a.evidence.map((e) => element("li", {}, `${e.agent} · ${e.source} · ${integer.format(e.facts_scanned)} facts${e.detail ? ` · ${e.detail}` : ""}`)));
     $("answer-warnings").replaceChildren(...a.warnings.map((w) => element("li", {}, w)));
     const followups = $("answer-followups");
     followups.replaceChildren();

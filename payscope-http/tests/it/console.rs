@@ -220,6 +220,15 @@ async fn the_console_signs_in_shows_the_apis_figures_and_answers_questions() {
     assert!(count > 1000.0, "the sample bank's authorizations are loaded: {api}");
     assert_eq!(count_text.as_str().unwrap().replace(',', "").parse::<f64>().unwrap(), count, "{count_text}");
     assert_eq!(rate_text.as_str().unwrap(), format!("{:.2}%", api_value(&api, "approval_rate") * 100.0));
+    // The forecast is drawn with its interval band; the anomaly panel says what the API says.
+    browser
+        .until("the forecast band", "const b = document.querySelector('#chart-forecast svg path.band'); return b && b.getAttribute('d').length > 20")
+        .await;
+    let anomalies =
+        browser.until("the anomaly panel", "return document.getElementById('anomalies').textContent").await;
+    let body = json!({"analysis": "anomaly", "metrics": ["decline_rate"], "time": {"range": "30d"}});
+    let (_, _, unusual) = server.call("/query", server.post("/query", Some(&tokens[0])).json(&body)).await;
+    assert_eq!(anomalies, unusual["summary"]);
     // The charts are drawn.
     let drawn = browser.run("return document.querySelector('#chart-volume svg path.line').getAttribute('d').split('L').length", json!([])).await;
     assert!(drawn.as_u64().unwrap() > 20, "{drawn}");
@@ -236,6 +245,9 @@ async fn the_console_signs_in_shows_the_apis_figures_and_answers_questions() {
         browser.run("return document.getElementById('answer-interpretation').textContent", json!([])).await;
     assert!(understood.as_str().unwrap().starts_with("Understood as: Approval rate"), "{understood}");
     browser.until("the history", "return document.querySelectorAll('#history li').length === 1").await;
+    browser
+        .until("the evidence", "return document.querySelectorAll('#answer-evidence li').length >= 1")
+        .await;
     browser.screenshot("ask").await;
 
     // Reports: the two loaded, then a third uploaded through the page.
@@ -296,6 +308,25 @@ async fn the_console_signs_in_shows_the_apis_figures_and_answers_questions() {
     assert!(status.as_str().unwrap().starts_with("The audit chain verifies"), "{status}");
     browser.screenshot("audit").await;
 
+    let problems = browser.problems().await;
+    assert!(problems.is_empty(), "the console logged problems: {problems:?}");
+}
+
+/// In `--demo` mode the sign-in page offers each demo bank with one click.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_signs_in_with_one_click() {
+    let Some(browser) = Browser::start().await else { return };
+    let (bank, _) = banks()[0].clone();
+    let token = Signer::rsa().sign(&claims(bank, &["analyst"]));
+    let demo = vec![payscope_http::console::DemoSignIn { name: "Demo Bank A".into(), token }];
+    let server = Server::start_with(crate::support::Options { demo, ..Default::default() }).await;
+    browser.goto(&server.url("/")).await;
+    browser
+        .until("the demo button", "return document.querySelectorAll('#demo-banks button').length === 1")
+        .await;
+    browser.run("document.querySelector('#demo-banks button').click()", json!([])).await;
+    let who = browser.until("signed in", "return !document.getElementById('overview').hidden && document.getElementById('who').textContent").await;
+    assert!(who.as_str().unwrap().contains(&bank.to_string()), "{who}");
     let problems = browser.problems().await;
     assert!(problems.is_empty(), "the console logged problems: {problems:?}");
 }

@@ -147,6 +147,8 @@ pub struct Options {
     pub issuer: Option<&'static str>,
     pub audience: Option<&'static str>,
     pub max_upload_bytes: u64,
+    /// Demo banks for the console's one-click sign-in (none: the API as deployed).
+    pub demo: Vec<payscope_http::console::DemoSignIn>,
 }
 
 impl Default for Options {
@@ -156,6 +158,7 @@ impl Default for Options {
             issuer: None,
             audience: None,
             max_upload_bytes: 256 << 20,
+            demo: vec![],
         }
     }
 }
@@ -170,7 +173,12 @@ impl Server {
         let options = EngineOptions { max_upload_bytes: o.max_upload_bytes, ..EngineOptions::default() };
         let engine = Engine::embedded(dir.path(), None, options).await.unwrap();
         let auth = Authenticator::from_pem(&o.public_key, o.issuer, o.audience).unwrap();
-        Server::run(App::api(engine.clone(), auth), engine, dir).await
+        let app = if o.demo.is_empty() {
+            App::api(engine.clone(), auth)
+        } else {
+            App::demo(engine.clone(), auth, o.demo)
+        };
+        Server::run(app, engine, dir).await
     }
 
     /// The API on the Postgres backend, in a fresh migrated database (artifacts in a temp
