@@ -146,7 +146,7 @@ async function loadOverview() {
   const where = conditions();
   $("overview-error").textContent = "";
   try {
-    const [kpis, volume, approval, chargebacks, networks, codes, declines, unusual, forecast] = await Promise.all([
+    const [kpis, volume, approval, chargebacks, networks, codes, declines, unusual, forecast, codesDaily] = await Promise.all([
       // Against the period before, except for the whole history (which has none).
       api("/query", range === "all"
         ? { analysis: "describe", metrics: KPIS.map(([m]) => m), where, time: { range } }
@@ -160,12 +160,16 @@ async function loadOverview() {
       // Anomalies are judged day by day: over the last 30 days when the period is everything.
       api("/query", { analysis: "anomaly", metrics: ["decline_rate"], where, time: { range: range === "all" ? "30d" : range } }),
       api("/query", { analysis: "forecast", metrics: ["transaction_count"], where, time: nextDays(14) }),
+      api("/query", { analysis: "trend", metrics: ["declined_count"], where, time: { range }, granularity: "day", group_by: ["response_code"] }),
     ]);
     $("period-text").textContent = kpis.interpretation ? `Understood as: ${kpis.interpretation.text}` : "";
     renderKpis(kpis);
     chart($("chart-volume"), volume.series[0], "transaction_count");
     chart($("chart-approval"), approval.series[0], "approval_rate");
     chart($("chart-networks"), networks.series, "approval_rate by network");
+    // The four codes with the most declines, one line each.
+    const total = (s) => s.points.reduce((a, p) => a + (p.value || 0), 0);
+    chart($("chart-codes"), [...codesDaily.series].sort((a, b) => total(b) - total(a)).slice(0, 4), "declined_count by response code");
     $("anomalies").textContent = unusual.summary;
     const f = forecast.forecast;
     chart($("chart-forecast"), f ? { unit: f.unit, metric: f.metric, dimensions: {}, points: f.points } : null, "forecast", true);

@@ -138,5 +138,9 @@ mod tests {
         }
         assert!(!page.contains("/console/console.js\""));
         assert!(!page.contains("<script>") && !page.contains("style="), "no inline code");
+        // Everything a first load fetches, compressed, stays far under the 300 KB budget.
+        let first_load: usize =
+            console().page.gzip.len() + console().assets.iter().map(|f| f.gzip.len()).sum::<usize>();
+        assert!(first_load < 300 * 1024, "{first_load} bytes");
     }
 }

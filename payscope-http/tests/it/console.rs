@@ -232,6 +232,9 @@ async fn the_console_signs_in_shows_the_apis_figures_and_answers_questions() {
     // The charts are drawn.
     let drawn = browser.run("return document.querySelector('#chart-volume svg path.line').getAttribute('d').split('L').length", json!([])).await;
     assert!(drawn.as_u64().unwrap() > 20, "{drawn}");
+    let codes =
+        browser.run("return document.querySelectorAll('#chart-codes svg path.line').length", json!([])).await;
+    assert_eq!(codes, json!(4), "the four codes with the most declines");
     browser.screenshot("overview").await;
 
     // A question: the answer and what it was understood as.
