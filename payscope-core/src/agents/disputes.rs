@@ -258,15 +258,37 @@ async fn merchants(
     Ok(scanned)
 }
 
-/// The bank's portfolio per network against the acquirer thresholds, the highest tier reached.
+/// The bank's portfolio against each network's acquirer thresholds, the highest tier reached.
 async fn portfolio(
     input: &Input<'_>,
     out: &mut Output,
     programs: &[&Program],
     range: TimeRange,
 ) -> Result<u64> {
-    let mut tiers: Vec<&Program> = programs.iter().copied().filter(|p| p.level == Level::Portfolio).collect();
-    tiers.sort_by(|a, b| a.ratio.total_cmp(&b.ratio));
+    let mut networks: Vec<&str> =
+        programs.iter().filter(|p| p.level == Level::Portfolio).map(|p| p.network).collect();
+    networks.sort_unstable();
+    networks.dedup();
+    let mut scanned = 0;
+    for network in networks {
+        let mut tiers: Vec<&Program> = programs
+            .iter()
+            .copied()
+            .filter(|p| p.level == Level::Portfolio && p.network == network)
+            .collect();
+        tiers.sort_by(|a, b| a.ratio.total_cmp(&b.ratio));
+        scanned += portfolio_of(input, out, &tiers, range).await?;
+    }
+    Ok(scanned)
+}
+
+/// One network's portfolio against its tiers (lowest first).
+async fn portfolio_of(
+    input: &Input<'_>,
+    out: &mut Output,
+    tiers: &[&Program],
+    range: TimeRange,
+) -> Result<u64> {
     let Some(first) = tiers.first() else { return Ok(0) };
     let (rows, cnp, scanned) = measure(input, first, range, false).await?;
     if !cnp {

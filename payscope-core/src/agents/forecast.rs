@@ -365,14 +365,12 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     };
     let backtest = [&holt, &naive].into_iter().flatten().find(|b| b.method == chosen);
     let (values, total) = target.forecast(chosen, n, steps, skip);
-    // Without a backtest the interval is the model's own (of the numerator for a rate).
-    let model = fit(
-        match &target {
-            Target::Sum(y) => y,
-            Target::Ratio { num, .. } => num,
-        },
-        steps,
-    );
+    // Without a backtest the interval is the model's own (a sum's; a ratio's has none).
+    let model = match (&target, backtest) {
+        (Target::Sum(y), None) => Some(fit(y, steps)),
+        _ => None,
+    };
+    let sigma = |h: usize| model.as_ref().and_then(|m| m.sigma.get(h).copied()).unwrap_or(0.0);
     let decimals = if rate {
         6
     } else if metric.unit() == Unit::Hours {
@@ -391,8 +389,7 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
     // total's from one error per origin.
     let spread = |h: usize| match backtest {
         Some(b) => t975(b.origins * SEASON.min(b.steps)) * b.step_error(h),
-        None if ratio => 0.0,
-        None => 1.96 * model.sigma.get(h).copied().unwrap_or(0.0),
+        None => 1.96 * sigma(h),
     };
     let points: Vec<ForecastPoint> = values[skip..]
         .iter()
@@ -411,9 +408,8 @@ pub(super) async fn run(input: &Input<'_>) -> Result<Output> {
         None if rate => {
             1.96 * (total * (1.0 - total) / days.iter().map(|d| d.1).sum::<f64>().max(1.0)).sqrt()
         }
-        None if ratio => 0.0,
         // Daily errors are not independent: the total's error grows with the days, not their root.
-        None => 1.96 * model.sigma[skip..].iter().sum::<f64>(),
+        None => 1.96 * (skip..steps).map(sigma).sum::<f64>(),
     };
     let total = round(total);
     let (total_lower, total_upper) = (round(total - total_spread), round(total + total_spread));
