@@ -159,29 +159,41 @@ impl fmt::Debug for Roles {
     }
 }
 
+/// Who acts: the subject of a verified token (`sub`) and the token's id (`jti`) when it has
+/// one. Recorded with every answer in the audit chain and on every upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Caller {
+    /// The token's subject: the person or program, as the identity provider names it.
+    pub subject: String,
+    /// The token's id, when it carries one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<String>,
+}
+
 /// The tenant scope of one request or job.
 #[derive(Clone, PartialEq, Eq)]
 pub struct BankContext {
     bank_id: BankId,
     roles: Roles,
     request_id: Option<String>,
+    caller: Option<std::sync::Arc<Caller>>,
 }
 
 impl BankContext {
     /// Builds a context from the claims of a token whose signature, expiry and audience the
     /// caller (an auth layer) has already verified.
     pub fn from_verified_claims(bank_id: BankId, roles: Roles, request_id: Option<String>) -> Self {
-        Self { bank_id, roles, request_id }
+        Self { bank_id, roles, request_id, caller: None }
     }
 
     /// Builds a context for a program that embeds the engine and speaks for one bank itself.
     pub fn embedded(bank_id: BankId, roles: impl IntoIterator<Item = Role>) -> Self {
-        Self { bank_id, roles: Roles::from_roles(roles), request_id: None }
+        Self { bank_id, roles: Roles::from_roles(roles), request_id: None, caller: None }
     }
 
     /// Builds the context an ingestion worker uses for a job that an authorised upload queued.
     pub fn for_queued_job(bank_id: BankId) -> Self {
-        Self { bank_id, roles: Roles::from_roles([Role::System]), request_id: None }
+        Self { bank_id, roles: Roles::from_roles([Role::System]), request_id: None, caller: None }
     }
 
     /// The bank this context is scoped to.
@@ -205,6 +217,17 @@ impl BankContext {
         self
     }
 
+    /// Returns a copy that acts for `caller` (from the verified token).
+    pub fn with_caller(mut self, caller: impl Into<std::sync::Arc<Caller>>) -> Self {
+        self.caller = Some(caller.into());
+        self
+    }
+
+    /// Who acts, when the context comes from a token.
+    pub fn caller(&self) -> Option<&Caller> {
+        self.caller.as_deref()
+    }
+
     /// True when one of the caller's roles grants `permission`.
     pub fn can(&self, permission: Permission) -> bool {
         self.roles.iter().any(|r| permission.granted_to(r))
@@ -226,6 +249,7 @@ impl fmt::Debug for BankContext {
             .field("bank_id", &self.bank_id)
             .field("roles", &self.roles)
             .field("request_id", &self.request_id)
+            .field("caller", &self.caller)
             .finish()
     }
 }

@@ -77,7 +77,13 @@ impl App {
         let request_id = request_id(req.headers());
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
-        let span = tracing::info_span!("request", request_id = %request_id);
+        // The bank and subject are recorded once the token is verified (`auth`).
+        let span = tracing::info_span!(
+            "request",
+            request_id = %request_id,
+            bank_id = tracing::field::Empty,
+            subject = tracing::field::Empty
+        );
         let (template, result) = match Route::find(&path).filter(|r| self.serves(r)) {
             None => ("unmatched", Err(ApiError::not_found("no such path in the PayScope API"))),
             Some(route) if !route.methods().contains(&method) => {
@@ -171,6 +177,10 @@ impl App {
             Route::Query => {
                 let ctx = self.authenticate(&req, request_id)?;
                 routes::chat::typed(engine, &ctx, req).await
+            }
+            Route::AuditAnswers => {
+                let ctx = self.authenticate(&req, request_id)?;
+                routes::audit::trail(engine, &ctx, req.uri().query()).await
             }
             Route::AuditAnswer(id) => {
                 let ctx = self.authenticate(&req, request_id)?;

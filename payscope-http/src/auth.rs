@@ -9,7 +9,7 @@ use base64::Engine as _;
 use http::HeaderMap;
 use jsonwebtoken::errors::ErrorKind as JwtErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
-use payscope_core::bank::{BankContext, BankId, Role, Roles};
+use payscope_core::bank::{BankContext, BankId, Caller, Role, Roles};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
@@ -88,10 +88,11 @@ pub struct Authenticator {
 /// A token that passed verification, remembered so the signature is not checked again on
 /// every request (a signature check costs more than the rest of a cached answer). Keyed by
 /// the SHA-256 of the exact token; `exp` and `nbf` are still checked on every use.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 struct Verified {
     bank_id: BankId,
     roles: Roles,
+    caller: Arc<Caller>,
     exp: u64,
     nbf: u64,
 }
@@ -116,6 +117,8 @@ struct Claims {
     roles: Option<Vec<String>>,
     #[serde(default)]
     role: Option<String>,
+    #[serde(default)]
+    jti: Option<String>,
 }
 
 impl Authenticator {
@@ -181,7 +184,7 @@ impl Authenticator {
             .ok_or_else(|| invalid("the Authorization header must be `Bearer <token>`"))?;
         let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
         let now = jsonwebtoken::get_current_timestamp();
-        let remembered = self.verified.lock().unwrap_or_else(|e| e.into_inner()).get(&digest).copied();
+        let remembered = self.verified.lock().unwrap_or_else(|e| e.into_inner()).get(&digest).cloned();
         let verified = match remembered {
             // The same rules, with the same leeway, as `jsonwebtoken`'s validation.
             Some(v) if now > v.exp.saturating_add(LEEWAY_SECS) => return Err(expired()),
@@ -193,7 +196,7 @@ impl Authenticator {
                 if map.len() >= VERIFIED_CAPACITY {
                     map.clear();
                 }
-                map.insert(digest, v);
+                map.insert(digest, v.clone());
                 v
             }
         };
@@ -208,7 +211,11 @@ impl Authenticator {
                 ));
             }
         }
-        Ok(BankContext::from_verified_claims(verified.bank_id, verified.roles, Some(request_id.to_owned())))
+        let span = tracing::Span::current();
+        span.record("bank_id", tracing::field::display(verified.bank_id));
+        span.record("subject", verified.caller.subject.as_str());
+        Ok(BankContext::from_verified_claims(verified.bank_id, verified.roles, Some(request_id.to_owned()))
+            .with_caller(verified.caller))
     }
 
     /// Checks the signature and claims of a token.
@@ -238,7 +245,8 @@ impl Authenticator {
             claims.bank_id.parse().map_err(|_| invalid("the token's `bank_id` claim is not a UUID"))?;
         let names = claims.roles.unwrap_or_default().into_iter().chain(claims.role);
         let roles = Roles::from_roles(names.filter_map(|r| Role::parse(&r)));
-        Ok(Verified { bank_id, roles, exp: claims.exp, nbf: claims.nbf })
+        let caller = Arc::new(Caller { subject: claims.sub, token_id: claims.jti });
+        Ok(Verified { bank_id, roles, caller, exp: claims.exp, nbf: claims.nbf })
     }
 }
 

@@ -76,6 +76,22 @@ impl<'w> FormatFields<'w> for JsonFields {
         fields.record(&mut map);
         writer.write_str(&Value::Object(map.0).to_string())
     }
+
+    /// Fields recorded later (the bank and subject once the token is verified) join the
+    /// span's object instead of being appended after it.
+    fn add_fields(
+        &self,
+        current: &'w mut tracing_subscriber::fmt::FormattedFields<Self>,
+        fields: &tracing::span::Record<'_>,
+    ) -> fmt::Result {
+        let mut map = match serde_json::from_str::<Value>(current) {
+            Ok(Value::Object(map)) => FieldMap(map),
+            _ => FieldMap::default(),
+        };
+        fields.record(&mut map);
+        current.fields = Value::Object(map.0).to_string();
+        Ok(())
+    }
 }
 
 /// One JSON object per event.
@@ -110,5 +126,47 @@ where
         event.record(&mut fields);
         line.extend(fields.0);
         writeln!(writer, "{}", Value::Object(line))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// A request's access line carries the fields its span gets after it was opened (the
+    /// bank and subject, recorded once the token is verified).
+    #[test]
+    fn fields_recorded_later_join_the_line() {
+        let out = Arc::new(Mutex::new(Vec::new()));
+        let sink = out.clone();
+        let writer = move || Sink(sink.clone());
+        let subscriber = tracing_subscriber::registry().with(
+            tracing_subscriber::fmt::layer()
+                .fmt_fields(JsonFields)
+                .event_format(JsonLines)
+                .with_writer(writer),
+        );
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!("request", request_id = "r1", subject = tracing::field::Empty);
+            span.record("subject", "ana@bank");
+            span.in_scope(|| tracing::info!(status = 200u64, "request"));
+        });
+        let line: Value = serde_json::from_slice(&out.lock().unwrap()).unwrap();
+        assert_eq!((line["request_id"].as_str(), line["subject"].as_str()), (Some("r1"), Some("ana@bank")));
+        assert_eq!(line["status"], 200);
+    }
+
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
 }

@@ -681,6 +681,7 @@ impl Engine {
     ) -> AuditBody {
         AuditBody::new(&json!({
             "question": q.text,
+            "interpretation": a.interpretation,
             "parsed": q,
             "plan": a.agents_invoked,
             "agent_traces": traces,
@@ -699,7 +700,8 @@ impl Engine {
     }
 
     async fn audit(&self, ctx: &BankContext, answer_id: AnswerId, body: AuditBody) -> Result<()> {
-        let record = AuditRecord { answer_id, created_at: Timestamp::now(), body };
+        let record =
+            AuditRecord { answer_id, created_at: Timestamp::now(), asked_by: ctx.caller().cloned(), body };
         let _timer = self.inner.telemetry.db_timer("audit_append");
         self.inner.stores.audit.append(ctx, record).await?;
         Ok(())

@@ -119,7 +119,8 @@ impl Engine {
         ctx.require(Permission::Upload)?;
         check_options(&options)?;
         let stored = self.inner.artifacts.store(ctx, body, self.inner.options.max_upload_bytes).await?;
-        let report = Report::queued(ctx.bank_id(), stored.sha256, stored.size, &options);
+        let mut report = Report::queued(ctx.bank_id(), stored.sha256, stored.size, &options);
+        report.uploaded_by = ctx.caller().cloned();
         match self.inner.stores.reports.register(ctx, report).await? {
             Registered::New(report) => {
                 if enqueue {
@@ -131,7 +132,8 @@ impl Engine {
             Registered::Duplicate(report) if report.status == ReportStatus::Failed => {
                 // A failed report gets another chance with this upload's options (a mapping
                 // override, say) and the bank's profiles as they are now.
-                let reopened = report.reopened(&options);
+                let mut reopened = report.reopened(&options);
+                reopened.uploaded_by = ctx.caller().cloned();
                 if !self.inner.stores.reports.reopen(ctx, &reopened).await? {
                     let current = self.inner.stores.reports.get(ctx, report.report_id).await?;
                     return Ok(Submission { report: current.unwrap_or(report), duplicate: true });

@@ -139,8 +139,12 @@ impl Engine {
             "roles": ctx.roles().iter().map(|r| r.as_str()).collect::<Vec<_>>(),
             "request_id": ctx.request_id(),
         });
-        let record =
-            AuditRecord { answer_id: AnswerId::new(), created_at: Timestamp::now(), body: body.into() };
+        let record = AuditRecord {
+            answer_id: AnswerId::new(),
+            created_at: Timestamp::now(),
+            asked_by: ctx.caller().cloned(),
+            body: body.into(),
+        };
         self.inner.stores.audit.append(ctx, record).await.map(|_| ())
     }
 }

@@ -383,6 +383,16 @@ impl Engine {
         self.inner.stores.audit.get(ctx, id).await?.ok_or_else(|| Error::NotFound(format!("answer {id}")))
     }
 
+    /// The caller's bank's audit trail, newest first (see [`crate::store::audit::AuditLog::recent`]).
+    pub async fn audit_trail(
+        &self,
+        ctx: &crate::bank::BankContext,
+        page: crate::store::audit::TrailPage<'_>,
+    ) -> Result<crate::store::audit::AuditPage> {
+        ctx.require(crate::bank::Permission::Audit)?;
+        self.inner.stores.audit.recent(ctx, page).await
+    }
+
     /// Verifies the caller's bank's audit chain.
     pub async fn verify_audit(
         &self,

@@ -320,6 +320,9 @@ pub struct Report {
     pub confidence: f64,
     /// When it was uploaded.
     pub created_at: Timestamp,
+    /// Who uploaded it (who uploaded it again, for a failed report read again).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uploaded_by: Option<crate::bank::Caller>,
     /// When processing ended.
     pub completed_at: Option<Timestamp>,
     /// Monotonic per-bank sequence, assigned by the report store; orders reports newest first.
@@ -361,6 +364,7 @@ impl Report {
             profiles_applied: Vec::new(),
             confidence: 0.0,
             created_at: Timestamp::now(),
+            uploaded_by: None,
             completed_at: None,
             seq: 0,
             data_version: None,

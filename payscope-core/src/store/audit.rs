@@ -56,6 +56,10 @@ pub struct AuditRecord {
     pub answer_id: AnswerId,
     /// When it was produced.
     pub created_at: Timestamp,
+    /// Who asked (absent from records of contexts without a token, and from records written
+    /// before it was recorded: they hash as they did).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asked_by: Option<crate::bank::Caller>,
     /// The trace.
     pub body: AuditBody,
 }
@@ -265,15 +269,39 @@ pub trait AuditLog: Send + Sync {
     /// previous page's [`AuditPage::next`]; `None` for the start): exports read a chain of any
     /// length a page at a time.
     async fn entries_page(&self, ctx: &BankContext, from: Option<u64>, limit: usize) -> Result<AuditPage>;
+
+    /// The caller's chain from its newest entry back, for reading the trail: up to
+    /// `page.limit` entries (those asked by `page.subject`, when given). A page may hold fewer
+    /// entries than its limit while [`AuditPage::next`] still says where to go on (an embedded
+    /// chain reads a bounded stretch of its file per page).
+    async fn recent(&self, ctx: &BankContext, page: TrailPage<'_>) -> Result<AuditPage>;
 }
 
 /// A page of a chain's entries.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditPage {
-    /// The entries, in chain order.
+    /// The entries, in chain order ([`AuditLog::recent`]: newest first).
     pub entries: Vec<AuditEntry>,
     /// Where the next page starts (a backend's own cursor), or `None` after the last entry.
     pub next: Option<u64>,
+}
+
+/// Which part of the trail [`AuditLog::recent`] reads.
+#[derive(Debug, Clone, Copy)]
+pub struct TrailPage<'a> {
+    /// The previous page's [`AuditPage::next`]; `None` for the newest entries.
+    pub before: Option<u64>,
+    /// Most entries returned.
+    pub limit: usize,
+    /// Only entries asked by this subject.
+    pub subject: Option<&'a str>,
+}
+
+impl TrailPage<'_> {
+    /// Whether `entry` belongs on the page.
+    pub fn keeps(&self, entry: &AuditEntry) -> bool {
+        self.subject.is_none_or(|s| entry.record.asked_by.as_ref().is_some_and(|c| c.subject == s))
+    }
 }
 
 #[cfg(test)]
@@ -289,6 +317,7 @@ mod tests {
             let record = AuditRecord {
                 answer_id: AnswerId::new(),
                 created_at: Timestamp(i as i64),
+                asked_by: None,
                 body: serde_json::json!({"confidence": v, "metrics": [{"value": v / 7.0}]}).into(),
             };
             let text = String::from_utf8(record.canonical_bytes()).unwrap();
@@ -304,6 +333,7 @@ mod tests {
         let record = AuditRecord {
             answer_id: AnswerId::new(),
             created_at: Timestamp(42),
+            asked_by: None,
             body: serde_json::json!({"question": "a \"quoted\" question", "confidence": 0.93}).into(),
         };
         let entry = AuditEntry::next(None, record);

@@ -9,7 +9,7 @@ use payscope_core::bank::{BankContext, BankId, Role};
 use payscope_core::calendar::{TimeRange, Timestamp};
 use payscope_core::facts::{Fact, MappingOverrides, MappingProfile, ReportStatus, ReportType, Stage};
 use payscope_core::money::{Currency, Money};
-use payscope_core::store::audit::{AnswerId, AuditLog, AuditRecord};
+use payscope_core::store::audit::{AnswerId, AuditLog, AuditRecord, TrailPage};
 use payscope_core::store::cache::{AnswerCache, CacheKey};
 use payscope_core::store::graph::{CppQuery, GraphBatch, GraphStore};
 use payscope_core::store::jobs::{FailOutcome, Job, JobQueue, MAX_ATTEMPTS};
@@ -622,6 +622,10 @@ fn record(n: u32) -> AuditRecord {
     AuditRecord {
         answer_id: AnswerId::new(),
         created_at: Timestamp(1_790_000_000_000 + n as i64),
+        // Every third record has no caller (an embedded program's), the others two subjects.
+        asked_by: ["ana", "bo"]
+            .get(n as usize % 3)
+            .map(|s| payscope_core::bank::Caller { subject: s.to_string(), token_id: Some(format!("t{n}")) }),
         body: serde_json::json!({"question": format!("q{n}"), "confidence": 0.9, "metrics": [{"name": "approval_rate", "value": 0.93}]}).into(),
     }
 }
@@ -659,6 +663,30 @@ pub async fn audit_chain_per_bank(s: &Subject) {
     }
     let page = s.audit.entries_page(&b, None, 100).await.unwrap();
     assert_eq!((page.entries.len(), page.next), (3, None));
+    // The trail reads newest first, whole or by subject, a page at a time.
+    for subject in [None, Some("ana"), Some("bo"), Some("nobody")] {
+        let expected: Vec<_> = entries
+            .iter()
+            .rev()
+            .filter(|e| subject.is_none_or(|s| e.record.asked_by.as_ref().is_some_and(|c| c.subject == s)))
+            .cloned()
+            .collect();
+        for limit in [2, 50] {
+            let (mut read, mut before) = (Vec::new(), None);
+            loop {
+                let page = s.audit.recent(&a, TrailPage { before, limit, subject }).await.unwrap();
+                assert!(page.entries.len() <= limit);
+                read.extend(page.entries);
+                let Some(next) = page.next else { break };
+                before = Some(next);
+            }
+            assert_eq!(read, expected, "{subject:?}, pages of {limit}");
+        }
+    }
+    let trail =
+        s.audit.recent(&b, TrailPage { before: None, limit: 50, subject: Some("ana") }).await.unwrap();
+    assert!(trail.entries.iter().all(|e| e.record.answer_id != entries[0].record.answer_id));
+    assert_eq!(trail.entries.len(), 1);
 }
 
 /// Instantiates the queue suite.

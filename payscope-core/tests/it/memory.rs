@@ -41,6 +41,7 @@ async fn persisted_state_survives_reopening_and_tampering_is_detected() {
             let rec = AuditRecord {
                 answer_id: AnswerId::new(),
                 created_at: payscope_core::calendar::Timestamp(i),
+                asked_by: None,
                 body: serde_json::json!({"summary": format!("answer {i}")}).into(),
             };
             m.append(&bank, rec).await.unwrap();
@@ -87,6 +88,7 @@ async fn a_reopened_audit_chain_serves_old_answers_continues_and_cuts_a_torn_lin
     let record = |i: i64| AuditRecord {
         answer_id: AnswerId::new(),
         created_at: payscope_core::calendar::Timestamp(i),
+        asked_by: None,
         body: serde_json::json!({"summary": format!("answer {i}")}).into(),
     };
     let first = record(1);
@@ -127,6 +129,7 @@ async fn concurrent_appends_to_a_persisted_chain_land_in_order() {
                 let record = AuditRecord {
                     answer_id: AnswerId::new(),
                     created_at: payscope_core::calendar::Timestamp(i),
+                    asked_by: None,
                     body: serde_json::json!({"summary": format!("answer {i}")}).into(),
                 };
                 let entry = m.append(&bank, record).await.unwrap();
@@ -171,6 +174,7 @@ async fn an_audit_export_longer_than_a_page_is_whole_and_verifies() {
         let record = AuditRecord {
             answer_id: AnswerId::new(),
             created_at: payscope_core::calendar::Timestamp(i),
+            asked_by: None,
             body,
         };
         engine.stores().audit.append(&bank, record).await.unwrap();

@@ -104,6 +104,7 @@ mod isolation {
             let record = payscope_core::store::audit::AuditRecord {
                 answer_id: payscope_core::store::audit::AnswerId::new(),
                 created_at: Timestamp(1),
+                asked_by: None,
                 body: serde_json::json!({"summary": "x", "agent_traces": [{"agent": "metrics", "status": "ok"}]}).into(),
             };
             payscope_core::store::audit::AuditLog::append(&pg, ctx, record).await.unwrap();
@@ -226,9 +227,12 @@ mod isolation {
         let (pg, [a, b]) = two_banks(&db, 10, 10).await;
         for i in 2..=5 {
             let body = serde_json::json!({"summary": format!("answer {i}")}).into();
-            pg.append(&a, AuditRecord { answer_id: AnswerId::new(), created_at: Timestamp(i), body })
-                .await
-                .unwrap();
+            pg.append(
+                &a,
+                AuditRecord { answer_id: AnswerId::new(), created_at: Timestamp(i), asked_by: None, body },
+            )
+            .await
+            .unwrap();
         }
         let v = pg.verify(&a).await.unwrap();
         assert!(v.ok && v.records == 5, "{v:?}");

@@ -9,6 +9,22 @@ pub mod reports;
 
 use http::Method;
 
+use crate::error::ApiError;
+
+/// Query parameters as a list of pairs; names outside `allowed` are a 400.
+pub fn params(query: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
+    let pairs: Vec<(String, String)> =
+        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
+    if let Some((name, _)) = pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+        return Err(ApiError::invalid(format!(
+            "unknown query parameter `{}`; expected one of {}",
+            name.chars().take(64).collect::<String>(),
+            allowed.join(", ")
+        )));
+    }
+    Ok(pairs)
+}
+
 /// A matched route with its path parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route<'a> {
@@ -36,6 +52,8 @@ pub enum Route<'a> {
     ChatQuery,
     /// `POST /query`
     Query,
+    /// `GET /audit/answers`
+    AuditAnswers,
     /// `GET /audit/answers/{answer_id}`
     AuditAnswer(&'a str),
     /// `GET /audit/verify`
@@ -64,6 +82,7 @@ pub const TABLE: &[(&str, &[Method])] = &[
     ("/mapping-profiles/{profile_id}", &[Method::GET, Method::PUT, Method::DELETE]),
     ("/chat/query", &[Method::POST]),
     ("/query", &[Method::POST]),
+    ("/audit/answers", &[Method::GET]),
     ("/audit/answers/{answer_id}", &[Method::GET]),
     ("/audit/verify", &[Method::GET]),
     ("/audit/export", &[Method::POST]),
@@ -89,6 +108,7 @@ impl<'a> Route<'a> {
             "/mapping-profiles" => Route::Profiles,
             "/chat/query" => Route::ChatQuery,
             "/query" => Route::Query,
+            "/audit/answers" => Route::AuditAnswers,
             "/audit/verify" => Route::AuditVerify,
             "/audit/export" => Route::AuditExport,
             "/" => Route::Console,
@@ -124,6 +144,7 @@ impl<'a> Route<'a> {
             Route::Profile(_) => "/mapping-profiles/{profile_id}",
             Route::ChatQuery => "/chat/query",
             Route::Query => "/query",
+            Route::AuditAnswers => "/audit/answers",
             Route::AuditAnswer(_) => "/audit/answers/{answer_id}",
             Route::AuditVerify => "/audit/verify",
             Route::AuditExport => "/audit/export",

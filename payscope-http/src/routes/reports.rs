@@ -15,6 +15,7 @@ use payscope_core::facts::{MappingOverrides, Report, ReportId, ReportOptions, Re
 use payscope_core::{Engine, Error};
 use serde_json::json;
 
+use super::params;
 use crate::body;
 use crate::error::ApiError;
 use crate::reply::{ok_json, Handled};
@@ -33,20 +34,6 @@ const RAW_TYPES: &[&str] = &[
     "application/jsonl",
     "application/octet-stream",
 ];
-
-/// Query parameters as a list of pairs; names outside `allowed` are a 400.
-fn params(query: Option<&str>, allowed: &[&str]) -> Result<Vec<(String, String)>, ApiError> {
-    let pairs: Vec<(String, String)> =
-        url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
-    if let Some((name, _)) = pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
-        return Err(ApiError::invalid(format!(
-            "unknown query parameter `{}`; expected one of {}",
-            name.chars().take(64).collect::<String>(),
-            allowed.join(", ")
-        )));
-    }
-    Ok(pairs)
-}
 
 fn flag(name: &str, value: &str) -> Result<bool, ApiError> {
     match value {

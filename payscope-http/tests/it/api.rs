@@ -285,3 +285,78 @@ async fn roles_limit_what_a_token_can_do() {
     assert_eq!(server.call("/audit/export", server.post("/audit/export", Some(&auditor))).await.0, 200);
     server.stop().await;
 }
+
+/// The trail names who asked (the token's `sub` and `jti`), what, how it was understood and
+/// when, newest first, filtered by subject and never another bank's; uploads name their
+/// uploader. On the embedded store and on Postgres.
+#[tokio::test]
+async fn the_audit_trail_says_who_asked_what() {
+    the_trail_on(Server::start().await).await;
+    if let Some(server) = Server::start_postgres().await {
+        the_trail_on(server).await;
+    }
+}
+
+async fn the_trail_on(server: Server) {
+    let signer = Signer::rsa();
+    let sample = &sample_banks()[0];
+    let (bank, other) = (sample.id, BankId::from_uuid(uuid::Uuid::new_v4()));
+    let token = |bank: BankId, sub: &str, jti: &str| {
+        signer.sign(&json!({"sub": sub, "jti": jti, "bank_id": bank, "roles": ["analyst", "auditor"], "exp": crate::support::now() + 600}))
+    };
+    let (ana, bo, stranger) =
+        (token(bank, "ana@bank", "t-1"), token(bank, "bo@bank", "t-2"), token(other, "ana@bank", "t-3"));
+    let (name, report_type) = &sample.files[0];
+    let file = std::fs::read(samples().join(&sample.dir).join(name)).unwrap();
+    let path = format!("/reports?report_type={report_type}&wait=true");
+    let upload = server.post(&path, Some(&ana)).header("content-type", "text/csv");
+    let (s, _, report) = server.call("/reports", upload.body(file)).await;
+    assert_eq!((s, report["uploaded_by"]["subject"].as_str()), (200, Some("ana@bank")), "{report}");
+    let questions = [
+        (&ana, "What was the approval rate last week?"),
+        (&bo, "How many declines were there yesterday?"),
+        (&ana, "Top 3 merchants by chargebacks in October 2026"),
+        (&stranger, "What is the transaction volume?"),
+    ];
+    for (t, q) in questions {
+        let (s, answer) = server.ask(t, json!({"query": q, "as_of": "2026-11-01T00:00:00Z"})).await;
+        assert_eq!(s, 200, "{answer}");
+    }
+    let (s, _, all) = trail(&server, &ana, "").await;
+    assert_eq!(s, 200, "{all}");
+    let lines = all["answers"].as_array().unwrap();
+    let asked: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| (l["asked_by"]["subject"].as_str().unwrap(), l["question"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        asked,
+        [("ana@bank", questions[2].1), ("bo@bank", questions[1].1), ("ana@bank", questions[0].1)],
+        "newest first, this bank's only"
+    );
+    assert_eq!(lines[1]["asked_by"]["token_id"], "t-2");
+    assert!(lines.iter().all(|l| l["interpretation"].as_str().is_some_and(|i| !i.is_empty())), "{all}");
+    assert!(lines.iter().all(|l| l["created_at"].is_string() && l["summary"].is_string()));
+    // By subject, a page at a time.
+    let (_, _, first) = trail(&server, &ana, "?subject=ana%40bank&limit=1").await;
+    assert_eq!(first["answers"][0]["question"], questions[2].1);
+    let cursor = first["next_cursor"].as_str().unwrap().to_owned();
+    let (_, _, second) = trail(&server, &ana, &format!("?subject=ana%40bank&limit=1&cursor={cursor}")).await;
+    assert_eq!(second["answers"][0]["question"], questions[0].1);
+    let (_, _, nobody) = trail(&server, &ana, "?subject=carol").await;
+    assert_eq!(nobody["answers"], json!([]));
+    // The other bank's trail holds its own question only.
+    let (_, _, theirs) = trail(&server, &stranger, "").await;
+    assert_eq!(theirs["answers"].as_array().unwrap().len(), 1);
+    assert_eq!(theirs["answers"][0]["question"], questions[3].1);
+    // Bad parameters say what is wrong.
+    for bad in ["?limit=0", "?cursor=x", "?subject=", "?who=ana"] {
+        let (s, _, body) = trail(&server, &ana, bad).await;
+        assert_eq!(s, 400, "{bad}: {body}");
+    }
+    server.stop().await;
+}
+
+async fn trail(server: &Server, token: &str, query: &str) -> (u16, http::HeaderMap, Value) {
+    server.call("/audit/answers", server.get(&format!("/audit/answers{query}"), Some(token))).await
+}

@@ -11,7 +11,9 @@ use super::persist::{read_line_at, AppendLog};
 use crate::bank::BankId;
 use crate::error::{Error, Result};
 use crate::facts::Sha256;
-use crate::store::audit::{AnswerId, AuditEntry, AuditPage, AuditRecord, ChainVerification, ChainVerifier};
+use crate::store::audit::{
+    AnswerId, AuditEntry, AuditPage, AuditRecord, ChainVerification, ChainVerifier, TrailPage,
+};
 
 /// One bank's chain: its head, and where each answer's entry is. A persisted chain keeps only
 /// byte offsets in memory and reads entries back from its file, so memory does not grow with
@@ -199,6 +201,22 @@ impl AuditChains {
         let end = from + page.len();
         Ok(AuditPage { next: (end < entries.len()).then_some(end as u64), entries: page })
     }
+
+    /// An unpersisted chain's trail from its newest entry back (the cursor is the index the
+    /// next page ends before).
+    pub fn trail_in_memory(&mut self, bank: BankId, page: TrailPage<'_>) -> Result<AuditPage> {
+        let entries = &self.chain(bank)?.entries;
+        let end = page.before.map_or(entries.len(), |b| (b as usize).min(entries.len()));
+        let mut kept = Vec::new();
+        let mut at = end;
+        while at > 0 && kept.len() < page.limit {
+            at -= 1;
+            if page.keeps(&entries[at]) {
+                kept.push(entries[at].clone());
+            }
+        }
+        Ok(AuditPage { next: (at > 0).then_some(at as u64), entries: kept })
+    }
 }
 
 /// Where [`AuditChains::locate`] found an answer.
@@ -335,6 +353,100 @@ pub(crate) fn read_page(path: &Path, from: u64, limit: usize) -> Result<AuditPag
     Ok(AuditPage { entries, next: Some(lines.offset) })
 }
 
+/// Entries a trail page reads at most when it filters (a rare subject does not make one page
+/// read a whole chain: the page comes back short, with where to go on).
+const TRAIL_SCAN: usize = 10_000;
+
+/// A persisted chain's trail from its newest complete line back; the cursor is the byte offset
+/// the next page ends at. The file is read backwards in blocks.
+pub(crate) fn read_trail(path: &Path, page: TrailPage<'_>) -> Result<AuditPage> {
+    let mut entries = Vec::new();
+    let Some(mut lines) = LinesBack::open(path, page.before)? else {
+        return Ok(AuditPage { entries, next: None });
+    };
+    let mut scanned = 0;
+    while entries.len() < page.limit && scanned < TRAIL_SCAN {
+        let Some((offset, line)) = lines.previous()? else { return Ok(AuditPage { entries, next: None }) };
+        let entry: AuditEntry = serde_json::from_slice(&line)
+            .map_err(|e| Error::internal(format!("{} at byte {offset} is not valid: {e}", path.display())))?;
+        scanned += 1;
+        if page.keeps(&entry) {
+            entries.push(entry);
+        }
+    }
+    Ok(AuditPage { entries, next: Some(lines.unread_end()).filter(|&end| end > 0) })
+}
+
+/// A file's complete lines from the end (or a byte offset) back. A last line without its
+/// newline (an append being written) is left out.
+struct LinesBack {
+    file: std::fs::File,
+    /// The bytes from `start` to the end of the region not yet returned.
+    buffer: Vec<u8>,
+    start: u64,
+}
+
+impl LinesBack {
+    const BLOCK: u64 = 1 << 16;
+
+    fn open(path: &Path, before: Option<u64>) -> Result<Option<LinesBack>> {
+        let file = match std::fs::File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let len = file.metadata()?.len();
+        let end = before.map_or(len, |b| b.min(len));
+        let mut lines = LinesBack { file, buffer: Vec::new(), start: end };
+        if before.is_none() {
+            // Drop a torn or unfinished last line.
+            while lines.start > 0 && !lines.buffer.contains(&b'\n') {
+                lines.read_block()?;
+            }
+            let keep = lines.buffer.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+            lines.buffer.truncate(keep);
+        }
+        Ok(Some(lines))
+    }
+
+    /// Where the lines not yet returned end: the next page's cursor.
+    fn unread_end(&self) -> u64 {
+        self.start + self.buffer.len() as u64
+    }
+
+    fn read_block(&mut self) -> Result<()> {
+        use std::io::{Read, Seek, SeekFrom};
+        let n = Self::BLOCK.min(self.start);
+        self.start -= n;
+        self.file.seek(SeekFrom::Start(self.start))?;
+        let mut block = vec![0; n as usize];
+        self.file.read_exact(&mut block)?;
+        block.extend_from_slice(&self.buffer);
+        self.buffer = block;
+        Ok(())
+    }
+
+    /// The line before those returned so far, with the offset it starts at.
+    fn previous(&mut self) -> Result<Option<(u64, Vec<u8>)>> {
+        loop {
+            if self.buffer.is_empty() && self.start == 0 {
+                return Ok(None);
+            }
+            let body = &self.buffer[..self.buffer.len().saturating_sub(1)];
+            let begin = match body.iter().rposition(|&b| b == b'\n') {
+                Some(p) => p + 1,
+                None if self.start == 0 => 0,
+                None => {
+                    self.read_block()?;
+                    continue;
+                }
+            };
+            let line = self.buffer.split_off(begin);
+            return Ok(Some((self.start + begin as u64, line)));
+        }
+    }
+}
+
 fn truncate(path: &Path, len: u64) -> Result<()> {
     tracing::warn!(path = %path.display(), "cutting off a torn last audit line");
     std::fs::OpenOptions::new().write(true).open(path)?.set_len(len)?;
@@ -343,10 +455,10 @@ fn truncate(path: &Path, len: u64) -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::{load, Positions};
+    use super::{load, read_trail, Positions};
     use crate::calendar::Timestamp;
     use crate::facts::Sha256;
-    use crate::store::audit::{AnswerId, AuditEntry, AuditRecord};
+    use crate::store::audit::{AnswerId, AuditEntry, AuditRecord, TrailPage};
 
     /// A file of `n` linked entries, as lines.
     fn chain_lines(n: u64) -> Vec<Vec<u8>> {
@@ -354,8 +466,12 @@ mod tests {
         (1..=n)
             .map(|seq| {
                 let body = serde_json::json!({"summary": format!("answer {seq}")}).into();
-                let record =
-                    AuditRecord { answer_id: AnswerId::new(), created_at: Timestamp(seq as i64), body };
+                let record = AuditRecord {
+                    answer_id: AnswerId::new(),
+                    created_at: Timestamp(seq as i64),
+                    asked_by: None,
+                    body,
+                };
                 let canonical = record.canonical_bytes();
                 let hash = AuditEntry::chain_hash_of(&prev, &canonical);
                 let line = AuditEntry::json_line(seq, &canonical, &prev, &hash);
@@ -384,6 +500,30 @@ mod tests {
         assert!(err.contains(&format!("at byte {}", lines[0].len())), "{err}");
         // No file yet: an empty chain.
         assert!(load(&dir.path().join("new.jsonl")).unwrap().head.is_none());
+    }
+
+    /// Read back in pages across the reader's 64 KiB blocks, the trail is every entry newest
+    /// first; an unfinished last line is not part of it.
+    #[test]
+    fn the_trail_reads_the_file_backwards_across_blocks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chain.jsonl");
+        let lines = chain_lines(2_000);
+        assert!(lines.concat().len() > 3 * (1 << 16));
+        std::fs::write(&path, [lines.concat(), lines[0][..30].to_vec()].concat()).unwrap();
+        for limit in [1, 7, 500, 5_000] {
+            let (mut seqs, mut before) = (Vec::new(), None);
+            loop {
+                let page = read_trail(&path, TrailPage { before, limit, subject: None }).unwrap();
+                seqs.extend(page.entries.iter().map(|e| e.seq));
+                let Some(next) = page.next else { break };
+                before = Some(next);
+            }
+            assert_eq!(seqs, (1..=2_000).rev().collect::<Vec<u64>>(), "pages of {limit}");
+        }
+        let none =
+            read_trail(&dir.path().join("new.jsonl"), TrailPage { before: None, limit: 5, subject: None });
+        assert_eq!(none.unwrap().entries.len(), 0);
     }
 
     #[test]

@@ -46,7 +46,7 @@ use crate::calendar::TimeRange;
 use crate::error::{Error, Result};
 use crate::facts::{Fact, MappingProfile, Report, ReportId, ReportStatus, Stage};
 use crate::store::audit::{
-    verify_chain, AnswerId, AuditEntry, AuditLog, AuditPage, AuditRecord, ChainVerification,
+    verify_chain, AnswerId, AuditEntry, AuditLog, AuditPage, AuditRecord, ChainVerification, TrailPage,
 };
 use crate::store::metric::{Dimension, MetricQuery, MetricResult};
 use crate::store::reconcile::{ReconcileQuery, ReconcileSummary};
@@ -520,6 +520,20 @@ impl AuditLog for MemoryBackend {
             }
             // The cursor is an index.
             None => self.audit().page_in_memory(ctx.bank_id(), from.unwrap_or(0), limit),
+        }
+    }
+
+    async fn recent(&self, ctx: &BankContext, page: TrailPage<'_>) -> Result<AuditPage> {
+        let path = self.audit().path(ctx.bank_id());
+        match path {
+            Some(path) => {
+                let (before, limit, subject) = (page.before, page.limit, page.subject.map(str::to_owned));
+                tokio::task::spawn_blocking(move || {
+                    audit::read_trail(&path, TrailPage { before, limit, subject: subject.as_deref() })
+                })
+                .await?
+            }
+            None => self.audit().trail_in_memory(ctx.bank_id(), page),
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::bank::BankContext;
 use crate::error::{Error, Result};
 use crate::facts::Sha256;
 use crate::store::audit::{
-    AnswerId, AuditEntry, AuditLog, AuditPage, AuditRecord, ChainVerification, ChainVerifier,
+    AnswerId, AuditEntry, AuditLog, AuditPage, AuditRecord, ChainVerification, ChainVerifier, TrailPage,
 };
 
 /// A stored entry, or what makes it unreadable.
@@ -47,9 +47,9 @@ const APPEND: &str = "WITH head AS (
     answer AS (
         INSERT INTO payscope.answers
               (bank_id, answer_id, seq, created_at, intent, confidence, model, prompt_version, schema_version,
-               record, prev_hash, hash)
+               record, prev_hash, hash, subject)
         SELECT $1, $2, seq, timestamptz 'epoch' + $3 * interval '1 millisecond', $4, $5, $6, $7, $8, $10,
-               prev_hash, hash
+               prev_hash, hash, $11
           FROM link),
     traces AS (
         INSERT INTO payscope.agent_traces (bank_id, answer_id, agent, status, duration_ms, trace)
@@ -85,6 +85,7 @@ impl AuditLog for PgBackend {
                 .bind(body.get("schema_version").map(|v| v.to_string()))
                 .bind(&traces)
                 .bind(&canonical)
+                .bind(record.asked_by.as_ref().map(|c| c.subject.as_str()))
         };
         let mut tx = self.bank_tx(ctx.bank_id()).await?;
         let mut row = link().fetch_optional(&mut *tx).await.map_err(db_error)?;
@@ -178,6 +179,30 @@ impl AuditLog for PgBackend {
         let entries: Vec<AuditEntry> =
             rows.iter().map(|row| entry_of(row).map_err(Error::internal)).collect::<Result<_>>()?;
         let next = entries.last().filter(|_| entries.len() == limit).map(|e| e.seq);
+        Ok(AuditPage { entries, next })
+    }
+
+    async fn recent(&self, ctx: &BankContext, page: TrailPage<'_>) -> Result<AuditPage> {
+        let _t = self.timer("audit_trail");
+        // The cursor is the first seq of the previous (newer) page.
+        let before = page.before.map_or(i64::MAX, |seq| seq.min(i64::MAX as u64) as i64);
+        let bank = ctx.bank_id();
+        let rows = self
+            .read(bank, Planner::Default, || {
+                sqlx::query(
+                    "SELECT seq, record, prev_hash, hash FROM payscope.answers
+                     WHERE bank_id = $1 AND seq < $2 AND ($3::text IS NULL OR subject = $3)
+                     ORDER BY seq DESC LIMIT $4",
+                )
+                .bind(*bank.as_uuid())
+                .bind(before)
+                .bind(page.subject)
+                .bind(page.limit as i64)
+            })
+            .await?;
+        let entries: Vec<AuditEntry> =
+            rows.iter().map(|row| entry_of(row).map_err(Error::internal)).collect::<Result<_>>()?;
+        let next = entries.last().filter(|_| entries.len() == page.limit).map(|e| e.seq);
         Ok(AuditPage { entries, next })
     }
 }

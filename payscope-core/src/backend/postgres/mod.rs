@@ -177,7 +177,20 @@ impl PgBackend {
             .parse()
             .map_err(|e| Error::invalid("invalid_config", format!("DATABASE_DSN: {}", short(&e))))?;
         let mut conn = options.connect().await.map_err(db_error)?;
-        MIGRATOR.run(&mut conn).await.map_err(|e| Error::internal(format!("migration failed: {e}")))?;
+        // Roles are the cluster's, not the database's: two databases migrated at once (two
+        // services, or tests) can collide on creating or granting them. Each migration is its
+        // own transaction, so running again continues where the collision stopped it.
+        let mut attempt = 0;
+        while let Err(e) = MIGRATOR.run(&mut conn).await {
+            let text = e.to_string();
+            let collision =
+                ["concurrently", "duplicate key", "already exists"].iter().any(|s| text.contains(s));
+            attempt += 1;
+            if !collision || attempt == 3 {
+                return Err(Error::internal(format!("migration failed: {text}")));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+        }
         Ok(MIGRATOR.iter().map(|m| format!("{:04} {}", m.version, m.description)).collect())
     }
 
