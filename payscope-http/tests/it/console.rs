@@ -260,6 +260,12 @@ async fn the_console_signs_in_shows_the_apis_figures_and_answers_questions() {
         .await;
     let refunds = crate::support::samples().join(&banks[0].1).join("refund.csv");
     browser.choose_file("#upload-file", &refunds).await;
+    browser
+        .until(
+            "the preview",
+            "return document.getElementById('preview-status').textContent.startsWith('Would load')",
+        )
+        .await;
     browser.run("document.getElementById('upload-type').value = 'refund'; document.getElementById('upload-form').requestSubmit()", json!([])).await;
     let result =
         browser.until("the upload", "return document.getElementById('upload-result').textContent").await;
@@ -329,7 +335,160 @@ async fn the_demo_signs_in_with_one_click() {
         .await;
     browser.run("document.querySelector('#demo-banks button').click()", json!([])).await;
     let who = browser.until("signed in", "return !document.getElementById('overview').hidden && document.getElementById('who').textContent").await;
-    assert!(who.as_str().unwrap().contains(&bank.to_string()), "{who}");
+    assert!(
+        who.as_str().unwrap().starts_with("Demo Bank A · analyst"),
+        "the bank's name and the roles: {who}"
+    );
+    let id = browser.run("return document.getElementById('who').title", json!([])).await;
+    assert_eq!(id.as_str().unwrap(), format!("bank {bank}"));
+    let problems = browser.problems().await;
+    assert!(problems.is_empty(), "the console logged problems: {problems:?}");
+}
+
+/// A file in a layout PayScope does not know, dropped on the page: the preview shows how each
+/// column would be read and how sure the reading is; the person says which column is the
+/// transaction id, previews again, saves that as the bank's profile and uploads. Then the
+/// audit page lists the question asked with who asked it, and a question PayScope is unsure
+/// of is asked back with the closest questions to pick from.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_uploads_with_a_mapping_override_and_shows_the_trail() {
+    let Some(browser) = Browser::start().await else { return };
+    let server = Server::start().await;
+    let (bank, _) = banks()[0].clone();
+    let token = Signer::rsa().sign(&claims(bank, &["analyst", "bank_admin", "auditor"]));
+    // Dutch headers: no language PayScope reads, so the id column is not recognised.
+    let mut csv = String::from("Kenmerk,Datum,Bedrag,Valuta,Kaartmerk,Antwoordcode\n");
+    for i in 0..40 {
+        let network = if i % 3 == 0 { "Mastercard" } else { "Visa" };
+        let code = if i % 5 == 0 { "05" } else { "00" };
+        csv.push_str(&format!(
+            "K{},2026-11-{:02} 10:{:02}:00,{}.{:02},EUR,{network},{code}\n",
+            1000 + i,
+            1 + i % 28,
+            i,
+            10 + i,
+            i
+        ));
+    }
+    browser.goto(&server.url("/")).await;
+    browser.type_and_submit("#token", &token).await;
+    browser.until("signed in", "return !document.getElementById('overview').hidden").await;
+    browser.goto(&server.url("/#reports")).await;
+    browser.until("the reports page", "return !document.getElementById('reports').hidden").await;
+    // Dropped on the drop zone.
+    browser
+        .run(
+            "const t = new DataTransfer(); t.items.add(new File([arguments[0]], 'dutch.csv', {type: 'text/csv'}));
+             document.getElementById('drop-zone').dispatchEvent(new DragEvent('drop', {dataTransfer: t, bubbles: true, cancelable: true}))",
+            json!([csv]),
+        )
+        .await;
+    browser
+        .until(
+            "the preview",
+            "return document.getElementById('preview-status').textContent.startsWith('Would load')",
+        )
+        .await;
+    let kenmerk = "return [...document.querySelectorAll('#preview-columns tbody tr')].find(r => r.children[0].textContent === 'Kenmerk')";
+    let read_as = browser.run(&format!("{kenmerk}.querySelector('select').value"), json!([])).await;
+    assert_eq!(read_as, "", "the id column is not recognised by itself");
+    let amount = browser
+        .run("return [...document.querySelectorAll('#preview-columns tbody tr')].find(r => r.children[0].textContent === 'Bedrag').children[2].textContent", json!([]))
+        .await;
+    assert!(amount.as_str().unwrap().ends_with('%'), "a confidence for each read column: {amount}");
+    let first_id =
+        browser.run("return document.querySelector('#preview-facts tbody td').textContent", json!([])).await;
+    assert_ne!(first_id, "K1000", "without the override, ids are generated");
+    browser.screenshot("preview").await;
+    // The override: Kenmerk is the transaction id.
+    browser
+        .run(
+            &format!("const s = ({}).querySelector('select'); s.value = 'transaction_id'; s.dispatchEvent(new Event('change', {{bubbles: true}})); document.getElementById('preview-again').click()", kenmerk.trim_start_matches("return ")),
+            json!([]),
+        )
+        .await;
+    browser
+        .until(
+            "the preview with the override",
+            "return document.querySelector('#preview-facts tbody td').textContent === 'K1000'",
+        )
+        .await;
+    // Saved as the bank's profile for this header.
+    browser.type_and_submit("#profile-name", "Dutch acquirer").await;
+    browser.run("document.getElementById('profile-save-button').click()", json!([])).await;
+    let saved =
+        browser.until("the profile", "return document.getElementById('profile-result').textContent").await;
+    assert!(saved.as_str().unwrap().starts_with("Saved “Dutch acquirer”"), "{saved}");
+    let (_, _, profiles) =
+        server.call("/mapping-profiles", server.get("/mapping-profiles", Some(&token))).await;
+    assert_eq!(
+        profiles["profiles"][0]["mapping"]["columns"],
+        json!({"transaction_id": "Kenmerk"}),
+        "{profiles}"
+    );
+    // Uploaded with the override.
+    browser.run("document.getElementById('upload-form').requestSubmit()", json!([])).await;
+    let result =
+        browser.until("the upload", "return document.getElementById('upload-result').textContent").await;
+    assert!(result.as_str().unwrap().starts_with("dutch.csv: completed, 40 facts loaded"), "{result}");
+    let (_, _, listed) = server.call("/reports", server.get("/reports", Some(&token))).await;
+    let report = &listed["reports"][0];
+    assert_eq!(report["mapping_overrides"]["columns"]["transaction_id"], "Kenmerk", "{report}");
+    assert!(report["mapping"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|d| d["column"] == "Kenmerk" && d["field"] == "transaction_id"));
+    assert_eq!(report["uploaded_by"]["subject"], "tester");
+    let by = browser
+        .until("the list", "const r = document.querySelector('#report-list tbody tr'); return r && r.children[8].textContent")
+        .await;
+    assert_eq!(by, "tester");
+
+    // A question PayScope is unsure of is asked back, with questions to pick from.
+    browser.goto(&server.url("/#ask")).await;
+    browser.until("the ask page", "return !document.getElementById('ask').hidden").await;
+    browser
+        .type_and_submit("#question", "What was the approval rate for our platinum tier in November 2026?")
+        .await;
+    browser.until("the clarification", "return !document.getElementById('clarify').hidden").await;
+    let options = browser
+        .run(
+            "return [...document.querySelectorAll('#clarify-options button')].map(b => b.textContent)",
+            json!([]),
+        )
+        .await;
+    let first = options[0].as_str().unwrap_or_else(|| panic!("no option: {options}")).to_owned();
+    assert!(!first.contains("platinum"), "{first}");
+    browser.screenshot("clarify").await;
+    browser.run("document.querySelector('#clarify-options button').click()", json!([])).await;
+    let understood = browser
+        .until("the picked question's answer", "return document.getElementById('clarify').hidden && document.getElementById('answer-interpretation').textContent")
+        .await;
+    assert!(understood.as_str().unwrap().starts_with("Understood as: Approval rate"), "{understood}");
+
+    // The audit trail: both questions, who asked, how each was understood.
+    browser.goto(&server.url("/#audit")).await;
+    let rows = browser
+        .until("the trail", "const r = [...document.querySelectorAll('#audit-trail tbody tr[data-answer]')]; return r.length >= 3 && r.map(x => [...x.children].map(c => c.textContent))")
+        .await;
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows[0][1], "tester");
+    assert_eq!(rows[0][2], first.as_str(), "newest first: {rows:?}");
+    assert!(rows[0][3].as_str().unwrap().starts_with("Approval rate"), "{rows:?}");
+    assert!(rows
+        .iter()
+        .any(|r| r[2].as_str().unwrap().contains("platinum")
+            && r[3].as_str().unwrap().starts_with("not answered")));
+    assert!(
+        rows.iter().any(|r| r[2] == "mapping_profile.created"),
+        "profile changes are in the chain: {rows:?}"
+    );
+    browser.run("document.getElementById('audit-subject').value = 'someone-else'; document.getElementById('audit-filter').requestSubmit()", json!([])).await;
+    browser
+        .until("the filtered trail", "return document.querySelector('#audit-trail tbody td').textContent === 'Nothing asked by someone-else.'")
+        .await;
+    browser.screenshot("audit-trail").await;
     let problems = browser.problems().await;
     assert!(problems.is_empty(), "the console logged problems: {problems:?}");
 }
