@@ -35,7 +35,9 @@ LUA
 start_demo() { # port, cache ttl; sets $token (not in a subshell, so cleanup sees the pid)
   local log
   log=$(mktemp)
-  PAYSCOPE_ADDR=127.0.0.1:$1 PAYSCOPE_LOG=warn PAYSCOPE_CACHE_TTL_SECS=$2 "$bin" --demo >"$log" 2>&1 &
+  # Throughput, not the limits (benches/overload.sh measures those): rates and caps off.
+  PAYSCOPE_QUESTIONS_PER_MINUTE=0 PAYSCOPE_BANK_QUESTIONS_PER_MINUTE=0 PAYSCOPE_MAX_INFLIGHT=0 PAYSCOPE_MAX_CONNECTIONS=0 \
+    PAYSCOPE_ADDR=127.0.0.1:$1 PAYSCOPE_LOG=warn PAYSCOPE_CACHE_TTL_SECS=$2 "$bin" --demo >"$log" 2>&1 &
   pids+=($!)
   for _ in $(seq 1 120); do grep -q "^export TOKEN_A=" "$log" && break; sleep 1; done
   token=$(sed -n "s/^export TOKEN_A='\([^']*\)'.*/\1/p" "$log")

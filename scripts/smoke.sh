@@ -40,11 +40,12 @@ wait_http() { # url, name, pid
   fail "$2 did not answer $1"
 }
 b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
-# A token signed with the deployment's Ed25519 key: mint_token bank_id roles-json
+# A token as the identity provider issues it, signed with its Ed25519 key (key id smoke-1):
+# mint_token bank_id roles-json
 mint_token() {
   local header payload input
-  header=$(printf '{"alg":"EdDSA","typ":"JWT"}' | b64url)
-  payload=$(printf '{"sub":"smoke-test","bank_id":"%s","roles":%s,"iat":%d,"exp":%d}' \
+  header=$(printf '{"alg":"EdDSA","typ":"JWT","kid":"smoke-1"}' | b64url)
+  payload=$(printf '{"iss":"https://idp.smoke.test","aud":"payscope","sub":"smoke-test","bank_id":"%s","roles":%s,"iat":%d,"exp":%d}' \
     "$1" "$2" "$(date +%s)" "$(($(date +%s) + 900))" | b64url)
   input="$header.$payload"
   printf '%s' "$input" >"$work/signing-input"
@@ -62,7 +63,9 @@ db_password="smoke-$(openssl rand -hex 8)"
 minio_user=payscope
 minio_password="smoke-$(openssl rand -hex 12)"
 openssl genpkey -algorithm ed25519 -out "$work/jwt.key"
-openssl pkey -in "$work/jwt.key" -pubout -out "$work/jwt_public.pem"
+# The identity provider's key set (what its jwks_uri serves), here as a file.
+x=$(openssl pkey -in "$work/jwt.key" -pubout -outform DER | tail -c 32 | b64url)
+printf '{"keys":[{"kty":"OKP","crv":"Ed25519","x":"%s","kid":"smoke-1","use":"sig","alg":"EdDSA"}]}' "$x" >"$work/jwks.json"
 
 step "postgres: database $db, the runtime login (infra/postgres/init), migrations"
 pg_isready -h 127.0.0.1 -p 5432 -q || fail "Postgres is not running on 127.0.0.1:5432"
@@ -96,11 +99,16 @@ export PAYSCOPE_PAN_KEY=$pan_key
 export REDIS_URL="redis://127.0.0.1:$redis_port"
 export MINIO_ENDPOINT="http://127.0.0.1:$s3_port" MINIO_ACCESS_KEY=$minio_user MINIO_SECRET_KEY=$minio_password
 export MINIO_BUCKET=payscope-artifacts MINIO_BACKUP_BUCKET=payscope-backups MINIO_REGION=us-east-1
-export JWT_PUBLIC_KEY="$work/jwt_public.pem"
+export JWT_JWKS_FILE="$work/jwks.json"
 export PAYSCOPE_ADDR="127.0.0.1:$api_port" PAYSCOPE_WORKER_ADDR="127.0.0.1:$worker_port"
 export PAYSCOPE_LOG=info PAYSCOPE_LOG_FORMAT=json
 export PAYSCOPE_DATA_DIR="$work/data"
-unset NEO4J_URI PINECONE_API_KEY PINECONE_HOST LLM_BASE_URL
+unset NEO4J_URI PINECONE_API_KEY PINECONE_HOST LLM_BASE_URL JWT_PUBLIC_KEY JWT_JWKS_URL
+# Outside --demo the issuer and audience are required: start-up says which is missing.
+unset JWT_ISSUER JWT_AUDIENCE
+refused=$("$http_bin" 2>&1 >/dev/null) && fail "payscope-http started without JWT_ISSUER"
+echo "$refused" | grep -q "JWT_ISSUER: is required" || fail "unexpected start-up error: $refused"
+export JWT_ISSUER=https://idp.smoke.test JWT_AUDIENCE=payscope
 "$http_bin" >"$work/api.log" 2>&1 &
 api_pid=$!
 pids+=($api_pid)

@@ -19,6 +19,12 @@ pub const DATABASE_DSN: &str = "DATABASE_DSN";
 pub const REDIS_URL: &str = "REDIS_URL";
 /// JWT verification key: PEM text or a path to a PEM file.
 pub const JWT_PUBLIC_KEY: &str = "JWT_PUBLIC_KEY";
+/// The identity provider's JSON Web Key Set URL (its `jwks_uri`).
+pub const JWT_JWKS_URL: &str = "JWT_JWKS_URL";
+/// A JSON Web Key Set in a file.
+pub const JWT_JWKS_FILE: &str = "JWT_JWKS_FILE";
+/// How often the key set is read again, in seconds.
+pub const JWT_JWKS_REFRESH_SECS: &str = "JWT_JWKS_REFRESH_SECS";
 /// Expected `iss` claim.
 pub const JWT_ISSUER: &str = "JWT_ISSUER";
 /// Expected `aud` claim.
@@ -83,12 +89,29 @@ pub const PAYSCOPE_CACHE_TTL_SECS: &str = "PAYSCOPE_CACHE_TTL_SECS";
 pub const PAYSCOPE_LLM_TIMEOUT_MS: &str = "PAYSCOPE_LLM_TIMEOUT_MS";
 /// Seconds a claim lasts without renewal (how soon a dead worker's job is taken over).
 pub const PAYSCOPE_JOB_LEASE_SECS: &str = "PAYSCOPE_JOB_LEASE_SECS";
+/// Questions (and typed queries) one token subject may ask per minute.
+pub const PAYSCOPE_QUESTIONS_PER_MINUTE: &str = "PAYSCOPE_QUESTIONS_PER_MINUTE";
+/// Questions one bank's users may ask per minute together.
+pub const PAYSCOPE_BANK_QUESTIONS_PER_MINUTE: &str = "PAYSCOPE_BANK_QUESTIONS_PER_MINUTE";
+/// Uploads and previews one token subject may send per minute.
+pub const PAYSCOPE_UPLOADS_PER_MINUTE: &str = "PAYSCOPE_UPLOADS_PER_MINUTE";
+/// Uploads and previews one bank's users may send per minute together.
+pub const PAYSCOPE_BANK_UPLOADS_PER_MINUTE: &str = "PAYSCOPE_BANK_UPLOADS_PER_MINUTE";
+/// Questions computed at once.
+pub const PAYSCOPE_MAX_INFLIGHT: &str = "PAYSCOPE_MAX_INFLIGHT";
+/// The longest a question or query is computed, in seconds.
+pub const PAYSCOPE_QUERY_TIMEOUT_SECS: &str = "PAYSCOPE_QUERY_TIMEOUT_SECS";
+/// Open connections served in full.
+pub const PAYSCOPE_MAX_CONNECTIONS: &str = "PAYSCOPE_MAX_CONNECTIONS";
 
 /// Every variable this module reads, for docs and tests.
 pub const ALL_VARIABLES: &[&str] = &[
     DATABASE_DSN,
     REDIS_URL,
     JWT_PUBLIC_KEY,
+    JWT_JWKS_URL,
+    JWT_JWKS_FILE,
+    JWT_JWKS_REFRESH_SECS,
     JWT_ISSUER,
     JWT_AUDIENCE,
     NEO4J_URI,
@@ -121,6 +144,13 @@ pub const ALL_VARIABLES: &[&str] = &[
     PAYSCOPE_CACHE_TTL_SECS,
     PAYSCOPE_LLM_TIMEOUT_MS,
     PAYSCOPE_JOB_LEASE_SECS,
+    PAYSCOPE_QUESTIONS_PER_MINUTE,
+    PAYSCOPE_BANK_QUESTIONS_PER_MINUTE,
+    PAYSCOPE_UPLOADS_PER_MINUTE,
+    PAYSCOPE_BANK_UPLOADS_PER_MINUTE,
+    PAYSCOPE_MAX_INFLIGHT,
+    PAYSCOPE_QUERY_TIMEOUT_SECS,
+    PAYSCOPE_MAX_CONNECTIONS,
 ];
 
 /// Log output format.
@@ -150,6 +180,12 @@ pub struct PostgresSettings {
 pub struct JwtSettings {
     /// PEM text of the public key.
     pub public_key_pem: Option<String>,
+    /// The identity provider's key set URL.
+    pub jwks_url: Option<String>,
+    /// A key set file.
+    pub jwks_file: Option<PathBuf>,
+    /// How often a key set is read again (an unknown `kid` also reads it, at most every 10 s).
+    pub jwks_refresh: Duration,
     /// Required `iss`, when set.
     pub issuer: Option<String>,
     /// Required `aud`, when set.
@@ -248,6 +284,67 @@ pub struct Settings {
     /// How long a claim lasts without renewal: workers renew every third of it, so this is
     /// how soon a dead worker's job is taken over.
     pub job_lease: Duration,
+    /// Overload protection of the HTTP API.
+    pub limits: Limits,
+}
+
+/// Overload protection of the HTTP API (0: no limit).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Questions and typed queries per token subject per minute.
+    pub questions_per_subject: u32,
+    /// Questions and typed queries per bank per minute.
+    pub questions_per_bank: u32,
+    /// Uploads and previews per token subject per minute.
+    pub uploads_per_subject: u32,
+    /// Uploads and previews per bank per minute.
+    pub uploads_per_bank: u32,
+    /// Questions computed at once.
+    pub max_inflight: usize,
+    /// The longest a question is computed.
+    pub deadline: Duration,
+    /// Open connections served in full.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            questions_per_subject: 120,
+            questions_per_bank: 1_200,
+            uploads_per_subject: 30,
+            uploads_per_bank: 120,
+            max_inflight: 64,
+            deadline: Duration::from_secs(30),
+            max_connections: 1_024,
+        }
+    }
+}
+
+impl Limits {
+    fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Limits> {
+        let d = Limits::default();
+        let num = |name: &str, default: u64, max: u64| parse_num(name, get(name), default, 0..=max);
+        Ok(Limits {
+            questions_per_subject: num(
+                PAYSCOPE_QUESTIONS_PER_MINUTE,
+                d.questions_per_subject.into(),
+                1_000_000,
+            )? as u32,
+            questions_per_bank: num(
+                PAYSCOPE_BANK_QUESTIONS_PER_MINUTE,
+                d.questions_per_bank.into(),
+                10_000_000,
+            )? as u32,
+            uploads_per_subject: num(PAYSCOPE_UPLOADS_PER_MINUTE, d.uploads_per_subject.into(), 100_000)?
+                as u32,
+            uploads_per_bank: num(PAYSCOPE_BANK_UPLOADS_PER_MINUTE, d.uploads_per_bank.into(), 1_000_000)?
+                as u32,
+            max_inflight: num(PAYSCOPE_MAX_INFLIGHT, d.max_inflight as u64, 100_000)? as usize,
+            deadline: Duration::from_secs(num(PAYSCOPE_QUERY_TIMEOUT_SECS, d.deadline.as_secs(), 3_600)?),
+            max_connections: num(PAYSCOPE_MAX_CONNECTIONS, d.max_connections as u64, 1_000_000)? as usize,
+        })
+    }
 }
 
 impl Settings {
@@ -297,9 +394,31 @@ impl Settings {
         };
         let jwt = JwtSettings {
             public_key_pem: get(JWT_PUBLIC_KEY).map(|v| read_pem(&v)).transpose()?,
+            jwks_url: get(JWT_JWKS_URL)
+                .map(|u| check_url(JWT_JWKS_URL, &u, &["https", "http"]).map(|_| u))
+                .transpose()?,
+            jwks_file: get(JWT_JWKS_FILE).map(PathBuf::from),
+            jwks_refresh: Duration::from_secs(parse_num(
+                JWT_JWKS_REFRESH_SECS,
+                get(JWT_JWKS_REFRESH_SECS),
+                300,
+                1..=86_400,
+            )?),
             issuer: get(JWT_ISSUER),
             audience: get(JWT_AUDIENCE),
         };
+        let sources = [
+            (JWT_PUBLIC_KEY, jwt.public_key_pem.is_some()),
+            (JWT_JWKS_URL, jwt.jwks_url.is_some()),
+            (JWT_JWKS_FILE, jwt.jwks_file.is_some()),
+        ];
+        let given: Vec<&str> = sources.iter().filter(|(_, set)| *set).map(|(name, _)| *name).collect();
+        if given.len() > 1 {
+            return Err(config_error(
+                given[1],
+                &format!("is set as well as {}: configure one source of keys", given[0]),
+            ));
+        }
         let neo4j = match get(NEO4J_URI) {
             None => None,
             Some(uri) => {
@@ -413,6 +532,7 @@ impl Settings {
                 crate::store::jobs::DEFAULT_LEASE.as_secs(),
                 1..=86_400,
             )?),
+            limits: Limits::from_lookup(get)?,
         })
     }
 
@@ -449,6 +569,7 @@ fn unreachable_defaults() -> Settings {
         worker_concurrency: 2,
         cache_ttl: Duration::from_secs(300),
         job_lease: crate::store::jobs::DEFAULT_LEASE,
+        limits: Limits::default(),
     }
 }
 
@@ -569,6 +690,25 @@ mod tests {
     fn settings(vars: &[(&str, &str)]) -> Result<Settings> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn one_source_of_keys_and_limits_that_parse() {
+        let e = settings(&[(JWT_JWKS_URL, "https://idp.example/certs"), (JWT_JWKS_FILE, "/etc/jwks.json")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("JWT_JWKS_FILE is set as well as JWT_JWKS_URL"), "{e}");
+        assert!(settings(&[(JWT_JWKS_URL, "ftp://idp")])
+            .unwrap_err()
+            .to_string()
+            .starts_with("JWT_JWKS_URL"));
+        let s =
+            settings(&[(JWT_JWKS_URL, "https://idp.example/certs"), (PAYSCOPE_QUESTIONS_PER_MINUTE, "0")])
+                .unwrap();
+        assert_eq!((s.jwt.jwks_refresh.as_secs(), s.limits.questions_per_subject), (300, 0));
+        assert_eq!(s.limits.max_connections, Limits::default().max_connections);
+        let e = settings(&[(PAYSCOPE_QUERY_TIMEOUT_SECS, "soon")]).unwrap_err().to_string();
+        assert!(e.starts_with("PAYSCOPE_QUERY_TIMEOUT_SECS"), "{e}");
     }
 
     #[test]

@@ -679,6 +679,7 @@ $("upload-date-order").addEventListener("change", preview);
 $("preview-section").addEventListener("change", () => { pending.original = new Map(); renderPreview(pending.preview); });
 $("upload-cancel").addEventListener("click", () => { $("upload-form").hidden = true; $("upload-file").value = ""; });
 $("profile-save-button").addEventListener("click", saveProfile);
+$("profile-name").addEventListener("keydown", (e) => { if (e.key === "Enter") { e.preventDefault(); saveProfile(); } });
 $("clarify-rephrase").addEventListener("click", () => { $("question").focus(); $("question").select(); });
 $("audit-filter").addEventListener("submit", (e) => { e.preventDefault(); loadTrail(); });
 $("audit-more").addEventListener("click", () => loadTrail($("audit-more").dataset.cursor));

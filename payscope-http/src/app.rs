@@ -14,6 +14,7 @@ use tracing::Instrument;
 
 use crate::auth::Authenticator;
 use crate::error::ApiError;
+use crate::overload::{Limits, Overload, Work};
 use crate::routes::{self, Route};
 
 /// Every route template with its methods.
@@ -39,6 +40,7 @@ pub struct App {
 struct Inner {
     engine: Engine,
     auth: Option<Authenticator>,
+    overload: Arc<Overload>,
     surface: Surface,
     /// The demo banks the console offers a one-click sign-in for (`--demo` only).
     demo: Vec<crate::console::DemoSignIn>,
@@ -53,17 +55,41 @@ impl std::fmt::Debug for App {
 impl App {
     /// The whole API of docs/http-api.md, authenticating with `auth`.
     pub fn api(engine: Engine, auth: Authenticator) -> App {
-        App { inner: Arc::new(Inner { engine, auth: Some(auth), surface: Surface::Api, demo: vec![] }) }
+        App::new(engine, Some(auth), Surface::Api, vec![])
+    }
+
+    fn new(
+        engine: Engine,
+        auth: Option<Authenticator>,
+        surface: Surface,
+        demo: Vec<crate::console::DemoSignIn>,
+    ) -> App {
+        let overload = Arc::new(Overload::new(Limits::default()));
+        App { inner: Arc::new(Inner { engine, auth, overload, surface, demo }) }
+    }
+
+    /// The same app under `limits` (the library's default is no limit; the binary applies the
+    /// environment's). Call it before the app is cloned.
+    pub fn with_limits(mut self, limits: Limits) -> App {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            inner.overload = Arc::new(Overload::new(limits));
+        }
+        self
+    }
+
+    /// The overload state: the server counts connections with it.
+    pub fn overload(&self) -> &Overload {
+        &self.inner.overload
     }
 
     /// The whole API with the console's one-click sign-in for the demo banks (`--demo`).
     pub fn demo(engine: Engine, auth: Authenticator, banks: Vec<crate::console::DemoSignIn>) -> App {
-        App { inner: Arc::new(Inner { engine, auth: Some(auth), surface: Surface::Api, demo: banks }) }
+        App::new(engine, Some(auth), Surface::Api, banks)
     }
 
     /// Only `/health*` and `/metrics`: what the worker serves.
     pub fn ops(engine: Engine) -> App {
-        App { inner: Arc::new(Inner { engine, auth: None, surface: Surface::Ops, demo: vec![] }) }
+        App::new(engine, None, Surface::Ops, vec![])
     }
 
     /// The engine behind the API.
@@ -73,6 +99,12 @@ impl App {
 
     /// Handles one request. Never fails: every error is a response.
     pub async fn handle(&self, req: Request<Incoming>) -> HttpResponse {
+        self.handle_on(req, false).await
+    }
+
+    /// Handles one request of a connection; on a `shed` connection (over the connection cap)
+    /// only health and metrics are served.
+    pub async fn handle_on(&self, req: Request<Incoming>, shed: bool) -> HttpResponse {
         let started = Instant::now();
         let request_id = request_id(req.headers());
         let method = req.method().clone();
@@ -89,6 +121,7 @@ impl App {
             Some(route) if !route.methods().contains(&method) => {
                 (route.template(), Err(method_not_allowed(&method, route.methods())))
             }
+            Some(route) if shed && !route.is_operational() => (route.template(), Err(Overload::shed())),
             Some(route) => {
                 let template = route.template();
                 (template, self.dispatch(route, req, &request_id).instrument(span.clone()).await)
@@ -105,6 +138,9 @@ impl App {
         }
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert("x-request-id", v);
+        }
+        if shed {
+            response.headers_mut().insert(http::header::CONNECTION, HeaderValue::from_static("close"));
         }
         let status = response.status().as_u16();
         let elapsed = started.elapsed();
@@ -132,8 +168,7 @@ impl App {
     }
 
     fn serves(&self, route: &Route<'_>) -> bool {
-        self.inner.surface == Surface::Api
-            || matches!(route, Route::Health | Route::Live | Route::Ready | Route::Metrics)
+        self.inner.surface == Surface::Api || route.is_operational()
     }
 
     async fn dispatch(&self, route: Route<'_>, req: Request<Incoming>, request_id: &str) -> Handled {
@@ -147,51 +182,53 @@ impl App {
             ),
             Route::OpenApi => crate::openapi::response(),
             Route::Reports => {
-                let ctx = self.authenticate(&req, request_id)?;
+                let ctx = self.authenticate(&req, request_id).await?;
                 if req.method() == Method::POST {
+                    self.inner.overload.admit(Work::Upload, &ctx)?;
                     routes::reports::upload(engine, &ctx, req).await
                 } else {
                     routes::reports::list(engine, &ctx, req.uri().query()).await
                 }
             }
             Route::Report(id) => {
-                let ctx = self.authenticate(&req, request_id)?;
+                let ctx = self.authenticate(&req, request_id).await?;
                 routes::reports::get(engine, &ctx, id).await
             }
             Route::ReportPreview => {
-                let ctx = self.authenticate(&req, request_id)?;
+                let ctx = self.authenticate(&req, request_id).await?;
+                self.inner.overload.admit(Work::Upload, &ctx)?;
                 routes::reports::preview(engine, &ctx, req).await
             }
             Route::Profiles => {
-                let ctx = self.authenticate(&req, request_id)?;
+                let ctx = self.authenticate(&req, request_id).await?;
                 routes::profiles::collection(engine, &ctx, req).await
             }
             Route::Profile(id) => {
-                let ctx = self.authenticate(&req, request_id)?;
+                let ctx = self.authenticate(&req, request_id).await?;
                 routes::profiles::item(engine, &ctx, id, req).await
             }
             Route::ChatQuery => {
-                let ctx = self.authenticate(&req, request_id)?;
-                routes::chat::query(engine, &ctx, req).await
+                let ctx = self.authenticate(&req, request_id).await?;
+                self.question(&ctx, routes::chat::query(engine, &ctx, req)).await
             }
             Route::Query => {
-                let ctx = self.authenticate(&req, request_id)?;
-                routes::chat::typed(engine, &ctx, req).await
+                let ctx = self.authenticate(&req, request_id).await?;
+                self.question(&ctx, routes::chat::typed(engine, &ctx, req)).await
             }
             Route::AuditAnswers => {
-                let ctx = self.authenticate(&req, request_id)?;
+                let ctx = self.authenticate(&req, request_id).await?;
                 routes::audit::trail(engine, &ctx, req.uri().query()).await
             }
             Route::AuditAnswer(id) => {
-                let ctx = self.authenticate(&req, request_id)?;
+                let ctx = self.authenticate(&req, request_id).await?;
                 routes::audit::answer(engine, &ctx, id).await
             }
             Route::AuditVerify => {
-                let ctx = self.authenticate(&req, request_id)?;
+                let ctx = self.authenticate(&req, request_id).await?;
                 routes::audit::verify(engine, &ctx).await
             }
             Route::AuditExport => {
-                let ctx = self.authenticate(&req, request_id)?;
+                let ctx = self.authenticate(&req, request_id).await?;
                 routes::audit::export(engine, &ctx).await
             }
             Route::Console => crate::console::page(req.headers()),
@@ -200,9 +237,18 @@ impl App {
         }
     }
 
-    fn authenticate(&self, req: &Request<Incoming>, request_id: &str) -> Result<BankContext, ApiError> {
+    /// A question or typed query, within the caller's rates, the room for computations and
+    /// the deadline.
+    async fn question(&self, ctx: &BankContext, work: impl std::future::Future<Output = Handled>) -> Handled {
+        let overload = &self.inner.overload;
+        overload.admit(Work::Question, ctx)?;
+        let _room = overload.room().await?;
+        overload.within_deadline(work).await
+    }
+
+    async fn authenticate(&self, req: &Request<Incoming>, request_id: &str) -> Result<BankContext, ApiError> {
         match &self.inner.auth {
-            Some(auth) => auth.authenticate(req.headers(), request_id),
+            Some(auth) => auth.authenticate(req.headers(), request_id).await,
             None => Err(ApiError::internal()),
         }
     }

@@ -65,6 +65,11 @@ pub fn ed25519_key_pair() -> Result<(Vec<u8>, String), String> {
     Ok((pkcs8.as_ref().to_vec(), pem))
 }
 
+/// The issuer and audience of demo tokens: the demo checks them as a deployment does.
+pub const DEMO_ISSUER: &str = "payscope-demo";
+/// See [`DEMO_ISSUER`].
+pub const DEMO_AUDIENCE: &str = "payscope";
+
 /// Signs a token for `bank_id` with `roles`, valid for `hours`.
 pub fn mint_token(
     pkcs8: &[u8],
@@ -75,6 +80,8 @@ pub fn mint_token(
 ) -> Result<String, String> {
     let now = Timestamp::now().0 / 1000;
     let claims = serde_json::json!({
+        "iss": DEMO_ISSUER,
+        "aud": DEMO_AUDIENCE,
         "sub": sub,
         "bank_id": bank_id,
         "roles": roles,
@@ -91,7 +98,7 @@ pub async fn prepare(options: EngineOptions) -> Result<Demo, String> {
     let data_dir = tempfile::Builder::new().prefix("payscope-demo-").tempdir().map_err(|e| e.to_string())?;
     let engine = Engine::embedded(data_dir.path(), None, options).await.map_err(|e| e.to_string())?;
     let (pkcs8, public_pem) = ed25519_key_pair()?;
-    let auth = Authenticator::from_pem(&public_pem, None, None)?;
+    let auth = Authenticator::from_pem(&public_pem, Some(DEMO_ISSUER), Some(DEMO_AUDIENCE))?;
     let today = Timestamp::now().date();
     let cfg = SynthConfig {
         seed: 2026,

@@ -16,12 +16,14 @@ pub struct ApiError {
     pub message: String,
     /// Extra top-level fields of the body (the failed report on `?wait=true`).
     pub extra: Option<(&'static str, serde_json::Value)>,
+    /// Seconds after which to try again (`Retry-After`), for 429 and 503.
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
     /// An error with any status.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), extra: None }
+        ApiError { status, code, message: message.into(), extra: None, retry_after: None }
     }
 
     /// 400 `invalid_request`.
@@ -60,6 +62,12 @@ impl ApiError {
             "internal_error",
             "an internal error occurred; it has been logged with this request's id",
         )
+    }
+
+    /// Says when to try again.
+    pub fn retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// Adds a top-level field to the body.

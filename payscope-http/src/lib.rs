@@ -18,6 +18,7 @@ pub mod demo;
 pub mod error;
 pub mod logging;
 pub mod openapi;
+pub mod overload;
 pub mod reply;
 mod routes;
 pub mod server;

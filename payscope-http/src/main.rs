@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use payscope_core::config::Settings;
 use payscope_core::worker::Worker;
 use payscope_core::{Engine, EngineOptions};
+use payscope_http::auth::JwksSource;
 use payscope_http::{demo, logging, serve, shutdown_signal, App, Authenticator};
 use tokio::net::TcpListener;
 
@@ -16,13 +17,15 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const USAGE: &str = "\
 usage: payscope-http            serve the API on PAYSCOPE_ADDR (default 0.0.0.0:8000)
-       payscope-http --demo     serve it on embedded stores with generated data for two banks
+       payscope-http --demo [--addr HOST:PORT]
+                                serve it on embedded stores with generated data for two banks,
+                                on 127.0.0.1 (the port of PAYSCOPE_ADDR) unless --addr says otherwise
        payscope-http migrate    apply the Postgres migrations to DATABASE_DSN (and the Neo4j schema
                                 when NEO4J_URI is set), then exit
 Configuration comes from environment variables (and ./.env); see the README.";
 
 enum Command {
-    Serve { demo: bool },
+    Serve { demo: bool, addr: Option<std::net::SocketAddr> },
     Migrate,
     Help,
     Version,
@@ -30,8 +33,13 @@ enum Command {
 
 fn command(args: &[String]) -> Result<Command, String> {
     match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        [] => Ok(Command::Serve { demo: false }),
-        ["--demo"] => Ok(Command::Serve { demo: true }),
+        [] => Ok(Command::Serve { demo: false, addr: None }),
+        ["--demo"] => Ok(Command::Serve { demo: true, addr: None }),
+        ["--demo", "--addr", addr] | ["--addr", addr, "--demo"] => {
+            let addr =
+                addr.parse().map_err(|_| format!("--addr: `{addr}` is not HOST:PORT (e.g. 0.0.0.0:8000)"))?;
+            Ok(Command::Serve { demo: true, addr: Some(addr) })
+        }
         ["migrate"] => Ok(Command::Migrate),
         ["-h" | "--help" | "help"] => Ok(Command::Help),
         ["-V" | "--version"] => Ok(Command::Version),
@@ -68,7 +76,7 @@ fn main() -> ExitCode {
         runtime.block_on(async {
             match command {
                 Command::Migrate => migrate(&settings).await,
-                Command::Serve { demo } => run(settings, demo).await,
+                Command::Serve { demo, addr } => run(settings, demo, addr).await,
                 Command::Help | Command::Version => Ok(()),
             }
         })
@@ -101,24 +109,47 @@ async fn migrate(settings: &Settings) -> Result<(), String> {
     Ok(())
 }
 
-async fn run(settings: Settings, demo: bool) -> Result<(), String> {
+/// The token verifier the settings describe: one source of keys, and the issuer and audience
+/// a deployment's tokens must carry (each error names its variable).
+async fn authenticator(jwt: &payscope_core::config::JwtSettings) -> Result<Authenticator, String> {
+    let issuer = jwt.issuer.as_deref().ok_or(
+        "JWT_ISSUER: is required: the `iss` your identity provider writes into its tokens (tokens of any other issuer are refused), or run with --demo",
+    )?;
+    let audience = jwt.audience.as_deref().ok_or(
+        "JWT_AUDIENCE: is required: the `aud` your identity provider gives PayScope's tokens, or run with --demo",
+    )?;
+    let (issuer, audience) = (Some(issuer), Some(audience));
+    if let Some(pem) = &jwt.public_key_pem {
+        return Authenticator::from_pem(pem, issuer, audience)
+            .map_err(|e| format!("JWT_PUBLIC_KEY: the key {e}"));
+    }
+    let source = match (&jwt.jwks_url, &jwt.jwks_file) {
+        (Some(url), _) => JwksSource::Url(url.clone()),
+        (None, Some(path)) => JwksSource::File(path.clone()),
+        (None, None) => {
+            return Err("JWT_JWKS_URL: is required (your identity provider's jwks_uri), or JWT_JWKS_FILE, or JWT_PUBLIC_KEY (one PEM key); or run with --demo".into())
+        }
+    };
+    Authenticator::from_jwks(source, jwt.jwks_refresh, issuer, audience).await
+}
+
+async fn run(settings: Settings, demo: bool, addr: Option<std::net::SocketAddr>) -> Result<(), String> {
     let (engine, auth, demo) = if demo {
         let demo = demo::prepare(EngineOptions::from_settings(&settings)).await?;
         (demo.engine.clone(), demo.auth.clone(), Some(demo))
     } else {
-        let pem =
-            settings.jwt.public_key_pem.as_deref().ok_or(
-                "JWT_PUBLIC_KEY: is required (PEM text or a path to a PEM file), or run with --demo",
-            )?;
-        let auth =
-            Authenticator::from_pem(pem, settings.jwt.issuer.as_deref(), settings.jwt.audience.as_deref())
-                .map_err(|e| format!("JWT_PUBLIC_KEY: the key {e}"))?;
+        let auth = authenticator(&settings.jwt).await?;
         let engine = Engine::from_settings(&settings).await.map_err(|e| e.to_string())?;
         (engine, auth, None)
     };
-    let listener = TcpListener::bind(settings.addr)
-        .await
-        .map_err(|e| format!("PAYSCOPE_ADDR: cannot listen on {}: {e}", settings.addr))?;
+    let addr = match (&demo, addr) {
+        (_, Some(addr)) => addr,
+        // The demo prints valid tokens: it listens on this machine only unless told otherwise.
+        (Some(_), None) => std::net::SocketAddr::from(([127, 0, 0, 1], settings.addr.port())),
+        (None, None) => settings.addr,
+    };
+    let listener =
+        TcpListener::bind(addr).await.map_err(|e| format!("PAYSCOPE_ADDR: cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     // With an in-process queue nobody else can run the jobs: the worker loop runs here.
     let embedded_queue = settings.postgres.is_none();
@@ -141,7 +172,8 @@ async fn run(settings: Settings, demo: bool) -> Result<(), String> {
     let app = match &demo {
         Some(demo) => App::demo(engine, auth, demo.sign_ins()),
         None => App::api(engine, auth),
-    };
+    }
+    .with_limits(payscope_http::overload::Limits::from_settings(&settings.limits));
     serve(listener, app, shutdown_signal()).await.map_err(|e| e.to_string())?;
     let _ = stop_worker.send(());
     if let Some(worker) = worker {

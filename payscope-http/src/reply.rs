@@ -36,5 +36,8 @@ pub fn error_response(e: &ApiError) -> HttpResponse {
     if e.status == StatusCode::UNAUTHORIZED {
         response.headers_mut().insert(http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
+    if let Some(seconds) = e.retry_after {
+        response.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
     response
 }

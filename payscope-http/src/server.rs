@@ -55,11 +55,15 @@ pub async fn serve(
             },
             () = &mut shutdown => break,
         };
+        // Past the connection cap a connection is served health and metrics only; past twice
+        // the cap it is closed at once.
+        let Some(connection) = app.overload().connection() else { continue };
         let _ = stream.set_nodelay(true);
         let app = app.clone();
+        let shed = connection.shed;
         let service = service_fn(move |req| {
             let app = app.clone();
-            async move { Ok::<_, Infallible>(app.handle(req).await) }
+            async move { Ok::<_, Infallible>(app.handle_on(req, shed).await) }
         });
         let (builder, watcher) = (builder.clone(), graceful.watcher());
         tokio::spawn(async move {
@@ -67,6 +71,7 @@ pub async fn serve(
             if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
+            drop(connection);
         });
     }
     drop(listener);

@@ -155,6 +155,12 @@ impl<'a> Route<'a> {
     }
 
     /// The methods the route answers.
+    /// Health and metrics: served to everyone, never shed.
+    pub fn is_operational(&self) -> bool {
+        matches!(self, Route::Health | Route::Live | Route::Ready | Route::Metrics)
+    }
+
+    /// The methods it answers.
     pub fn methods(&self) -> &'static [Method] {
         let template = self.template();
         TABLE.iter().chain(CONSOLE).find(|(t, _)| *t == template).map_or(&[], |(_, m)| m)

@@ -172,3 +172,156 @@ async fn garbage_and_oversized_requests_never_reach_a_500() {
     }
     server.stop().await;
 }
+
+/// An identity provider's key set served over HTTP by the test: its body and status can be
+/// changed mid-run, and it counts the reads.
+struct KeySetServer {
+    url: String,
+    state: std::sync::Arc<std::sync::Mutex<(u16, String)>>,
+    reads: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl KeySetServer {
+    async fn start(body: String) -> KeySetServer {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/.well-known/jwks.json", listener.local_addr().unwrap());
+        let state = std::sync::Arc::new(std::sync::Mutex::new((200, body)));
+        let reads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (s, r) = (state.clone(), reads.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((mut socket, _)) = listener.accept().await else { return };
+                let mut buf = vec![0; 4096];
+                let _ = socket.read(&mut buf).await;
+                r.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let (status, body) = s.lock().unwrap().clone();
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+            }
+        });
+        KeySetServer { url, state, reads }
+    }
+
+    fn serve(&self, status: u16, body: String) {
+        *self.state.lock().unwrap() = (status, body);
+    }
+
+    fn reads(&self) -> usize {
+        self.reads.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// The JWK of a test key: Ed25519 (`kty: OKP`) or EC P-256, from its SubjectPublicKeyInfo
+/// (the raw key is at the end of the DER).
+fn jwk(pem_file: &str, kid: &str) -> serde_json::Value {
+    let pem = key(pem_file);
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
+    if pem_file.starts_with("ed") {
+        json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&der[der.len() - 32..]), "kid": kid, "use": "sig"})
+    } else {
+        let point = &der[der.len() - 64..];
+        json!({"kty": "EC", "crv": "P-256", "x": b64(&point[..32]), "y": b64(&point[32..]), "kid": kid, "alg": "ES256"})
+    }
+}
+
+fn key_set(keys: &[serde_json::Value]) -> String {
+    json!({ "keys": keys }).to_string()
+}
+
+/// Keys from a JWKS URL: each token's key chosen by `kid`; a key rotated in is found by reading
+/// the set again (once, however many unknown key ids arrive); a key removed is refused once the
+/// set is read again; a provider that fails keeps the keys it gave (stale if error); the
+/// algorithm stays the key's. The same from a key set file.
+#[tokio::test]
+async fn keys_come_from_the_identity_providers_key_set_and_rotate() {
+    let (ed, ec) = (jwk("ed_public.pem", "2026-ed"), jwk("ec_public.pem", "2026-ec"));
+    // The provider also publishes an encryption key and a shared secret: both left out.
+    let enc = json!({"kty": "EC", "crv": "P-256", "x": ec["x"], "y": ec["y"], "kid": "enc", "use": "enc"});
+    let oct = json!({"kty": "oct", "k": "c2VjcmV0", "kid": "hmac"});
+    let idp = KeySetServer::start(key_set(&[ed.clone(), enc, oct])).await;
+    let refresh = std::time::Duration::from_millis(600);
+    let auth = Authenticator::from_jwks(
+        payscope_http::auth::JwksSource::Url(idp.url.clone()),
+        refresh,
+        Some("https://idp.example"),
+        Some("payscope"),
+    )
+    .await
+    .unwrap();
+    let server = Server::start_with(Options { auth: Some(auth), ..Options::default() }).await;
+    let claims = json!({"sub": "ana", "bank_id": bank(), "roles": ["analyst"], "iss": "https://idp.example", "aud": "payscope", "exp": now() + 600});
+    let with = |signer: &Signer, kid: &str| Some(format!("Bearer {}", signer.sign_with_kid(&claims, kid)));
+    let ok = (200, String::new());
+    assert_eq!(attempt(&server, with(&Signer::ed(), "2026-ed")).await, ok);
+    let unnamed = Some(format!("Bearer {}", Signer::ed().sign(&claims)));
+    assert_eq!(attempt(&server, unnamed.clone()).await, ok, "no kid: the set's only signing key");
+    // Not yet published: refused, whatever the key id.
+    let (status, code) = attempt(&server, with(&Signer::ec(), "2026-ec")).await;
+    assert_eq!((status, code.as_str()), (401, "invalid_token"));
+    assert_eq!(attempt(&server, with(&Signer::ec(), "hmac")).await.0, 401);
+
+    // Rotation: the provider adds the EC key; the unknown kid makes PayScope read the set.
+    tokio::time::sleep(refresh).await;
+    idp.serve(200, key_set(&[ed.clone(), ec.clone()]));
+    assert_eq!(attempt(&server, with(&Signer::ec(), "2026-ec")).await, ok);
+    assert_eq!(attempt(&server, unnamed).await.0, 401, "two keys: a token must name its key");
+    // Made-up key ids do not make it read the set on every request.
+    let before = idp.reads();
+    for i in 0..20 {
+        assert_eq!(attempt(&server, with(&Signer::ec(), &format!("made-up-{i}"))).await.0, 401);
+    }
+    assert!(idp.reads() - before <= 1, "{} reads for 20 unknown key ids", idp.reads() - before);
+    // The algorithm is the key's: an Ed25519 signature under the EC key's id is refused.
+    assert_eq!(attempt(&server, with(&Signer::ed(), "2026-ec")).await.0, 401);
+
+    // The Ed25519 key is removed: once the set is read again, its tokens are refused, even
+    // one verified a moment ago.
+    idp.serve(200, key_set(std::slice::from_ref(&ec)));
+    tokio::time::sleep(refresh + std::time::Duration::from_millis(100)).await;
+    assert_eq!(attempt(&server, with(&Signer::ed(), "2026-ed")).await.0, 401);
+    assert_eq!(attempt(&server, with(&Signer::ec(), "2026-ec")).await, ok);
+
+    // The provider fails: the keys read before stay in use.
+    idp.serve(500, "oops".into());
+    tokio::time::sleep(refresh + std::time::Duration::from_millis(100)).await;
+    assert_eq!(attempt(&server, with(&Signer::ec(), "2026-ec")).await, ok);
+    server.stop().await;
+
+    // A key set file, read again when it changes.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("jwks.json");
+    std::fs::write(&file, key_set(std::slice::from_ref(&ed))).unwrap();
+    let auth =
+        Authenticator::from_jwks(payscope_http::auth::JwksSource::File(file.clone()), refresh, None, None)
+            .await
+            .unwrap();
+    let server = Server::start_with(Options { auth: Some(auth), ..Options::default() }).await;
+    assert_eq!(attempt(&server, with(&Signer::ed(), "2026-ed")).await, ok);
+    std::fs::write(&file, key_set(&[ec])).unwrap();
+    tokio::time::sleep(refresh + std::time::Duration::from_millis(100)).await;
+    assert_eq!(attempt(&server, with(&Signer::ec(), "2026-ec")).await, ok);
+    assert_eq!(attempt(&server, with(&Signer::ed(), "2026-ed")).await.0, 401);
+    server.stop().await;
+
+    // A set that cannot be read, or has no usable key, is refused at start-up, naming the variable.
+    idp.serve(200, key_set(&[json!({"kty": "oct", "k": "c2VjcmV0"})]));
+    let e =
+        Authenticator::from_jwks(payscope_http::auth::JwksSource::Url(idp.url.clone()), refresh, None, None)
+            .await
+            .unwrap_err();
+    assert!(e.starts_with("JWT_JWKS_URL: ") && e.contains("no public signing key"), "{e}");
+    let e = Authenticator::from_jwks(
+        payscope_http::auth::JwksSource::File(dir.path().join("nope.json")),
+        refresh,
+        None,
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(e.starts_with("JWT_JWKS_FILE: cannot read"), "{e}");
+}

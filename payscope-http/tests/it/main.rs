@@ -7,6 +7,7 @@ mod console;
 mod limits;
 mod mappings;
 mod ops;
+mod overload;
 mod query;
 mod spec;
 mod support;

@@ -69,6 +69,12 @@ impl Signer {
     pub fn sign(&self, claims: &Value) -> String {
         jsonwebtoken::encode(&Header::new(self.alg), claims, &self.key).unwrap()
     }
+
+    /// A token whose header names the key id `kid`.
+    pub fn sign_with_kid(&self, claims: &Value, kid: &str) -> String {
+        let header = Header { kid: Some(kid.to_owned()), ..Header::new(self.alg) };
+        jsonwebtoken::encode(&header, claims, &self.key).unwrap()
+    }
 }
 
 pub fn now() -> i64 {
@@ -149,6 +155,10 @@ pub struct Options {
     pub max_upload_bytes: u64,
     /// Demo banks for the console's one-click sign-in (none: the API as deployed).
     pub demo: Vec<payscope_http::console::DemoSignIn>,
+    /// The token verifier, when not the one of `public_key`, `issuer` and `audience`.
+    pub auth: Option<Authenticator>,
+    /// Overload protection (none by default).
+    pub limits: payscope_http::overload::Limits,
 }
 
 impl Default for Options {
@@ -159,6 +169,8 @@ impl Default for Options {
             audience: None,
             max_upload_bytes: 256 << 20,
             demo: vec![],
+            auth: None,
+            limits: Default::default(),
         }
     }
 }
@@ -172,18 +184,27 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let options = EngineOptions { max_upload_bytes: o.max_upload_bytes, ..EngineOptions::default() };
         let engine = Engine::embedded(dir.path(), None, options).await.unwrap();
-        let auth = Authenticator::from_pem(&o.public_key, o.issuer, o.audience).unwrap();
+        let auth = match o.auth {
+            Some(auth) => auth,
+            None => Authenticator::from_pem(&o.public_key, o.issuer, o.audience).unwrap(),
+        };
         let app = if o.demo.is_empty() {
             App::api(engine.clone(), auth)
         } else {
             App::demo(engine.clone(), auth, o.demo)
-        };
+        }
+        .with_limits(o.limits);
         Server::run(app, engine, dir).await
     }
 
     /// The API on the Postgres backend, in a fresh migrated database (artifacts in a temp
     /// dir, the worker in-process on the Postgres queue); `None` when there is no database.
     pub async fn start_postgres() -> Option<Server> {
+        Server::start_postgres_with(Default::default()).await.map(|(server, _)| server)
+    }
+
+    /// [`Server::start_postgres`] under `limits`, with its database's DSN.
+    pub async fn start_postgres_with(limits: payscope_http::overload::Limits) -> Option<(Server, String)> {
         let (db, dsn) = TestDb::create().await?;
         payscope_core::backend::postgres::PgBackend::migrate(&dsn).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
@@ -197,9 +218,9 @@ impl Server {
         .unwrap();
         let engine = Engine::from_settings(&settings).await.unwrap();
         let auth = Authenticator::from_pem(&key("rsa_public.pem"), None, None).unwrap();
-        let mut server = Server::run(App::api(engine.clone(), auth), engine, dir).await;
+        let mut server = Server::run(App::api(engine.clone(), auth).with_limits(limits), engine, dir).await;
         server._db = Some(db);
-        Some(server)
+        Some((server, dsn))
     }
 
     /// The worker's health/metrics surface.
