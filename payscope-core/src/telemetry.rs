@@ -133,6 +133,10 @@ pub struct Telemetry {
     pub ingest_duration: Histogram,
     /// `jobs_in_queue`.
     pub jobs_in_queue: Gauge,
+    /// `workers_live`.
+    pub workers_live: Gauge,
+    /// `jobs_oldest_waiting_seconds`.
+    pub jobs_oldest_waiting: Gauge,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -164,6 +168,8 @@ impl Telemetry {
             ingest_rows: Family::default(),
             ingest_duration: ingest_buckets(),
             jobs_in_queue: Gauge::default(),
+            workers_live: Gauge::default(),
+            jobs_oldest_waiting: Gauge::default(),
         };
         {
             let mut r = t.registry.lock().unwrap_or_else(|e| e.into_inner());
@@ -187,6 +193,16 @@ impl Telemetry {
             r.register("ingest_rows", "Report rows by outcome", t.ingest_rows.clone());
             r.register("ingest_duration_seconds", "Time to process one report", t.ingest_duration.clone());
             r.register("jobs_in_queue", "Ingestion jobs waiting or in flight", t.jobs_in_queue.clone());
+            r.register(
+                "workers_live",
+                "Ingestion workers heard from in the last 20 s (0 with jobs waiting: nothing loads them)",
+                t.workers_live.clone(),
+            );
+            r.register(
+                "jobs_oldest_waiting_seconds",
+                "How long the oldest ingestion job not yet claimed has waited",
+                t.jobs_oldest_waiting.clone(),
+            );
         }
         t
     }
@@ -286,6 +302,7 @@ mod tests {
             "# TYPE ingest_duration_seconds histogram",
             "db_query_duration_seconds_count{operation=\"metric_query\"} 1",
             "# TYPE jobs_in_queue gauge",
+            "# TYPE workers_live gauge",
         ] {
             assert!(text.contains(name), "{name} missing from\n{text}");
         }

@@ -10,6 +10,7 @@ use tokio::task::JoinSet;
 
 use crate::engine::{Engine, JobOutcome};
 use crate::error::Result;
+use crate::store::jobs::HEARTBEAT;
 
 /// How long one claim waits for a job before the loop checks for shutdown again.
 const CLAIM_WAIT: Duration = Duration::from_millis(500);
@@ -48,6 +49,7 @@ impl Worker {
     /// period) for the ones in progress to finish.
     pub async fn run_until_stopped(&self, stop: impl Future<Output = ()>) {
         let (stop_tx, stop_rx) = watch::channel(false);
+        let heartbeat = tokio::spawn(self.clone().heartbeat(stop_rx.clone()));
         let mut loops = JoinSet::new();
         for _ in 0..self.concurrency {
             let (worker, stop_rx) = (self.clone(), stop_rx.clone());
@@ -56,6 +58,7 @@ impl Worker {
         tracing::info!(worker = %self.name, concurrency = self.concurrency, "worker started");
         stop.await;
         let _ = stop_tx.send(true);
+        let _ = heartbeat.await;
         tracing::info!(worker = %self.name, "worker stopping: finishing jobs in progress");
         let drained =
             tokio::time::timeout(self.grace, async { while loops.join_next().await.is_some() {} }).await;
@@ -64,6 +67,20 @@ impl Worker {
             loops.abort_all();
         }
         tracing::info!(worker = %self.name, "worker stopped");
+    }
+
+    /// Tells the queue this worker is alive every [`HEARTBEAT`] until `stop`, so readiness,
+    /// `/metrics` and uploads waiting for their report know whether anything consumes it.
+    async fn heartbeat(self, mut stop: watch::Receiver<bool>) {
+        while !*stop.borrow() {
+            if let Err(e) = self.engine.heartbeat(&self.name).await {
+                tracing::warn!(worker = %self.name, error = %e, "cannot record the worker's heartbeat");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(HEARTBEAT) => {}
+                _ = stop.changed() => {}
+            }
+        }
     }
 
     async fn run_loop(&self, stop: watch::Receiver<bool>) {

@@ -176,10 +176,10 @@ impl App {
         match route {
             Route::Health | Route::Live => ok_json(StatusCode::OK, &serde_json::json!({"status": "ok"})),
             Route::Ready => routes::health::ready(engine).await,
-            Route::Metrics => routes::health::metrics(
-                engine,
-                req.headers().get(http::header::ACCEPT).and_then(|v| v.to_str().ok()),
-            ),
+            Route::Metrics => {
+                let accept = req.headers().get(http::header::ACCEPT).and_then(|v| v.to_str().ok());
+                routes::health::metrics(engine, accept).await
+            }
             Route::OpenApi => crate::openapi::response(),
             Route::Reports => {
                 let ctx = self.authenticate(&req, request_id).await?;

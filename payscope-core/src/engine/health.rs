@@ -13,7 +13,8 @@ use crate::error::Result;
 pub use crate::store::Probe;
 
 /// The dependencies readiness always reports, configured or not.
-pub const DEPENDENCIES: [&str; 6] = ["postgres", "redis", "neo4j", "pinecone", "object_store", "llm"];
+pub const DEPENDENCIES: [&str; 7] =
+    ["postgres", "redis", "neo4j", "pinecone", "object_store", "llm", "workers"];
 
 /// How long one check may take before it counts as failed.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -66,6 +67,33 @@ impl Probe for ObjectStoreProbe {
     }
 }
 
+/// Whether anything consumes the ingestion queue: not required (questions are answered
+/// without workers), but uploads wait until one runs.
+struct WorkersProbe(Engine);
+
+#[async_trait]
+impl Probe for WorkersProbe {
+    fn dependency(&self) -> &'static str {
+        "workers"
+    }
+    fn required(&self) -> bool {
+        false
+    }
+    async fn check(&self) -> Result<()> {
+        let liveness = self.0.queue_liveness().await?;
+        if liveness.live_workers > 0 {
+            return Ok(());
+        }
+        Err(crate::error::Error::unavailable(
+            "workers",
+            format!(
+                "no ingestion worker heard from in {} s: uploaded reports wait in the queue until one runs",
+                crate::store::jobs::STALE.as_secs()
+            ),
+        ))
+    }
+}
+
 struct LlmProbe(Engine);
 
 #[async_trait]
@@ -87,6 +115,7 @@ impl Engine {
     pub async fn readiness(&self) -> Readiness {
         let mut probes: Vec<Arc<dyn Probe>> = self.inner.probes.clone();
         probes.push(Arc::new(ObjectStoreProbe(self.clone())));
+        probes.push(Arc::new(WorkersProbe(self.clone())));
         if self.llm().model().is_some() {
             probes.push(Arc::new(LlmProbe(self.clone())));
         }

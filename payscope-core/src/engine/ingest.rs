@@ -16,7 +16,7 @@ use crate::facts::{Fact, MappingProfile, Report, ReportId, ReportOptions, Report
 use crate::ingest::{parse_report_with, FactSink, ParseSummary, BATCH_SIZE};
 use crate::money::Currency;
 use crate::store::graph::GraphBatch;
-use crate::store::jobs::{FailOutcome, Job};
+use crate::store::jobs::{FailOutcome, Job, Liveness};
 use crate::store::vector::VectorDoc;
 use crate::store::{FactFilter, FactKey, Registered, ReportPage};
 use crate::telemetry::{OutcomeLabels, StatusLabels};
@@ -479,6 +479,22 @@ impl Engine {
         if let Ok(n) = self.inner.stores.jobs.depth().await {
             self.inner.telemetry.jobs_in_queue.set(n as i64);
         }
+    }
+
+    /// Records that the worker `name` is alive and consuming the queue.
+    pub async fn heartbeat(&self, name: &str) -> Result<()> {
+        self.inner.stores.jobs.heartbeat(name).await
+    }
+
+    /// The workers consuming the queue and the oldest waiting job's age (also set as the
+    /// `workers_live`, `jobs_oldest_waiting_seconds` and `jobs_in_queue` gauges).
+    pub async fn queue_liveness(&self) -> Result<Liveness> {
+        let liveness = self.inner.stores.jobs.liveness().await?;
+        let t = &self.inner.telemetry;
+        t.workers_live.set(liveness.live_workers as i64);
+        t.jobs_oldest_waiting.set(liveness.oldest_waiting.map_or(0, |d| d.as_secs() as i64));
+        self.refresh_queue_gauge().await;
+        Ok(liveness)
     }
 
     /// Rebuilds embedded state after a restart: completed reports are loaded again from their

@@ -96,6 +96,21 @@ pub const MAX_ATTEMPTS: u32 = 5;
 /// How long a claim lasts without renewal unless configured (`PAYSCOPE_JOB_LEASE_SECS`).
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(15 * 60);
 
+/// How often a worker says it is alive.
+pub const HEARTBEAT: Duration = Duration::from_secs(5);
+
+/// A worker not heard from for this long is taken for gone.
+pub const STALE: Duration = Duration::from_secs(20);
+
+/// Who consumes the queue and how long its oldest job has waited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Liveness {
+    /// Workers heard from within [`STALE`].
+    pub live_workers: u64,
+    /// How long the oldest job waiting to be claimed has waited.
+    pub oldest_waiting: Option<Duration>,
+}
+
 /// The ingestion job queue.
 #[async_trait]
 pub trait JobQueue: Send + Sync {
@@ -123,4 +138,10 @@ pub trait JobQueue: Send + Sync {
 
     /// Jobs waiting or in flight.
     async fn depth(&self) -> Result<u64>;
+
+    /// Records that `worker` is alive and consuming (every [`HEARTBEAT`]).
+    async fn heartbeat(&self, worker: &str) -> Result<()>;
+
+    /// The workers heard from within [`STALE`], and the age of the oldest waiting job.
+    async fn liveness(&self) -> Result<Liveness>;
 }

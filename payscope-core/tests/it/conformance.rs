@@ -710,9 +710,20 @@ pub async fn queue_delivers_retries_and_dead_letters(q: &dyn JobQueue) {
     let bank = BankContext::embedded(BankId::from_uuid(uuid::Uuid::new_v4()), [Role::System]);
     let report = payscope_core::facts::ReportId::new();
     assert!(q.claim("w1", Duration::from_millis(50)).await.unwrap().is_none());
+    let idle = q.liveness().await.unwrap();
+    assert_eq!((idle.live_workers, idle.oldest_waiting), (0, None), "no worker has said it is alive");
     q.enqueue(Job::new(&bank, report)).await.unwrap();
     assert_eq!(q.depth().await.unwrap(), 1);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    q.heartbeat("w1").await.unwrap();
+    q.heartbeat("w2").await.unwrap();
+    q.heartbeat("w1").await.unwrap();
+    let waiting = q.liveness().await.unwrap();
+    assert_eq!(waiting.live_workers, 2);
+    let age = waiting.oldest_waiting.expect("a job waits");
+    assert!(age >= Duration::from_secs(1) && age < Duration::from_secs(30), "{age:?}");
     let c = q.claim("w1", Duration::from_secs(1)).await.unwrap().unwrap();
+    assert_eq!(q.liveness().await.unwrap().oldest_waiting, None, "the job is claimed");
     assert_eq!((c.job.report_id, c.job.bank_id, c.job.attempt), (report, bank.bank_id(), 1));
     // A claimed job is not handed out twice, also after its worker renews the claim.
     q.extend(&c).await.unwrap();

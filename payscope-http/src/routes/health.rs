@@ -14,7 +14,9 @@ pub async fn ready(engine: &Engine) -> Handled {
 
 /// The Prometheus exposition: OpenMetrics when the scraper asks for it (as Prometheus does),
 /// else the classic text format.
-pub fn metrics(engine: &Engine, accept: Option<&str>) -> Handled {
+pub async fn metrics(engine: &Engine, accept: Option<&str>) -> Handled {
+    // The queue's gauges as of this scrape; a slow queue store does not hold the scrape up.
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), engine.queue_liveness()).await;
     let telemetry = engine.telemetry();
     Ok(if accept.is_some_and(|a| a.contains("application/openmetrics-text")) {
         with_body(

@@ -151,11 +151,22 @@ pub async fn upload(engine: &Engine, ctx: &BankContext, req: Request<Incoming>) 
             }),
         );
     }
-    let report = engine.wait_for_report(ctx, report.report_id, WAIT_TIMEOUT).await?;
-    let mut body = wire(&report)?;
-    if let Some(map) = body.as_object_mut() {
-        map.insert("duplicate".into(), submission.duplicate.into());
+    // Waiting is pointless when nothing consumes the queue: say so at once.
+    let unfinished = matches!(report.status, ReportStatus::Queued | ReportStatus::Processing);
+    if unfinished && engine.queue_liveness().await.is_ok_and(|l| l.live_workers == 0) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "dependency_unavailable",
+            format!(
+                "no ingestion worker is running, so report {} stays queued until one starts (nothing is lost; GET /reports/{} shows its status); tell your operator",
+                report.report_id, report.report_id
+            ),
+        )
+        .retry_after(30)
+        .with("report", with_duplicate(wire(&report)?, submission.duplicate)));
     }
+    let report = engine.wait_for_report(ctx, report.report_id, WAIT_TIMEOUT).await?;
+    let body = with_duplicate(wire(&report)?, submission.duplicate);
     match report.status {
         ReportStatus::Failed => {
             let why = report.errors.iter().find(|e| e.row == 0).map(|e| e.message.clone());
@@ -211,6 +222,14 @@ pub async fn list(engine: &Engine, ctx: &BankContext, query: Option<&str>) -> Ha
 pub async fn get(engine: &Engine, ctx: &BankContext, id: &str) -> Handled {
     let id: ReportId = id.parse().map_err(|_| ApiError::invalid("report_id must be a UUID"))?;
     ok_json(StatusCode::OK, &wire(&engine.report(ctx, id).await?)?)
+}
+
+/// An upload's report with whether its bytes had been uploaded before.
+fn with_duplicate(mut body: serde_json::Value, duplicate: bool) -> serde_json::Value {
+    if let Some(map) = body.as_object_mut() {
+        map.insert("duplicate".into(), duplicate.into());
+    }
+    body
 }
 
 /// A report as clients see it (docs/ingestion.md): without the store's bookkeeping.

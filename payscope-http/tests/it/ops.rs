@@ -167,3 +167,57 @@ async fn shutdown_lets_in_flight_requests_finish() {
         .await
         .is_err());
 }
+
+/// With no ingestion worker running, readiness and `/metrics` say so and an upload that asks
+/// to wait is told at once (503, the queued report in the body) instead of waiting minutes;
+/// nothing is lost: once a worker runs, the report loads.
+#[tokio::test]
+async fn no_worker_is_said_at_once() {
+    let server = Server::start_with(crate::support::Options { worker: false, ..Default::default() }).await;
+    let (s, _, ready) = server.call("/health/ready", server.get("/health/ready", None)).await;
+    assert_eq!((s, ready["status"].as_str()), (200, Some("degraded")), "questions are still answered");
+    assert!(ready["checks"]["workers"].as_str().unwrap().contains("no ingestion worker"), "{ready}");
+    let bank: BankId = "5c4b3a29-1807-4f6e-9d5c-4b3a29180706".parse().unwrap();
+    let token = Signer::rsa().sign(&claims(bank, &["analyst"]));
+    let csv = std::fs::read(samples().join("bank1/auth.csv")).unwrap();
+    let started = std::time::Instant::now();
+    let upload = server
+        .post("/reports?report_type=authorization&wait=true", Some(&token))
+        .header("content-type", "text/csv")
+        .body(csv.clone());
+    let (s, headers, body) = server.call("/reports", upload).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "answered at once");
+    assert_eq!((s, body["error"]["code"].as_str()), (503, Some("dependency_unavailable")), "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("no ingestion worker"), "{body}");
+    assert_eq!(body["report"]["status"], "queued");
+    assert_eq!(headers["retry-after"], "30");
+    let text = metrics(&server).await;
+    assert!(text.contains("workers_live 0") && text.contains("jobs_in_queue 1"), "{text}");
+    // A worker starts: the queued report loads.
+    let worker = payscope_core::worker::Worker::new(server.engine().clone(), "late-worker", 1);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(async move {
+        worker
+            .run_until_stopped(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    let id = body["report"]["report_id"].as_str().unwrap().to_owned();
+    let report = server
+        .engine()
+        .wait_for_report(
+            &payscope_core::bank::BankContext::embedded(bank, [payscope_core::bank::Role::Analyst]),
+            id.parse().unwrap(),
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.status.as_str(), "completed");
+    assert!(metrics(&server).await.contains("workers_live 1"));
+    let (_, _, ready) = server.call("/health/ready", server.get("/health/ready", None)).await;
+    assert_eq!(ready["checks"]["workers"], "ok");
+    let _ = stop.send(());
+    let _ = running.await;
+    server.stop().await;
+}

@@ -93,6 +93,7 @@ pub struct Server {
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     _dir: tempfile::TempDir,
+    engine: Engine,
     /// The server's database, when it runs on Postgres (dropped after the server).
     _db: Option<TestDb>,
 }
@@ -159,6 +160,8 @@ pub struct Options {
     pub auth: Option<Authenticator>,
     /// Overload protection (none by default).
     pub limits: payscope_http::overload::Limits,
+    /// Whether an ingestion worker runs beside the API (it does by default).
+    pub worker: bool,
 }
 
 impl Default for Options {
@@ -171,6 +174,7 @@ impl Default for Options {
             demo: vec![],
             auth: None,
             limits: Default::default(),
+            worker: true,
         }
     }
 }
@@ -194,7 +198,7 @@ impl Server {
             App::demo(engine.clone(), auth, o.demo)
         }
         .with_limits(o.limits);
-        Server::run(app, engine, dir).await
+        Server::run(app, engine, dir, o.worker).await
     }
 
     /// The API on the Postgres backend, in a fresh migrated database (artifacts in a temp
@@ -218,7 +222,8 @@ impl Server {
         .unwrap();
         let engine = Engine::from_settings(&settings).await.unwrap();
         let auth = Authenticator::from_pem(&key("rsa_public.pem"), None, None).unwrap();
-        let mut server = Server::run(App::api(engine.clone(), auth).with_limits(limits), engine, dir).await;
+        let mut server =
+            Server::run(App::api(engine.clone(), auth).with_limits(limits), engine, dir, true).await;
         server._db = Some(db);
         Some((server, dsn))
     }
@@ -227,22 +232,25 @@ impl Server {
     pub async fn start_ops() -> Server {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::embedded(dir.path(), None, EngineOptions::default()).await.unwrap();
-        Server::run(App::ops(engine.clone()), engine, dir).await
+        Server::run(App::ops(engine.clone()), engine, dir, true).await
     }
 
-    async fn run(app: App, engine: Engine, dir: tempfile::TempDir) -> Server {
+    async fn run(app: App, engine: Engine, dir: tempfile::TempDir, with_worker: bool) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let worker = Worker::new(engine.clone(), "test-worker", 2);
+        let kept = engine.clone();
         let task = tokio::spawn(async move {
             let (worker_stop, worker_stopped) = oneshot::channel::<()>();
             let worker = tokio::spawn(async move {
-                worker
-                    .run_until_stopped(async {
-                        let _ = worker_stopped.await;
-                    })
-                    .await
+                if with_worker {
+                    worker
+                        .run_until_stopped(async {
+                            let _ = worker_stopped.await;
+                        })
+                        .await
+                }
             });
             serve(listener, app, async {
                 let _ = stopped.await;
@@ -253,7 +261,21 @@ impl Server {
             let _ = worker.await;
         });
         let client = reqwest::Client::builder().no_proxy().timeout(Duration::from_secs(120)).build().unwrap();
-        Server { base, client, spec: Spec::load(), stop: Some(stop), task: Some(task), _dir: dir, _db: None }
+        Server {
+            base,
+            client,
+            spec: Spec::load(),
+            stop: Some(stop),
+            task: Some(task),
+            _dir: dir,
+            engine: kept,
+            _db: None,
+        }
+    }
+
+    /// The engine behind the server.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
     }
 
     /// The embedded engine's data directory.

@@ -398,6 +398,16 @@ impl LinesBack {
         let len = file.metadata()?.len();
         let end = before.map_or(len, |b| b.min(len));
         let mut lines = LinesBack { file, buffer: Vec::new(), start: end };
+        // A cursor from a client must be where a line begins, as the trail's own cursors are.
+        if before.is_some() && end > 0 {
+            lines.read_block()?;
+            if lines.buffer.last() != Some(&b'\n') {
+                return Err(Error::invalid(
+                    "invalid_request",
+                    "`cursor` is not one this trail gave: pass the `next_cursor` of an earlier page",
+                ));
+            }
+        }
         if before.is_none() {
             // Drop a torn or unfinished last line.
             while lines.start > 0 && !lines.buffer.contains(&b'\n') {
@@ -523,6 +533,9 @@ mod tests {
         }
         let none =
             read_trail(&dir.path().join("new.jsonl"), TrailPage { before: None, limit: 5, subject: None });
+        // A cursor inside a line (made up by a client) is refused, not read as a torn line.
+        let e = read_trail(&path, TrailPage { before: Some(9), limit: 5, subject: None }).unwrap_err();
+        assert_eq!(e.kind(), crate::error::ErrorKind::InvalidInput, "{e}");
         assert_eq!(none.unwrap().entries.len(), 0);
     }
 

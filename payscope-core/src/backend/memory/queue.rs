@@ -8,13 +8,17 @@ use async_trait::async_trait;
 use tokio::sync::Notify;
 
 use crate::error::{Error, Result};
-use crate::store::jobs::{backoff, ClaimedJob, FailOutcome, Job, JobId, JobQueue, MAX_ATTEMPTS};
+use crate::store::jobs::{
+    backoff, ClaimedJob, FailOutcome, Job, JobId, JobQueue, Liveness, MAX_ATTEMPTS, STALE,
+};
 
 #[derive(Debug, Default)]
 struct State {
     ready: VecDeque<Job>,
     delayed: Vec<(Instant, Job)>,
     in_flight: HashMap<JobId, (Job, Instant)>,
+    /// When each worker was last heard from.
+    workers: HashMap<String, Instant>,
     dead: Vec<(Job, String)>,
 }
 
@@ -150,5 +154,24 @@ impl JobQueue for MemoryQueue {
     async fn depth(&self) -> Result<u64> {
         let s = self.lock();
         Ok((s.ready.len() + s.delayed.len() + s.in_flight.len()) as u64)
+    }
+
+    async fn heartbeat(&self, worker: &str) -> Result<()> {
+        let mut s = self.lock();
+        let now = Instant::now();
+        s.workers.retain(|_, seen| now.duration_since(*seen) < STALE);
+        s.workers.insert(worker.to_owned(), now);
+        Ok(())
+    }
+
+    async fn liveness(&self) -> Result<Liveness> {
+        let s = self.lock();
+        let live = s.workers.values().filter(|seen| seen.elapsed() < STALE).count() as u64;
+        let now = crate::calendar::Timestamp::now().0;
+        let oldest = s.ready.iter().map(|j| j.enqueued_at.0).min();
+        Ok(Liveness {
+            live_workers: live,
+            oldest_waiting: oldest.map(|t| Duration::from_millis(now.saturating_sub(t).max(0) as u64)),
+        })
     }
 }

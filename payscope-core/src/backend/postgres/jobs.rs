@@ -13,7 +13,9 @@ use crate::bank::BankId;
 use crate::calendar::Timestamp;
 use crate::error::Result;
 use crate::facts::ReportId;
-use crate::store::jobs::{backoff, ClaimedJob, FailOutcome, Job, JobId, JobQueue, MAX_ATTEMPTS};
+use crate::store::jobs::{
+    backoff, ClaimedJob, FailOutcome, Job, JobId, JobQueue, Liveness, MAX_ATTEMPTS, STALE,
+};
 
 /// How often an idle claim looks again.
 const POLL: Duration = Duration::from_millis(200);
@@ -186,5 +188,40 @@ impl JobQueue for PgQueue {
             .map_err(db_error)?;
         tx.commit().await.map_err(db_error)?;
         Ok(n as u64)
+    }
+
+    async fn heartbeat(&self, worker: &str) -> Result<()> {
+        let mut tx = self.backend.system_tx().await?;
+        sqlx::query(
+            "INSERT INTO payscope.workers (worker, seen_at) VALUES ($1, now())
+             ON CONFLICT (worker) DO UPDATE SET seen_at = now()",
+        )
+        .bind(worker)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        // Workers gone for a day are forgotten.
+        sqlx::query("DELETE FROM payscope.workers WHERE seen_at < now() - interval '1 day'")
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    async fn liveness(&self) -> Result<Liveness> {
+        let mut tx = self.backend.system_tx().await?;
+        let (live, oldest): (i64, Option<f64>) = sqlx::query_as(
+            "SELECT (SELECT count(*) FROM payscope.workers WHERE seen_at > now() - make_interval(secs => $1)),
+                    (SELECT extract(epoch FROM now() - min(enqueued_at))::float8 FROM payscope.jobs WHERE state = 'ready')",
+        )
+        .bind(STALE.as_secs_f64())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Liveness {
+            live_workers: live as u64,
+            oldest_waiting: oldest.map(|s| Duration::from_secs_f64(s.max(0.0))),
+        })
     }
 }

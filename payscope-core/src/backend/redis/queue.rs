@@ -14,12 +14,15 @@
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use redis::streams::{StreamAutoClaimReply, StreamId, StreamPendingCountReply, StreamReadReply};
+use redis::streams::{
+    StreamAutoClaimReply, StreamId, StreamInfoGroupsReply, StreamPendingCountReply, StreamRangeReply,
+    StreamReadReply,
+};
 
 use super::{unavailable, Redis};
 use crate::calendar::Timestamp;
 use crate::error::{Error, Result};
-use crate::store::jobs::{backoff, ClaimedJob, FailOutcome, Job, JobQueue, MAX_ATTEMPTS};
+use crate::store::jobs::{backoff, ClaimedJob, FailOutcome, Job, JobQueue, Liveness, MAX_ATTEMPTS, STALE};
 
 /// The consumer group every worker reads with.
 pub const GROUP: &str = "payscope-workers";
@@ -42,6 +45,8 @@ pub struct RedisQueue {
     stream: String,
     delayed: String,
     dead: String,
+    /// The sorted set of workers, scored by when each was last heard from.
+    workers: String,
     lease: Duration,
 }
 
@@ -54,6 +59,7 @@ impl RedisQueue {
             stream: format!("{prefix}jobs"),
             delayed: format!("{prefix}jobs:delayed"),
             dead: format!("{prefix}jobs:dead"),
+            workers: format!("{prefix}workers"),
             lease,
         };
         let created: redis::RedisResult<()> = redis::cmd("XGROUP")
@@ -283,5 +289,64 @@ impl JobQueue for RedisQueue {
             .await
             .map_err(unavailable)?;
         Ok(waiting + delayed)
+    }
+
+    async fn heartbeat(&self, worker: &str) -> Result<()> {
+        let now = Timestamp::now().0;
+        redis::pipe()
+            .cmd("ZADD")
+            .arg(&self.workers)
+            .arg(now)
+            .arg(worker)
+            .ignore()
+            // Workers gone for a day are forgotten.
+            .cmd("ZREMRANGEBYSCORE")
+            .arg(&self.workers)
+            .arg("-inf")
+            .arg(now - 86_400_000)
+            .ignore()
+            .query_async::<()>(&mut self.redis.conn())
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn liveness(&self) -> Result<Liveness> {
+        let now = Timestamp::now().0;
+        let mut conn = self.redis.conn();
+        let live: u64 = redis::cmd("ZCOUNT")
+            .arg(&self.workers)
+            .arg(now - STALE.as_millis() as i64)
+            .arg("+inf")
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        // The oldest waiting job is the first entry after the group's last delivered one; an
+        // entry id starts with the milliseconds it was added at.
+        let groups: StreamInfoGroupsReply = redis::cmd("XINFO")
+            .arg("GROUPS")
+            .arg(&self.stream)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let delivered = groups
+            .groups
+            .iter()
+            .find(|g| g.name == GROUP)
+            .map_or("0-0".to_owned(), |g| g.last_delivered_id.clone());
+        let next: StreamRangeReply = redis::cmd("XRANGE")
+            .arg(&self.stream)
+            .arg(format!("({delivered}"))
+            .arg("+")
+            .arg("COUNT")
+            .arg(1)
+            .query_async(&mut conn)
+            .await
+            .map_err(unavailable)?;
+        let added =
+            next.ids.first().and_then(|e| e.id.split('-').next()).and_then(|ms| ms.parse::<i64>().ok());
+        Ok(Liveness {
+            live_workers: live,
+            oldest_waiting: added.map(|t| Duration::from_millis(now.saturating_sub(t).max(0) as u64)),
+        })
     }
 }
