@@ -89,6 +89,9 @@ pub const PAYSCOPE_CACHE_TTL_SECS: &str = "PAYSCOPE_CACHE_TTL_SECS";
 pub const PAYSCOPE_LLM_TIMEOUT_MS: &str = "PAYSCOPE_LLM_TIMEOUT_MS";
 /// Seconds a claim lasts without renewal (how soon a dead worker's job is taken over).
 pub const PAYSCOPE_JOB_LEASE_SECS: &str = "PAYSCOPE_JOB_LEASE_SECS";
+/// Keys used before `PAYSCOPE_PAN_KEY` (comma-separated, same notation): artifacts sealed with
+/// them stay readable after a rotation.
+pub const PAYSCOPE_PAN_KEY_PREVIOUS: &str = "PAYSCOPE_PAN_KEY_PREVIOUS";
 /// Questions (and typed queries) one token subject may ask per minute.
 pub const PAYSCOPE_QUESTIONS_PER_MINUTE: &str = "PAYSCOPE_QUESTIONS_PER_MINUTE";
 /// Questions one bank's users may ask per minute together.
@@ -144,6 +147,7 @@ pub const ALL_VARIABLES: &[&str] = &[
     PAYSCOPE_CACHE_TTL_SECS,
     PAYSCOPE_LLM_TIMEOUT_MS,
     PAYSCOPE_JOB_LEASE_SECS,
+    PAYSCOPE_PAN_KEY_PREVIOUS,
     PAYSCOPE_QUESTIONS_PER_MINUTE,
     PAYSCOPE_BANK_QUESTIONS_PER_MINUTE,
     PAYSCOPE_UPLOADS_PER_MINUTE,
@@ -277,6 +281,8 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     /// Card-token and artifact key, when configured.
     pub pan_key: Option<SecretBox<[u8; 32]>>,
+    /// Keys used before `pan_key`, for reading artifacts sealed with them.
+    pub pan_keys_previous: Vec<SecretBox<[u8; 32]>>,
     /// Concurrent ingestion jobs per worker.
     pub worker_concurrency: usize,
     /// Answer-cache TTL.
@@ -514,6 +520,18 @@ impl Settings {
                 })?,
             },
             pan_key: get(PAYSCOPE_PAN_KEY).map(|v| parse_pan_key(&v)).transpose()?,
+            pan_keys_previous: get(PAYSCOPE_PAN_KEY_PREVIOUS)
+                .map(|v| {
+                    v.split(',')
+                        .map(|k| {
+                            parse_pan_key(k).map_err(|_| {
+                                config_error(PAYSCOPE_PAN_KEY_PREVIOUS, "must list 32-byte keys (64 hex characters or base64), separated by commas")
+                            })
+                        })
+                        .collect::<Result<Vec<_>>>()
+                })
+                .transpose()?
+                .unwrap_or_default(),
             worker_concurrency: parse_num(
                 PAYSCOPE_WORKER_CONCURRENCY,
                 get(PAYSCOPE_WORKER_CONCURRENCY),
@@ -566,6 +584,7 @@ fn unreachable_defaults() -> Settings {
         log_format: LogFormat::Json,
         max_upload_bytes: 256 << 20,
         pan_key: None,
+        pan_keys_previous: Vec::new(),
         worker_concurrency: 2,
         cache_ttl: Duration::from_secs(300),
         job_lease: crate::store::jobs::DEFAULT_LEASE,

@@ -73,18 +73,32 @@ pub struct EngineOptions {
     pub max_upload_bytes: u64,
     /// How long answers are cached.
     pub cache_ttl: Duration,
+    /// Keys used before the current one: artifacts sealed with them stay readable.
+    pub previous_keys: Vec<Arc<PanKey>>,
 }
 
 impl EngineOptions {
     /// The options the settings describe.
     pub fn from_settings(settings: &Settings) -> EngineOptions {
-        EngineOptions { max_upload_bytes: settings.max_upload_bytes, cache_ttl: settings.cache_ttl }
+        EngineOptions {
+            max_upload_bytes: settings.max_upload_bytes,
+            cache_ttl: settings.cache_ttl,
+            previous_keys: settings
+                .pan_keys_previous
+                .iter()
+                .map(|k| Arc::new(PanKey::new(*secrecy::ExposeSecret::expose_secret(k))))
+                .collect(),
+        }
     }
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { max_upload_bytes: 256 << 20, cache_ttl: Duration::from_secs(300) }
+        EngineOptions {
+            max_upload_bytes: 256 << 20,
+            cache_ttl: Duration::from_secs(300),
+            previous_keys: vec![],
+        }
     }
 }
 
@@ -135,7 +149,8 @@ impl Engine {
             inner: Arc::new(Inner {
                 // By default, exports sit next to the artifacts, under `backups/`.
                 backups: Arc::new(object_store::prefix::PrefixStore::new(objects.clone(), "backups")),
-                artifacts: Artifacts::new(objects, &key),
+                artifacts: Artifacts::new(objects, &key)
+                    .with_previous_keys(options.previous_keys.iter().map(|k| k.as_ref())),
                 stores,
                 key,
                 telemetry,

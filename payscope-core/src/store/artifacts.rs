@@ -2,27 +2,39 @@
 //! (`raw/{bank_id}/{sha256}`) and encrypted at rest with AES-256-GCM, because they may hold
 //! card numbers.
 //!
-//! Encryption is chunked (the STREAM construction) so uploads of any size are encrypted and
-//! decrypted as they stream: a header `PSA1` + a 7-byte random nonce prefix, then 64 KiB
-//! plaintext chunks, each sealed with nonce `prefix ‖ counter (u32 BE) ‖ last-flag`. The last
-//! chunk is always shorter than 64 KiB (possibly empty), so a truncated object fails to decrypt.
+//! Encryption is chunked with the STREAM construction (`aead::stream`, 32-bit big-endian
+//! counter and last-block flag in the nonce) so uploads of any size are encrypted and decrypted
+//! as they stream: 64 KiB plaintext chunks, the last always shorter (possibly empty), so a
+//! truncated object fails to decrypt. Two formats are read:
+//!
+//! - `PSA2` (written): magic, a 4-byte key id, a 7-byte random nonce prefix, then the chunks.
+//!   Every chunk's associated data is the bank's id, and the last chunk's also the SHA-256 of
+//!   the plaintext: an object moved to another bank's or another hash's key does not decrypt.
+//!   The key id names the key, so keys can be rotated: [`Artifacts::with_previous_keys`] keeps
+//!   older keys for reading.
+//! - `PSA1` (earlier releases): magic and prefix, no associated data, the current key.
+//!
+//! On every read the plaintext is hashed again and must match the hash it is stored under.
 
 use std::sync::Arc;
 
-use aes_gcm::aead::{Aead, KeyInit};
-use aes_gcm::{Aes256Gcm, Nonce};
+use aes_gcm::aead::stream::{DecryptorBE32, EncryptorBE32};
+use aes_gcm::aead::{KeyInit, Payload};
+use aes_gcm::Aes256Gcm;
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, PutPayload};
 use sha2::Digest;
 
-use crate::bank::BankContext;
+use crate::bank::{BankContext, BankId};
 use crate::error::{Error, Result};
 use crate::facts::Sha256;
 use crate::ingest::pan::PanKey;
 
-const MAGIC: &[u8; 4] = b"PSA1";
+const MAGIC_V1: &[u8; 4] = b"PSA1";
+const MAGIC_V2: &[u8; 4] = b"PSA2";
+const KEY_ID: usize = 4;
 const PREFIX_LEN: usize = 7;
 const CHUNK: usize = 64 * 1024;
 const TAG: usize = 16;
@@ -30,44 +42,59 @@ const SEGMENT: usize = CHUNK + TAG;
 /// Multipart part size (S3 needs at least 5 MiB for every part but the last).
 const PART: usize = 8 * 1024 * 1024;
 
-fn nonce(prefix: &[u8; PREFIX_LEN], counter: u32, last: bool) -> [u8; 12] {
-    let mut n = [0u8; 12];
-    n[..PREFIX_LEN].copy_from_slice(prefix);
-    n[PREFIX_LEN..11].copy_from_slice(&counter.to_be_bytes());
-    n[11] = u8::from(last);
-    n
+/// A key artifacts are sealed with, and its id: the first bytes of a hash of it.
+#[derive(Clone)]
+struct ArtifactKey {
+    id: [u8; KEY_ID],
+    cipher: Aes256Gcm,
 }
 
-/// Encrypts a plaintext stream chunk by chunk.
+impl ArtifactKey {
+    fn of(key: &PanKey) -> ArtifactKey {
+        let k = key.derive("artifacts/aes-256-gcm/v1");
+        let digest = sha2::Sha256::digest([b"payscope artifact key id ".as_slice(), &k].concat());
+        let mut id = [0; KEY_ID];
+        id.copy_from_slice(&digest[..KEY_ID]);
+        ArtifactKey { id, cipher: Aes256Gcm::new(&k.into()) }
+    }
+}
+
+/// The associated data of a `PSA2` chunk: the bank, and for the last chunk the content hash.
+fn associated(bank: BankId, sha256: Option<&Sha256>) -> Vec<u8> {
+    let mut aad = b"payscope artifact v2 ".to_vec();
+    aad.extend_from_slice(bank.as_uuid().as_bytes());
+    if let Some(sha) = sha256 {
+        aad.extend_from_slice(&sha.0);
+    }
+    aad
+}
+
+fn sealing_failed(_: aes_gcm::aead::Error) -> Error {
+    Error::internal("artifact encryption failed (the artifact is too large for one key stream)")
+}
+
+fn unauthentic(_: aes_gcm::aead::Error) -> Error {
+    Error::internal("artifact failed authentication (wrong PAYSCOPE_PAN_KEY, or the object was altered, truncated or moved)")
+}
+
+/// Encrypts a plaintext stream chunk by chunk (`PSA2`).
 struct Sealer {
-    cipher: Aes256Gcm,
-    prefix: [u8; PREFIX_LEN],
-    counter: u32,
+    stream: EncryptorBE32<Aes256Gcm>,
+    bank: BankId,
+    aad: Vec<u8>,
     pending: BytesMut,
 }
 
 impl Sealer {
-    fn new(cipher: Aes256Gcm) -> (Sealer, Vec<u8>) {
+    fn new(key: &ArtifactKey, bank: BankId) -> (Sealer, Vec<u8>) {
         use rand::RngCore;
         let mut prefix = [0u8; PREFIX_LEN];
         rand::rngs::OsRng.fill_bytes(&mut prefix);
-        let mut header = MAGIC.to_vec();
+        let mut header = MAGIC_V2.to_vec();
+        header.extend_from_slice(&key.id);
         header.extend_from_slice(&prefix);
-        (Sealer { cipher, prefix, counter: 0, pending: BytesMut::new() }, header)
-    }
-
-    fn seal(&mut self, chunk: &[u8], last: bool, out: &mut Vec<u8>) -> Result<()> {
-        let n = nonce(&self.prefix, self.counter, last);
-        let sealed = self
-            .cipher
-            .encrypt(Nonce::from_slice(&n), chunk)
-            .map_err(|_| Error::internal("artifact encryption failed"))?;
-        out.extend_from_slice(&sealed);
-        self.counter = self
-            .counter
-            .checked_add(1)
-            .ok_or_else(|| Error::invalid("payload_too_large", "artifact too large"))?;
-        Ok(())
+        let stream = EncryptorBE32::from_aead(key.cipher.clone(), (&prefix).into());
+        (Sealer { stream, bank, aad: associated(bank, None), pending: BytesMut::new() }, header)
     }
 
     /// Adds plaintext; appends the ciphertext of every full chunk to `out`.
@@ -75,66 +102,100 @@ impl Sealer {
         self.pending.extend_from_slice(data);
         while self.pending.len() >= CHUNK {
             let chunk = self.pending.split_to(CHUNK);
-            self.seal(&chunk, false, out)?;
+            let sealed =
+                self.stream.encrypt_next(Payload { msg: &chunk, aad: &self.aad }).map_err(sealing_failed)?;
+            out.extend_from_slice(&sealed);
         }
         Ok(())
     }
 
-    fn finish(mut self, out: &mut Vec<u8>) -> Result<()> {
-        let rest = std::mem::take(&mut self.pending);
-        self.seal(&rest, true, out)
+    /// Seals the last chunk, binding the content hash.
+    fn finish(self, sha256: &Sha256, out: &mut Vec<u8>) -> Result<()> {
+        let aad = associated(self.bank, Some(sha256));
+        let sealed =
+            self.stream.encrypt_last(Payload { msg: &self.pending, aad: &aad }).map_err(sealing_failed)?;
+        out.extend_from_slice(&sealed);
+        Ok(())
     }
 }
 
-/// Decrypts a ciphertext stream chunk by chunk.
+/// Decrypts a ciphertext stream chunk by chunk and checks the plaintext's hash.
 struct Opener {
-    cipher: Aes256Gcm,
-    prefix: Option<[u8; PREFIX_LEN]>,
-    counter: u32,
+    keys: Arc<Vec<ArtifactKey>>,
+    bank: BankId,
+    sha256: Sha256,
+    /// The stream and the associated data of its chunks, once the header is read.
+    stream: Option<(DecryptorBE32<Aes256Gcm>, Option<Vec<u8>>)>,
+    hasher: sha2::Sha256,
     pending: BytesMut,
 }
 
 impl Opener {
-    fn open(&mut self, segment: &[u8], last: bool) -> Result<Bytes> {
-        let prefix = self.prefix.ok_or_else(|| Error::internal("artifact header missing"))?;
-        let n = nonce(&prefix, self.counter, last);
-        self.counter += 1;
-        self.cipher
-            .decrypt(Nonce::from_slice(&n), segment)
-            .map(Bytes::from)
-            .map_err(|_| Error::internal("artifact failed authentication (wrong PAYSCOPE_PAN_KEY, or the object was altered or truncated)"))
+    fn new(keys: Arc<Vec<ArtifactKey>>, bank: BankId, sha256: Sha256) -> Opener {
+        Opener { keys, bank, sha256, stream: None, hasher: sha2::Sha256::new(), pending: BytesMut::new() }
+    }
+
+    /// Reads the header once enough bytes are there: the format, the key and the prefix.
+    fn header(&mut self) -> Result<bool> {
+        let (key, aad, len) = match self.pending.get(..4) {
+            None => return Ok(false),
+            Some(m) if m == MAGIC_V2 => {
+                let Some(id) = self.pending.get(4..4 + KEY_ID) else { return Ok(false) };
+                let key = self.keys.iter().find(|k| k.id == id).ok_or_else(|| {
+                    Error::internal(
+                        "artifact was sealed with a key PayScope does not hold (an older PAYSCOPE_PAN_KEY?)",
+                    )
+                })?;
+                (key.clone(), Some(associated(self.bank, None)), 4 + KEY_ID + PREFIX_LEN)
+            }
+            // Earlier releases: no key id, the current key, no associated data.
+            Some(m) if m == MAGIC_V1 => (self.keys[0].clone(), None, 4 + PREFIX_LEN),
+            Some(_) => return Err(Error::internal("artifact is not in the encrypted artifact format")),
+        };
+        if self.pending.len() < len {
+            return Ok(false);
+        }
+        let head = self.pending.split_to(len);
+        let prefix: [u8; PREFIX_LEN] =
+            head[len - PREFIX_LEN..].try_into().map_err(|_| Error::internal("artifact header"))?;
+        self.stream = Some((DecryptorBE32::from_aead(key.cipher, (&prefix).into()), aad));
+        Ok(true)
     }
 
     /// Adds ciphertext; returns the plaintext of the segments known not to be the last.
     fn push(&mut self, data: &[u8]) -> Result<Vec<Bytes>> {
         self.pending.extend_from_slice(data);
-        if self.prefix.is_none() {
-            if self.pending.len() < MAGIC.len() + PREFIX_LEN {
-                return Ok(vec![]);
-            }
-            let head = self.pending.split_to(MAGIC.len() + PREFIX_LEN);
-            if &head[..4] != MAGIC {
-                return Err(Error::internal("artifact is not in the encrypted artifact format"));
-            }
-            let mut p = [0u8; PREFIX_LEN];
-            p.copy_from_slice(&head[4..]);
-            self.prefix = Some(p);
+        if self.stream.is_none() && !self.header()? {
+            return Ok(vec![]);
         }
         let mut out = Vec::new();
         // Keep one full segment back until more data arrives: it could be the last.
         while self.pending.len() > SEGMENT {
-            let seg = self.pending.split_to(SEGMENT);
-            out.push(self.open(&seg, false)?);
+            let segment = self.pending.split_to(SEGMENT);
+            let Some((stream, aad)) = self.stream.as_mut() else { break };
+            let aad = aad.as_deref().unwrap_or_default();
+            let plain = stream.decrypt_next(Payload { msg: &segment, aad }).map_err(unauthentic)?;
+            self.hasher.update(&plain);
+            out.push(Bytes::from(plain));
         }
         Ok(out)
     }
 
+    /// The last segment's plaintext, once it and the whole plaintext's hash check out.
     fn finish(mut self) -> Result<Bytes> {
-        if self.prefix.is_none() || self.pending.len() < TAG || self.pending.len() >= SEGMENT {
+        let Some((stream, aad)) = self.stream.take() else {
+            return Err(Error::internal("artifact is truncated"));
+        };
+        if self.pending.len() < TAG || self.pending.len() >= SEGMENT {
             return Err(Error::internal("artifact is truncated"));
         }
-        let rest = std::mem::take(&mut self.pending);
-        self.open(&rest, true)
+        let aad = aad.map(|_| associated(self.bank, Some(&self.sha256))).unwrap_or_default();
+        let plain = stream.decrypt_last(Payload { msg: &self.pending, aad: &aad }).map_err(unauthentic)?;
+        self.hasher.update(&plain);
+        if Sha256(self.hasher.finalize().into()) != self.sha256 {
+            return Err(Error::internal(format!("artifact does not match its content hash {}", self.sha256)));
+        }
+        Ok(Bytes::from(plain))
     }
 }
 
@@ -151,7 +212,8 @@ pub struct StoredArtifact {
 #[derive(Clone)]
 pub struct Artifacts {
     objects: Arc<dyn ObjectStore>,
-    cipher: Aes256Gcm,
+    /// The key artifacts are sealed with, then older keys kept for reading.
+    keys: Arc<Vec<ArtifactKey>>,
 }
 
 impl std::fmt::Debug for Artifacts {
@@ -168,8 +230,16 @@ pub fn artifact_path(ctx: &BankContext, sha256: &Sha256) -> Path {
 impl Artifacts {
     /// Artifacts in `objects`, encrypted with a key derived from `key`.
     pub fn new(objects: Arc<dyn ObjectStore>, key: &PanKey) -> Self {
-        let k = key.derive("artifacts/aes-256-gcm/v1");
-        Artifacts { objects, cipher: Aes256Gcm::new(&k.into()) }
+        Artifacts { objects, keys: Arc::new(vec![ArtifactKey::of(key)]) }
+    }
+
+    /// The same artifacts, also reading those sealed with `previous` keys (after a rotation;
+    /// new artifacts are sealed with the current key).
+    pub fn with_previous_keys<'a>(mut self, previous: impl IntoIterator<Item = &'a PanKey>) -> Self {
+        let mut keys = (*self.keys).clone();
+        keys.extend(previous.into_iter().map(ArtifactKey::of));
+        self.keys = Arc::new(keys);
+        self
     }
 
     /// The object store underneath.
@@ -186,7 +256,7 @@ impl Artifacts {
         E: Into<Error>,
     {
         let temp = Path::from(format!("raw/{}/incoming/{}", ctx.bank_id(), uuid::Uuid::new_v4()));
-        let (mut sealer, header) = Sealer::new(self.cipher.clone());
+        let (mut sealer, header) = Sealer::new(&self.keys[0], ctx.bank_id());
         let mut hasher = sha2::Sha256::new();
         let mut size = 0u64;
         let mut part: Vec<u8> = header;
@@ -219,7 +289,8 @@ impl Artifacts {
             }
             return Err(e);
         }
-        sealer.finish(&mut part)?;
+        let sha256 = Sha256(hasher.finalize().into());
+        sealer.finish(&sha256, &mut part)?;
         match upload {
             Some(mut up) => {
                 up.put_part(PutPayload::from(part)).await?;
@@ -229,7 +300,6 @@ impl Artifacts {
                 self.objects.put(&temp, PutPayload::from(part)).await?;
             }
         }
-        let sha256 = Sha256(hasher.finalize().into());
         let target = artifact_path(ctx, &sha256);
         if self.objects.head(&target).await.is_ok() {
             let _ = self.objects.delete(&temp).await;
@@ -257,8 +327,7 @@ impl Artifacts {
         sha256: &Sha256,
     ) -> Result<impl Stream<Item = Result<Bytes>> + Send + 'static> {
         let got = self.objects.get(&artifact_path(ctx, sha256)).await?;
-        let mut opener =
-            Some(Opener { cipher: self.cipher.clone(), prefix: None, counter: 0, pending: BytesMut::new() });
+        let mut opener = Some(Opener::new(self.keys.clone(), ctx.bank_id(), *sha256));
         let mut inner = got.into_stream();
         Ok(async_stream(move |tx| async move {
             while let Some(chunk) = inner.next().await {
@@ -392,6 +461,71 @@ mod tests {
             .await
             .unwrap();
         assert!(collect(&a, &ctx, &stored.sha256).await.is_err());
+    }
+
+    /// A `PSA1` object as earlier releases wrote it (raw AES-GCM, the nonce laid out by hand).
+    fn v1_object(key: &PanKey, plain: &[u8]) -> Vec<u8> {
+        use aes_gcm::aead::Aead;
+        let cipher = Aes256Gcm::new(&key.derive("artifacts/aes-256-gcm/v1").into());
+        let prefix = [9u8, 8, 7, 6, 5, 4, 3];
+        let mut out = [MAGIC_V1.as_slice(), &prefix].concat();
+        let mut chunks: Vec<&[u8]> = plain.chunks(CHUNK).collect();
+        if chunks.last().is_none_or(|c| c.len() == CHUNK) {
+            chunks.push(&[]);
+        }
+        for (i, chunk) in chunks.iter().enumerate() {
+            let mut nonce = [0u8; 12];
+            nonce[..7].copy_from_slice(&prefix);
+            nonce[7..11].copy_from_slice(&(i as u32).to_be_bytes());
+            nonce[11] = u8::from(i == chunks.len() - 1);
+            out.extend(cipher.encrypt(aes_gcm::Nonce::from_slice(&nonce), *chunk).unwrap());
+        }
+        out
+    }
+
+    /// Artifacts of earlier releases stay readable; a new one is bound to its bank and hash
+    /// (moved to another bank or hash it does not decrypt), its key can be rotated, and the
+    /// plaintext's hash is checked on read.
+    #[tokio::test]
+    async fn artifacts_are_bound_to_bank_and_hash_and_keys_rotate() {
+        let store = Arc::new(InMemory::new());
+        let key = PanKey::new([3; 32]);
+        let a = Artifacts::new(store.clone(), &key);
+        let (ctx, other) = (ctx(), self::ctx());
+        let plain: Vec<u8> = (0..CHUNK + 500).map(|i| (i % 97) as u8).collect();
+        let sha = Sha256::digest(&plain);
+        let put = |c: &BankContext, sha: &Sha256, bytes: Vec<u8>| {
+            let (store, path) = (store.clone(), artifact_path(c, sha));
+            async move { store.put(&path, PutPayload::from(bytes)).await.unwrap() }
+        };
+        // Written by an earlier release: read as it was.
+        put(&ctx, &sha, v1_object(&key, &plain)).await;
+        assert_eq!(collect(&a, &ctx, &sha).await.unwrap(), plain);
+        // ... and its hash is checked: under another hash's name it is refused.
+        let elsewhere = Sha256::digest(b"something else");
+        put(&ctx, &elsewhere, v1_object(&key, &plain)).await;
+        let e = collect(&a, &ctx, &elsewhere).await.unwrap_err().to_string();
+        assert!(e.contains("does not match its content hash"), "{e}");
+        // Written now (other bytes: the same ones would be the artifact above): PSA2, bound to
+        // the bank and the hash.
+        let plain: Vec<u8> = plain.iter().rev().copied().collect();
+        let stored = a.store_bytes(&ctx, Bytes::from(plain.clone()), u64::MAX).await.unwrap();
+        let raw = store.get(&artifact_path(&ctx, &stored.sha256)).await.unwrap().bytes().await.unwrap();
+        assert_eq!(&raw[..4], MAGIC_V2);
+        put(&other, &stored.sha256, raw.to_vec()).await;
+        let e = collect(&a, &other, &stored.sha256).await.unwrap_err().to_string();
+        assert!(e.contains("failed authentication"), "another bank's copy: {e}");
+        put(&ctx, &elsewhere, raw.to_vec()).await;
+        assert!(collect(&a, &ctx, &elsewhere).await.is_err(), "under another hash");
+        // Rotation: a new key writes, the old one still reads.
+        let rotated = Artifacts::new(store.clone(), &PanKey::new([5; 32])).with_previous_keys([&key]);
+        assert_eq!(collect(&rotated, &ctx, &stored.sha256).await.unwrap(), plain);
+        let newer =
+            rotated.store_bytes(&ctx, Bytes::from_static(b"after the rotation"), 1 << 20).await.unwrap();
+        assert_eq!(collect(&rotated, &ctx, &newer.sha256).await.unwrap(), b"after the rotation");
+        let without = Artifacts::new(store.clone(), &PanKey::new([5; 32]));
+        let e = collect(&without, &ctx, &stored.sha256).await.unwrap_err().to_string();
+        assert!(e.contains("a key PayScope does not hold"), "{e}");
     }
 
     #[tokio::test]

@@ -358,6 +358,8 @@ mod isolation {
             "infra/timescale/001_metrics_timeseries.sql",
             "infra/postgres/004_query_paths.sql",
             "infra/postgres/005_mapping_profiles.sql",
+            "infra/postgres/006_audit_subject.sql",
+            "infra/postgres/007_workers.sql",
         ] {
             let out = std::process::Command::new("psql")
                 .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &empty.dsn, "-f"])
@@ -374,21 +376,27 @@ mod isolation {
             let mut conn = sqlx::ConnectOptions::connect(&options).await.unwrap();
             sqlx::query(
                 "SELECT c.relname::text, c.relrowsecurity, c.relforcerowsecurity, pg_get_userbyid(c.relowner)::text,
-                        (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid)
+                        (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid),
+                        (SELECT string_agg(a.attname::text, ',' ORDER BY a.attname) FROM pg_attribute a
+                          WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
                    FROM pg_class c WHERE c.relnamespace = 'payscope'::regnamespace AND c.relkind = 'r' ORDER BY 1",
             )
             .fetch_all(&mut conn)
             .await
             .unwrap()
             .into_iter()
-            .map(|r| (r.get::<String, _>(0), r.get::<bool, _>(1), r.get::<bool, _>(2), r.get::<String, _>(3), r.get::<i64, _>(4)))
+            .map(|r| {
+                let columns = r.get::<String, _>(5);
+                (r.get::<String, _>(0), r.get::<bool, _>(1), r.get::<bool, _>(2), r.get::<String, _>(3), r.get::<i64, _>(4), columns)
+            })
             .collect::<Vec<_>>()
         };
         let migrated = schema(db.dsn.clone()).await;
         assert_eq!(migrated, schema(empty.dsn.clone()).await);
-        for (table, rls, forced, owner, policies) in &migrated {
+        for (table, rls, forced, owner, policies, _) in &migrated {
             assert_eq!(owner, "payscope_owner", "{table}");
-            if table != "jobs" {
+            // The queue and its workers hold ids and delivery state, no tenant data.
+            if table != "jobs" && table != "workers" {
                 assert!(*rls && *forced && *policies == 1, "{table}: RLS not enabled and forced");
             }
         }

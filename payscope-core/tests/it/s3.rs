@@ -115,7 +115,7 @@ async fn an_engine_on_s3_keeps_encrypted_artifacts_per_bank_and_recovers_from_th
 
     // The object is under the bank's prefix, encrypted: none of the file's text is in it.
     let stored = std::fs::read(s3.file(artifact_path(&ctx, &report.sha256).as_ref())).unwrap();
-    assert!(stored.starts_with(b"PSA1"));
+    assert!(stored.starts_with(b"PSA2"));
     let header = bytes.split(|b| *b == b'\n').next().unwrap();
     assert!(!stored.windows(header.len()).any(|w| w == header), "plaintext in the bucket");
 
