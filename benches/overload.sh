@@ -7,10 +7,12 @@
 #
 # 1. sustainable: wrk with 2 connections (one per core) — the rate the machine computes questions.
 # 2. overload: wrk with 256 connections for the duration, while a probe asks one question every
-#    200 ms with another subject's token and checks /health/live every 100 ms; the server's RSS
-#    is sampled every second. Limits: PAYSCOPE_MAX_INFLIGHT=4, PAYSCOPE_MAX_CONNECTIONS=128 (so
-#    half of wrk's connections are served health and metrics only), rates off (one token).
-# 3. rates: the default limits (120 questions a minute per subject): one subject's wrk run is
+#    200 ms with the other bank's token and checks /health/live every 100 ms; the server's RSS
+#    is sampled every second. Limits: PAYSCOPE_MAX_INFLIGHT=4 (questions computed at once),
+#    rates off (wrk has one token).
+# 3. connections: the same with PAYSCOPE_MAX_CONNECTIONS=128, so half of wrk's connections —
+#    and a new client's — are served health and metrics only.
+# 4. rates: the default limits (120 questions a minute per subject): one subject's wrk run is
 #    mostly 429, and another bank's analyst is still answered.
 # Usage: benches/overload.sh [overload duration, default 30s]   (needs wrk, curl)
 set -euo pipefail
@@ -38,8 +40,9 @@ start_demo() { # port, then the limits as VAR=value words; sets $token_a, $token
 # A wrk script that asks questions (a different period each time, so nothing repeats) and
 # counts responses by status.
 cat >"$work/ask.lua" <<'LUA'
-local n = 0
-local statuses = {}
+-- Per-thread globals (wrk reads them back with thread:get).
+n = 0
+statuses = {}
 local threads = {}
 function setup(thread) table.insert(threads, thread) end
 function init(args) token = args[1] end
@@ -69,37 +72,42 @@ wrk_ask() { # url, connections, duration, token
 }
 
 # Percentiles of a file of numbers (seconds), in ms.
-pct() { sort -n "$1" | awk '{v[NR]=$1} END {if (NR==0) {print "none"; exit}
-  printf "n=%d p50 %.0f ms, p99 %.0f ms, max %.0f ms", NR, 1000*v[int(NR*0.5)+1>NR?NR:int(NR*0.5)+1], 1000*v[int(NR*0.99)+1>NR?NR:int(NR*0.99)+1], 1000*v[NR]}'; }
+pct() { sort -n "$1" | awk 'function at(q) {i = int(NR * q + 0.999); if (i < 1) i = 1; return v[i]}
+  {v[NR] = $1} END {if (NR == 0) {print "none"; exit}
+  printf "n=%d p50 %.1f ms, p99 %.1f ms, max %.1f ms", NR, 1000 * at(0.5), 1000 * at(0.99), 1000 * v[NR]}'; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(free -g | awk '/Mem:/ {print $2}') GiB"
-start_demo 18090 PAYSCOPE_QUESTIONS_PER_MINUTE=0 PAYSCOPE_BANK_QUESTIONS_PER_MINUTE=0 PAYSCOPE_MAX_INFLIGHT=4 PAYSCOPE_MAX_CONNECTIONS=128
-url=http://127.0.0.1:18090
-echo "1. sustainable (wrk -c2 -d10s): $(wrk_ask $url/chat/query 2 10s "$token_a")"
+overload() { # label, port, then the limits
+  local label=$1 port=$2
+  shift 2
+  start_demo "$port" PAYSCOPE_QUESTIONS_PER_MINUTE=0 PAYSCOPE_BANK_QUESTIONS_PER_MINUTE=0 "$@"
+  local url=http://127.0.0.1:$port
+  [ "$label" = 2 ] && echo "1. sustainable (wrk -c2 -d10s): $(wrk_ask "$url/chat/query" 2 10s "$token_a")"
+  rm -f "$work/health.raw" "$work/probe.raw" "$work/rss"
+  ( while :; do curl -s -o /dev/null -w '%{http_code} %{time_total}\n' "$url/health/live" >>"$work/health.raw"; sleep 0.1; done ) &
+  local health_loop=$!
+  ( n=0; while :; do n=$((n + 1))
+      curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -X POST "$url/chat/query" -H "Authorization: Bearer $token_b" \
+        -H 'Content-Type: application/json' -d "{\"query\": \"What was the approval rate in the last $((2 + n % 80)) days?\"}" >>"$work/probe.raw"
+      sleep 0.2; done ) &
+  local probe_loop=$!
+  ( while :; do ps -o rss= -p "$server" >>"$work/rss"; sleep 1; done ) &
+  local rss_loop=$!
+  pids+=($health_loop $probe_loop $rss_loop)
+  echo "$label. overload, $* (wrk -c256 -d$duration): $(wrk_ask "$url/chat/query" 256 "$duration" "$token_a")"
+  kill "$health_loop" "$probe_loop" "$rss_loop" 2>/dev/null || true
+  awk '$1 == 200 {print $2}' "$work/health.raw" >"$work/health"
+  awk '$1 == 200 {print $2}' "$work/probe.raw" >"$work/admitted"
+  echo "   /health/live meanwhile: $(awk '$1 != 200' "$work/health.raw" | wc -l) not 200 of $(wc -l <"$work/health.raw"); $(pct "$work/health")"
+  echo "   the other bank's questions meanwhile: $(cut -d' ' -f1 "$work/probe.raw" | sort | uniq -c | awk '{printf "%s× %s ", $1, $2}'); admitted: $(pct "$work/admitted")"
+  echo "   server RSS (MiB): first $(head -1 "$work/rss" | awk '{printf "%.0f", $1/1024}'), peak $(sort -n "$work/rss" | tail -1 | awk '{printf "%.0f", $1/1024}'), last $(tail -1 "$work/rss" | awk '{printf "%.0f", $1/1024}') over $(wc -l <"$work/rss") samples"
+  kill "$server"
+}
 
-: >"$work/health" >"$work/admitted" >"$work/probe-status" >"$work/rss"
-( while :; do curl -s -o /dev/null -w '%{http_code} %{time_total}\n' "$url/health/live" >>"$work/health.raw"; sleep 0.1; done ) &
-pids+=($!)
-health_loop=$!
-( n=0; while :; do n=$((n + 1))
-    curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -X POST "$url/chat/query" -H "Authorization: Bearer $token_b" \
-      -H 'Content-Type: application/json' -d "{\"query\": \"What was the approval rate in the last $((2 + n % 80)) days?\"}" >>"$work/probe.raw"
-    sleep 0.2; done ) &
-pids+=($!)
-probe_loop=$!
-( while :; do ps -o rss= -p "$server" >>"$work/rss"; sleep 1; done ) &
-pids+=($!)
-rss_loop=$!
-echo "2. overload (wrk -c256 -d$duration): $(wrk_ask $url/chat/query 256 "$duration" "$token_a")"
-kill "$health_loop" "$probe_loop" "$rss_loop" 2>/dev/null || true
-awk '$1 == 200 {print $2}' "$work/health.raw" >"$work/health"
-awk '$1 == 200 {print $2}' "$work/probe.raw" >"$work/admitted"
-echo "   /health/live during the overload: $(awk '$1 != 200' "$work/health.raw" | wc -l) not 200 of $(wc -l <"$work/health.raw"); $(pct "$work/health")"
-echo "   probe questions: $(cut -d' ' -f1 "$work/probe.raw" | sort | uniq -c | awk '{printf "%s× %s ", $1, $2}'); admitted: $(pct "$work/admitted")"
-echo "   server RSS (MiB): first $(head -1 "$work/rss" | awk '{printf "%.0f", $1/1024}'), peak $(sort -n "$work/rss" | tail -1 | awk '{printf "%.0f", $1/1024}'), last $(tail -1 "$work/rss" | awk '{printf "%.0f", $1/1024}') over $(wc -l <"$work/rss") samples"
-kill "$server"
+overload 2 18090 PAYSCOPE_MAX_INFLIGHT=4
+overload 3 18092 PAYSCOPE_MAX_INFLIGHT=4 PAYSCOPE_MAX_CONNECTIONS=128
 
 start_demo 18091
 url=http://127.0.0.1:18091
-echo "3. default rates, one subject (wrk -c8 -d10s): $(wrk_ask $url/chat/query 8 10s "$token_a")"
+echo "4. default rates, one subject (wrk -c8 -d10s): $(wrk_ask $url/chat/query 8 10s "$token_a")"
 echo "   the other bank's analyst right after: HTTP $(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/chat/query" -H "Authorization: Bearer $token_b" -H 'Content-Type: application/json' -d '{"query": "What is the transaction volume?"}')"
