@@ -50,19 +50,29 @@ pub fn closest_questions(q: &Question) -> Vec<String> {
         let b = bare(w);
         crate::query::words::is_stopword(&b) || b.parse::<f64>().is_ok()
     };
-    // Each unplaced word goes with the small words and numbers that hang on it
-    // (`customers over 65`), and the question keeps its closing mark.
+    // Each unplaced word goes with the small words before it (`for our platinum`) and the small
+    // words and numbers after it (`customers over 65`), except a small word that opens what
+    // follows (`tier in November`); the question keeps its closing mark.
+    let words: Vec<&str> = q.text.split_whitespace().collect();
+    let unplaced = |w: &str| q.not_understood.contains(&bare(w));
     let mut kept: Vec<&str> = Vec::new();
     let mut dropping = false;
-    for w in q.text.split_whitespace() {
-        if q.not_understood.contains(&bare(w)) {
+    for (i, w) in words.iter().enumerate() {
+        if unplaced(w) {
+            while kept.last().is_some_and(|k| crate::query::words::is_stopword(&bare(k))) {
+                kept.pop();
+            }
             dropping = true;
-        } else if !(dropping && filler(w)) {
+            continue;
+        }
+        let opens_next = crate::query::words::is_stopword(&bare(w))
+            && words.get(i + 1).is_some_and(|n| !filler(n) && !unplaced(n));
+        if !(dropping && filler(w)) || opens_next {
             dropping = false;
             kept.push(w);
         }
     }
-    while kept.last().is_some_and(|w| filler(w)) {
+    while kept.last().is_some_and(|w| crate::query::words::is_stopword(&bare(w))) {
         kept.pop();
     }
     let mut out = Vec::new();

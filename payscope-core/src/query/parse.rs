@@ -1271,6 +1271,18 @@ mod tests {
         parse(text, as_of, &TimeRangeSpec::default(), &BTreeMap::new(), &merchants).unwrap()
     }
 
+    /// The question offered instead of one with unplaced words keeps what was placed, with
+    /// the words that open it, and loses what hung on the unplaced ones.
+    #[test]
+    fn the_closest_question_drops_what_hangs_on_unplaced_words() {
+        let closest = |text: &str| crate::agents::narrative::closest_questions(&q(text))[0].clone();
+        assert_eq!(
+            closest("What was the approval rate for our platinum tier in November 2026?"),
+            "What was the approval rate in November 2026?"
+        );
+        assert_eq!(closest("Approval rate for customers over 65 last week"), "Approval rate last week");
+    }
+
     #[test]
     fn exclusions_exclude() {
         let network =
