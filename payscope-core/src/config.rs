@@ -294,8 +294,9 @@ pub struct Settings {
     pub limits: Limits,
 }
 
-/// Overload protection of the HTTP API (0: no limit).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Overload protection of the HTTP API (0: no limit). [`Limits::default`] is a deployment's;
+/// [`Limits::unlimited`] an embedded library's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     /// Questions and typed queries per token subject per minute.
     pub questions_per_subject: u32,
@@ -307,10 +308,25 @@ pub struct Limits {
     pub uploads_per_bank: u32,
     /// Questions computed at once.
     pub max_inflight: usize,
-    /// The longest a question is computed.
+    /// The longest a question is computed (zero: no deadline).
     pub deadline: Duration,
     /// Open connections served in full.
     pub max_connections: usize,
+}
+
+impl Limits {
+    /// No limit at all.
+    pub const fn unlimited() -> Limits {
+        Limits {
+            questions_per_subject: 0,
+            questions_per_bank: 0,
+            uploads_per_subject: 0,
+            uploads_per_bank: 0,
+            max_inflight: 0,
+            deadline: Duration::ZERO,
+            max_connections: 0,
+        }
+    }
 }
 
 impl Default for Limits {

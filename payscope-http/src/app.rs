@@ -64,17 +64,23 @@ impl App {
         surface: Surface,
         demo: Vec<crate::console::DemoSignIn>,
     ) -> App {
-        let overload = Arc::new(Overload::new(Limits::default()));
+        let overload = Arc::new(Overload::new(Limits::unlimited()));
         App { inner: Arc::new(Inner { engine, auth, overload, surface, demo }) }
     }
 
     /// The same app under `limits` (the library's default is no limit; the binary applies the
-    /// environment's). Call it before the app is cloned.
-    pub fn with_limits(mut self, limits: Limits) -> App {
-        if let Some(inner) = Arc::get_mut(&mut self.inner) {
-            inner.overload = Arc::new(Overload::new(limits));
-        }
-        self
+    /// environment's), with counts of its own.
+    pub fn with_limits(self, limits: Limits) -> App {
+        let i = &self.inner;
+        let overload = Arc::new(Overload::new(limits));
+        let inner = Inner {
+            engine: i.engine.clone(),
+            auth: i.auth.clone(),
+            overload,
+            surface: i.surface,
+            demo: i.demo.clone(),
+        };
+        App { inner: Arc::new(inner) }
     }
 
     /// The overload state: the server counts connections with it.

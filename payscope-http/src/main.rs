@@ -173,7 +173,7 @@ async fn run(settings: Settings, demo: bool, addr: Option<std::net::SocketAddr>)
         Some(demo) => App::demo(engine, auth, demo.sign_ins()),
         None => App::api(engine, auth),
     }
-    .with_limits(payscope_http::overload::Limits::from_settings(&settings.limits));
+    .with_limits(settings.limits);
     serve(listener, app, shutdown_signal()).await.map_err(|e| e.to_string())?;
     let _ = stop_worker.send(());
     if let Some(worker) = worker {

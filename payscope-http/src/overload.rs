@@ -11,8 +11,8 @@
 //!   health and metrics (everything else `503 overloaded`, `Connection: close`); past twice that,
 //!   it is closed at once.
 //!
-//! Health and metrics are never shed. Every limit of 0 is "no limit" (the library's default;
-//! the binaries take theirs from the environment, docs/configuration.md).
+//! Health and metrics are never shed. Every limit of 0 is "no limit" (the library's default is
+//! [`Limits::unlimited`]; the binary takes the environment's, docs/configuration.md).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -23,46 +23,13 @@ use http::StatusCode;
 use payscope_core::bank::BankContext;
 
 use crate::error::ApiError;
+pub use payscope_core::config::Limits;
 
 /// How long a question waits for room among the in-flight computations before it is shed.
 pub const QUEUE_WAIT: Duration = Duration::from_millis(250);
 
 /// Buckets kept before idle ones are dropped.
 const MAX_BUCKETS: usize = 100_000;
-
-/// The limits; 0 is no limit.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Limits {
-    /// Questions and typed queries a subject may ask per minute.
-    pub questions_per_subject: u32,
-    /// Questions and typed queries a bank's users may ask per minute together.
-    pub questions_per_bank: u32,
-    /// Uploads and previews a subject may send per minute.
-    pub uploads_per_subject: u32,
-    /// Uploads and previews a bank's users may send per minute together.
-    pub uploads_per_bank: u32,
-    /// Questions computed at once.
-    pub max_inflight: usize,
-    /// The longest a question may be computed.
-    pub deadline: Option<Duration>,
-    /// Open connections served in full.
-    pub max_connections: usize,
-}
-
-impl Limits {
-    /// The limits the settings give.
-    pub fn from_settings(s: &payscope_core::config::Limits) -> Limits {
-        Limits {
-            questions_per_subject: s.questions_per_subject,
-            questions_per_bank: s.questions_per_bank,
-            uploads_per_subject: s.uploads_per_subject,
-            uploads_per_bank: s.uploads_per_bank,
-            max_inflight: s.max_inflight,
-            deadline: (!s.deadline.is_zero()).then_some(s.deadline),
-            max_connections: s.max_connections,
-        }
-    }
-}
 
 /// What a rate applies to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -165,28 +132,21 @@ impl Overload {
 
     /// Takes a token from the caller's and the bank's buckets for `work`, or `429`.
     pub fn admit(&self, work: Work, ctx: &BankContext) -> Result<(), ApiError> {
-        let (per_subject, per_bank) = match work {
-            Work::Question => (self.limits.questions_per_subject, self.limits.questions_per_bank),
-            Work::Upload => (self.limits.uploads_per_subject, self.limits.uploads_per_bank),
-        };
         let now = Instant::now();
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() > MAX_BUCKETS {
-            let limit_of = |(w, o): &(Work, Owner)| match (w, o) {
-                (Work::Question, Owner::Subject(..)) => self.limits.questions_per_subject,
-                (Work::Question, Owner::Bank(_)) => self.limits.questions_per_bank,
-                (Work::Upload, Owner::Subject(..)) => self.limits.uploads_per_subject,
-                (Work::Upload, Owner::Bank(_)) => self.limits.uploads_per_bank,
-            };
-            buckets.retain(|k, b| !b.full(limit_of(k), now));
+            buckets.retain(|(w, o), b| !b.full(self.per_minute(*w, o), now));
         }
         let subject = ctx.caller().map(|c| Owner::Subject(ctx.bank_id(), c.subject.clone()));
-        let checks =
-            [(subject, per_subject, "you"), (Some(Owner::Bank(ctx.bank_id())), per_bank, "your bank")];
+        let checks = [(subject, "you"), (Some(Owner::Bank(ctx.bank_id())), "your bank")];
         // Both buckets are checked before either is taken from, so a refused request costs nothing.
         let mut taken = Vec::new();
-        for (owner, per_minute, who) in checks {
-            let Some(owner) = owner.filter(|_| per_minute > 0) else { continue };
+        for (owner, who) in checks {
+            let Some(owner) = owner else { continue };
+            let per_minute = self.per_minute(work, &owner);
+            if per_minute == 0 {
+                continue;
+            }
             let mut bucket = buckets
                 .get(&(work, owner.clone()))
                 .copied()
@@ -209,6 +169,17 @@ impl Overload {
         Ok(())
     }
 
+    /// The rate of `work` for `owner`'s bucket.
+    fn per_minute(&self, work: Work, owner: &Owner) -> u32 {
+        let l = &self.limits;
+        match (work, owner) {
+            (Work::Question, Owner::Subject(..)) => l.questions_per_subject,
+            (Work::Question, Owner::Bank(_)) => l.questions_per_bank,
+            (Work::Upload, Owner::Subject(..)) => l.uploads_per_subject,
+            (Work::Upload, Owner::Bank(_)) => l.uploads_per_bank,
+        }
+    }
+
     /// Room to compute one question (held until dropped), or `503 overloaded`.
     pub async fn room(&self) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
         match tokio::time::timeout(QUEUE_WAIT, self.inflight.clone().acquire_owned()).await {
@@ -227,7 +198,10 @@ impl Overload {
         &self,
         work: impl std::future::Future<Output = Result<T, ApiError>>,
     ) -> Result<T, ApiError> {
-        let Some(deadline) = self.limits.deadline else { return work.await };
+        let deadline = self.limits.deadline;
+        if deadline.is_zero() {
+            return work.await;
+        }
         tokio::time::timeout(deadline, work).await.unwrap_or_else(|_| {
             Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,

@@ -195,7 +195,7 @@ async fn read(http: &reqwest::Client, source: &JwksSource) -> Result<(KeyRing, [
             tokio::fs::read(path).await.map_err(|e| format!("cannot read {}: {e}", path.display()))?
         }
     };
-    let digest = sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&text)).into();
+    let digest = <sha2::Sha256 as sha2::Digest>::digest(&text).into();
     Ok((ring(&text)?, digest))
 }
 

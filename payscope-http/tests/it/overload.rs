@@ -32,7 +32,7 @@ async fn rates_are_per_subject_and_per_bank() {
         questions_per_subject: 8,
         questions_per_bank: 12,
         uploads_per_subject: 4,
-        ..Limits::default()
+        ..Limits::unlimited()
     };
     let server = Server::start_with(Options { limits, ..Options::default() }).await;
     let (bank, other) = (BankId::from_uuid(uuid::Uuid::new_v4()), BankId::from_uuid(uuid::Uuid::new_v4()));
@@ -67,7 +67,7 @@ async fn rates_are_per_subject_and_per_bank() {
 /// the lock is gone questions are answered again.
 #[tokio::test]
 async fn a_slow_question_times_out_and_the_others_are_shed() {
-    let limits = Limits { max_inflight: 1, deadline: Some(Duration::from_secs(2)), ..Limits::default() };
+    let limits = Limits { max_inflight: 1, deadline: Duration::from_secs(2), ..Limits::unlimited() };
     let Some((server, dsn)) = Server::start_postgres_with(limits).await else { return };
     let bank = BankId::from_uuid(uuid::Uuid::new_v4());
     let t = token(bank, "ana");
@@ -106,7 +106,7 @@ async fn a_slow_question_times_out_and_the_others_are_shed() {
 /// Past the connection cap a connection is served health and metrics only, and told to close.
 #[tokio::test]
 async fn connections_past_the_cap_get_health_only() {
-    let limits = Limits { max_connections: 1, ..Limits::default() };
+    let limits = Limits { max_connections: 1, ..Limits::unlimited() };
     let server = Server::start_with(Options { limits, ..Options::default() }).await;
     let addr = server.base.trim_start_matches("http://").to_owned();
     let t = token(BankId::from_uuid(uuid::Uuid::new_v4()), "ana");

@@ -173,7 +173,7 @@ impl Default for Options {
             max_upload_bytes: 256 << 20,
             demo: vec![],
             auth: None,
-            limits: Default::default(),
+            limits: payscope_http::overload::Limits::unlimited(),
             worker: true,
         }
     }
@@ -204,7 +204,9 @@ impl Server {
     /// The API on the Postgres backend, in a fresh migrated database (artifacts in a temp
     /// dir, the worker in-process on the Postgres queue); `None` when there is no database.
     pub async fn start_postgres() -> Option<Server> {
-        Server::start_postgres_with(Default::default()).await.map(|(server, _)| server)
+        Server::start_postgres_with(payscope_http::overload::Limits::unlimited())
+            .await
+            .map(|(server, _)| server)
     }
 
     /// [`Server::start_postgres`] under `limits`, with its database's DSN.
