@@ -11,7 +11,8 @@
 #    is sampled every second. Limits: PAYSCOPE_MAX_INFLIGHT=4 (questions computed at once),
 #    rates off (wrk has one token).
 # 3. connections: the same with PAYSCOPE_MAX_CONNECTIONS=128, so half of wrk's connections —
-#    and a new client's — are served health and metrics only.
+#    and a new client's — are served health and metrics only; 3b. the same with health probed
+#    on its own listener (PAYSCOPE_OPS_ADDR).
 # 4. rates: the default limits (120 questions a minute per subject): one subject's wrk run is
 #    mostly 429, and another bank's analyst is still answered.
 # Usage: benches/overload.sh [overload duration, default 30s]   (needs wrk, curl)
@@ -81,10 +82,13 @@ overload() { # label, port, then the limits
   local label=$1 port=$2
   shift 2
   start_demo "$port" PAYSCOPE_QUESTIONS_PER_MINUTE=0 PAYSCOPE_BANK_QUESTIONS_PER_MINUTE=0 "$@"
-  local url=http://127.0.0.1:$port
+  local url=http://127.0.0.1:$port health_url=http://127.0.0.1:$port/health/live arg
+  for arg in "$@"; do
+    case $arg in PAYSCOPE_OPS_ADDR=*) health_url="http://${arg#PAYSCOPE_OPS_ADDR=}/health/live" ;; esac
+  done
   [ "$label" = 2 ] && echo "1. sustainable (wrk -c2 -d10s): $(wrk_ask "$url/chat/query" 2 10s "$token_a")"
   rm -f "$work/health.raw" "$work/probe.raw" "$work/rss"
-  ( while :; do curl -s -o /dev/null -w '%{http_code} %{time_total}\n' "$url/health/live" >>"$work/health.raw"; sleep 0.1; done ) &
+  ( while :; do curl -s -o /dev/null -w '%{http_code} %{time_total}\n' "$health_url" >>"$work/health.raw"; sleep 0.1; done ) &
   local health_loop=$!
   ( n=0; while :; do n=$((n + 1))
       curl -s -o /dev/null -w '%{http_code} %{time_total}\n' -X POST "$url/chat/query" -H "Authorization: Bearer $token_b" \
@@ -98,7 +102,7 @@ overload() { # label, port, then the limits
   kill "$health_loop" "$probe_loop" "$rss_loop" 2>/dev/null || true
   awk '$1 == 200 {print $2}' "$work/health.raw" >"$work/health"
   awk '$1 == 200 {print $2}' "$work/probe.raw" >"$work/admitted"
-  echo "   /health/live meanwhile: $(awk '$1 != 200' "$work/health.raw" | wc -l) not 200 of $(wc -l <"$work/health.raw"); $(pct "$work/health")"
+  echo "   $health_url meanwhile: $(awk '$1 != 200' "$work/health.raw" | wc -l) not 200 of $(wc -l <"$work/health.raw"); $(pct "$work/health")"
   echo "   the other bank's questions meanwhile: $(cut -d' ' -f1 "$work/probe.raw" | sort | uniq -c | awk '{printf "%s× %s ", $1, $2}'); admitted: $(pct "$work/admitted")"
   echo "   server RSS (MiB): first $(head -1 "$work/rss" | awk '{printf "%.0f", $1/1024}'), peak $(sort -n "$work/rss" | tail -1 | awk '{printf "%.0f", $1/1024}'), last $(tail -1 "$work/rss" | awk '{printf "%.0f", $1/1024}') over $(wc -l <"$work/rss") samples"
   kill "$server"
@@ -106,6 +110,7 @@ overload() { # label, port, then the limits
 
 overload 2 18090 PAYSCOPE_MAX_INFLIGHT=4
 overload 3 18092 PAYSCOPE_MAX_INFLIGHT=4 PAYSCOPE_MAX_CONNECTIONS=128
+overload 3b 18094 PAYSCOPE_MAX_INFLIGHT=4 PAYSCOPE_MAX_CONNECTIONS=128 PAYSCOPE_OPS_ADDR=127.0.0.1:18095
 
 start_demo 18091
 url=http://127.0.0.1:18091

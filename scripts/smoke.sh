@@ -94,13 +94,14 @@ pids+=($!)
 step "payscope-http and payscope-worker (the compose file's x-payscope-env, host addresses)"
 api_port=$(free_port)
 worker_port=$(free_port)
+ops_port=$(free_port)
 export DATABASE_DSN="postgres://payscope_api:$db_password@127.0.0.1:5432/$db"
 export PAYSCOPE_PAN_KEY=$pan_key
 export REDIS_URL="redis://127.0.0.1:$redis_port"
 export MINIO_ENDPOINT="http://127.0.0.1:$s3_port" MINIO_ACCESS_KEY=$minio_user MINIO_SECRET_KEY=$minio_password
 export MINIO_BUCKET=payscope-artifacts MINIO_BACKUP_BUCKET=payscope-backups MINIO_REGION=us-east-1
 export JWT_JWKS_FILE="$work/jwks.json"
-export PAYSCOPE_ADDR="127.0.0.1:$api_port" PAYSCOPE_WORKER_ADDR="127.0.0.1:$worker_port"
+export PAYSCOPE_ADDR="127.0.0.1:$api_port" PAYSCOPE_WORKER_ADDR="127.0.0.1:$worker_port" PAYSCOPE_OPS_ADDR="127.0.0.1:$ops_port"
 export PAYSCOPE_LOG=info PAYSCOPE_LOG_FORMAT=json
 export PAYSCOPE_DATA_DIR="$work/data"
 unset NEO4J_URI PINECONE_API_KEY PINECONE_HOST LLM_BASE_URL JWT_PUBLIC_KEY JWT_JWKS_URL
@@ -120,7 +121,7 @@ wait_http "$api/health/live" api $api_pid
 wait_http "http://127.0.0.1:$worker_port/health/live" worker $worker_pid
 
 step "verify: readiness"
-for target in "$api" "http://127.0.0.1:$worker_port"; do
+for target in "$api" "http://127.0.0.1:$ops_port" "http://127.0.0.1:$worker_port"; do
   ready=$(curl -sS "$target/health/ready")
   echo "$target/health/ready: $ready"
   python3 - "$ready" <<'PY' || fail "readiness of $target"
@@ -176,7 +177,7 @@ echo "403 bank_id_mismatch; bank B sees none of bank A's reports"
 step "verify: Prometheus scrapes the API (30 s)"
 prom_port=$(free_port)
 mkdir -p "$work/prometheus"
-sed -e "s/\"api:8000\"/\"127.0.0.1:$api_port\"/" -e "s/\"worker:8001\"/\"127.0.0.1:$worker_port\"/" \
+sed -e "s/\"api:8001\"/\"127.0.0.1:$ops_port\"/" -e "s/\"worker:8001\"/\"127.0.0.1:$worker_port\"/" \
   -e 's/scrape_interval: 15s/scrape_interval: 2s/' infra/prometheus/prometheus.yml >"$work/prometheus/prometheus.yml"
 cp infra/prometheus/alerts.yml "$work/prometheus/"
 prometheus --config.file="$work/prometheus/prometheus.yml" --storage.tsdb.path="$work/prometheus/data" \

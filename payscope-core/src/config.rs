@@ -75,6 +75,8 @@ pub const PAYSCOPE_PAN_KEY: &str = "PAYSCOPE_PAN_KEY";
 pub const PAYSCOPE_ADDR: &str = "PAYSCOPE_ADDR";
 /// Worker health/metrics listen address.
 pub const PAYSCOPE_WORKER_ADDR: &str = "PAYSCOPE_WORKER_ADDR";
+/// The API's own listener for health and metrics only, outside its connection cap.
+pub const PAYSCOPE_OPS_ADDR: &str = "PAYSCOPE_OPS_ADDR";
 /// Postgres pool size.
 pub const PAYSCOPE_DB_POOL_SIZE: &str = "PAYSCOPE_DB_POOL_SIZE";
 /// Postgres statement timeout in milliseconds.
@@ -140,6 +142,7 @@ pub const ALL_VARIABLES: &[&str] = &[
     PAYSCOPE_PAN_KEY,
     PAYSCOPE_ADDR,
     PAYSCOPE_WORKER_ADDR,
+    PAYSCOPE_OPS_ADDR,
     PAYSCOPE_DB_POOL_SIZE,
     PAYSCOPE_DB_STATEMENT_TIMEOUT_MS,
     PAYSCOPE_DB_CONNECT_TIMEOUT_MS,
@@ -257,6 +260,9 @@ pub struct Settings {
     pub addr: SocketAddr,
     /// Worker listen address.
     pub worker_addr: SocketAddr,
+    /// The API's health-and-metrics listener, when configured: probes and scrapes there are
+    /// never queued behind a flood of API connections.
+    pub ops_addr: Option<SocketAddr>,
     /// Postgres, when configured.
     pub postgres: Option<PostgresSettings>,
     /// Redis URL, when configured.
@@ -516,6 +522,9 @@ impl Settings {
         Ok(Settings {
             addr: parse_addr(PAYSCOPE_ADDR, get(PAYSCOPE_ADDR), "0.0.0.0:8000")?,
             worker_addr: parse_addr(PAYSCOPE_WORKER_ADDR, get(PAYSCOPE_WORKER_ADDR), "0.0.0.0:8001")?,
+            ops_addr: get(PAYSCOPE_OPS_ADDR)
+                .map(|v| parse_addr(PAYSCOPE_OPS_ADDR, Some(v), ""))
+                .transpose()?,
             postgres,
             redis_url,
             jwt,
@@ -588,6 +597,7 @@ fn unreachable_defaults() -> Settings {
     Settings {
         addr: SocketAddr::from(([0, 0, 0, 0], 8000)),
         worker_addr: SocketAddr::from(([0, 0, 0, 0], 8001)),
+        ops_addr: None,
         postgres: None,
         redis_url: None,
         jwt: JwtSettings::default(),

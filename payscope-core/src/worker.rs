@@ -40,6 +40,13 @@ impl Worker {
         self
     }
 
+    /// Announces the worker to the queue once, so a process that may not consume it (a
+    /// Postgres login outside `payscope_worker`) stops at start-up with the reason instead of
+    /// failing every claim.
+    pub async fn check_queue(&self) -> Result<()> {
+        self.engine.heartbeat(&self.name).await
+    }
+
     /// Claims and processes at most one job, waiting briefly for one to arrive.
     pub async fn try_execute_job(&self) -> Result<JobOutcome> {
         self.engine.run_next_job(&self.name, CLAIM_WAIT).await

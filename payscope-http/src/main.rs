@@ -151,6 +151,21 @@ async fn run(settings: Settings, demo: bool, addr: Option<std::net::SocketAddr>)
     let listener =
         TcpListener::bind(addr).await.map_err(|e| format!("PAYSCOPE_ADDR: cannot listen on {addr}: {e}"))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    // Health and metrics on a listener of their own: its accept loop is not the one a flood of
+    // API connections keeps busy, and no connection cap applies to it.
+    let (stop_ops, ops_stopped) = tokio::sync::oneshot::channel::<()>();
+    let ops = match settings.ops_addr {
+        Some(ops_addr) => {
+            let ops_listener = TcpListener::bind(ops_addr)
+                .await
+                .map_err(|e| format!("PAYSCOPE_OPS_ADDR: cannot listen on {ops_addr}: {e}"))?;
+            tracing::info!(addr = %ops_addr, "health and metrics listening");
+            Some(tokio::spawn(serve(ops_listener, App::ops(engine.clone()), async {
+                let _ = ops_stopped.await;
+            })))
+        }
+        None => None,
+    };
     // With an in-process queue nobody else can run the jobs: the worker loop runs here.
     let embedded_queue = settings.postgres.is_none();
     let (stop_worker, worker_stopped) = tokio::sync::oneshot::channel::<()>();
@@ -178,6 +193,11 @@ async fn run(settings: Settings, demo: bool, addr: Option<std::net::SocketAddr>)
     let _ = stop_worker.send(());
     if let Some(worker) = worker {
         let _ = worker.await;
+    }
+    // Health stays answerable until the API has drained.
+    let _ = stop_ops.send(());
+    if let Some(ops) = ops {
+        let _ = ops.await;
     }
     Ok(())
 }

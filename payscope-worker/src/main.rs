@@ -61,6 +61,7 @@ async fn run(settings: Settings) -> Result<(), String> {
         .map_err(|e| format!("PAYSCOPE_WORKER_ADDR: cannot listen on {}: {e}", settings.worker_addr))?;
     let name = format!("worker-{}-{}", hostname(), std::process::id());
     let worker = Worker::new(engine.clone(), name, settings.worker_concurrency);
+    worker.check_queue().await.map_err(|e| format!("cannot consume the job queue: {e}"))?;
     let (stop_ops, ops_stopped) = tokio::sync::oneshot::channel::<()>();
     let ops = tokio::spawn(serve(listener, App::ops(engine), async {
         let _ = ops_stopped.await;

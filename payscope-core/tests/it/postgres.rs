@@ -88,7 +88,7 @@ mod isolation {
     }
 
     /// Two fresh banks with `n_a` and `n_b` authorizations loaded, and an audit record each.
-    async fn two_banks(
+    pub(super) async fn two_banks(
         db: &TestDb,
         n_a: usize,
         n_b: usize,
@@ -355,11 +355,12 @@ mod isolation {
             "infra/postgres/001_canonical_facts.sql",
             "infra/postgres/002_explainability_audit.sql",
             "infra/postgres/003_rls_tenant.sql",
-            "infra/timescale/001_metrics_timeseries.sql",
             "infra/postgres/004_query_paths.sql",
             "infra/postgres/005_mapping_profiles.sql",
             "infra/postgres/006_audit_subject.sql",
             "infra/postgres/007_workers.sql",
+            "infra/postgres/008_queue_isolation.sql",
+            "infra/timescale/001_timescale.sql",
         ] {
             let out = std::process::Command::new("psql")
                 .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &empty.dsn, "-f"])
@@ -395,9 +396,12 @@ mod isolation {
         assert_eq!(migrated, schema(empty.dsn.clone()).await);
         for (table, rls, forced, owner, policies, _) in &migrated {
             assert_eq!(owner, "payscope_owner", "{table}");
-            // The queue and its workers hold ids and delivery state, no tenant data.
-            if table != "jobs" && table != "workers" {
-                assert!(*rls && *forced && *policies == 1, "{table}: RLS not enabled and forced");
+            // The queue has a policy for the API (enqueue) and one for workers; heartbeats are
+            // the workers' alone.
+            match table.as_str() {
+                "jobs" => assert!(*rls && *forced && *policies == 2, "jobs: RLS not enabled and forced"),
+                "workers" => {}
+                _ => assert!(*rls && *forced && *policies == 1, "{table}: RLS not enabled and forced"),
             }
         }
         // The runtime role owns nothing and cannot bypass RLS.
@@ -583,5 +587,228 @@ mod engine {
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
         assert!(recovered, "the pool did not reconnect after Postgres came back");
+    }
+}
+
+/// What a deployment's database holds beyond the tables: the queue's roles, the Timescale
+/// branch of the migrations, and migrations amended after release.
+mod deployment {
+    use std::time::Duration;
+
+    use payscope_core::backend::postgres::{PgBackend, PgQueue, MIGRATOR};
+    use payscope_core::bank::{BankContext, BankId, Role};
+    use payscope_core::config::PostgresSettings;
+    use payscope_core::facts::ReportId;
+    use payscope_core::store::jobs::{Job, JobQueue};
+    use sqlx::Executor;
+
+    use crate::services::{psql, TestDb};
+
+    async fn backend_as(db: &TestDb, login: &str) -> PgBackend {
+        let settings = PostgresSettings {
+            dsn: db.dsn_as(login).into(),
+            pool_size: 2,
+            statement_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+        };
+        PgBackend::connect(&settings).await.unwrap()
+    }
+
+    /// The API's login and a worker's login, made as DEPLOYMENT.md says, dropped at the end.
+    struct Logins {
+        api: String,
+        ingest: String,
+        admin: String,
+    }
+
+    impl Logins {
+        async fn create(db: &TestDb) -> Logins {
+            let tag = &uuid::Uuid::new_v4().simple().to_string()[..12];
+            let (api, ingest) = (format!("payscope_t_api_{tag}"), format!("payscope_t_ingest_{tag}"));
+            let mut admin = db.connect().await;
+            admin
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "CREATE ROLE {api} LOGIN IN ROLE payscope_app;
+                     CREATE ROLE {ingest} LOGIN IN ROLE payscope_app, payscope_worker"
+                )))
+                .await
+                .unwrap();
+            Logins { api, ingest, admin: db.dsn.clone() }
+        }
+    }
+
+    impl Drop for Logins {
+        fn drop(&mut self) {
+            let _ = psql(&self.admin, &format!("DROP ROLE IF EXISTS {}, {}", self.api, self.ingest));
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_job_queue_is_readable_by_workers_only() {
+        let Some(db) = TestDb::create().await else { return };
+        let logins = Logins::create(&db).await;
+        let (api_dsn, ingest_dsn) = (db.dsn_as(&logins.api), db.dsn_as(&logins.ingest));
+        let bank = BankContext::embedded(BankId::from_uuid(uuid::Uuid::new_v4()), [Role::Admin]);
+        let report = ReportId(uuid::Uuid::new_v4());
+
+        // The API adds a job for its bank and reads the queue's health, nothing more.
+        let api_pg = backend_as(&db, &logins.api).await;
+        let api = PgQueue::new(api_pg.clone(), Duration::from_secs(60));
+        api.enqueue(Job::new(&bank, report)).await.unwrap();
+        assert_eq!(api.depth().await.unwrap(), 1);
+        let refused = api.claim("api", Duration::ZERO).await.unwrap_err().to_string();
+        assert!(refused.contains("GRANT payscope_worker TO"), "{refused}");
+
+        // From psql, as the API's login: the queue and the heartbeats are not readable, the
+        // worker role cannot be taken, and a job without a declared bank is refused.
+        for sql in ["SELECT count(*) FROM payscope.jobs", "SELECT count(*) FROM payscope.workers"] {
+            let err = psql(&api_dsn, sql).unwrap_err();
+            assert!(err.contains("permission denied for table"), "{sql}: {err}");
+        }
+        let err = psql(&api_dsn, "SET ROLE payscope_worker").unwrap_err();
+        assert!(err.contains("permission denied to set role"), "{err}");
+        let err = psql(
+            &api_dsn,
+            "INSERT INTO payscope.jobs (job_id, bank_id, report_id) VALUES (gen_random_uuid(), gen_random_uuid(), gen_random_uuid())",
+        )
+        .unwrap_err();
+        assert!(err.contains("row-level security"), "{err}");
+        assert_eq!(psql(&api_dsn, "SELECT depth FROM payscope.queue_health(20)").unwrap(), "1");
+
+        // The worker's login consumes it.
+        let worker_pg = backend_as(&db, &logins.ingest).await;
+        let worker = PgQueue::new(worker_pg.clone(), Duration::from_secs(60));
+        worker.heartbeat("w1").await.unwrap();
+        assert_eq!(api.liveness().await.unwrap().live_workers, 1);
+        let claimed = worker.claim("w1", Duration::from_secs(1)).await.unwrap().expect("the job");
+        assert_eq!((claimed.job.bank_id, claimed.job.report_id), (bank.bank_id(), report));
+        let seen = psql(&ingest_dsn, "SET ROLE payscope_worker; SELECT count(*) FROM payscope.jobs").unwrap();
+        assert_eq!(seen, "1");
+        worker.complete(&claimed).await.unwrap();
+        assert_eq!(api.depth().await.unwrap(), 0);
+        api_pg.pool().close().await;
+        worker_pg.pool().close().await;
+    }
+
+    /// TimescaleDB cannot be installed here, so its calls are stubbed in a schema placed
+    /// before `pg_catalog` on the search path: `migrations/0010` runs its Timescale branch
+    /// for real (parsed, planned, executed) against stubs that record each call and, like
+    /// Timescale, make chunks as inheritance children that receive the parent's grants but
+    /// not its row-level security policies.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_timescale_branch_keeps_chunks_out_of_the_runtime_roles_reach() {
+        let Some(db) = TestDb::create().await else { return };
+        let (pg, [a, b]) = super::isolation::two_banks(&db, 300, 200).await;
+        let admin = db.dsn.clone();
+        psql(&admin, TIMESCALE_STUBS).unwrap();
+        let sum_as = |bank: &BankContext| {
+            format!(
+                "SET app.current_bank_id = '{}'; SET ROLE payscope_app; SELECT coalesce(sum(facts), 0) FROM payscope.rollup_daily",
+                bank.bank_id()
+            )
+        };
+        let before = [psql(&admin, &sum_as(&a)).unwrap(), psql(&admin, &sum_as(&b)).unwrap()];
+        assert_eq!(before, ["300", "200"]);
+
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let out = std::process::Command::new("psql")
+            .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &admin, "-f"])
+            .arg(root.join("infra/timescale/001_timescale.sql"))
+            .env("PGOPTIONS", "-c search_path=ts_stub,pg_catalog,public")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success() && !stderr.contains("not available"), "{stderr}");
+        let calls = psql(&admin, "SELECT string_agg(format('%s %s %s %s %s %s', rel, time_col, chunk_schema, chunk_interval, if_missing, migrate), '; ' ORDER BY rel) FROM ts_stub.calls").unwrap();
+        assert_eq!(
+            calls,
+            "payscope.rollup_daily day payscope_chunks 30 days t t; payscope.rollup_daily_totals day payscope_chunks 90 days t t"
+        );
+        // Every row moved into a chunk; through the hypertable each bank still sees its own.
+        assert_eq!(psql(&admin, "SELECT count(*) FROM ONLY payscope.rollup_daily").unwrap(), "0");
+        assert_eq!([psql(&admin, &sum_as(&a)).unwrap(), psql(&admin, &sum_as(&b)).unwrap()], before);
+        // The chunk itself is out of reach of the runtime role…
+        let chunk_as_a = format!(
+            "SET app.current_bank_id = '{}'; SET ROLE payscope_app; SELECT count(DISTINCT bank_id) FROM payscope_chunks._hyper_1_chunk",
+            a.bank_id()
+        );
+        let err = psql(&admin, &chunk_as_a).unwrap_err();
+        assert!(err.contains("permission denied for schema payscope_chunks"), "{err}");
+        // …which matters: where it could name the chunk, it would read both banks' rows, and
+        // adopt_timescale refuses to finish.
+        psql(&admin, "GRANT USAGE ON SCHEMA payscope_chunks TO payscope_app").unwrap();
+        assert_eq!(psql(&admin, &chunk_as_a).unwrap(), "2");
+        let err = psql(&admin, "SET search_path = ts_stub, pg_catalog, public; SET ROLE payscope_owner; SELECT payscope.adopt_timescale()")
+            .unwrap_err();
+        assert!(
+            err.contains("chunks outside row-level security are reachable: payscope_chunks._hyper_1_chunk"),
+            "{err}"
+        );
+        pg.pool().close().await;
+    }
+
+    /// Stand-ins for the TimescaleDB calls `migrations/0010` makes.
+    const TIMESCALE_STUBS: &str = r#"
+        CREATE SCHEMA ts_stub;
+        CREATE VIEW ts_stub.pg_available_extensions AS SELECT 'timescaledb'::name AS name;
+        CREATE VIEW ts_stub.pg_extension AS SELECT 'timescaledb'::name AS extname;
+        CREATE TABLE ts_stub.calls (rel text, time_col name, chunk_schema name, chunk_interval interval,
+                                    if_missing boolean, migrate boolean);
+        CREATE FUNCTION ts_stub.create_hypertable(relation regclass, time_column_name name,
+            associated_schema_name name DEFAULT '_timescaledb_internal', chunk_time_interval interval DEFAULT NULL,
+            if_not_exists boolean DEFAULT false, migrate_data boolean DEFAULT false)
+        RETURNS TABLE (hypertable_id integer, schema_name name, table_name name, created boolean)
+        LANGUAGE plpgsql SECURITY DEFINER AS $f$
+        DECLARE
+            n integer;
+            chunk text;
+        BEGIN
+            IF EXISTS (SELECT FROM ts_stub.calls WHERE rel = relation::text) THEN
+                RETURN;
+            END IF;
+            INSERT INTO ts_stub.calls VALUES (relation::text, time_column_name, associated_schema_name,
+                                              chunk_time_interval, if_not_exists, migrate_data);
+            SELECT count(*) INTO n FROM ts_stub.calls;
+            chunk := format('%I._hyper_%s_chunk', associated_schema_name, n);
+            EXECUTE format('CREATE TABLE %s () INHERITS (%s)', chunk, relation);
+            EXECUTE format('ALTER TABLE %s OWNER TO payscope_owner', chunk);
+            EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON %s TO payscope_app', chunk);
+            IF migrate_data THEN
+                EXECUTE format('WITH moved AS (DELETE FROM ONLY %s RETURNING *) INSERT INTO %s SELECT * FROM moved',
+                               relation, chunk);
+            END IF;
+            RETURN QUERY SELECT n, associated_schema_name, relation::text::name, true;
+        END
+        $f$;
+        CREATE SCHEMA timescaledb_information;
+        CREATE VIEW timescaledb_information.chunks AS
+            SELECT pn.nspname AS hypertable_schema, p.relname AS hypertable_name,
+                   cn.nspname AS chunk_schema, c.relname AS chunk_name
+              FROM pg_inherits i
+              JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace
+              JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace;
+        GRANT USAGE ON SCHEMA ts_stub, timescaledb_information TO payscope_owner;
+        GRANT SELECT ON ALL TABLES IN SCHEMA ts_stub, timescaledb_information TO payscope_owner;
+    "#;
+
+    #[tokio::test]
+    async fn a_migration_amended_after_release_is_accepted_only_under_its_earlier_text() {
+        let Some(db) = TestDb::create().await else { return };
+        let today = MIGRATOR.iter().find(|m| m.version == 4).unwrap().checksum.to_vec();
+        let checksum =
+            || psql(&db.dsn, "SELECT encode(checksum, 'hex') FROM _sqlx_migrations WHERE version = 4");
+        // As a database that applied 0004's first text (sha384sum of that file).
+        let earlier = "86336628e6ee012c8f272ff5854374f58b8a503d0723ad2ea85a100d08e8f15c255ee60dfc31036244a96ed20ad61e64";
+        psql(
+            &db.dsn,
+            &format!("UPDATE _sqlx_migrations SET checksum = decode('{earlier}', 'hex') WHERE version = 4"),
+        )
+        .unwrap();
+        PgBackend::migrate(&db.dsn).await.unwrap();
+        assert_eq!(checksum().unwrap(), hex::encode(today));
+        // Any other text is still refused.
+        psql(&db.dsn, "UPDATE _sqlx_migrations SET checksum = '\\x00' WHERE version = 4").unwrap();
+        let err = PgBackend::migrate(&db.dsn).await.unwrap_err().to_string();
+        assert!(err.contains("4"), "{err}");
     }
 }

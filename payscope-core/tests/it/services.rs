@@ -84,6 +84,29 @@ impl Drop for TestDb {
     }
 }
 
+impl TestDb {
+    /// This database's DSN as `login` (trust authentication in tests).
+    pub fn dsn_as(&self, login: &str) -> String {
+        let mut url = url::Url::parse(&self.dsn).unwrap();
+        url.set_username(login).unwrap();
+        url.set_password(None).unwrap();
+        url.to_string()
+    }
+}
+
+/// Runs `sql` with `psql` as `dsn`'s login, the way an operator would: what it printed, or
+/// its error output.
+pub fn psql(dsn: &str, sql: &str) -> Result<String, String> {
+    let out = std::process::Command::new("psql")
+        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-c", sql])
+        .output()
+        .expect("psql is installed");
+    match out.status.success() {
+        true => Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned()),
+        false => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
+    }
+}
+
 /// `dsn` pointing at database `name`.
 pub fn with_database(dsn: &str, name: &str) -> String {
     let mut url = url::Url::parse(dsn).unwrap();

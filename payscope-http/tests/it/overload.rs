@@ -135,3 +135,71 @@ async fn connections_past_the_cap_get_health_only() {
     assert_eq!(status, 200, "served in full once the first connection closed");
     server.stop().await;
 }
+
+/// A port free at the time of asking.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The binary as deployed, with `PAYSCOPE_OPS_ADDR`: while the API's connections are past
+/// twice the cap (new ones closed at once), the health-and-metrics listener still answers,
+/// and it serves nothing else.
+#[tokio::test]
+async fn health_has_a_listener_of_its_own() {
+    let (api, ops) = (free_port(), free_port());
+    let data = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_payscope-http"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PAYSCOPE_ADDR", format!("127.0.0.1:{api}"))
+        .env("PAYSCOPE_OPS_ADDR", format!("127.0.0.1:{ops}"))
+        .env("PAYSCOPE_MAX_CONNECTIONS", "1")
+        .env("PAYSCOPE_DATA_DIR", data.path())
+        .env("JWT_PUBLIC_KEY", crate::support::keys_dir().join("rsa_public.pem"))
+        .env("JWT_ISSUER", "https://idp.example")
+        .env("JWT_AUDIENCE", "payscope")
+        .env("PAYSCOPE_LOG", "warn")
+        .spawn()
+        .unwrap();
+    let _child = KillOnDrop(child);
+    let client = reqwest::Client::new();
+    let live = |port: u16| client.get(format!("http://127.0.0.1:{port}/health/live")).send();
+    let mut up = false;
+    for _ in 0..300 {
+        if live(ops).await.is_ok_and(|r| r.status() == 200) {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the ops listener did not come up");
+    // Fill the API port to twice its cap with connections that send nothing yet (a slow
+    // client, or a flood): a new one is then closed at once.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        held.push(tokio::net::TcpStream::connect(("127.0.0.1", api)).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut refused = tokio::net::TcpStream::connect(("127.0.0.1", api)).await.unwrap();
+    let _ = refused.write_all(b"GET /health/live HTTP/1.1\r\nhost: x\r\n\r\n").await;
+    let mut rest = Vec::new();
+    let _ = refused.read_to_end(&mut rest).await;
+    assert!(rest.is_empty(), "past twice the cap the API port closes new connections");
+    // The ops listener answers health and metrics regardless, and nothing else.
+    for path in ["/health/live", "/health/ready", "/metrics"] {
+        let r = client.get(format!("http://127.0.0.1:{ops}{path}")).send().await.unwrap();
+        assert!(r.status() == 200 || path == "/health/ready", "{path}: {}", r.status());
+    }
+    let r = client.get(format!("http://127.0.0.1:{ops}/reports")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    drop(held);
+}
+
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -1,6 +1,10 @@
 //! `JobQueue` on Postgres (used when no Redis is configured): `FOR UPDATE SKIP LOCKED`
 //! claims, a lease (visibility timeout) after which another worker may take the job,
 //! attempts with exponential backoff, and a `dead` state after the last attempt.
+//!
+//! The table is the workers' (`migrations/0009`): claims, leases and heartbeats run as
+//! [`WORKER_ROLE`]; the API only adds jobs for the bank it serves and reads
+//! `payscope.queue_health()`.
 
 use std::time::Duration;
 
@@ -8,7 +12,7 @@ use async_trait::async_trait;
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
-use super::{db_error, dynamic, PgBackend};
+use super::{db_error, dynamic, PgBackend, APP_ROLE, WORKER_ROLE};
 use crate::bank::BankId;
 use crate::calendar::Timestamp;
 use crate::error::Result;
@@ -51,8 +55,22 @@ fn receipt(job: &Job) -> String {
 }
 
 impl PgQueue {
+    /// Depth, live workers and the oldest waiting job's age in seconds, read as the runtime
+    /// role through the one function it may call on the queue.
+    async fn health(&self) -> Result<(u64, u64, Option<f64>)> {
+        let mut tx = self.backend.role_tx(APP_ROLE).await?;
+        let (depth, live, oldest): (i64, i64, Option<f64>) =
+            sqlx::query_as("SELECT depth, live_workers, oldest_waiting_secs FROM payscope.queue_health($1)")
+                .bind(STALE.as_secs_f64())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok((depth as u64, live as u64, oldest))
+    }
+
     async fn exec(&self, sql: String, job: &ClaimedJob, extra: Option<String>) -> Result<u64> {
-        let mut tx = self.backend.system_tx().await?;
+        let mut tx = self.backend.role_tx(WORKER_ROLE).await?;
         let mut q = sqlx::query(dynamic(sql)).bind(job.job.id.0).bind(job.job.attempt as i32);
         if let Some(x) = extra {
             q = q.bind(x);
@@ -67,7 +85,7 @@ impl PgQueue {
 impl JobQueue for PgQueue {
     async fn enqueue(&self, job: Job) -> Result<()> {
         let _t = self.backend.timer("job_enqueue");
-        let mut tx = self.backend.system_tx().await?;
+        let mut tx = self.backend.bank_tx(job.bank_id).await?;
         sqlx::query(
             "INSERT INTO payscope.jobs (job_id, bank_id, report_id, attempt, enqueued_at)
              VALUES ($1, $2, $3, $4, timestamptz 'epoch' + $5 * interval '1 millisecond')",
@@ -88,7 +106,7 @@ impl JobQueue for PgQueue {
         loop {
             let claimed = {
                 let _t = self.backend.timer("job_claim");
-                let mut tx = self.backend.system_tx().await?;
+                let mut tx = self.backend.role_tx(WORKER_ROLE).await?;
                 let row = sqlx::query(
                     "UPDATE payscope.jobs j
                         SET state = 'claimed', claimed_by = $1, attempt = j.attempt + 1,
@@ -181,17 +199,11 @@ impl JobQueue for PgQueue {
     }
 
     async fn depth(&self) -> Result<u64> {
-        let mut tx = self.backend.system_tx().await?;
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM payscope.jobs WHERE state <> 'dead'")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
-        Ok(n as u64)
+        Ok(self.health().await?.0)
     }
 
     async fn heartbeat(&self, worker: &str) -> Result<()> {
-        let mut tx = self.backend.system_tx().await?;
+        let mut tx = self.backend.role_tx(WORKER_ROLE).await?;
         sqlx::query(
             "INSERT INTO payscope.workers (worker, seen_at) VALUES ($1, now())
              ON CONFLICT (worker) DO UPDATE SET seen_at = now()",
@@ -209,18 +221,9 @@ impl JobQueue for PgQueue {
     }
 
     async fn liveness(&self) -> Result<Liveness> {
-        let mut tx = self.backend.system_tx().await?;
-        let (live, oldest): (i64, Option<f64>) = sqlx::query_as(
-            "SELECT (SELECT count(*) FROM payscope.workers WHERE seen_at > now() - make_interval(secs => $1)),
-                    (SELECT extract(epoch FROM now() - min(enqueued_at))::float8 FROM payscope.jobs WHERE state = 'ready')",
-        )
-        .bind(STALE.as_secs_f64())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        tx.commit().await.map_err(db_error)?;
+        let (_, live, oldest) = self.health().await?;
         Ok(Liveness {
-            live_workers: live as u64,
+            live_workers: live,
             oldest_waiting: oldest.map(|s| Duration::from_secs_f64(s.max(0.0))),
         })
     }

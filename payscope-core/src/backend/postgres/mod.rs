@@ -40,6 +40,19 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 /// The runtime role every transaction runs as.
 pub const APP_ROLE: &str = "payscope_app";
 
+/// The role the job queue's consumers run as (`migrations/0009`): a worker's login is a
+/// member of it and of [`APP_ROLE`]; the API's login is not.
+pub const WORKER_ROLE: &str = "payscope_worker";
+
+/// Migrations whose text changed after release, with the SHA-384 of each earlier text that
+/// is accepted in place of today's. Only a change that leaves every database the earlier
+/// text ran on as today's would is listed: 0004 failed on TimescaleDB and did nothing on
+/// plain Postgres, and is now a no-op (its work moved to 0010).
+const SUPERSEDED: &[(i64, &str)] = &[(
+    4,
+    "86336628e6ee012c8f272ff5854374f58b8a503d0723ad2ea85a100d08e8f15c255ee60dfc31036244a96ed20ad61e64",
+)];
+
 /// Postgres-backed stores. Cloning is cheap (one pool).
 #[derive(Clone)]
 pub struct PgBackend {
@@ -124,6 +137,31 @@ where
     }
 }
 
+/// Records today's checksum for a migration applied under a [`SUPERSEDED`] text, so the
+/// migrator's check (which refuses a changed migration) passes.
+async fn accept_superseded(conn: &mut sqlx::PgConnection) -> Result<()> {
+    let applied: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    if !applied {
+        return Ok(());
+    }
+    for (version, earlier) in SUPERSEDED {
+        let today = MIGRATOR.iter().find(|m| m.version == *version).map(|m| m.checksum.to_vec());
+        sqlx::query(
+            "UPDATE _sqlx_migrations SET checksum = $1 WHERE version = $2 AND checksum = decode($3, 'hex')",
+        )
+        .bind(today)
+        .bind(version)
+        .bind(earlier)
+        .execute(&mut *conn)
+        .await
+        .map_err(db_error)?;
+    }
+    Ok(())
+}
+
 fn short(e: &dyn std::fmt::Display) -> String {
     e.to_string().lines().next().unwrap_or_default().chars().take(160).collect()
 }
@@ -177,6 +215,7 @@ impl PgBackend {
             .parse()
             .map_err(|e| Error::invalid("invalid_config", format!("DATABASE_DSN: {}", short(&e))))?;
         let mut conn = options.connect().await.map_err(db_error)?;
+        accept_superseded(&mut conn).await?;
         // Roles are the cluster's, not the database's: two databases migrated at once (two
         // services, or tests) can collide on creating or granting them. Each migration is its
         // own transaction, so running again continues where the collision stopped it.
@@ -212,10 +251,22 @@ impl PgBackend {
         self.pool.begin_with(sqlx::AssertSqlSafe(begin)).await
     }
 
-    /// A transaction with no bank (the job queue), as the runtime role.
-    pub(crate) async fn system_tx(&self) -> Result<Transaction<'static, Postgres>> {
-        let begin = format!("BEGIN; SELECT set_config('role', '{APP_ROLE}', true)");
-        self.pool.begin_with(sqlx::AssertSqlSafe(begin)).await.map_err(db_error)
+    /// A transaction with no bank as `role` ([`APP_ROLE`] or [`WORKER_ROLE`]).
+    pub(crate) async fn role_tx(&self, role: &'static str) -> Result<Transaction<'static, Postgres>> {
+        // Two round trips, unlike `begin`: a statement failing inside `begin_with` would leave
+        // the pooled connection in an aborted transaction, and a login outside `role` fails here.
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        let set = sqlx::query("SELECT set_config('role', $1, true)").bind(role).execute(&mut *tx).await;
+        set.map(|_| tx).map_err(|e| match e.as_database_error() {
+            Some(d) if d.code().as_deref() == Some("42501") => Error::invalid(
+                "invalid_config",
+                format!(
+                    "the database login may not act as {role}: {}; grant it with GRANT {role} TO <login>",
+                    d.message()
+                ),
+            ),
+            _ => db_error(e),
+        })
     }
 
     /// Times one store operation into `db_query_duration_seconds{operation}`.

@@ -1,0 +1,1 @@
+../../migrations/0009_queue_isolation.sql

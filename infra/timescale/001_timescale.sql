@@ -1,0 +1,1 @@
+../../migrations/0010_timescale.sql
