@@ -24,33 +24,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-step() { printf '\n--- %s\n' "$*"; }
-fail() {
-  echo "smoke: FAILED: $*" >&2
-  for log in "$work"/*.log; do echo "== $log (last lines)" >&2; tail -n 20 "$log" >&2; done
-  exit 1
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-wait_http() { # url, name, pid
-  for _ in $(seq 1 150); do
-    curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-    kill -0 "$3" 2>/dev/null || fail "$2 exited during start-up"
-    sleep 0.2
-  done
-  fail "$2 did not answer $1"
-}
-b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
-# A token as the identity provider issues it, signed with its Ed25519 key (key id smoke-1):
-# mint_token bank_id roles-json
-mint_token() {
-  local header payload input
-  header=$(printf '{"alg":"EdDSA","typ":"JWT","kid":"smoke-1"}' | b64url)
-  payload=$(printf '{"iss":"https://idp.smoke.test","aud":"payscope","sub":"smoke-test","bank_id":"%s","roles":%s,"iat":%d,"exp":%d}' \
-    "$1" "$2" "$(date +%s)" "$(($(date +%s) + 900))" | b64url)
-  input="$header.$payload"
-  printf '%s' "$input" >"$work/signing-input"
-  printf '%s.%s' "$input" "$(openssl pkeyutl -sign -rawin -inkey "$work/jwt.key" -in "$work/signing-input" | b64url)"
-}
+. scripts/lib.sh
 
 step "binaries"
 cargo build -q -p payscope-http -p payscope-worker
@@ -62,10 +36,8 @@ pan_key=$(openssl rand -hex 32)
 db_password="smoke-$(openssl rand -hex 8)"
 minio_user=payscope
 minio_password="smoke-$(openssl rand -hex 12)"
-openssl genpkey -algorithm ed25519 -out "$work/jwt.key"
-# The identity provider's key set (what its jwks_uri serves), here as a file.
-x=$(openssl pkey -in "$work/jwt.key" -pubout -outform DER | tail -c 32 | b64url)
-printf '{"keys":[{"kty":"OKP","crv":"Ed25519","x":"%s","kid":"smoke-1","use":"sig","alg":"EdDSA"}]}' "$x" >"$work/jwks.json"
+# The identity provider's key and key set (what its jwks_uri serves), here as a file.
+make_identity_provider https://idp.smoke.test
 
 step "postgres: database $db, the runtime login (infra/postgres/init), migrations"
 pg_isready -h 127.0.0.1 -p 5432 -q || fail "Postgres is not running on 127.0.0.1:5432"

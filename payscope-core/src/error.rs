@@ -26,6 +26,8 @@ pub enum ErrorKind {
     Unprocessable,
     /// A dependency (database, queue, object store) is down (503).
     Unavailable,
+    /// The disk under the data directory is full (507).
+    StorageFull,
     /// A bug or an unexpected state (500).
     Internal,
 }
@@ -33,7 +35,7 @@ pub enum ErrorKind {
 impl ErrorKind {
     /// True for errors the caller caused.
     pub fn is_user_error(self) -> bool {
-        !matches!(self, ErrorKind::Unavailable | ErrorKind::Internal)
+        !matches!(self, ErrorKind::Unavailable | ErrorKind::StorageFull | ErrorKind::Internal)
     }
 }
 
@@ -75,6 +77,10 @@ pub enum Error {
         /// A short reason, safe to show.
         reason: String,
     },
+    /// The disk a store writes to is full: nothing of the request was kept, and it succeeds
+    /// once space is freed.
+    #[error("the data directory's disk is full ({0}): nothing from this request was kept; free space, then send it again")]
+    StorageFull(String),
     /// An unexpected internal failure; the message is logged, never returned to a client.
     #[error("internal error: {0}")]
     Internal(String),
@@ -107,6 +113,7 @@ impl Error {
             Error::Unprocessable(_) => ErrorKind::Unprocessable,
             Error::Conflict(_) => ErrorKind::Conflict,
             Error::Unavailable { .. } => ErrorKind::Unavailable,
+            Error::StorageFull(_) => ErrorKind::StorageFull,
             Error::Internal(_) => ErrorKind::Internal,
         }
     }
@@ -122,6 +129,7 @@ impl Error {
             Error::Unprocessable(_) => "unprocessable_report",
             Error::Conflict(_) => "conflict",
             Error::Unavailable { .. } => "dependency_unavailable",
+            Error::StorageFull(_) => "insufficient_storage",
             Error::Internal(_) => "internal_error",
         }
     }
@@ -138,12 +146,32 @@ impl Error {
 
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Self {
-        Error::Internal(format!("i/o: {e}"))
+        match disk_full(&e) {
+            Some(full) => full,
+            None => Error::Internal(format!("i/o: {e}")),
+        }
     }
+}
+
+/// [`Error::StorageFull`] when `e`, or an error it wraps, is a full disk or an exhausted quota.
+fn disk_full(e: &(dyn std::error::Error + 'static)) -> Option<Error> {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if matches!(io.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded) {
+                return Some(Error::StorageFull(io.to_string()));
+            }
+        }
+        next = e.source();
+    }
+    None
 }
 
 impl From<object_store::Error> for Error {
     fn from(e: object_store::Error) -> Self {
+        if let Some(full) = disk_full(&e) {
+            return full;
+        }
         match e {
             object_store::Error::NotFound { path, .. } => Error::NotFound(format!("object {path}")),
             other => Error::unavailable("object_store", other),
@@ -166,6 +194,19 @@ impl From<tokio::task::JoinError> for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_disk_is_its_own_error_however_deep_it_is_wrapped() {
+        let full = || std::io::Error::from(std::io::ErrorKind::StorageFull);
+        assert_eq!(Error::from(full()).code(), "insufficient_storage");
+        let wrapped = object_store::Error::Generic { store: "LocalFileSystem", source: Box::new(full()) };
+        let e = Error::from(wrapped);
+        assert_eq!((e.kind(), e.code()), (ErrorKind::StorageFull, "insufficient_storage"));
+        assert!(e.to_string().contains("free space, then send it again"), "{e}");
+        assert!(!e.kind().is_user_error());
+        let other = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+        assert_eq!(Error::from(other).kind(), ErrorKind::Internal);
+    }
 
     #[test]
     fn internal_details_never_reach_clients() {

@@ -97,6 +97,7 @@ impl From<Error> for ApiError {
             ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::Conflict => StatusCode::CONFLICT,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
             _ => {
                 tracing::error!(error = %e, "internal error");
                 return ApiError::internal();

@@ -64,8 +64,8 @@ pub(crate) struct ChainFile {
     /// Held across the `write`: an async lock, so appends waiting for it (whose lines the
     /// holder is usually writing) free their worker thread for other requests.
     log: tokio::sync::Mutex<AppendLog>,
-    /// A write failed: the chain in memory is ahead of its file, so it takes no more appends
-    /// until it is loaded from the file again (a restart).
+    /// A write failed: the chain in memory is ahead of its file, so it takes no more appends;
+    /// the next answer reads the chain from its file again ([`AuditChains::needs_load`]).
     failed: AtomicBool,
 }
 
@@ -94,9 +94,16 @@ impl Queued {
 
 fn failed(path: &Path) -> Error {
     Error::internal(format!(
-        "an earlier write to {} failed; the audit chain takes no more answers until restart",
+        "an earlier write to {} failed; the audit chain is read from its file again before the next answer",
         path.display()
     ))
+}
+
+impl Chain {
+    /// A write of this chain's file failed, so the chain must be read from the file again.
+    fn failed(&self) -> bool {
+        self.file.as_ref().is_some_and(|f| f.failed.load(Ordering::SeqCst))
+    }
 }
 
 /// Every bank's chain. Persisted chains are read from their files by [`load`] before their
@@ -120,18 +127,21 @@ impl AuditChains {
         self.dir.as_ref().map(|d| d.join(format!("{bank}.jsonl")))
     }
 
-    /// The file `bank`'s chain must be read from before it is used, if it has not been.
+    /// The file `bank`'s chain must be read from before it is used: it has not been, or a
+    /// write failed (a full disk, say) and the file holds less than the chain in memory.
     pub fn needs_load(&self, bank: BankId) -> Option<PathBuf> {
         // Checked before building the path: this runs twice for every answer.
-        if self.chains.contains_key(&bank) {
-            return None;
+        match self.chains.get(&bank) {
+            Some(chain) if !chain.failed() => None,
+            _ => self.path(bank),
         }
-        self.path(bank)
     }
 
-    /// Adds `bank`'s chain as [`load`] read it (unless it is there already).
+    /// Adds `bank`'s chain as [`load`] read it (unless a usable one is there already).
     pub fn insert(&mut self, bank: BankId, chain: Chain) {
-        self.chains.entry(bank).or_insert(chain);
+        if self.needs_load(bank).is_some() {
+            self.chains.insert(bank, chain);
+        }
     }
 
     fn chain(&mut self, bank: BankId) -> Result<&mut Chain> {
@@ -489,6 +499,46 @@ mod tests {
                 line
             })
             .collect()
+    }
+
+    /// A write that failed (a full disk) leaves the chain in memory ahead of its file: it
+    /// refuses answers until read again from the file, which the next answer does, and the
+    /// chain then continues from the last entry the file holds.
+    #[tokio::test]
+    async fn a_chain_whose_write_failed_is_read_again_from_its_file() {
+        use super::AuditChains;
+        use crate::bank::BankId;
+        use std::sync::atomic::Ordering;
+        let dir = tempfile::tempdir().unwrap();
+        let mut chains = AuditChains::open(dir.path()).unwrap();
+        let bank = BankId::from_uuid(uuid::Uuid::new_v4());
+        let record = |n: i64| AuditRecord {
+            answer_id: AnswerId::new(),
+            created_at: Timestamp(n),
+            asked_by: None,
+            body: serde_json::json!({"summary": format!("answer {n}")}).into(),
+        };
+        let append = |chains: &mut AuditChains, n| {
+            let r = record(n);
+            let canonical = r.canonical_bytes();
+            chains.append(bank, r, &canonical)
+        };
+        let path = chains.needs_load(bank).unwrap();
+        chains.insert(bank, load(&path).unwrap());
+        let (first, queued) = append(&mut chains, 1).unwrap();
+        queued.unwrap().write().await.unwrap();
+        assert!(chains.needs_load(bank).is_none());
+        // The second answer's write fails.
+        let (_, queued) = append(&mut chains, 2).unwrap();
+        queued.as_ref().unwrap().file.failed.store(true, Ordering::SeqCst);
+        assert!(queued.unwrap().write().await.is_err());
+        assert!(append(&mut chains, 3).is_err(), "no answer is linked after an unwritten one");
+        let path = chains.needs_load(bank).expect("read again from the file");
+        chains.insert(bank, load(&path).unwrap());
+        let (third, queued) = append(&mut chains, 3).unwrap();
+        queued.unwrap().write().await.unwrap();
+        assert_eq!((third.seq, third.prev_hash), (2, first.hash));
+        assert_eq!(load(&path).unwrap().head, Some((2, third.hash)));
     }
 
     #[test]

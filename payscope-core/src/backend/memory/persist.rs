@@ -42,10 +42,15 @@ impl AppendLog {
     }
 
     /// Appends bytes that already are one JSON line, newline included.
+    /// A failed write is cut off again, so the file never ends in part of a line.
     pub fn append_line(&mut self, line: &[u8], durable: bool) -> Result<u64> {
-        self.file
-            .write_all(line)
-            .map_err(|e| Error::internal(format!("writing {}: {e}", self.path.display())))?;
+        if let Err(e) = self.file.write_all(line) {
+            let _ = self.file.set_len(self.len);
+            return Err(match Error::from(e) {
+                full @ Error::StorageFull(_) => full,
+                other => Error::internal(format!("writing {}: {other}", self.path.display())),
+            });
+        }
         if durable {
             self.file.sync_data()?;
         }
