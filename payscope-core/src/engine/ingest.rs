@@ -240,7 +240,9 @@ impl Engine {
             }
             tracing::info!(report_id = %r.report_id, status = r.status.as_str(), rows = r.rows_total, loaded = r.facts_loaded, rejected = r.rows_rejected, duplicates = r.duplicates_skipped, "report processed");
             // Counted first: the report's final status is already visible to clients.
+            let started = Instant::now();
             self.after_commit(ctx, r).await;
+            tracing::debug!(report_id = %r.report_id, graph_index_ms = started.elapsed().as_millis() as u64, "report indexed");
         }
         self.inner.completions.notify_waiters();
         result
@@ -259,13 +261,19 @@ impl Engine {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Parsed>(2);
         let (key, for_parser) = (self.inner.key.clone(), report.clone());
         let parser = tokio::task::spawn_blocking(move || {
-            parse_report_with(reader, &for_parser, &key, &profiles, BATCH_SIZE, &mut ParsedSender(tx))
+            let started = Instant::now();
+            let parsed =
+                parse_report_with(reader, &for_parser, &key, &profiles, BATCH_SIZE, &mut ParsedSender(tx));
+            (parsed, started.elapsed())
         });
         // The load begins once the columns are mapped, so the facts it stores as they arrive
         // carry the mapping's confidence.
         let mut load = None;
         let mut store_error = None;
+        // Time spent storing batches (the parser works meanwhile): see the "report loaded" log.
+        let mut storing = Duration::ZERO;
         while let Some(parsed) = rx.recv().await {
+            let started = Instant::now();
             let step = match (parsed, &mut load) {
                 (Parsed::Planned(confidence), None) => {
                     report.confidence = confidence;
@@ -274,13 +282,14 @@ impl Engine {
                 (Parsed::Batch(facts), Some(l)) => l.append(facts).await,
                 _ => Err(Error::internal("the parser sent facts before its plan, or two plans")),
             };
+            storing += started.elapsed();
             if let Err(e) = step {
                 store_error = Some(e);
                 break;
             }
         }
         drop(rx);
-        let parsed = parser.await?;
+        let (parsed, parsing) = parser.await?;
         if let Some(e) = store_error {
             return Err(e);
         }
@@ -320,7 +329,16 @@ impl Engine {
             Some(l) => l,
             None => stores.facts.begin_load(ctx, &report).await?,
         };
+        let started = Instant::now();
         let (report, _) = load.commit(report).await?;
+        tracing::debug!(
+            report_id = %report.report_id,
+            rows = report.rows_total,
+            parse_ms = parsing.as_millis() as u64,
+            store_ms = storing.as_millis() as u64,
+            commit_ms = started.elapsed().as_millis() as u64,
+            "report loaded"
+        );
         Ok(report)
     }
 

@@ -17,6 +17,7 @@
 //! On every read the plaintext is hashed again and must match the hash it is stored under.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use aes_gcm::aead::stream::{DecryptorBE32, EncryptorBE32};
 use aes_gcm::aead::{KeyInit, Payload};
@@ -261,8 +262,13 @@ impl Artifacts {
         let mut size = 0u64;
         let mut part: Vec<u8> = header;
         let mut upload: Option<Box<dyn object_store::MultipartUpload>> = None;
+        // Where the time goes (benches/upload.sh reads this from the debug log).
+        let (mut receiving, mut sealing, mut writing) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
         let result: Result<()> = async {
-            while let Some(chunk) = body.next().await {
+            loop {
+                let t = Instant::now();
+                let Some(chunk) = body.next().await else { break };
+                receiving += t.elapsed();
                 let chunk = chunk.map_err(Into::into)?;
                 size += chunk.len() as u64;
                 if size > max_bytes {
@@ -270,14 +276,18 @@ impl Artifacts {
                         "the report is larger than the {max_bytes}-byte upload limit"
                     )));
                 }
+                let t = Instant::now();
                 hasher.update(&chunk);
                 sealer.push(&chunk, &mut part)?;
+                sealing += t.elapsed();
                 if part.len() >= PART {
+                    let t = Instant::now();
                     let up = match &mut upload {
                         Some(u) => u,
                         None => upload.insert(self.objects.put_multipart(&temp).await?),
                     };
                     up.put_part(PutPayload::from(std::mem::take(&mut part))).await?;
+                    writing += t.elapsed();
                 }
             }
             Ok(())
@@ -289,6 +299,7 @@ impl Artifacts {
             }
             return Err(e);
         }
+        let t = Instant::now();
         let sha256 = Sha256(hasher.finalize().into());
         sealer.finish(&sha256, &mut part)?;
         match upload {
@@ -306,6 +317,14 @@ impl Artifacts {
         } else {
             self.objects.rename(&temp, &target).await?;
         }
+        writing += t.elapsed();
+        tracing::debug!(
+            bytes = size,
+            receive_ms = receiving.as_millis() as u64,
+            hash_encrypt_ms = sealing.as_millis() as u64,
+            write_ms = writing.as_millis() as u64,
+            "artifact stored"
+        );
         Ok(StoredArtifact { sha256, size })
     }
 
