@@ -178,12 +178,16 @@ stop_scenario() {
   workers=()
 }
 workers=()
+# A scenario's own bank (and token) and data directory.
+begin_scenario() {
+  data=$work/data-$1
+  bank=$(new_bank)
+  token=$(mint_token "$bank" '["analyst","bank_admin","auditor"]')
+}
 
 scenario_1() {
   step "1. Postgres stopped and restarted while a report loads"
-  data=$work/data-1
-  bank=$(new_bank)
-  token=$(mint_token "$bank" '["analyst","bank_admin"]')
+  begin_scenario 1
   gen "$work/s1.csv" 200000 S1
   start_api api1 "$(free_port)" DATABASE_DSN="$api_dsn"
   start_worker worker1 DATABASE_DSN="$ingest_dsn"
@@ -214,7 +218,7 @@ scenario_1() {
 
 scenario_2() {
   step "2. Redis killed and restarted while three workers consume"
-  data=$work/data-2
+  begin_scenario 2
   redis_port=$(free_port)
   mkdir -p "$work/redis"
   redis_up() {
@@ -226,8 +230,6 @@ scenario_2() {
     fail "redis did not start"
   }
   redis_up
-  bank=$(new_bank)
-  token=$(mint_token "$bank" '["analyst","bank_admin"]')
   redis_url="redis://127.0.0.1:$redis_port"
   start_api api2 "$(free_port)" DATABASE_DSN="$api_dsn" REDIS_URL="$redis_url"
   files=()
@@ -268,9 +270,7 @@ scenario_2() {
 
 scenario_3() {
   step "3. the API killed during an upload"
-  data=$work/data-3
-  bank=$(new_bank)
-  token=$(mint_token "$bank" '["analyst","bank_admin"]')
+  begin_scenario 3
   gen "$work/s3.csv" 200000 S3
   port=$(free_port)
   start_api api3 "$port" DATABASE_DSN="$api_dsn"
@@ -305,13 +305,12 @@ scenario_3() {
 
 scenario_4() {
   step "4. the data directory's disk full (embedded stores)"
+  begin_scenario 4
   data=$work/full
   mkdir -p "$data"
   if ! mount -t tmpfs -o size=24m tmpfs "$work/full" 2>"$work/mount.err"; then
     fail "4: cannot mount a tmpfs ($(cat "$work/mount.err")): run as root"
   fi
-  bank=$(new_bank)
-  token=$(mint_token "$bank" '["analyst","bank_admin","auditor"]')
   gen "$work/s4-small.csv" 20000 S4A
   gen "$work/s4-big.csv" 400000 S4B
   port=$(free_port)

@@ -139,8 +139,11 @@ impl AuditChains {
 
     /// Adds `bank`'s chain as [`load`] read it (unless a usable one is there already).
     pub fn insert(&mut self, bank: BankId, chain: Chain) {
-        if self.needs_load(bank).is_some() {
-            self.chains.insert(bank, chain);
+        match self.chains.get(&bank) {
+            Some(usable) if !usable.failed() => {}
+            _ => {
+                self.chains.insert(bank, chain);
+            }
         }
     }
 
