@@ -14,14 +14,14 @@ use super::pan::{redact, PanKey};
 use super::pipeline::{Collector, ParseSummary};
 use super::plan::{plan, Place, PlanInput};
 use super::profiles::fingerprint;
-use super::row::{Outcome, RowPlan};
+use super::row::{Outcome, Repeats, RowPlan};
+use super::rows::{RowFlow, RowReader, RowResult};
 use super::stage;
 use super::table::{Next, Table};
 use super::vocabulary::{HeaderWords, W};
 use crate::error::{Error, Result};
 use crate::facts::{
-    Control, MappingDecision, MappingOverrides, MappingProfile, Report, ReportType, RowError, SectionInfo,
-    Structure,
+    Control, MappingDecision, MappingOverrides, MappingProfile, Report, ReportType, SectionInfo, Structure,
 };
 
 /// Rows before a header is found: after this many, the first row with two filled cells is
@@ -37,13 +37,11 @@ struct Buffered {
     bad: Option<String>,
 }
 
-/// A transaction table being loaded.
+/// A transaction table being loaded (its rows go through the document's [`RowFlow`]).
 struct Detail {
-    plan: RowPlan,
     tally: Option<Tally>,
-    /// A record-type column whose summary values (`Subtotal`) mark rows that are not data.
-    record_type: Option<usize>,
-    summary_values: FxHashMap<Box<str>, bool>,
+    /// Numbers repeated rows when the table's transaction ids are generated.
+    repeats: Option<Repeats>,
 }
 
 enum State {
@@ -88,6 +86,8 @@ pub(crate) struct Document<'a> {
     first_error: Option<Error>,
     warnings: Vec<String>,
     profiles_applied: Vec<MappingProfile>,
+    /// The open transaction table's rows, read on `threads` threads.
+    rows: RowFlow,
 }
 
 impl<'a> Document<'a> {
@@ -97,6 +97,7 @@ impl<'a> Document<'a> {
         profiles: &'a [MappingProfile],
         c: Collector<'a>,
         format: Format,
+        threads: usize,
     ) -> Self {
         Document {
             report,
@@ -119,6 +120,7 @@ impl<'a> Document<'a> {
             first_error: None,
             warnings: Vec::new(),
             profiles_applied: Vec::new(),
+            rows: RowFlow::new(threads),
         }
     }
 
@@ -135,7 +137,7 @@ impl<'a> Document<'a> {
         let mut rec = StringRecord::new();
         loop {
             match table.next(&mut rec) {
-                Next::Row => self.line(&rec, table.line())?,
+                Next::Row => self.line(&mut rec, table.line())?,
                 Next::Bad(why) => self.bad(table.line(), why)?,
                 Next::End => return Ok(()),
             }
@@ -150,7 +152,8 @@ impl<'a> Document<'a> {
         Ok(())
     }
 
-    fn line(&mut self, rec: &StringRecord, line: u64) -> Result<()> {
+    /// One line of the file; a data row is taken out of `rec`.
+    fn line(&mut self, rec: &mut StringRecord, line: u64) -> Result<()> {
         match line_role(rec) {
             Line::Blank => Ok(()),
             Line::Wrapper | Line::Metadata => {
@@ -194,7 +197,7 @@ impl<'a> Document<'a> {
 
     fn bad(&mut self, line: u64, why: String) -> Result<()> {
         match self.section {
-            Some(_) => self.data(&StringRecord::new(), line, Some(why)),
+            Some(_) => self.data(&mut StringRecord::new(), line, Some(why)),
             None => Ok(()),
         }
     }
@@ -209,8 +212,8 @@ impl<'a> Document<'a> {
         let (header, line) = rows.pop().unwrap_or_default();
         self.structure.structural_lines += rows.len() as u64;
         self.open_at(&header, line);
-        for (r, l) in rest {
-            self.data(&r, l, None)?;
+        for (mut r, l) in rest {
+            self.data(&mut r, l, None)?;
         }
         Ok(())
     }
@@ -235,7 +238,7 @@ impl<'a> Document<'a> {
         }));
     }
 
-    fn data(&mut self, rec: &StringRecord, line: u64, bad: Option<String>) -> Result<()> {
+    fn data(&mut self, rec: &mut StringRecord, line: u64, bad: Option<String>) -> Result<()> {
         let Some(mut sec) = self.section.take() else { return Ok(()) };
         sec.rows += 1;
         let result = match &mut sec.state {
@@ -288,9 +291,9 @@ impl<'a> Document<'a> {
             }
             Err(e) => return Err(e),
         }
-        for b in buf {
+        for mut b in buf {
             match &mut sec.state {
-                State::Detail(d) => self.detail_row(d, &b.rec, b.line, b.bad)?,
+                State::Detail(d) => self.detail_row(d, &mut b.rec, b.line, b.bad)?,
                 State::Unread(reason) => self.c.skip(reason.clone()),
                 _ => {}
             }
@@ -351,6 +354,7 @@ impl<'a> Document<'a> {
         let base = parts.stage.base();
         let plan = RowPlan::new(parts, &report, self.key)?;
         self.c.planned(plan.confidence)?;
+        let repeats = plan.generates_ids().then(Repeats::default);
         self.confidence = self.confidence.min(plan.confidence);
         if self.details == 1 {
             // A second transaction table: every decision says which table it belongs to.
@@ -374,50 +378,51 @@ impl<'a> Document<'a> {
         }
         let tally = (!self.summaries.is_empty() && self.tally.is_none() && self.details == 1)
             .then(|| Tally::new(&sec.header, sample, &self.summaries));
-        Ok(Detail { plan, tally, record_type, summary_values: FxHashMap::default() })
+        self.rows.start(RowReader::new(plan, record_type));
+        Ok(Detail { tally, repeats })
     }
 
+    /// A row of a transaction table (taken out of `rec`): tallied here, in file order, when
+    /// the file states totals, then read with the table's plan.
     fn detail_row(
         &mut self,
         d: &mut Detail,
-        rec: &StringRecord,
+        rec: &mut StringRecord,
         line: u64,
         bad: Option<String>,
     ) -> Result<()> {
-        let row = u32::try_from(line).unwrap_or(u32::MAX);
-        if let Some(why) = bad {
-            self.detail_rows += 1;
-            if let Some(t) = &mut d.tally {
-                t.add(rec, None);
-            }
-            self.c.reject(RowError { row, column: None, code: "unreadable_row".into(), message: why });
-            return Ok(());
-        }
-        if let Some(rt) = d.record_type {
-            let v = rec.get(rt).unwrap_or("").trim();
-            if !d.summary_values.contains_key(v) && d.summary_values.len() < 256 {
-                d.summary_values.insert(v.into(), is_summary_value(v));
-            }
-            if d.summary_values.get(v).copied().unwrap_or_else(|| is_summary_value(v)) {
-                self.structure.structural_lines += 1;
-                return Ok(());
-            }
-        }
-        self.detail_rows += 1;
         if let Some(t) = &mut d.tally {
-            t.add(rec, d.plan.raw_amount(rec));
-        }
-        match d.plan.fact(rec, row) {
-            Outcome::Fact(f) => self.c.fact(f),
-            Outcome::Skip(reason) => {
-                self.c.skip(reason);
-                Ok(())
-            }
-            Outcome::Reject(e) => {
-                self.c.reject(e);
-                Ok(())
+            let reader = self.rows.reader()?;
+            if bad.is_some() {
+                t.add(rec, None);
+            } else if !reader.is_summary(rec) {
+                t.add(rec, reader.plan.raw_amount(rec));
             }
         }
+        let done = self.rows.push(rec, line, bad)?;
+        self.take(d, done)
+    }
+
+    /// Counts and collects read rows, in file order.
+    fn take(&mut self, d: &mut Detail, done: Vec<Vec<RowResult>>) -> Result<()> {
+        for result in done.into_iter().flatten() {
+            let RowResult::Row(outcome) = result else {
+                self.structure.structural_lines += 1;
+                continue;
+            };
+            self.detail_rows += 1;
+            match outcome {
+                Outcome::Fact(mut f) => {
+                    if let Some(r) = &mut d.repeats {
+                        r.number(&mut f);
+                    }
+                    self.c.fact(f)?;
+                }
+                Outcome::Skip(reason) => self.c.skip(reason),
+                Outcome::Reject(e) => self.c.reject(e),
+            }
+        }
+        Ok(())
     }
 
     /// Ends the current table.
@@ -425,6 +430,10 @@ impl<'a> Document<'a> {
         let Some(mut sec) = self.section.take() else { return Ok(()) };
         if matches!(sec.state, State::Sampling(_)) {
             self.decide(&mut sec)?;
+        }
+        if let State::Detail(d) = &mut sec.state {
+            let done = self.rows.drain()?;
+            self.take(d, done)?;
         }
         let role = match &sec.state {
             State::Detail(_) => "detail",

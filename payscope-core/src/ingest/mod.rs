@@ -10,6 +10,7 @@
 //! - `plan`, `stage`, `kinds`, `approval`: how a mapped table's rows become facts (time and
 //!   date order, amounts, each row's stage and skip reasons, approval conventions).
 //! - `row`: the compiled per-table plan, row → fact, skip or row error.
+//! - `rows`: a table's rows read in blocks on every core, handed back in file order.
 //! - `controls`: a file's own totals checked against its rows.
 //! - [`normalize`]: amounts, timestamps, zones, flags and codes in every form reports use.
 //! - [`pan`]: card-number detection, keyed tokenization, masking.
@@ -32,6 +33,7 @@ mod plan;
 pub mod preview;
 pub mod profiles;
 mod row;
+mod rows;
 mod stage;
 mod table;
 mod values;

@@ -13,6 +13,7 @@ use std::io::{Cursor, Read};
 use super::detect::{detect, utf8_reader, Format, SNIFF_BYTES};
 use super::document::Document;
 use super::pan::PanKey;
+use super::rows::default_threads;
 use super::table::{sniff_delimiter, CsvTable, SheetTable, XlsxSheets};
 use crate::error::{Error, Result};
 use crate::facts::{
@@ -202,11 +203,25 @@ pub fn parse_report(
 /// [`parse_report`] with the bank's mapping profiles: a table whose header fingerprint
 /// matches one is read with its mapping (the upload's own mapping overrides win).
 pub fn parse_report_with(
+    input: impl Read + Send + 'static,
+    report: &Report,
+    key: &PanKey,
+    profiles: &[MappingProfile],
+    batch_size: usize,
+    sink: &mut dyn FactSink,
+) -> Result<ParseSummary> {
+    parse_on(input, report, key, profiles, batch_size, default_threads(), sink)
+}
+
+/// [`parse_report_with`] reading a table's rows on `threads` threads (the outcome is the same
+/// on any number).
+pub(crate) fn parse_on(
     mut input: impl Read + Send + 'static,
     report: &Report,
     key: &PanKey,
     profiles: &[MappingProfile],
     batch_size: usize,
+    threads: usize,
     sink: &mut dyn FactSink,
 ) -> Result<ParseSummary> {
     let mut head = Vec::with_capacity(SNIFF_BYTES);
@@ -221,7 +236,7 @@ pub fn parse_report_with(
             (&mut text).take(SNIFF_BYTES as u64).read_to_end(&mut sniff)?;
             let delimiter = sniff_delimiter(&String::from_utf8_lossy(&sniff));
             let mut table = CsvTable::new(Box::new(Cursor::new(sniff).chain(text)), delimiter);
-            let mut doc = Document::new(report, key, profiles, collector, Format::Csv);
+            let mut doc = Document::new(report, key, profiles, collector, Format::Csv, threads);
             doc.delimiter(delimiter);
             doc.read(&mut table)?;
             doc.finish(|| {
@@ -233,7 +248,7 @@ pub fn parse_report_with(
             { whole }.read_to_end(&mut bytes)?;
             let book = XlsxSheets::open(bytes)?;
             let names: Vec<String> = book.sheets.iter().map(|(n, _, _)| n.clone()).collect();
-            let mut doc = Document::new(report, key, profiles, collector, Format::Xlsx);
+            let mut doc = Document::new(report, key, profiles, collector, Format::Xlsx, threads);
             for (_, first_row, rows) in book.sheets {
                 doc.read(&mut SheetTable::new(first_row, rows))?;
                 doc.end_part()?;

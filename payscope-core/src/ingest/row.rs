@@ -72,6 +72,7 @@ impl TimeSource {
 }
 
 /// Where a row's time zone comes from.
+#[derive(Clone)]
 enum Zone {
     /// The header names it (`Created (UTC)`), or the report's `timezone` (UTC when `None`).
     Fixed(Option<RowZone>),
@@ -99,14 +100,13 @@ impl Approval {
 }
 
 /// Where transaction ids come from.
+#[derive(Clone)]
 enum TxSource {
     Column(usize),
     /// No column identifies transactions: an id from a keyed hash of the row's cells (so the
-    /// same row in another file gets the same id), numbered when a file repeats a row.
-    Generated {
-        mac: Hmac<sha2::Sha256>,
-        seen: FxHashMap<[u8; 12], u32>,
-    },
+    /// same row in another file gets the same id), numbered in file order by [`Repeats`] when
+    /// a file repeats a row.
+    Generated(Hmac<sha2::Sha256>),
 }
 
 /// Everything a [`RowPlan`] is built from.
@@ -125,7 +125,9 @@ pub(crate) struct PlanParts {
     pub confidence: f64,
 }
 
-/// The compiled mapping of one table.
+/// The compiled mapping of one table. Its caches are its own: each thread reading rows of
+/// the table works on a clone.
+#[derive(Clone)]
 pub(crate) struct RowPlan {
     headers: Vec<String>,
     tx: TxSource,
@@ -181,11 +183,10 @@ impl RowPlan {
             super::pipeline::declared_currency(report)?.or_else(|| header_currency(map, amount_col));
         let tx = match col.get(Field::TransactionId) {
             Some(c) if !parts.generated_ids => TxSource::Column(c),
-            _ => TxSource::Generated {
-                mac: <Hmac<sha2::Sha256> as Mac>::new_from_slice(&key.derive("row-id"))
+            _ => TxSource::Generated(
+                <Hmac<sha2::Sha256> as Mac>::new_from_slice(&key.derive("row-id"))
                     .map_err(|_| crate::error::Error::internal("row-id key"))?,
-                seen: FxHashMap::default(),
-            },
+            ),
         };
         Ok(RowPlan {
             headers: map.headers().iter().map(|h| redact(h)).collect(),
@@ -210,6 +211,12 @@ impl RowPlan {
             lineage: Lineage { report_id: report.report_id, sha256: report.sha256, row: 0 },
             confidence: parts.confidence,
         })
+    }
+
+    /// True when the table has no transaction id column: its facts' ids are generated, and
+    /// numbered in file order with [`Repeats`].
+    pub fn generates_ids(&self) -> bool {
+        matches!(self.tx, TxSource::Generated(_))
     }
 
     fn err(&self, row: u32, c: Option<usize>, code: &str, message: String) -> RowError {
@@ -473,7 +480,7 @@ impl RowPlan {
     fn transaction_id(&mut self, rec: &StringRecord, row: u32) -> std::result::Result<String, RowError> {
         let c = match &mut self.tx {
             TxSource::Column(c) => *c,
-            TxSource::Generated { mac, seen } => return Ok(generated_id(mac, seen, rec)),
+            TxSource::Generated(mac) => return Ok(generated_id(mac, rec)),
         };
         let raw = rec.get(c).unwrap_or("").trim_cell();
         if raw.is_empty() {
@@ -769,25 +776,39 @@ impl RowPlan {
     }
 }
 
-/// A keyed hash of the row's cells as its transaction id.
-fn generated_id(mac: &Hmac<sha2::Sha256>, seen: &mut FxHashMap<[u8; 12], u32>, rec: &StringRecord) -> String {
+/// A keyed hash of the row's cells as its transaction id (`row-` and 24 hex digits).
+fn generated_id(mac: &Hmac<sha2::Sha256>, rec: &StringRecord) -> String {
     let mut m = mac.clone();
     for cell in rec.iter() {
         m.update(cell.trim_cell().as_bytes());
         m.update(&[0x1f]);
     }
-    let full = m.finalize().into_bytes();
-    let mut id = [0u8; 12];
-    id.copy_from_slice(&full[..12]);
-    // Bounded: a row repeated further apart than a million distinct rows counts as a repeat.
-    if seen.len() >= 1 << 20 {
-        seen.clear();
-    }
-    let n = seen.entry(id).or_insert(0);
-    *n += 1;
-    match *n {
-        1 => format!("row-{}", hex::encode(id)),
-        n => format!("row-{}-{n}", hex::encode(id)),
+    format!("row-{}", hex::encode(&m.finalize().into_bytes()[..12]))
+}
+
+/// Numbers the rows a file repeats, in file order, when transaction ids are generated: the
+/// second copy of a row is `row-…-2`, and so on.
+#[derive(Default)]
+pub(crate) struct Repeats {
+    seen: FxHashMap<[u8; GENERATED_ID_LEN], u32>,
+}
+
+/// `row-` and 24 hex digits.
+const GENERATED_ID_LEN: usize = 28;
+
+impl Repeats {
+    /// Gives the fact of a generated id its number among the file's copies of the row.
+    pub fn number(&mut self, f: &mut Fact) {
+        // Bounded: a row repeated further apart than a million distinct rows counts as a repeat.
+        if self.seen.len() >= 1 << 20 {
+            self.seen.clear();
+        }
+        let Ok(id) = <[u8; GENERATED_ID_LEN]>::try_from(f.transaction_id.as_bytes()) else { return };
+        let n = self.seen.entry(id).or_insert(0);
+        *n += 1;
+        if *n > 1 {
+            f.transaction_id = format!("{}-{n}", f.transaction_id);
+        }
     }
 }
 
@@ -817,6 +838,7 @@ fn is_iban(v: &str) -> bool {
 
 /// A direct-mapped cache of card tokens (64 Ki slots, 1.5 MiB: it stays in cache, unlike a
 /// map of every card in a large file). A miss costs one HMAC.
+#[derive(Clone)]
 struct TokenCache {
     slots: Vec<(u64, CardToken)>,
 }

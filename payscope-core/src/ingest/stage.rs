@@ -31,6 +31,7 @@ pub(crate) enum StageOutcome {
 }
 
 /// The type column and how its values read.
+#[derive(Clone)]
 struct KindColumn {
     col: usize,
     header: String,
@@ -39,6 +40,7 @@ struct KindColumn {
 }
 
 /// Decides each row's stage.
+#[derive(Clone)]
 pub(crate) struct StageRule {
     base: Option<Stage>,
     declared: bool,

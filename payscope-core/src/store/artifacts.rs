@@ -25,7 +25,7 @@ use aes_gcm::Aes256Gcm;
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use object_store::path::Path;
-use object_store::{ObjectStore, PutPayload};
+use object_store::{GetResultPayload, ObjectStore, PutPayload};
 use sha2::Digest;
 
 use crate::bank::{BankContext, BankId};
@@ -372,8 +372,20 @@ impl Artifacts {
     }
 
     /// A blocking [`std::io::Read`] over the decrypted artifact, for parsers on a blocking
-    /// thread. At most a few chunks are buffered.
+    /// thread. At most a few chunks are buffered. An artifact in a local directory is read and
+    /// decrypted on the reader's own thread (object_store would read it 8 KiB at a time, each
+    /// read a task of its own).
     pub async fn reader(&self, ctx: &BankContext, sha256: &Sha256) -> Result<ArtifactReader> {
+        let got = self.objects.get(&artifact_path(ctx, sha256)).await?;
+        if let GetResultPayload::File(mut file, _) = got.payload {
+            use std::io::{Read, Seek, SeekFrom};
+            file.seek(SeekFrom::Start(got.range.start))?;
+            let file = file.take(got.range.end - got.range.start);
+            let opener = Opener::new(self.keys.clone(), ctx.bank_id(), *sha256);
+            let buf = vec![0; FILE_READ];
+            let local = LocalFile { file, opener: Some(opener), buf };
+            return Ok(ArtifactReader::new(Source::File(Box::new(local))));
+        }
         let mut stream = Box::pin(self.read(ctx, sha256).await?);
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes>>(4);
         tokio::spawn(async move {
@@ -383,7 +395,7 @@ impl Artifacts {
                 }
             }
         });
-        Ok(ArtifactReader { rx, current: Bytes::new() })
+        Ok(ArtifactReader::new(Source::Stream(rx)))
     }
 
     /// Removes a bank's artifact.
@@ -414,19 +426,68 @@ where
     futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
 }
 
-/// A blocking reader over a decrypted artifact stream.
+/// A blocking reader over a decrypted artifact.
 pub struct ArtifactReader {
-    rx: tokio::sync::mpsc::Receiver<Result<Bytes>>,
+    source: Source,
+    /// Plaintext decrypted and not yet read.
+    ready: std::collections::VecDeque<Bytes>,
     current: Bytes,
+}
+
+/// Where an artifact's plaintext comes from.
+enum Source {
+    /// Decrypted on the async side, arriving in chunks.
+    Stream(tokio::sync::mpsc::Receiver<Result<Bytes>>),
+    /// A local file, decrypted here.
+    File(Box<LocalFile>),
+}
+
+/// A local artifact being read: the opener is gone once the last segment is checked.
+struct LocalFile {
+    file: std::io::Take<std::fs::File>,
+    opener: Option<Opener>,
+    buf: Vec<u8>,
+}
+
+/// Ciphertext read from a local artifact at a time.
+const FILE_READ: usize = 1 << 20;
+
+impl ArtifactReader {
+    fn new(source: Source) -> Self {
+        ArtifactReader { source, ready: Default::default(), current: Bytes::new() }
+    }
+
+    /// The next plaintext, `None` at the end.
+    fn next_plain(&mut self) -> Result<Option<Bytes>> {
+        loop {
+            if let Some(b) = self.ready.pop_front() {
+                return Ok(Some(b));
+            }
+            match &mut self.source {
+                Source::Stream(rx) => return rx.blocking_recv().transpose(),
+                Source::File(local) => {
+                    let LocalFile { file, opener, buf } = &mut **local;
+                    let Some(o) = opener.as_mut() else { return Ok(None) };
+                    let n = std::io::Read::read(file, buf)?;
+                    if n == 0 {
+                        let last = opener.take().map(Opener::finish).transpose()?;
+                        self.ready.extend(last);
+                    } else {
+                        self.ready.extend(o.push(&buf[..n])?);
+                    }
+                }
+            }
+        }
+    }
 }
 
 impl std::io::Read for ArtifactReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.current.is_empty() {
-            match self.rx.blocking_recv() {
-                None => return Ok(0),
-                Some(Ok(b)) => self.current = b,
-                Some(Err(e)) => return Err(std::io::Error::other(e.to_string())),
+            match self.next_plain() {
+                Ok(None) => return Ok(0),
+                Ok(Some(b)) => self.current = b,
+                Err(e) => return Err(std::io::Error::other(e.to_string())),
             }
         }
         let n = self.current.len().min(buf.len());
@@ -545,6 +606,46 @@ mod tests {
         let without = Artifacts::new(store.clone(), &PanKey::new([5; 32]));
         let e = collect(&without, &ctx, &stored.sha256).await.unwrap_err().to_string();
         assert!(e.contains("a key PayScope does not hold"), "{e}");
+    }
+
+    /// Reads through the blocking reader, as the parser does.
+    async fn read_all(a: &Artifacts, ctx: &BankContext, sha: &Sha256) -> Result<Vec<u8>> {
+        let mut r = a.reader(ctx, sha).await?;
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut r, &mut out).map(|_| out)
+        })
+        .await?
+        .map_err(|e| Error::internal(e.to_string()))
+    }
+
+    /// From a local directory the blocking reader decrypts on its own thread, from any other
+    /// store it takes the stream: both give the bytes back and refuse a truncated artifact or
+    /// one under another hash.
+    #[tokio::test]
+    async fn the_blocking_reader_checks_local_and_remote_artifacts_alike() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = object_store::local::LocalFileSystem::new_with_prefix(dir.path()).unwrap();
+        let stores: [Arc<dyn ObjectStore>; 2] = [Arc::new(local), Arc::new(InMemory::new())];
+        for store in stores {
+            let a = Artifacts::new(store.clone(), &PanKey::new([3; 32]));
+            let ctx = ctx();
+            for size in [0usize, 1, CHUNK, CHUNK + 1, FILE_READ + 5, 3 * FILE_READ] {
+                let data: Vec<u8> = (0..size).map(|i| (i * 7 % 253) as u8).collect();
+                let stored = a.store_bytes(&ctx, Bytes::from(data.clone()), u64::MAX).await.unwrap();
+                assert_eq!(read_all(&a, &ctx, &stored.sha256).await.unwrap(), data, "{store} size {size}");
+            }
+            let data: Vec<u8> = (0..2 * FILE_READ).map(|i| (i % 199) as u8).collect();
+            let stored = a.store_bytes(&ctx, Bytes::from(data), u64::MAX).await.unwrap();
+            let path = artifact_path(&ctx, &stored.sha256);
+            let raw = store.get(&path).await.unwrap().bytes().await.unwrap();
+            let elsewhere = Sha256::digest(b"another file");
+            store.put(&artifact_path(&ctx, &elsewhere), PutPayload::from(raw.clone())).await.unwrap();
+            assert!(read_all(&a, &ctx, &elsewhere).await.is_err(), "{store}: read under another hash");
+            store.put(&path, PutPayload::from(raw.slice(..raw.len() - 3))).await.unwrap();
+            let e = read_all(&a, &ctx, &stored.sha256).await.unwrap_err().to_string();
+            assert!(e.contains("truncated") || e.contains("authentication"), "{store}: {e}");
+        }
     }
 
     #[tokio::test]
