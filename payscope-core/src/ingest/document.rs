@@ -403,9 +403,10 @@ impl<'a> Document<'a> {
         self.take(d, done)
     }
 
-    /// Counts and collects read rows, in file order.
-    fn take(&mut self, d: &mut Detail, done: Vec<Vec<RowResult>>) -> Result<()> {
-        for result in done.into_iter().flatten() {
+    /// Counts and collects read rows, in file order, and gives the emptied result vectors
+    /// back to the flow.
+    fn take(&mut self, d: &mut Detail, mut done: Vec<Vec<RowResult>>) -> Result<()> {
+        for result in done.iter_mut().flat_map(|block| block.drain(..)) {
             let RowResult::Row(outcome) = result else {
                 self.structure.structural_lines += 1;
                 continue;
@@ -422,6 +423,7 @@ impl<'a> Document<'a> {
                 Outcome::Reject(e) => self.c.reject(e),
             }
         }
+        self.rows.recycle(done);
         Ok(())
     }
 

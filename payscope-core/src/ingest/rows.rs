@@ -108,12 +108,11 @@ impl Block {
         self.lines.push((line, bad));
     }
 
-    fn read_with(&self, reader: &mut RowReader) -> Vec<RowResult> {
-        self.rows
-            .iter()
-            .zip(&self.lines)
-            .map(|(rec, (line, bad))| reader.read(rec, *line, bad.as_deref()))
-            .collect()
+    /// Reads the block's rows into `results` (emptied and refilled, so its memory is reused).
+    fn read_into(&self, reader: &mut RowReader, results: &mut Vec<RowResult>) {
+        results.clear();
+        let rows = self.rows.iter().zip(&self.lines);
+        results.extend(rows.map(|(rec, (line, bad))| reader.read(rec, *line, bad.as_deref())));
     }
 
     fn clear(&mut self) {
@@ -121,11 +120,13 @@ impl Block {
     }
 }
 
-/// A worker's task: a block and the reader of its table (`generation` tells tables apart).
+/// A worker's task: a block, the reader of its table (`generation` tells tables apart) and
+/// a vector to put the block's results in.
 struct Job {
     reader: Arc<RowReader>,
     generation: u64,
     block: Block,
+    results: Vec<RowResult>,
 }
 
 struct Worker {
@@ -163,7 +164,8 @@ fn work(inbox: Receiver<Job>, outbox: Sender<(Block, Vec<RowResult>)>) {
             Some((g, r)) if *g == job.generation => r,
             _ => &mut mine.insert((job.generation, (*job.reader).clone())).1,
         };
-        let results = job.block.read_with(reader);
+        let mut results = job.results;
+        job.block.read_into(reader, &mut results);
         if outbox.send((job.block, results)).is_err() {
             return;
         }
@@ -181,6 +183,9 @@ pub(crate) struct RowFlow {
     pending: VecDeque<usize>,
     block: Block,
     spare: Vec<Block>,
+    /// Result vectors given back by [`RowFlow::recycle`]: a block's results are about 300 KiB,
+    /// and allocating them afresh each time makes the kernel zero new pages for every block.
+    spare_results: Vec<Vec<RowResult>>,
     reader: Option<RowReader>,
     /// The workers' copy of `reader`, made when the table's first block is handed over.
     shared: Option<Arc<RowReader>>,
@@ -196,6 +201,7 @@ impl RowFlow {
             pending: VecDeque::new(),
             block: Block::default(),
             spare: Vec::new(),
+            spare_results: Vec::new(),
             reader: None,
             shared: None,
             generation: 0,
@@ -250,7 +256,8 @@ impl RowFlow {
     /// Reads the gathered block on this thread.
     fn read_here(&mut self) -> Result<Vec<RowResult>> {
         let reader = self.reader.as_mut().ok_or_else(|| Error::internal("rows without a table"))?;
-        let results = self.block.read_with(reader);
+        let mut results = self.spare_results.pop().unwrap_or_default();
+        self.block.read_into(reader, &mut results);
         self.block.clear();
         Ok(results)
     }
@@ -275,7 +282,8 @@ impl RowFlow {
             }
         };
         let block = std::mem::replace(&mut self.block, self.spare.pop().unwrap_or_default());
-        let job = Job { reader, generation: self.generation, block };
+        let results = self.spare_results.pop().unwrap_or_default();
+        let job = Job { reader, generation: self.generation, block, results };
         let w = self.next;
         let sent = self.workers[w].jobs.as_ref().is_some_and(|jobs| jobs.send(job).is_ok());
         if !sent {
@@ -284,6 +292,14 @@ impl RowFlow {
         self.pending.push_back(w);
         self.next = (w + 1) % self.workers.len();
         Ok(())
+    }
+
+    /// Takes back the result vectors of [`RowFlow::push`] and [`RowFlow::drain`] once they
+    /// are emptied.
+    pub fn recycle(&mut self, done: Vec<Vec<RowResult>>) {
+        let keep = self.threads * BLOCKS_PER_WORKER + 1;
+        let emptied = done.into_iter().filter(|v| v.is_empty() && v.capacity() > 0);
+        self.spare_results.extend(emptied.take(keep.saturating_sub(self.spare_results.len())));
     }
 
     /// The oldest block's results.

@@ -84,6 +84,8 @@ struct Sealer {
     bank: BankId,
     aad: Vec<u8>,
     pending: BytesMut,
+    /// One chunk, encrypted in place (no allocation per chunk).
+    scratch: Vec<u8>,
 }
 
 impl Sealer {
@@ -95,17 +97,18 @@ impl Sealer {
         header.extend_from_slice(&key.id);
         header.extend_from_slice(&prefix);
         let stream = EncryptorBE32::from_aead(key.cipher.clone(), (&prefix).into());
-        (Sealer { stream, bank, aad: associated(bank, None), pending: BytesMut::new() }, header)
+        let scratch = Vec::with_capacity(SEGMENT);
+        (Sealer { stream, bank, aad: associated(bank, None), pending: BytesMut::new(), scratch }, header)
     }
 
     /// Adds plaintext; appends the ciphertext of every full chunk to `out`.
     fn push(&mut self, data: &[u8], out: &mut Vec<u8>) -> Result<()> {
         self.pending.extend_from_slice(data);
         while self.pending.len() >= CHUNK {
-            let chunk = self.pending.split_to(CHUNK);
-            let sealed =
-                self.stream.encrypt_next(Payload { msg: &chunk, aad: &self.aad }).map_err(sealing_failed)?;
-            out.extend_from_slice(&sealed);
+            self.scratch.clear();
+            self.scratch.extend_from_slice(&self.pending.split_to(CHUNK));
+            self.stream.encrypt_next_in_place(&self.aad, &mut self.scratch).map_err(sealing_failed)?;
+            out.extend_from_slice(&self.scratch);
         }
         Ok(())
     }
@@ -262,6 +265,8 @@ impl Artifacts {
         let mut size = 0u64;
         let mut part: Vec<u8> = header;
         let mut upload: Option<Box<dyn object_store::MultipartUpload>> = None;
+        // The last full part being written while the next one is received and sealed.
+        let mut in_flight: Option<tokio::task::JoinHandle<object_store::Result<()>>> = None;
         // Where the time goes (benches/upload.sh reads this from the debug log).
         let (mut receiving, mut sealing, mut writing) = (Duration::ZERO, Duration::ZERO, Duration::ZERO);
         let result: Result<()> = async {
@@ -286,14 +291,27 @@ impl Artifacts {
                         Some(u) => u,
                         None => upload.insert(self.objects.put_multipart(&temp).await?),
                     };
-                    up.put_part(PutPayload::from(std::mem::take(&mut part))).await?;
+                    let full = std::mem::replace(&mut part, Vec::with_capacity(PART + SEGMENT));
+                    // Parts are placed by the order of `put_part` calls, whenever they finish.
+                    let write = tokio::spawn(up.put_part(PutPayload::from(full)));
+                    if let Some(previous) = in_flight.replace(write) {
+                        previous.await??;
+                    }
                     writing += t.elapsed();
                 }
+            }
+            if let Some(last) = in_flight.take() {
+                let t = Instant::now();
+                last.await??;
+                writing += t.elapsed();
             }
             Ok(())
         }
         .await;
         if let Err(e) = result {
+            if let Some(write) = in_flight.take() {
+                let _ = write.await;
+            }
             if let Some(mut up) = upload {
                 let _ = up.abort().await;
             }
@@ -630,7 +648,7 @@ mod tests {
         for store in stores {
             let a = Artifacts::new(store.clone(), &PanKey::new([3; 32]));
             let ctx = ctx();
-            for size in [0usize, 1, CHUNK, CHUNK + 1, FILE_READ + 5, 3 * FILE_READ] {
+            for size in [0usize, 1, CHUNK, CHUNK + 1, FILE_READ + 5, 2 * PART + 5] {
                 let data: Vec<u8> = (0..size).map(|i| (i * 7 % 253) as u8).collect();
                 let stored = a.store_bytes(&ctx, Bytes::from(data.clone()), u64::MAX).await.unwrap();
                 assert_eq!(read_all(&a, &ctx, &stored.sha256).await.unwrap(), data, "{store} size {size}");
