@@ -30,7 +30,8 @@ pub struct AnswerMetric {
     /// The group a breakdown or comparison row belongs to (`{"network": "visa"}`).
     #[serde(default)]
     pub dimensions: BTreeMap<String, String>,
-    /// `current` / `previous` (periods compared), `baseline` / `scenario` (what-if).
+    /// `current` / `previous` (periods compared), `baseline` / `scenario` (what-if), `forecast`
+    /// (a forecast's total over the period ahead).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period: Option<String>,
 }

@@ -112,6 +112,14 @@ async fn typed_queries_are_answered_exactly(server: Server) {
         assert!(top["dimensions"]["issuer_bin"].is_string(), "{answer}");
     }
 
+    // A forecast's total is marked as such, within the documented schema (every response of
+    // these tests is checked against it).
+    let body = json!({"analysis": "forecast", "metrics": ["fraud_rate"], "as_of": AS_OF});
+    let (status, answer) = query(&server, &tokens[0], &body).await;
+    assert_eq!(status, 200, "{answer}");
+    let total = answer["metrics"].as_array().unwrap().iter().find(|m| m["name"] == "fraud_rate_forecast");
+    assert_eq!(total.map(|m| &m["period"]), Some(&json!("forecast")), "{answer}");
+
     // A question in words, and its interpretation sent back as a typed query: the same numbers.
     for question in [
         "Approval rate excluding Visa in October 2026",
