@@ -19,13 +19,7 @@ work=$(mktemp -d /tmp/payscope-upload.XXXXXX)
 pids=()
 db="payscope_upload_$(openssl rand -hex 4)"
 pg_admin=${PG_ADMIN:-postgres://postgres@127.0.0.1:5432}
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  psql -q "$pg_admin/postgres" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  [ -n "${KEEP_UPLOAD:-}" ] || rm -rf "$work"
-}
-trap cleanup EXIT
+trap 'clean_up KEEP_UPLOAD' EXIT
 
 dir=${BENCH_DIR:-target/bench-data}
 mkdir -p "$dir"

@@ -1,11 +1,20 @@
-# Shell helpers shared by scripts/smoke.sh and scripts/faults.sh (sourced, not run). They expect
-# $work (a scratch directory) to be set; `fail` prints the last lines of every $work/*.log.
+# Shell helpers shared by scripts/smoke.sh, scripts/faults.sh and benches/upload.sh (sourced,
+# not run). They expect $work (a scratch directory) to be set; `fail` prints the last lines of
+# every $work/*.log.
 
 step() { printf '\n--- %s\n' "$*"; }
 fail() {
   echo "$(basename "$0"): FAILED: $*" >&2
   for log in "$work"/*.log; do [ -f "$log" ] && { echo "== $log (last lines)" >&2; tail -n 20 "$log" >&2; }; done
   exit 1
+}
+# For `trap 'clean_up KEEP_VAR' EXIT`: stops the processes in `pids`, drops the database `$db`
+# (on `$pg_admin`) and removes `$work`, unless the variable named KEEP_VAR is set.
+clean_up() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  psql -q "$pg_admin/postgres" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
+  [ -n "${!1:-}" ] || rm -rf "$work"
 }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_http() { # url, name, pid[, seconds (default 30)]

@@ -16,15 +16,8 @@ pids=()
 db="payscope_smoke_$(openssl rand -hex 4)"
 pg_admin="postgres://postgres@127.0.0.1:5432"
 
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  psql -q "$pg_admin/postgres" -c "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1 || true
-  [ -n "${KEEP_SMOKE:-}" ] || rm -rf "$work"
-}
-trap cleanup EXIT
-
 . scripts/lib.sh
+trap 'clean_up KEEP_SMOKE' EXIT
 
 step "binaries"
 cargo build -q -p payscope-http -p payscope-worker

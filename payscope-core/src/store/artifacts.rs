@@ -25,7 +25,7 @@ use aes_gcm::Aes256Gcm;
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use object_store::path::Path;
-use object_store::{GetResultPayload, ObjectStore, PutPayload};
+use object_store::{GetResult, GetResultPayload, ObjectStore, PutPayload};
 use sha2::Digest;
 
 use crate::bank::{BankContext, BankId};
@@ -364,9 +364,41 @@ impl Artifacts {
         sha256: &Sha256,
     ) -> Result<impl Stream<Item = Result<Bytes>> + Send + 'static> {
         let got = self.objects.get(&artifact_path(ctx, sha256)).await?;
-        let mut opener = Some(Opener::new(self.keys.clone(), ctx.bank_id(), *sha256));
+        let rx = self.decrypting(got, ctx.bank_id(), sha256);
+        Ok(futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) }))
+    }
+
+    /// A blocking [`std::io::Read`] over the decrypted artifact, for parsers on a blocking
+    /// thread. At most a few chunks are buffered. An artifact in a local directory is read and
+    /// decrypted on the reader's own thread (object_store would read it 8 KiB at a time, each
+    /// read a task of its own).
+    pub async fn reader(&self, ctx: &BankContext, sha256: &Sha256) -> Result<ArtifactReader> {
+        let got = self.objects.get(&artifact_path(ctx, sha256)).await?;
+        let source = match got.payload {
+            GetResultPayload::File(mut file, _) => {
+                use std::io::{Read, Seek, SeekFrom};
+                file.seek(SeekFrom::Start(got.range.start))?;
+                let file = file.take(got.range.end - got.range.start);
+                let opener = Some(Opener::new(self.keys.clone(), ctx.bank_id(), *sha256));
+                Source::File(Box::new(LocalFile { file, opener, buf: vec![0; FILE_READ] }))
+            }
+            GetResultPayload::Stream(_) => Source::Stream(self.decrypting(got, ctx.bank_id(), sha256)),
+        };
+        Ok(ArtifactReader::new(source))
+    }
+
+    /// Decrypts a fetched artifact on a task of its own into a bounded channel; a failed
+    /// check is the last item.
+    fn decrypting(
+        &self,
+        got: GetResult,
+        bank: BankId,
+        sha256: &Sha256,
+    ) -> tokio::sync::mpsc::Receiver<Result<Bytes>> {
+        let (tx, rx) = tokio::sync::mpsc::channel(4);
+        let mut opener = Some(Opener::new(self.keys.clone(), bank, *sha256));
         let mut inner = got.into_stream();
-        Ok(async_stream(move |tx| async move {
+        tokio::spawn(async move {
             while let Some(chunk) = inner.next().await {
                 let chunk = match chunk {
                     Ok(c) => c,
@@ -386,34 +418,8 @@ impl Artifacts {
                 tx.send(o.finish()).await.map_err(drop)?;
             }
             Ok(())
-        }))
-    }
-
-    /// A blocking [`std::io::Read`] over the decrypted artifact, for parsers on a blocking
-    /// thread. At most a few chunks are buffered. An artifact in a local directory is read and
-    /// decrypted on the reader's own thread (object_store would read it 8 KiB at a time, each
-    /// read a task of its own).
-    pub async fn reader(&self, ctx: &BankContext, sha256: &Sha256) -> Result<ArtifactReader> {
-        let got = self.objects.get(&artifact_path(ctx, sha256)).await?;
-        if let GetResultPayload::File(mut file, _) = got.payload {
-            use std::io::{Read, Seek, SeekFrom};
-            file.seek(SeekFrom::Start(got.range.start))?;
-            let file = file.take(got.range.end - got.range.start);
-            let opener = Opener::new(self.keys.clone(), ctx.bank_id(), *sha256);
-            let buf = vec![0; FILE_READ];
-            let local = LocalFile { file, opener: Some(opener), buf };
-            return Ok(ArtifactReader::new(Source::File(Box::new(local))));
-        }
-        let mut stream = Box::pin(self.read(ctx, sha256).await?);
-        let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes>>(4);
-        tokio::spawn(async move {
-            while let Some(item) = stream.next().await {
-                if tx.send(item).await.is_err() {
-                    break;
-                }
-            }
         });
-        Ok(ArtifactReader::new(Source::Stream(rx)))
+        rx
     }
 
     /// Removes a bank's artifact.
@@ -429,19 +435,6 @@ impl Artifacts {
             Err(e) => Err(Error::unavailable("object_store", e)),
         }
     }
-}
-
-/// Runs a producer that sends into a bounded channel and exposes the receiver as a stream.
-fn async_stream<F, Fut>(producer: F) -> impl Stream<Item = Result<Bytes>> + Send + 'static
-where
-    F: FnOnce(tokio::sync::mpsc::Sender<Result<Bytes>>) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = std::result::Result<(), ()>> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel(4);
-    tokio::spawn(async move {
-        let _ = producer(tx).await;
-    });
-    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) })
 }
 
 /// A blocking reader over a decrypted artifact.
