@@ -3,6 +3,8 @@
 //! ```text
 //! cargo run --release --example ingest_file -- write 5000000 /tmp/auth-5m.csv
 //! cargo run --release --example ingest_file -- parse /tmp/auth-5m.csv
+//! cargo run --release --example ingest_file -- write-ipm 1000000 /tmp/clearing-1m.ipm
+//! cargo run --release --example ingest_file -- parse /tmp/clearing-1m.ipm
 //! ```
 //!
 //! `parse` streams the file through the pipeline (facts validated, then dropped) and prints
@@ -48,11 +50,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             )?;
             println!("wrote {n} rows to {path}");
         }
+        Some("write-ipm") => {
+            let messages: u64 = args.get(2).ok_or("messages missing")?.parse()?;
+            let path = args.get(3).ok_or("path missing")?;
+            // A bank whose Mastercard presentments, refunds and chargebacks number about
+            // `messages` (about one in three of its authorizations).
+            let mut cfg = SynthConfig::bench(messages * 3 * 2 * 278 / 100 * 1028 / 1000);
+            cfg.banks = 1;
+            let bank = synth::generate(&cfg).remove(0);
+            let mut out = BufWriter::new(std::fs::File::create(path)?);
+            let n = synth::network::write_ipm(&bank, &mut out)?;
+            println!("wrote {n} messages to {path}");
+        }
         Some("parse") => {
             let path = args.get(2).ok_or("path missing")?;
             let file = std::fs::File::open(path)?;
             let size = file.metadata()?.len();
-            let options = ReportOptions { report_type: ReportType::Authorization, ..Default::default() };
+            // The CSV is an authorization report; a network file says what each message is.
+            let report_type =
+                if path.ends_with(".csv") { ReportType::Authorization } else { ReportType::Auto };
+            let options = ReportOptions { report_type, ..Default::default() };
             let report = Report::queued(
                 BankId::from_uuid(uuid::Uuid::nil()),
                 Sha256::digest(path.as_bytes()),

@@ -12,7 +12,8 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use payscope_core::bank::{BankContext, BankId, Role};
 use payscope_core::calendar::Timestamp;
 use payscope_core::facts::{ReportOptions, ReportStatus, Stage};
-use payscope_core::synth::files::{file_name, report_type, write_report, Layout};
+use payscope_core::synth::files::{file_name, report_type, write_report_where, Layout};
+use payscope_core::synth::network::{in_network_file, write_base2, write_ipm};
 use payscope_core::synth::{self, SynthConfig};
 use payscope_core::{Engine, EngineOptions};
 use ring::signature::KeyPair;
@@ -45,6 +46,8 @@ pub struct Demo {
     pub upload_file: PathBuf,
     /// A file in a layout PayScope cannot read on its own, for the mapping step of the tour.
     pub foreign_file: PathBuf,
+    /// Demo Bank A's Mastercard clearing file (IPM), held back for the tour.
+    pub network_file: PathBuf,
     /// The temporary data directory (deleted on drop).
     pub data_dir: tempfile::TempDir,
 }
@@ -114,6 +117,7 @@ pub async fn prepare(options: EngineOptions) -> Result<Demo, String> {
     let uploads = data_dir.path().join("uploads");
     std::fs::create_dir_all(&uploads).map_err(|e| e.to_string())?;
     let mut upload_file = PathBuf::new();
+    let network_file = uploads.join("clearing.ipm");
     let mut banks = Vec::new();
     let mut facts = 0;
     for (bank, name) in generated.iter().zip(["Demo Bank A", "Demo Bank B"]) {
@@ -121,7 +125,11 @@ pub async fn prepare(options: EngineOptions) -> Result<Demo, String> {
         let key = payscope_core::ingest::pan::PanKey::new([0; 32]); // only shapes card numbers in the files
         for stage in Stage::ALL {
             let mut bytes = Vec::new();
-            write_report(bank, stage, Layout::NetworkCsv, &key, &mut bytes).map_err(|e| e.to_string())?;
+            // The stages the networks' clearing files carry are loaded from those below.
+            write_report_where(bank, stage, Layout::NetworkCsv, &key, &mut bytes, |tx| {
+                !in_network_file(bank, tx, stage)
+            })
+            .map_err(|e| e.to_string())?;
             // Demo Bank A's refunds are left for the tour's upload step.
             if banks.is_empty() && stage == Stage::Refund {
                 upload_file = uploads.join(file_name(stage, Layout::NetworkCsv));
@@ -133,14 +141,19 @@ pub async fn prepare(options: EngineOptions) -> Result<Demo, String> {
                 filename: Some(file_name(stage, Layout::NetworkCsv)),
                 ..ReportOptions::default()
             };
-            let report = engine.ingest(&ctx, bytes, options).await.map_err(|e| e.to_string())?;
-            if report.status != ReportStatus::Completed {
-                return Err(format!(
-                    "the demo {stage} report of {name} did not load: {:?}",
-                    report.errors.first()
-                ));
-            }
-            facts += report.facts_loaded;
+            facts += load(&engine, &ctx, bytes, options, name).await?;
+        }
+        // A Mastercard IPM and a Visa Base II clearing file; Demo Bank A's IPM file is held
+        // back for the tour's upload step.
+        let (mut ipm, mut base2) = (Vec::new(), Vec::new());
+        write_ipm(bank, &mut ipm).map_err(|e| e.to_string())?;
+        write_base2(bank, &mut base2).map_err(|e| e.to_string())?;
+        let named = |name: &str| ReportOptions { filename: Some(name.into()), ..ReportOptions::default() };
+        facts += load(&engine, &ctx, base2, named("clearing.ctf"), name).await?;
+        if banks.is_empty() {
+            std::fs::write(&network_file, &ipm).map_err(|e| e.to_string())?;
+        } else {
+            facts += load(&engine, &ctx, ipm, named("clearing.ipm"), name).await?;
         }
         let roles = ["analyst", "auditor", "bank_admin"];
         let token = mint_token(&pkcs8, "demo-analyst", bank.bank_id, &roles, TOKEN_HOURS)?;
@@ -149,7 +162,23 @@ pub async fn prepare(options: EngineOptions) -> Result<Demo, String> {
     tracing::info!(facts, seconds = started.elapsed().as_secs_f64(), "demo data loaded");
     let foreign_file = uploads.join("acquirer-nl.csv");
     std::fs::write(&foreign_file, foreign_layout(today)).map_err(|e| e.to_string())?;
-    Ok(Demo { engine, auth, banks, upload_file, foreign_file, data_dir })
+    Ok(Demo { engine, auth, banks, upload_file, foreign_file, network_file, data_dir })
+}
+
+/// Loads one demo report; the facts it loaded.
+async fn load(
+    engine: &Engine,
+    ctx: &BankContext,
+    bytes: Vec<u8>,
+    options: ReportOptions,
+    bank: &str,
+) -> Result<u64, String> {
+    let file = options.filename.clone().unwrap_or_default();
+    let report = engine.ingest(ctx, bytes, options).await.map_err(|e| e.to_string())?;
+    if report.status != ReportStatus::Completed {
+        return Err(format!("the demo report {file} of {bank} did not load: {:?}", report.errors.first()));
+    }
+    Ok(report.facts_loaded)
 }
 
 /// The header of [`foreign_layout`].
@@ -212,6 +241,12 @@ impl Demo {
              curl -s -X POST \"$PAYSCOPE/reports?report_type=refund&wait=true\" -H \"Authorization: Bearer $TOKEN_A\" \
              -H 'Content-Type: text/csv' --data-binary @{}\n",
             self.upload_file.display()
+        ));
+        out.push_str(&format!(
+            "\n# upload Demo Bank A's Mastercard clearing file (IPM: EBCDIC, 1014-byte blocks), no parameters needed\n\
+             curl -s -X POST \"$PAYSCOPE/reports?wait=true\" -H \"Authorization: Bearer $TOKEN_A\" \
+             -H 'Content-Type: application/octet-stream' --data-binary @{}\n",
+            self.network_file.display()
         ));
         out.push_str("\n# ask questions\n");
         for q in [

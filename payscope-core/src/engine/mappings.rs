@@ -11,7 +11,7 @@ use crate::bank::{BankContext, Permission};
 use crate::calendar::Timestamp;
 use crate::error::{Error, Result};
 use crate::facts::{MappingProfile, Preview, ProfileDraft, Report, ReportId, ReportOptions, Sha256};
-use crate::ingest::preview::{cut_at_line, needs_whole_file, preview, PREVIEW_BYTES};
+use crate::ingest::preview::{cut_to_whole_records, needs_whole_file, preview, PREVIEW_BYTES};
 use crate::store::{AnswerId, AuditRecord};
 
 impl Engine {
@@ -56,7 +56,7 @@ impl Engine {
             }
             if whole == Some(false) && bytes.len() > PREVIEW_BYTES {
                 bytes.truncate(PREVIEW_BYTES);
-                cut_at_line(&mut bytes);
+                cut_to_whole_records(&mut bytes);
                 return Ok((bytes, true));
             }
         }

@@ -23,6 +23,19 @@ fn alpha2_table() -> &'static [u8; 676] {
     })
 }
 
+/// Country index by alpha-3 code (`u8::MAX`: none); network files give one per row.
+fn alpha3_table() -> &'static [u8; 17_576] {
+    static TABLE: std::sync::OnceLock<[u8; 17_576]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = [u8::MAX; 17_576];
+        for (i, (_, a3, _)) in COUNTRIES.iter().enumerate() {
+            let b = a3.as_bytes();
+            t[(alpha_index(b[0]) * 26 + alpha_index(b[1])) * 26 + alpha_index(b[2])] = i as u8;
+        }
+        t
+    })
+}
+
 /// A country, always written as its alpha-2 code.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Country(u8);
@@ -38,7 +51,9 @@ impl Country {
                 (slot != u8::MAX).then_some(Country(slot))
             }
             3 if b.iter().all(u8::is_ascii_alphabetic) => {
-                COUNTRIES.iter().position(|(_, a3, _)| a3.eq_ignore_ascii_case(s)).map(|i| Country(i as u8))
+                let slot =
+                    alpha3_table()[(alpha_index(b[0]) * 26 + alpha_index(b[1])) * 26 + alpha_index(b[2])];
+                (slot != u8::MAX).then_some(Country(slot))
             }
             1..=3 if b.iter().all(u8::is_ascii_digit) => {
                 let n: u16 = s.parse().ok()?;

@@ -5,6 +5,7 @@ use std::io::{self, Read};
 
 use encoding_rs::{Decoder, Encoding, UTF_16BE, UTF_16LE, WINDOWS_1252};
 
+use super::network::{base2, ipm};
 use crate::error::{Error, Result};
 
 /// A report file's format.
@@ -16,6 +17,10 @@ pub enum Format {
     Xlsx,
     /// One JSON object (a canonical fact) per line.
     Jsonl,
+    /// A Mastercard IPM clearing file.
+    Ipm,
+    /// A Visa Base II clearing file.
+    Base2,
 }
 
 impl Format {
@@ -25,11 +30,13 @@ impl Format {
             Format::Csv => "csv",
             Format::Xlsx => "xlsx",
             Format::Jsonl => "jsonl",
+            Format::Ipm => "ipm",
+            Format::Base2 => "base2",
         }
     }
 }
 
-/// The text encoding of a CSV or JSONL file.
+/// The text encoding of a CSV or JSONL file (network files carry their own).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TextEncoding {
     /// UTF-8 (a BOM, if any, is skipped).
@@ -70,6 +77,12 @@ pub fn detect(head: &[u8]) -> Result<Detected> {
             "the file is not a report (it looks like a PDF, gzip or image); upload CSV, XLSX or JSON Lines"
                 .into(),
         ));
+    }
+    if ipm::sniff(head).is_some() {
+        return Ok(Detected { format: Format::Ipm, encoding: TextEncoding::Utf8 });
+    }
+    if base2::sniff(head).is_some() {
+        return Ok(Detected { format: Format::Base2, encoding: TextEncoding::Utf8 });
     }
     let (encoding, text) = if let Some(rest) = head.strip_prefix(b"\xEF\xBB\xBF") {
         (TextEncoding::Utf8, String::from_utf8_lossy(rest).into_owned())
@@ -202,6 +215,12 @@ mod tests {
         assert!(detect(b"").is_err());
         assert!(detect(&[0u8, 1, 2, 3, 4, 5, 6, 7, 0, 0, 0, 9]).is_err());
         assert!(detect(b"\xD0\xCF\x11\xE0\xA1\xB1").is_err());
+        let header = format!("9000400000{:<158}\r\n", "26341");
+        let sale = format!("0500{:<164}\r\n", "4111111111111111");
+        assert_eq!(detect(format!("{header}{sale}").as_bytes()).unwrap().format, Format::Base2);
+        assert_eq!(detect(format!("{header}").as_bytes()).unwrap().format, Format::Base2);
+        // A CSV whose first line happens to start with digits is still a CSV.
+        assert_eq!(detect(b"9000,2026-01-01,12.50\n9001,2026-01-02,3.10\n").unwrap().format, Format::Csv);
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Ingestion: report files (CSV, XLSX, JSON Lines) to canonical facts.
+//! Ingestion: report files (CSV, XLSX, JSON Lines, IPM, Base II) to canonical facts.
 //!
 //! - [`detect`]: format and text encoding from the bytes.
+//! - `network`: the card networks' clearing files (Mastercard IPM, Visa Base II).
 //! - `table`: CSV and XLSX as rows of text cells, with their line numbers.
 //! - `layout` and `document`: a file's structure (wrappers, metadata, titles, sections with
 //!   their own headers, summary rows, totals) and the reading of its tables.
@@ -26,6 +27,7 @@ mod jsonl;
 mod kinds;
 mod layout;
 pub mod mapping;
+mod network;
 pub mod normalize;
 pub mod pan;
 pub mod pipeline;
@@ -39,5 +41,6 @@ mod table;
 mod values;
 mod vocabulary;
 
+pub(crate) use network::ebcdic;
 pub use pipeline::{parse_report, parse_report_with, FactSink, ParseSummary, BATCH_SIZE};
 pub use profiles::fingerprint;

@@ -12,6 +12,7 @@ use std::io::{Cursor, Read};
 
 use super::detect::{detect, utf8_reader, Format, SNIFF_BYTES};
 use super::document::Document;
+use super::network::{base2, ipm};
 use super::pan::PanKey;
 use super::rows::default_threads;
 use super::table::{sniff_delimiter, CsvTable, SheetTable, XlsxSheets};
@@ -227,6 +228,8 @@ pub(crate) fn parse_on(
     let mut head = Vec::with_capacity(SNIFF_BYTES);
     (&mut input).take(SNIFF_BYTES as u64).read_to_end(&mut head)?;
     let detected = detect(&head)?;
+    // Detection read a network file's framing; the reader needs it again.
+    let framing = (ipm::sniff(&head), base2::sniff(&head));
     let collector = Collector::new(sink, batch_size);
     let whole = Cursor::new(head).chain(input);
     match detected.format {
@@ -261,5 +264,10 @@ pub(crate) fn parse_on(
             })
         }
         Format::Jsonl => super::jsonl::parse(utf8_reader(whole, detected.encoding), report, key, collector),
+        Format::Ipm | Format::Base2 => match framing {
+            (Some(f), _) => ipm::parse(whole, f, report, key, collector),
+            (None, Some(f)) => base2::parse(whole, f, report, key, collector),
+            (None, None) => Err(Error::Unprocessable("the network file's framing cannot be read".into())),
+        },
     }
 }

@@ -1,10 +1,12 @@
 //! A preview: a file read as an upload would read it, nothing stored — its structure, the
 //! mapping with confidences, the first facts and the problems found. A large CSV is previewed
-//! from its first lines (counts and controls then cover those lines only).
+//! from its first lines, a network file from its first messages (counts and controls then
+//! cover those only).
 
 use std::io::Cursor;
 
 use super::detect::{detect, Format};
+use super::network::{base2, ipm};
 use super::pan::PanKey;
 use super::pipeline::{parse_report_with, FactSink};
 use crate::error::Result;
@@ -22,8 +24,17 @@ pub fn needs_whole_file(head: &[u8]) -> bool {
     detect(head).is_ok_and(|d| d.format == Format::Xlsx)
 }
 
-/// Cuts a text file read in part after its last complete line.
-pub fn cut_at_line(bytes: &mut Vec<u8>) {
+/// Cuts a file read in part after its last whole record: a text file's last complete line, a
+/// network file's last whole message (an IPM file is ended there in its own framing).
+pub fn cut_to_whole_records(bytes: &mut Vec<u8>) {
+    match detect(bytes).map(|d| d.format) {
+        Ok(Format::Ipm) => ipm::cut_to_whole_messages(bytes),
+        Ok(Format::Base2) => base2::cut_to_whole_records(bytes),
+        _ => cut_at_line(bytes),
+    }
+}
+
+fn cut_at_line(bytes: &mut Vec<u8>) {
     if let Some(end) = bytes.iter().rposition(|&b| b == b'\n') {
         bytes.truncate(end + 1);
     }
@@ -113,4 +124,41 @@ pub fn preview(
         p.controls = s.controls;
     }
     Ok(p)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bank::BankId;
+    use crate::facts::{ReportOptions, Sha256};
+    use crate::synth::{self, network, SynthConfig};
+
+    /// Facts and summary of a whole (not truncated) read.
+    fn read(bytes: Vec<u8>) -> Preview {
+        let report = Report::queued(
+            BankId::from_uuid(uuid::Uuid::nil()),
+            Sha256::digest(&bytes),
+            1,
+            &ReportOptions::default(),
+        );
+        preview(bytes, true, &report, &PanKey::new([3; 32]), &[]).unwrap()
+    }
+
+    #[test]
+    fn a_network_file_read_in_part_ends_at_a_whole_message() {
+        let bank = &synth::generate(&SynthConfig::small(5))[0];
+        let (mut ipm, mut base2) = (Vec::new(), Vec::new());
+        network::write_ipm(bank, &mut ipm).unwrap();
+        network::write_base2(bank, &mut base2).unwrap();
+        for (whole, format) in [(ipm, "ipm"), (base2, "base2")] {
+            for cut in [40_000, 40_001, 41_013, 50_000] {
+                let mut head = whole[..cut].to_vec();
+                cut_to_whole_records(&mut head);
+                let p = read(head);
+                assert!(p.would_load, "{format} cut at {cut}: {:?}", p.error);
+                assert!(p.rows_read > 50 && p.rows_rejected == 0, "{format} cut at {cut}: {p:?}");
+                assert_eq!(p.structure.as_ref().map(|s| s.format.as_str()), Some(format));
+            }
+        }
+    }
 }

@@ -13,7 +13,7 @@ use super::normalize::{
     excel_serial, normalize_mcc, parse_amount, parse_amount_rounded, parse_flag, parse_minor, parse_time,
     parse_when_in, DateOrder, DecimalStyle, RowZone, When,
 };
-use super::pan::{issuer_bin, masked_pan, pan_digits_from, redact, PanKey};
+use super::pan::{issuer_bin, masked_pan, pan_digits_from, redact, PanKey, TokenCache};
 use super::stage::{StageOutcome, StageRule};
 use super::values::month_name;
 use crate::calendar::{Date, Timestamp};
@@ -834,35 +834,6 @@ fn is_iban(v: &str) -> bool {
         rest += 1;
     }
     (11..=30).contains(&rest)
-}
-
-/// A direct-mapped cache of card tokens (64 Ki slots, 1.5 MiB: it stays in cache, unlike a
-/// map of every card in a large file). A miss costs one HMAC.
-#[derive(Clone)]
-struct TokenCache {
-    slots: Vec<(u64, CardToken)>,
-}
-
-impl TokenCache {
-    const BITS: u32 = 16;
-
-    fn new() -> Self {
-        TokenCache { slots: vec![(u64::MAX, CardToken([0; 16])); 1 << Self::BITS] }
-    }
-
-    fn get_or_insert(&mut self, digits: &str, key: &PanKey) -> CardToken {
-        // PANs never start with 0, so the digits as a number identify the card.
-        let Ok(n) = digits.parse::<u64>() else {
-            return key.tokenize(digits);
-        };
-        let slot = (n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - Self::BITS)) as usize;
-        if self.slots[slot].0 == n {
-            return self.slots[slot].1;
-        }
-        let token = key.tokenize(digits);
-        self.slots[slot] = (n, token);
-        token
-    }
 }
 
 /// Each field's column, indexed by the field: looked up a dozen times per row.

@@ -47,9 +47,21 @@ pub fn write_report(
     key: &PanKey,
     out: &mut impl Write,
 ) -> io::Result<u64> {
+    write_report_where(bank, stage, layout, key, out, |_| true)
+}
+
+/// [`write_report`] of the transactions `keep` keeps.
+pub fn write_report_where(
+    bank: &SynthBank,
+    stage: Stage,
+    layout: Layout,
+    key: &PanKey,
+    out: &mut impl Write,
+    keep: impl Fn(&SynthTx) -> bool,
+) -> io::Result<u64> {
     let mut rows = 0;
     if layout == Layout::Jsonl {
-        for tx in &bank.txs {
+        for tx in bank.txs.iter().filter(|tx| keep(tx)) {
             if let Some(fact) = bank.fact(tx, stage, key) {
                 let mut v = serde_json::to_value(&fact).map_err(io::Error::other)?;
                 if let Some(o) = v.as_object_mut() {
@@ -71,7 +83,7 @@ pub fn write_report(
         Stage::Fraud => ("Transaction ID,Transaction Date,Card Number,Network,Merchant ID,Merchant Name,Fraud Amount,Currency,Fraud Type", "\n"),
     };
     write!(out, "{header}{eol}")?;
-    for tx in &bank.txs {
+    for tx in bank.txs.iter().filter(|tx| keep(tx)) {
         if let Some(line) = row(bank, tx, stage) {
             write!(out, "{line}{eol}")?;
             rows += 1;

@@ -10,6 +10,7 @@
 pub mod files;
 mod incidents;
 mod names;
+pub mod network;
 mod rng;
 
 use crate::bank::BankId;

@@ -256,6 +256,13 @@ async fn bad_files_get_their_documented_outcome() {
         Expect("no_stage_hint.csv", Failed, 0, 0, 0, "missing required column: occurred_at (a date or timestamp); columns seen: id, when, value, ccy"),
         Expect("no_stage_words.csv", Failed, 0, 0, 0, "cannot tell what kind of report this is"),
         Expect("utf16.csv", Completed, 1, 1, 0, ""),
+        Expect("ipm_truncated_block.ipm", Failed, 0, 0, 0, "the file ends inside 1014-byte block 2 (500 of its 1014 bytes)"),
+        Expect("ipm_wrong_rdw.ipm", Failed, 0, 0, 0, "IPM record 2: its length prefix (RDW) says 16777216 bytes"),
+        Expect("ipm_bad_bitmap.ipm", Completed, 2, 1, 1, "message 2 cannot be read: its bitmap names DE 7, which IPM does not use"),
+        Expect("ipm_trailer_mismatch.ipm", Completed, 2, 2, 0, ""),
+        Expect("base2_short_record.ctf", Failed, 0, 0, 0, "Base II record 2 is 150 bytes long, not 168"),
+        Expect("base2_trailer_mismatch.ctf", Completed, 1, 1, 0, ""),
+        Expect("base2_orphan_tcr.ctf", Completed, 2, 1, 1, "record 3: TCR 1 of TC 06 follows no TCR 0 of its transaction"),
     ];
     let engine = Engine::in_memory();
     // One bank per file: the files reuse transaction ids.
@@ -316,6 +323,26 @@ async fn bad_files_get_their_documented_outcome() {
     assert!(j4.card_token.is_some());
     let j2 = jsonl.iter().find(|f| f.transaction_id == "J2").unwrap();
     assert_eq!((j2.amount.minor, j2.approved), (750, Some(false)));
+    // Control totals that disagree are reported, with what each side says.
+    for (name, differences) in [
+        (
+            "ipm_trailer_mismatch.ipm",
+            vec![
+                "message count (PDS 0306): the file states 5, its records give 4",
+                "amount checksum, the sum of DE 4 (PDS 0301): the file states 9999, its records give 10000",
+            ],
+        ),
+        ("base2_trailer_mismatch.ctf", vec!["monetary transactions: the file states 2, its records give 1"]),
+        (
+            "ipm_bad_bitmap.ipm",
+            vec!["amount checksum, the sum of DE 4 (PDS 0301): the file states 10000, its records give 7500"],
+        ),
+    ] {
+        let report = engine.reports(&banks[name], 10, None).await.unwrap().reports.remove(0);
+        assert_eq!(report.controls.len(), 1, "{name}");
+        assert_eq!(report.controls[0].differences, differences, "{name}");
+        assert!(report.warnings.iter().any(|w| w.contains(differences[0])), "{name}: {:?}", report.warnings);
+    }
     let totals = facts_of("title_and_totals.csv").await;
     assert_eq!(totals.len(), 2);
     let dupe_report = engine
@@ -401,7 +428,7 @@ async fn no_pan_is_stored_logged_or_echoed() {
         .collect();
     let mut reports =
         vec![engine.ingest(&ctx, auth, options(ReportType::Authorization, "auth.csv")).await.unwrap()];
-    for name in ["pan_in_text.csv", "bad_lines.jsonl"] {
+    for name in ["pan_in_text.csv", "bad_lines.jsonl", "ipm_trailer_mismatch.ipm", "base2_orphan_tcr.ctf"] {
         let bytes = std::fs::read(data_dir().join("bad").join(name)).unwrap();
         reports.push(engine.ingest(&ctx, bytes, options(ReportType::Auto, name)).await.unwrap());
     }

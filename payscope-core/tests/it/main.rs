@@ -15,6 +15,7 @@ mod memory;
 mod naive;
 #[cfg(feature = "neo4j")]
 mod neo4j;
+mod network;
 mod phenomena;
 #[cfg(feature = "pinecone")]
 mod pinecone;
