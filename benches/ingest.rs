@@ -1,6 +1,7 @@
-//! CSV report → validated canonical facts, one core: a synthetic authorization CSV in the
-//! network layout (card numbers, separate date and time columns, grouped amounts) parsed by
-//! the streaming pipeline, facts discarded after validation.
+//! Report → validated canonical facts: a synthetic authorization CSV in the network layout
+//! (card numbers, separate date and time columns, grouped amounts), and a Mastercard IPM
+//! clearing file of about as many messages (EBCDIC, 1014-byte blocks; its reader runs on one
+//! core), parsed by the streaming pipeline, facts discarded after validation.
 //!
 //! ```text
 //! cargo bench --bench ingest            # PAYSCOPE_BENCH_ROWS=1000000 by default
@@ -57,6 +58,27 @@ fn parse(c: &mut Criterion) {
     g.sample_size(10);
     g.bench_function("csv_auth_to_facts", |b| b.iter_batched(|| bytes.clone(), count, BatchSize::LargeInput));
     g.finish();
+
+    let ipm = ipm_file(rows());
+    let n = count(ipm.clone());
+    eprintln!("file: {} IPM messages, {:.1} MB", n, ipm.len() as f64 / 1e6);
+    let mut g = c.benchmark_group("ingest");
+    g.throughput(Throughput::Elements(n));
+    g.sample_size(10);
+    g.bench_function("ipm_clearing_to_facts", |b| {
+        b.iter_batched(|| ipm.clone(), count, BatchSize::LargeInput)
+    });
+    g.finish();
+}
+
+/// A synthetic IPM clearing file with about `messages` messages.
+fn ipm_file(messages: u64) -> Vec<u8> {
+    let mut cfg = SynthConfig::bench(messages * 3 * 2 * 278 / 100 * 1028 / 1000);
+    cfg.banks = 1;
+    let bank = synth::generate(&cfg).remove(0);
+    let mut out = Vec::new();
+    synth::network::write_ipm(&bank, &mut out).unwrap();
+    out
 }
 
 criterion_group!(benches, parse);

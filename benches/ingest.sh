@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Ingestion at 1 M and 5 M rows: throughput, peak memory (it must not grow with file size),
-# and DuckDB's read_csv into a table on the same file with threads=1.
+# and DuckDB's read_csv into a table on the same file with threads=1; then a Mastercard IPM
+# clearing file (EBCDIC, 1014-blocked) of about 1 M and 5 M messages, read on one core.
 # Usage: benches/ingest.sh   (needs: pip install duckdb)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,4 +24,9 @@ secs = time.perf_counter() - t
 n = con.execute("SELECT count(*) FROM t").fetchone()[0]
 print(f"duckdb:   read_csv {n} rows in {secs:.2f} s: {n/secs:.0f} rows/s (threads=1)")
 PY
+done
+for messages in 1000000 5000000; do
+  f="$dir/clearing-$messages.ipm"
+  [ -f "$f" ] || "$bin" write-ipm "$messages" "$f"
+  echo "payscope: $("$bin" parse "$f")"
 done

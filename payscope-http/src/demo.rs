@@ -46,7 +46,7 @@ pub struct Demo {
     pub upload_file: PathBuf,
     /// A file in a layout PayScope cannot read on its own, for the mapping step of the tour.
     pub foreign_file: PathBuf,
-    /// Demo Bank A's Mastercard clearing file (IPM), held back for the tour.
+    /// Demo Bank B's Mastercard clearing file (IPM), held back for the tour.
     pub network_file: PathBuf,
     /// The temporary data directory (deleted on drop).
     pub data_dir: tempfile::TempDir,
@@ -143,14 +143,14 @@ pub async fn prepare(options: EngineOptions) -> Result<Demo, String> {
             };
             facts += load(&engine, &ctx, bytes, options, name).await?;
         }
-        // A Mastercard IPM and a Visa Base II clearing file; Demo Bank A's IPM file is held
-        // back for the tour's upload step.
+        // A Mastercard IPM and a Visa Base II clearing file; Demo Bank B's IPM file is held
+        // back for the tour's upload step (Demo Bank A, the console's first bank, is whole).
         let (mut ipm, mut base2) = (Vec::new(), Vec::new());
         write_ipm(bank, &mut ipm).map_err(|e| e.to_string())?;
         write_base2(bank, &mut base2).map_err(|e| e.to_string())?;
         let named = |name: &str| ReportOptions { filename: Some(name.into()), ..ReportOptions::default() };
         facts += load(&engine, &ctx, base2, named("clearing.ctf"), name).await?;
-        if banks.is_empty() {
+        if banks.len() == 1 {
             std::fs::write(&network_file, &ipm).map_err(|e| e.to_string())?;
         } else {
             facts += load(&engine, &ctx, ipm, named("clearing.ipm"), name).await?;
@@ -243,8 +243,8 @@ impl Demo {
             self.upload_file.display()
         ));
         out.push_str(&format!(
-            "\n# upload Demo Bank A's Mastercard clearing file (IPM: EBCDIC, 1014-byte blocks), no parameters needed\n\
-             curl -s -X POST \"$PAYSCOPE/reports?wait=true\" -H \"Authorization: Bearer $TOKEN_A\" \
+            "\n# upload Demo Bank B's Mastercard clearing file (IPM: EBCDIC, 1014-byte blocks), no parameters needed\n\
+             curl -s -X POST \"$PAYSCOPE/reports?wait=true\" -H \"Authorization: Bearer $TOKEN_B\" \
              -H 'Content-Type: application/octet-stream' --data-binary @{}\n",
             self.network_file.display()
         ));

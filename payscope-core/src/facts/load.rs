@@ -44,7 +44,7 @@ pub struct SectionInfo {
 /// What a file is made of around its facts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Structure {
-    /// `csv`, `xlsx` or `jsonl`.
+    /// `csv`, `xlsx`, `jsonl`, `ipm` or `base2`.
     pub format: String,
     /// The CSV delimiter.
     #[serde(default, skip_serializing_if = "Option::is_none")]

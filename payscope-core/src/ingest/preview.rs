@@ -12,7 +12,7 @@ use super::pipeline::{parse_report_with, FactSink};
 use crate::error::Result;
 use crate::facts::{Fact, MappingProfile, Preview, Report, Structure};
 
-/// Bytes of a CSV or JSON Lines file a preview reads.
+/// Bytes of a file other than XLSX a preview reads.
 pub const PREVIEW_BYTES: usize = 4 << 20;
 
 /// Facts a preview shows.

@@ -370,10 +370,13 @@ impl Reader<'_> {
         let tcr0 = &t.tcr0;
         let field = |(from, to): (usize, usize)| trim(at(tcr0, from, to));
         let shown = |place| String::from_utf8_lossy(field(place)).into_owned();
-        let file_date = self.file_date.ok_or((
-            "invalid_date",
-            "the file has no header (TC 90) whose processing date dates its MMDD purchase dates".to_owned(),
-        ))?;
+        let file_date = self.file_date.ok_or_else(|| {
+            (
+                "invalid_date",
+                "the file has no header (TC 90) whose processing date dates its MMDD purchase dates"
+                    .to_owned(),
+            )
+        })?;
         let date = purchase_date(field(p.date), file_date).ok_or_else(|| {
             ("invalid_date", format!("purchase date `{}` is not a MMDD date", shown(p.date)))
         })?;

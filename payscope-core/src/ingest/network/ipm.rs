@@ -128,38 +128,62 @@ fn walk(data: &[u8], ebcdic: bool) -> (usize, usize) {
     (n, at.min(data.len()))
 }
 
-/// Reads the data of a 1014-blocked file: every block's first 1,012 bytes.
+/// Reads the data of a 1014-blocked file: every block's first 1,012 bytes. Blocks are read
+/// [`BLOCKS_READ`] at a time.
 struct Unblock<R> {
     inner: R,
-    block: Vec<u8>,
+    buf: Vec<u8>,
+    /// The next byte to hand out, in `buf`.
     pos: usize,
-    len: usize,
-    blocks: u64,
+    /// Whole blocks in `buf`, in bytes.
+    whole: usize,
+    /// Bytes of a last, cut-off block after them.
+    partial: usize,
+    /// Blocks read before `buf`'s.
+    blocks: usize,
+}
+
+/// Blocks an [`Unblock`] reads at once.
+const BLOCKS_READ: usize = 128;
+
+impl<R: Read> Unblock<R> {
+    fn new(inner: R) -> Unblock<R> {
+        Unblock { inner, buf: vec![0; BLOCK * BLOCKS_READ], pos: 0, whole: 0, partial: 0, blocks: 0 }
+    }
 }
 
 impl<R: Read> Read for Unblock<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.pos == self.len {
-            let n = read_full(&mut self.inner, &mut self.block)?;
-            if n == 0 {
-                return Ok(0);
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.pos >= self.whole {
+                if self.partial > 0 {
+                    return Err(io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        format!(
+                            "the file ends inside 1014-byte block {} ({} of its 1014 bytes): it was cut off; send the whole file again",
+                            self.blocks + self.whole / BLOCK + 1,
+                            self.partial
+                        ),
+                    ));
+                }
+                self.blocks += self.whole / BLOCK;
+                let n = read_full(&mut self.inner, &mut self.buf)?;
+                (self.pos, self.whole, self.partial) = (0, n - n % BLOCK, n % BLOCK);
+                if n == 0 {
+                    return Ok(0);
+                }
+                continue;
             }
-            if n < BLOCK {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    format!(
-                        "the file ends inside 1014-byte block {} ({n} of its 1014 bytes): it was cut off; send the whole file again",
-                        self.blocks + 1
-                    ),
-                ));
+            let in_block = self.pos % BLOCK;
+            if in_block >= BLOCK_DATA {
+                self.pos += BLOCK - in_block;
+                continue;
             }
-            self.blocks += 1;
-            (self.pos, self.len) = (0, BLOCK_DATA);
+            let k = (BLOCK_DATA - in_block).min(out.len());
+            out[..k].copy_from_slice(&self.buf[self.pos..self.pos + k]);
+            self.pos += k;
+            return Ok(k);
         }
-        let k = (self.len - self.pos).min(buf.len());
-        buf[..k].copy_from_slice(&self.block[self.pos..self.pos + k]);
-        self.pos += k;
-        Ok(k)
     }
 }
 
@@ -430,11 +454,10 @@ pub(crate) fn parse(
         msg: Message::new(),
         pds: Vec::new(),
     };
-    let input = io::BufReader::with_capacity(256 * 1024, input);
     let input: Box<dyn Read + '_> = if framing.blocked {
-        Box::new(Unblock { inner: input, block: vec![0; BLOCK], pos: 0, len: 0, blocks: 0 })
+        Box::new(Unblock::new(input))
     } else {
-        Box::new(input)
+        Box::new(io::BufReader::with_capacity(256 * 1024, input))
     };
     let mut records = Records { inner: input, number: 0 };
     let mut rec = Vec::with_capacity(2048);
@@ -569,7 +592,7 @@ impl Reader<'_> {
         let amount = field(4)
             .and_then(digits)
             .and_then(|a| i64::try_from(a).ok())
-            .ok_or(("invalid_amount", "DE 4 is missing or not a number".to_owned()))?;
+            .ok_or_else(|| ("invalid_amount", "DE 4 is missing or not a number".to_owned()))?;
         let currency =
             field(49).and_then(digits).and_then(|n| Currency::from_numeric(n as u16)).ok_or_else(|| {
                 let de49 = String::from_utf8_lossy(field(49).unwrap_or(b"")).into_owned();
@@ -584,10 +607,10 @@ impl Reader<'_> {
             )
         })?;
         let mut d = Draft::new(stage, Network::Mastercard, minor, currency);
-        d.transaction_id =
-            field(31).ok_or(("missing_transaction_id", "no DE 31 acquirer reference data".to_owned()))?;
+        d.transaction_id = field(31)
+            .ok_or_else(|| ("missing_transaction_id", "no DE 31 acquirer reference data".to_owned()))?;
         d.local = local_time(field(12).unwrap_or(b""))
-            .ok_or(("invalid_date", "DE 12 is not a local date and time YYMMDDhhmmss".to_owned()))?;
+            .ok_or_else(|| ("invalid_date", "DE 12 is not a local date and time YYMMDDhhmmss".to_owned()))?;
         d.card = field(2).unwrap_or(b"");
         d.mcc = field(26).unwrap_or(b"");
         d.merchant_id = field(42).unwrap_or(b"");

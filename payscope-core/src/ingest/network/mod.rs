@@ -186,15 +186,14 @@ impl<'a> Loader<'a> {
             let mcc = latin1(d.mcc);
             f.mcc = Some(
                 normalize_mcc(&mcc)
-                    .ok_or(("invalid_mcc", format!("mcc `{mcc}` is not a four-digit code")))?,
+                    .ok_or_else(|| ("invalid_mcc", format!("mcc `{mcc}` is not a four-digit code")))?,
             );
         }
         if !d.merchant_country.is_empty() {
             let c = latin1(d.merchant_country);
-            f.merchant_country = Some(
-                Country::parse(&c)
-                    .ok_or(("invalid_country", format!("merchant country `{c}` is not an ISO 3166 code")))?,
-            );
+            f.merchant_country = Some(Country::parse(&c).ok_or_else(|| {
+                ("invalid_country", format!("merchant country `{c}` is not an ISO 3166 code"))
+            })?);
         }
         if !d.card.is_empty() {
             let card = latin1(d.card);
