@@ -210,6 +210,43 @@ async fn two_banks_upload_ask_audit_and_never_see_each_other() {
     server.stop().await;
 }
 
+/// A network clearing file is sent as it is (`application/octet-stream`), previewed and
+/// uploaded, and its report — format, trailer check and all — is as documented.
+#[tokio::test]
+async fn network_clearing_files_upload_as_they_are() {
+    let server = Server::start().await;
+    let token = Signer::rsa().sign(&claims(BankId::from_uuid(uuid::Uuid::new_v4()), &["analyst"]));
+    let bad = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../payscope-core/tests/data/bad");
+    for (file, format, facts) in
+        [("ipm_trailer_mismatch.ipm", "ipm", 2), ("base2_trailer_mismatch.ctf", "base2", 1)]
+    {
+        let bytes = std::fs::read(bad.join(file)).unwrap();
+        let raw = |path: &str| {
+            server
+                .post(path, Some(&token))
+                .header("content-type", "application/octet-stream")
+                .body(bytes.clone())
+        };
+        let (status, _, preview) = server.call("/reports/preview", raw("/reports/preview")).await;
+        assert_eq!((status, preview["would_load"].as_bool()), (200, Some(true)), "{file}: {preview}");
+        assert_eq!(preview["structure"]["format"], format);
+        let (status, _, report) = server.call("/reports", raw("/reports?wait=true")).await;
+        assert_eq!(status, 200, "{file}: {report}");
+        assert_eq!(
+            (report["status"].as_str(), report["facts_loaded"].as_u64()),
+            (Some("completed"), Some(facts))
+        );
+        assert_eq!(
+            (report["structure"]["format"].as_str(), report["controls"][0]["ok"].as_bool()),
+            (Some(format), Some(false))
+        );
+        let id = report["report_id"].as_str().unwrap();
+        let (status, _, again) =
+            server.call("/reports/{report_id}", server.get(&format!("/reports/{id}"), Some(&token))).await;
+        assert_eq!((status, &again["controls"]), (200, &report["controls"]));
+    }
+}
+
 #[tokio::test]
 async fn failed_report_with_wait_is_422_with_the_report() {
     let server = Server::start().await;
