@@ -259,7 +259,9 @@ pub fn write_base2(bank: &SynthBank, out: &mut impl Write) -> io::Result<u64> {
                 t.put(132, "6").put(137, "01").put(139, &merchant.id);
                 records.push(t);
             } else {
-                let mut t = Tcr::new(if stage == Stage::Refund { "06" } else { "05" }, 0);
+                // Every TCR of a transaction carries its transaction code.
+                let code = if stage == Stage::Refund { "06" } else { "05" };
+                let mut t = Tcr::new(code, 0);
                 t.put(5, &card.pan)
                     .put(21, "000")
                     .put(27, &tx.id)
@@ -269,12 +271,12 @@ pub fn write_base2(bank: &SynthBank, out: &mut impl Write) -> io::Result<u64> {
                 t.put(77, &amount).put(89, &currency).put(92, &merchant.name).put(117, "CITY");
                 t.put(130, merchant.country.alpha2()).put(133, merchant.mcc).put(162, "05");
                 records.push(t);
-                let mut t1 = Tcr::new(if stage == Stage::Refund { "06" } else { "05" }, 1);
+                let mut t1 = Tcr::new(code, 1);
                 t1.put(81, &merchant.id);
                 records.push(t1);
                 if let Some(fee) = fact.interchange_fee {
                     let micro = i128::from(fee) * 10i128.pow(u32::from(6 - fact.amount.currency.exponent()));
-                    let mut t5 = Tcr::new("05", 5);
+                    let mut t5 = Tcr::new(code, 5);
                     t5.put(92, &format!("{micro:015}")).put(107, "D");
                     records.push(t5);
                 }
